@@ -1,0 +1,67 @@
+"""jupyter-mlops: the MLOps toolkit that lives inside Jupyter.
+
+``import jupyter_mlops as mlops`` for the tracking API; ``%load_ext jupyter_mlops`` for the
+magics. The names below are the public contract (see DESIGN.md).
+"""
+
+from ._version import __version__
+from .exceptions import (
+    InvalidFilterError,
+    InvalidParameterError,
+    InvalidStoreURLError,
+    MLOpsError,
+    NoActiveRunError,
+    RunNotFoundError,
+    SchemaTooNewError,
+    StoreError,
+    StoreUnreachableError,
+)
+from .tracking.fluent import (
+    active_run,
+    end_run,
+    flush,
+    get_run,
+    get_store,
+    log_artifact,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    runs,
+    set_experiment,
+    set_store,
+    set_tag,
+    set_tags,
+    start_run,
+)
+from .tracking.run import ActiveRun, Run
+
+__all__ = [
+    "ActiveRun", "InvalidFilterError", "InvalidParameterError", "InvalidStoreURLError",
+    "MLOpsError", "NoActiveRunError", "Run", "RunNotFoundError", "SchemaTooNewError",
+    "StoreError", "StoreUnreachableError", "__version__", "active_run", "end_run", "flush",
+    "get_run", "get_store", "load_ipython_extension", "log_artifact", "log_metric",
+    "log_metrics", "log_param", "log_params", "runs", "set_experiment", "set_store", "set_tag",
+    "set_tags", "start_run",
+]
+
+
+def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    """``%load_ext jupyter_mlops``: register the magics."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)
+
+
+def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+    from .magics import unload_ipython_extension as _unload
+
+    _unload(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-mlops"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_mlops.server"}]

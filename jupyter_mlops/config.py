@@ -1,0 +1,141 @@
+"""Where runs and artifacts live: store URL resolution and masking.
+
+Resolution order (DESIGN.md): explicit ``set_store`` > ``JUPYTER_MLOPS_STORE`` > traitlets
+config ``c.MLOps.store_url`` > default SQLite file in the Jupyter data dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Unicode
+from traitlets.config import Configurable
+
+from .exceptions import InvalidStoreURLError
+
+STORE_ENV = "JUPYTER_MLOPS_STORE"
+ARTIFACTS_ENV = "JUPYTER_MLOPS_ARTIFACTS"
+
+
+class MLOps(Configurable):
+    """Traitlets configuration (``c.MLOps.*`` in jupyter_*_config.py / ipython_config.py)."""
+
+    store_url = Unicode("", help="SQLAlchemy URL or file path of the run store.").tag(config=True)
+    artifacts_url = Unicode("", help="fsspec URL of the artifact root.").tag(config=True)
+
+
+def default_root() -> Path:
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "mlops"
+
+
+def _configured() -> MLOps:
+    """``c.MLOps`` from the running IPython's config, then ``jupyter_mlops_config.{py,json}``.
+
+    The server extension passes its own config explicitly (see ``server/``).
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    try:
+        from jupyter_core.paths import jupyter_config_path
+        from traitlets.config.loader import JSONFileConfigLoader, PyFileConfigLoader
+
+        for directory in reversed(jupyter_config_path()):
+            for loader_cls, name in (
+                (JSONFileConfigLoader, "jupyter_mlops_config.json"),
+                (PyFileConfigLoader, "jupyter_mlops_config.py"),
+            ):
+                if os.path.isfile(os.path.join(directory, name)):
+                    config.merge(loader_cls(name, path=directory).load_config())
+    except Exception as exc:  # a broken config file must not stop tracking
+        import warnings
+
+        warnings.warn(f"jupyter-mlops: ignoring unreadable config: {exc}", stacklevel=2)
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None and "MLOps" in shell.config:
+            config.merge(Config({"MLOps": shell.config.MLOps}))
+    except ImportError:
+        pass
+    return MLOps(config=config)
+
+
+def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
+    """Turn a user-supplied store location into a SQLAlchemy URL.
+
+    A plain file path (no ``://``) means SQLite. Raises :class:`InvalidStoreURLError`.
+    """
+    text = os.fspath(url_or_path).strip()
+    if not text:
+        raise InvalidStoreURLError("Store URL is empty.")
+    if "://" not in text:
+        path = Path(text).expanduser()
+        if path.exists() and path.is_dir():
+            path = path / "mlops.db"
+        return f"sqlite:///{path.resolve()}"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except ArgumentError as exc:
+        raise InvalidStoreURLError(f"Invalid store URL {mask_url(text)!r}: {exc}") from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise InvalidStoreURLError(
+            f"Unsupported store URL {mask_url(text)!r}: use sqlite:///PATH, a file path, or "
+            "postgresql+psycopg://USER:PASSWORD@HOST/DB."
+        )
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the driver we ship for; plain postgresql:// would ask for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def mask_url(url: str) -> str:
+    """Hide the password in a URL for messages and logs."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        return url
+
+
+def resolve_store_url(explicit: str | None = None) -> str:
+    """The store URL in force, following DESIGN.md's resolution order."""
+    if explicit:
+        return normalize_store_url(explicit)
+    env = os.environ.get(STORE_ENV, "").strip()
+    if env:
+        return normalize_store_url(env)
+    configured = _configured().store_url.strip()
+    if configured:
+        return normalize_store_url(configured)
+    root = default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return normalize_store_url(str(root / "mlops.db"))
+
+
+def resolve_artifacts_url(store_url: str) -> str:
+    """Artifact root: env > config > beside a SQLite store > the Jupyter data dir."""
+    env = os.environ.get(ARTIFACTS_ENV, "").strip()
+    if env:
+        return env
+    configured = _configured().artifacts_url.strip()
+    if configured:
+        return configured
+    from sqlalchemy.engine import make_url
+
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return str(Path(url.database).resolve().parent / "artifacts")
+    return str(default_root() / "artifacts")

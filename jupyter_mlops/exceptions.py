@@ -1,0 +1,51 @@
+"""Typed errors for everything a user can get wrong.
+
+Every error a user can cause derives from :class:`MLOpsError`, so callers (magics, CLI, REST
+handlers) can turn them into a clean message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class MLOpsError(Exception):
+    """Base class of all jupyter-mlops user-facing errors."""
+
+
+class StoreError(MLOpsError):
+    """The store could not be opened or used."""
+
+
+class InvalidStoreURLError(StoreError):
+    """The store URL is malformed or names an unsupported database."""
+
+
+class StoreUnreachableError(StoreError):
+    """The database named by the store URL cannot be reached."""
+
+
+class SchemaTooNewError(StoreError):
+    """The store was written by a newer jupyter-mlops; nothing is written to it."""
+
+
+class InvalidParameterError(MLOpsError, ValueError):
+    """A param, tag, metric or other argument is invalid."""
+
+
+class RunNotFoundError(MLOpsError, LookupError):
+    """No run has the given id."""
+
+
+class NoActiveRunError(MLOpsError):
+    """A logging call was made while no run is active."""
+
+
+class InvalidFilterError(MLOpsError, ValueError):
+    """A run filter or order-by expression could not be parsed."""
+
+
+class UsageError(MLOpsError):
+    """A magic or CLI was called with bad arguments; the message is the usage text."""
+
+
+class NotebookExecutionError(MLOpsError):
+    """A notebook executed headless failed in one of its cells."""

@@ -1,0 +1,87 @@
+"""Artifact storage on any fsspec URL (a local directory by default).
+
+Layout: ``<root>/<run_id>/<relative path>``. Paths given by users or HTTP clients are checked
+by :func:`safe_relative_path` so nothing outside a run's folder can be read or written.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+from typing import IO
+
+import fsspec
+
+from ..exceptions import InvalidParameterError
+
+
+def safe_relative_path(path: str) -> str:
+    """Normalise an artifact path; refuse absolute paths and anything escaping with ``..``."""
+    if not isinstance(path, str) or not path.strip():
+        raise InvalidParameterError("Artifact path is empty.")
+    if "\x00" in path:
+        raise InvalidParameterError("Artifact path contains a NUL byte.")
+    candidate = path.replace("\\", "/")
+    if candidate.startswith("/") or (len(candidate) > 1 and candidate[1] == ":"):
+        raise InvalidParameterError(f"Artifact path must be relative: {path!r}.")
+    normal = posixpath.normpath(candidate)
+    if normal == ".." or normal.startswith("../") or normal == ".":
+        raise InvalidParameterError(f"Artifact path leaves the run's artifact folder: {path!r}.")
+    return normal
+
+
+class ArtifactStore:
+    def __init__(self, root_url: str) -> None:
+        self.root_url = root_url.rstrip("/")
+        self.fs, self.root = fsspec.core.url_to_fs(self.root_url)
+
+    def run_uri(self, run_id: str) -> str:
+        return f"{self.root_url}/{run_id}"
+
+    def _full(self, run_id: str, relative: str) -> str:
+        return posixpath.join(self.root, run_id, safe_relative_path(relative))
+
+    def put(self, run_id: str, local_path: str | os.PathLike[str],
+            artifact_path: str | None = None) -> list[tuple[str, int]]:
+        """Copy a file or a directory tree; returns (relative path, size) of each file."""
+        source = Path(local_path)
+        if not source.exists():
+            raise InvalidParameterError(f"Artifact {str(source)!r} does not exist.")
+        base = safe_relative_path(artifact_path) if artifact_path else None
+        stored: list[tuple[str, int]] = []
+        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        for file in files:
+            relative = file.name if source.is_file() else file.relative_to(source).as_posix()
+            if source.is_dir():
+                relative = posixpath.join(source.name, relative)
+            if base:
+                relative = posixpath.join(base, relative)
+            target = self._full(run_id, relative)
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            self.fs.put_file(str(file), target)
+            stored.append((relative, file.stat().st_size))
+        return stored
+
+    def put_bytes(self, run_id: str, relative: str, data: bytes) -> tuple[str, int]:
+        target = self._full(run_id, relative)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        with self.fs.open(target, "wb") as handle:
+            handle.write(data)
+        return safe_relative_path(relative), len(data)
+
+    def open(self, run_id: str, relative: str) -> IO[bytes]:
+        target = self._full(run_id, relative)
+        if not self.fs.isfile(target):
+            raise FileNotFoundError(relative)
+        return self.fs.open(target, "rb")
+
+    def list(self, run_id: str) -> list[tuple[str, int]]:
+        folder = posixpath.join(self.root, run_id)
+        if not self.fs.exists(folder):
+            return []
+        found = []
+        for full, info in self.fs.find(folder, detail=True).items():
+            relative = posixpath.relpath(full, folder)
+            found.append((relative, int(info.get("size") or 0)))
+        return sorted(found)

@@ -1,0 +1,427 @@
+"""The Store: one object per store URL, holding the engine, the writer and the queries.
+
+Reads flush this process's pending writes first, so a process always reads its own writes.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import psutil
+from sqlalchemy import asc, desc, func, literal, nulls_last, or_, select, update
+
+from ..config import mask_url, resolve_artifacts_url, resolve_store_url
+from ..exceptions import InvalidFilterError, InvalidParameterError, RunNotFoundError
+from .artifacts import ArtifactStore
+from .engine import WRITE, create_store_engine, ensure_schema
+from .filters import ATTRIBUTES, compile_filter, parse_order_by
+from .records import RUN_STATUSES, CellRecord, RunRecord, load_json
+from .schema import (
+    MAX_NAME_LENGTH,
+    experiments,
+    metric_series,
+    metrics,
+    params,
+    run_cells,
+    runs,
+    tags,
+)
+from .writer import Writer, now_ms, register_fork_handler
+
+DEFAULT_EXPERIMENT = "Default"
+MAX_PAGE = 100_000
+# A RUNNING run on another host whose heartbeat is older than this is considered dead.
+STALE_HEARTBEAT_MS = 10 * 60 * 1000
+
+HOST = socket.gethostname()
+
+
+class Store:
+    """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
+
+    def __init__(self, url: str | None = None, *, reap: bool = True) -> None:
+        self.url = resolve_store_url(url)
+        self.engine = create_store_engine(self.url)
+        ensure_schema(self.engine, self.url)
+        self.artifacts = ArtifactStore(resolve_artifacts_url(self.url))
+        self.writer = Writer(self.engine)
+        register_fork_handler(self.writer)
+        self._experiment_ids: dict[str, str] = {}
+        if reap:
+            self.reap_dead_runs()
+
+    def __repr__(self) -> str:
+        return f"Store({mask_url(self.url)!r})"
+
+    @property
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    # -- experiments -----------------------------------------------------------------------
+    def experiment_id(self, name: str, create: bool = True) -> str:
+        """Id of the experiment called ``name``, created on first use."""
+        name = validate_name(name, "Experiment name")
+        cached = self._experiment_ids.get(name)
+        if cached:
+            return cached
+        query = select(experiments.c.experiment_id).where(experiments.c.name == name)
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        if found is None:
+            if not create:
+                raise InvalidParameterError(f"No experiment named {name!r}.")
+            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                found = conn.execute(query).scalar()
+                if found is None:
+                    found = uuid.uuid4().hex
+                    conn.execute(experiments.insert().values(
+                        experiment_id=found, name=name, creation_time=now_ms()))
+        self._experiment_ids[name] = found
+        return found
+
+    def list_experiments(self) -> list[dict[str, Any]]:
+        self.flush()
+        count = (
+            select(runs.c.experiment_id, func.count().label("n"))
+            .group_by(runs.c.experiment_id)
+            .subquery()
+        )
+        query = (
+            select(experiments, func.coalesce(count.c.n, 0).label("run_count"))
+            .outerjoin(count, count.c.experiment_id == experiments.c.experiment_id)
+            .order_by(experiments.c.name)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # -- runs ------------------------------------------------------------------------------
+    def new_run_row(self, *, name: str, experiment_id: str, kind: str,
+                    parent_run_id: str | None = None, run_id: str | None = None,
+                    **extra: Any) -> dict[str, Any]:
+        run_id = run_id or uuid.uuid4().hex
+        stamp = now_ms()
+        row = {
+            "run_id": run_id, "experiment_id": experiment_id, "name": name, "kind": kind,
+            "status": "RUNNING", "start_time": stamp, "end_time": None,
+            "last_update_time": stamp, "heartbeat": stamp, "parent_run_id": parent_run_id,
+            "user": _user(), "host": HOST, "pid": _pid(),
+            "notebook_path": None, "execution_count": None, "source": None, "stdout": None,
+            "error": None, "git": None, "environment": None,
+            "artifact_uri": self.artifacts.run_uri(run_id),
+        }
+        row.update(extra)
+        return row
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        filter: str | None = None,  # noqa: A002 - MLflow's name
+        order_by: str | Iterable[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+        statuses: Sequence[str] | None = None,
+        parent_run_id: str | None = None,
+        top_level_only: bool = False,
+    ) -> tuple[list[RunRecord], int]:
+        """Runs matching the criteria (one page) and the total count."""
+        self.flush()
+        conditions = compile_filter(filter)
+        if experiment_ids is not None:
+            conditions.append(runs.c.experiment_id.in_(list(experiment_ids)))
+        if statuses:
+            bad = [s for s in statuses if s.upper() not in RUN_STATUSES]
+            if bad:
+                raise InvalidFilterError(
+                    f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
+            conditions.append(runs.c.status.in_([s.upper() for s in statuses]))
+        if search:
+            pattern = f"%{search.lower()}%"
+            conditions.append(or_(func.lower(runs.c.name).like(pattern),
+                                  func.lower(runs.c.notebook_path).like(pattern),
+                                  runs.c.run_id.like(f"{search.lower()}%")))
+        if parent_run_id:
+            conditions.append(runs.c.parent_run_id == parent_run_id)
+        elif top_level_only:
+            conditions.append(runs.c.parent_run_id.is_(None))
+        if limit is not None and (not isinstance(limit, int) or limit < 0 or limit > MAX_PAGE):
+            raise InvalidParameterError(f"limit must be an integer from 0 to {MAX_PAGE}.")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidParameterError("offset must be a non-negative integer.")
+
+        query = select(runs.c.run_id).where(*conditions)
+        ordering = []
+        for term in parse_order_by(order_by):
+            ident = term.ident
+            if ident.entity in ("metric", "param", "tag"):
+                if ident.entity == "metric":
+                    column = (
+                        select(metric_series.c.latest_value)
+                        .where(metric_series.c.run_id == runs.c.run_id,
+                               metric_series.c.key == ident.key)
+                        .scalar_subquery()
+                    )
+                else:
+                    table = params if ident.entity == "param" else tags
+                    column = (
+                        select(table.c.value)
+                        .where(table.c.run_id == runs.c.run_id, table.c.key == ident.key)
+                        .scalar_subquery()
+                    )
+            elif ident.key == "experiment":
+                column = (
+                    select(experiments.c.name)
+                    .where(experiments.c.experiment_id == runs.c.experiment_id)
+                    .scalar_subquery()
+                )
+            else:
+                column = ATTRIBUTES[ident.key]
+            ordering.append(nulls_last(desc(column) if term.descending else asc(column)))
+        ordering += [desc(runs.c.start_time), asc(runs.c.run_id)]
+        page = query.order_by(*ordering).offset(offset)
+        if limit is not None:
+            page = page.limit(limit)
+        with self.engine.connect() as conn:
+            ids = [row[0] for row in conn.execute(page)]
+            if limit is None and offset == 0:
+                total = len(ids)
+            else:
+                total = conn.execute(
+                    select(func.count()).select_from(runs).where(*conditions)).scalar() or 0
+            records = self._records(conn, ids)
+        return records, total
+
+    def _records(self, conn: Any, ids: list[str]) -> list[RunRecord]:
+        if not ids:
+            return []
+        by_id: dict[str, RunRecord] = {}
+        names = {e["experiment_id"]: e["name"] for e in
+                 (dict(r._mapping) for r in conn.execute(select(experiments)))}
+        # Chunk IN lists: SQLite caps bound parameters.
+        for chunk in _chunks(ids, 500):
+            rows = conn.execute(select(runs).where(runs.c.run_id.in_(chunk)))
+            for row in rows:
+                m = row._mapping
+                by_id[m["run_id"]] = RunRecord(
+                    run_id=m["run_id"], name=m["name"], experiment_id=m["experiment_id"],
+                    experiment=names.get(m["experiment_id"], ""), kind=m["kind"],
+                    status=m["status"], start_time=m["start_time"], end_time=m["end_time"],
+                    last_update_time=m["last_update_time"], heartbeat=m["heartbeat"],
+                    parent_run_id=m["parent_run_id"], user=m["user"], host=m["host"],
+                    pid=m["pid"], notebook_path=m["notebook_path"],
+                    execution_count=m["execution_count"], artifact_uri=m["artifact_uri"],
+                )
+            for run_id, key, value in conn.execute(
+                    select(params.c.run_id, params.c.key, params.c.value)
+                    .where(params.c.run_id.in_(chunk))):
+                by_id[run_id].params[key] = value
+            for run_id, key, value in conn.execute(
+                    select(tags.c.run_id, tags.c.key, tags.c.value)
+                    .where(tags.c.run_id.in_(chunk))):
+                by_id[run_id].tags[key] = value
+            for run_id, key, value in conn.execute(
+                    select(metric_series.c.run_id, metric_series.c.key,
+                           metric_series.c.latest_value)
+                    .where(metric_series.c.run_id.in_(chunk))):
+                by_id[run_id].metrics[key] = math.nan if value is None else value
+        return [by_id[i] for i in ids if i in by_id]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run with everything captured (source, cells, git, environment, artifacts)."""
+        self.flush()
+        if not isinstance(run_id, str) or not run_id:
+            raise RunNotFoundError(f"No run with id {run_id!r}.")
+        with self.engine.connect() as conn:
+            found = self._records(conn, [run_id])
+            if not found:
+                raise RunNotFoundError(f"No run with id {run_id!r} in store {self.display_url}.")
+            record = found[0]
+            row = conn.execute(
+                select(runs.c.source, runs.c.stdout, runs.c.error, runs.c.git,
+                       runs.c.environment).where(runs.c.run_id == run_id)).one()
+            record.source, record.stdout, record.error = row.source, row.stdout, row.error
+            record.git, record.environment = load_json(row.git), load_json(row.environment)
+            record.cells = [
+                CellRecord(**dict(r._mapping))
+                for r in conn.execute(
+                    select(run_cells.c.position, run_cells.c.execution_count,
+                           run_cells.c.cell_id, run_cells.c.source, run_cells.c.start_time,
+                           run_cells.c.duration_ms, run_cells.c.status, run_cells.c.error)
+                    .where(run_cells.c.run_id == run_id).order_by(run_cells.c.position))
+            ]
+            record.children = [r[0] for r in conn.execute(
+                select(runs.c.run_id).where(runs.c.parent_run_id == run_id)
+                .order_by(runs.c.start_time))]
+        record.artifacts = self.artifacts.list(run_id)
+        return record
+
+    def run_exists(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(literal(1)).where(runs.c.run_id == run_id)).first() is not None
+
+    def runs_updated_since(self, since_ms: int, limit: int = 1000) -> list[RunRecord]:
+        """Runs whose row changed after ``since_ms`` (for the live event stream)."""
+        with self.engine.connect() as conn:
+            ids = [r[0] for r in conn.execute(
+                select(runs.c.run_id).where(runs.c.last_update_time > since_ms)
+                .order_by(runs.c.last_update_time).limit(limit))]
+            return self._records(conn, ids)
+
+    # -- metric history --------------------------------------------------------------------
+    def metric_history(self, run_id: str, key: str,
+                       max_points: int | None = None) -> dict[str, Any]:
+        """Points of one metric as numpy arrays ``step``, ``timestamp``, ``value``.
+
+        With ``max_points``, at most that many points evenly spaced by step (first and last
+        kept), found by index seeks in SQL so a 1,000,000-point history is never loaded.
+        """
+        self.flush()
+        if max_points is not None and (not isinstance(max_points, int) or max_points < 2):
+            raise InvalidParameterError("max_points must be an integer >= 2.")
+        with self.engine.connect() as conn:
+            series = conn.execute(
+                select(metric_series.c.series_id, metric_series.c.point_count)
+                .where(metric_series.c.run_id == run_id, metric_series.c.key == key)).first()
+            if series is None:
+                if not conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first():
+                    raise RunNotFoundError(f"No run with id {run_id!r}.")
+                return _history_arrays([], 0)
+            sid, total = series
+            raw = conn.connection.dbapi_connection
+            cursor = raw.cursor()
+            marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            try:
+                if max_points is None or total <= max_points:
+                    cursor.execute(
+                        "SELECT step, timestamp, value FROM metrics "
+                        f"WHERE series_id = {marker} ORDER BY step, id", (sid,))
+                    return _history_arrays(cursor.fetchall(), total)
+                lo, hi = conn.execute(
+                    select(func.min(metrics.c.step), func.max(metrics.c.step))
+                    .where(metrics.c.series_id == sid)).one()
+                if hi - lo + 1 >= max_points:
+                    cursor.execute(_SEEK_SQL.replace("?", marker),
+                                   (max_points, sid, lo, hi, lo, max_points))
+                else:  # few distinct steps, many points: sample by rank instead
+                    stride = math.ceil(total / max_points)
+                    cursor.execute(_RANK_SQL.replace("?", marker), (sid, stride, total))
+                return _history_arrays(cursor.fetchall(), total)
+            finally:
+                cursor.close()
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def reap_dead_runs(self) -> list[str]:
+        """Mark RUNNING runs whose process is gone (or heartbeat stale) as KILLED."""
+        stamp = now_ms()
+        with self.engine.connect() as conn:
+            candidates = conn.execute(
+                select(runs.c.run_id, runs.c.host, runs.c.pid, runs.c.start_time,
+                       runs.c.heartbeat).where(runs.c.status == "RUNNING")).all()
+        dead = []
+        for run_id, host, pid, start_time, heartbeat in candidates:
+            if run_id in self.writer.active_runs:
+                continue
+            if host == HOST and pid is not None:
+                if not _process_alive(pid, start_time):
+                    dead.append((run_id, heartbeat))
+            elif stamp - heartbeat > STALE_HEARTBEAT_MS:
+                dead.append((run_id, heartbeat))
+        if dead:
+            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                for run_id, heartbeat in dead:
+                    conn.execute(
+                        update(runs).where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
+                        .values(status="KILLED", end_time=heartbeat, last_update_time=stamp,
+                                error="The process running this run died (kernel died, "
+                                      "was killed, or lost its host)."))
+        return [run_id for run_id, _ in dead]
+
+
+# Evenly spaced step targets from a recursive CTE, one index seek each (SQLite and PostgreSQL).
+_SEEK_SQL = """
+WITH RECURSIVE targets(i) AS (
+    SELECT 0 UNION ALL SELECT i + 1 FROM targets WHERE i < CAST(? AS INTEGER) - 1
+)
+SELECT m.step, m.timestamp, m.value FROM metrics m WHERE m.id IN (
+    SELECT (SELECT id FROM metrics
+            WHERE series_id = ?
+              AND step >= CAST(? AS BIGINT)
+                          + (CAST(? AS BIGINT) - CAST(? AS BIGINT)) * t.i / (CAST(? AS INTEGER) - 1)
+            ORDER BY step, id LIMIT 1)
+    FROM targets t
+) ORDER BY m.step, m.id
+"""
+
+_RANK_SQL = """
+SELECT step, timestamp, value FROM (
+    SELECT step, timestamp, value, ROW_NUMBER() OVER (ORDER BY step, id) - 1 AS rn
+    FROM metrics WHERE series_id = ?
+) ranked WHERE rn % ? = 0 OR rn = ? - 1 ORDER BY rn
+"""
+
+
+def _history_arrays(rows: list[tuple[Any, ...]], total: int) -> dict[str, Any]:
+    if rows:
+        steps, stamps, values = zip(*rows, strict=True)
+    else:
+        steps, stamps, values = (), (), ()
+    return {
+        "step": np.array(steps, dtype=np.int64),
+        "timestamp": np.array(stamps, dtype=np.int64),
+        "value": np.array(values, dtype=np.float64),  # None (stored NaN) -> nan
+        "total_points": int(total),
+    }
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _process_alive(pid: int, start_time_ms: int) -> bool:
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        # A process that started after the run did is a new process that reused the pid.
+        return process.create_time() * 1000 <= start_time_ms + 1000
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+
+
+def validate_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameterError(f"{what} must be a non-empty string, got {name!r}.")
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidParameterError(f"{what} is {len(name)} characters; the limit is "
+                                    f"{MAX_NAME_LENGTH}.")
+    return name
+
+
+def _user() -> str | None:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return None
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()

@@ -1,0 +1,332 @@
+"""The background writer: every tracking write goes through one queue and one thread.
+
+Callers append small tuples to a ``deque`` (atomic, lock-free under the GIL) and return at
+once; the writer thread wakes every ``interval`` seconds (or on ``flush``), drains the queue
+and applies it in one transaction: metric points with one ``executemany``. So a cell never
+waits on the database, and at most ~``interval`` seconds of metrics are lost on a hard crash.
+
+Operations (first element is the kind):
+  ("run", row, params, tags)          insert a run with its initial params/tags
+  ("update", run_id, values)          update run columns
+  ("params", run_id, [(k, v)])        insert/replace params
+  ("tags", run_id, [(k, v)])          insert/replace tags
+  ("m", run_id, key, value, ts, step) one metric point
+  ("cell", run_id, row)               one executed cell of a run
+  ("artifact", run_id, path, size, ts)
+  ("call", fn)                        fn() -> (run_id, values) computed here (git, packages)
+  ("flush", event)                    set once everything queued before it is committed
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from .engine import WRITE
+from .schema import artifacts, metric_series, params, run_cells, runs, tags
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+FLUSH_INTERVAL_S = 0.2
+HEARTBEAT_INTERVAL_S = 10.0
+RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Writer:
+    """Owns the queue and the thread; safe to use from any thread and after ``fork``."""
+
+    def __init__(self, engine: Engine, interval: float = FLUSH_INTERVAL_S) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.queue: deque[tuple[Any, ...]] = deque()
+        self.active_runs: set[str] = set()
+        self._series: dict[tuple[str, str], int] = {}
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._last_heartbeat = 0.0
+        self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
+
+    # -- producer side -------------------------------------------------------------------
+    def submit(self, op: tuple[Any, ...]) -> None:
+        self.queue.append(op)
+        self.ensure_running()
+
+    def ensure_running(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop = False
+                self._thread = threading.Thread(
+                    target=self._loop, name="jupyter-mlops-writer", daemon=True
+                )
+                self._thread.start()
+
+    def flush(self, timeout: float | None = 60.0) -> bool:
+        """Block until everything queued so far is committed. Returns False on timeout."""
+        if not self.queue:
+            return True
+        if self._thread is not None and threading.current_thread() is self._thread:
+            self._drain_once()
+            return True
+        done = threading.Event()
+        self.submit(("flush", done))
+        self._wake.set()
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Drain and stop the thread (interpreter exit, store switch)."""
+        self._stop = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout=30)
+        if self.queue:  # thread was never started or died: drain here
+            self._drain_once()
+
+    def after_fork_in_child(self) -> None:
+        """The child inherits the queue but not the thread; pooled connections are not ours."""
+        self.queue = deque()
+        self.active_runs = set()
+        self._wake = threading.Event()
+        self._start_lock = threading.Lock()
+        self._thread = None
+        self.engine.dispose(close=False)
+
+    # -- consumer side -------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self._drain_once()
+                self._maybe_heartbeat()
+            except Exception:  # never let the writer die; report and go on
+                print("jupyter-mlops: background writer error:\n" + traceback.format_exc(),
+                      file=sys.stderr)
+            if self._stop and not self.queue:
+                return
+
+    def _drain_once(self) -> None:
+        queue = self.queue
+        count = len(queue)
+        if not count:
+            return
+        batch = [queue.popleft() for _ in range(count)]
+        flushes = [op[1] for op in batch if op[0] == "flush"]
+        work = [op for op in batch if op[0] != "flush"]
+        if work:
+            self._apply_with_retry(work)
+            for listener in list(self.listeners):
+                try:
+                    listener(work)
+                except Exception:
+                    traceback.print_exc()
+        for event in flushes:
+            event.set()
+
+    def _apply_with_retry(self, work: list[tuple[Any, ...]]) -> None:
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+            try:
+                with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                    self._apply(conn, work)
+                return
+            except OperationalError as exc:
+                # Busy or briefly unreachable database: keep the batch and retry.
+                if delay is None:
+                    print(f"jupyter-mlops: giving up writing {len(work)} operations after "
+                          f"{attempt} retries: {exc.orig}", file=sys.stderr)
+                    return
+                self._series.clear()
+                time.sleep(delay)
+            except IntegrityError:
+                self._series.clear()
+                if len(work) == 1:
+                    print("jupyter-mlops: dropped an invalid write:\n" + traceback.format_exc(),
+                          file=sys.stderr)
+                    return
+                # Isolate the bad operation so the rest of the batch is kept.
+                for op in work:
+                    self._apply_with_retry([op])
+                return
+
+    def _apply(self, conn: Connection, work: list[tuple[Any, ...]]) -> None:
+        points: list[tuple[Any, ...]] = []
+        touched: dict[str, int] = {}
+        stamp = now_ms()
+        for op in work:
+            kind = op[0]
+            if kind == "m":
+                points.append(op)
+                continue
+            if kind == "run":
+                _, row, run_params, run_tags = op
+                conn.execute(runs.insert(), row)
+                if run_params:
+                    _upsert(conn, params, row["run_id"], run_params)
+                if run_tags:
+                    _upsert(conn, tags, row["run_id"], run_tags)
+            elif kind == "update":
+                conn.execute(update(runs).where(runs.c.run_id == op[1]).values(**op[2]))
+                touched[op[1]] = stamp
+            elif kind == "params":
+                _upsert(conn, params, op[1], op[2])
+                touched[op[1]] = stamp
+            elif kind == "tags":
+                _upsert(conn, tags, op[1], op[2])
+                touched[op[1]] = stamp
+            elif kind == "cell":
+                conn.execute(run_cells.insert(), {"run_id": op[1], **op[2]})
+                touched[op[1]] = stamp
+            elif kind == "artifact":
+                _, run_id, path, size, logged = op
+                table_upsert(conn, artifacts, {"run_id": run_id, "path": path, "size": size,
+                                               "logged_time": logged}, ("run_id", "path"))
+                touched[run_id] = stamp
+            elif kind == "call":
+                try:
+                    run_id, values = op[1]()
+                except Exception:
+                    traceback.print_exc()
+                    continue
+                conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+            else:
+                raise ValueError(f"unknown writer operation {kind!r}")
+        if points:
+            for run_id in self._write_points(conn, points):
+                touched[run_id] = stamp
+        if touched:
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_id == bindparam("rid"))
+                .values(last_update_time=bindparam("ts")),
+                [{"rid": rid, "ts": ts} for rid, ts in touched.items()],
+            )
+
+    def _write_points(self, conn: Connection, points: list[tuple[Any, ...]]) -> set[str]:
+        rows: list[tuple[int, int, int, float | None]] = []
+        latest: dict[int, tuple[int, int, float | None]] = {}
+        counts: dict[int, int] = {}
+        series_cache = self._series
+        for _, run_id, key, value, ts, step in points:
+            sid = series_cache.get((run_id, key))
+            if sid is None:
+                sid = self._series_id(conn, run_id, key, step, ts)
+            stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
+            rows.append((sid, step, ts, stored))
+            counts[sid] = counts.get(sid, 0) + 1
+            best = latest.get(sid)
+            if best is None or (step, ts) >= (best[0], best[1]):
+                latest[sid] = (step, ts, stored)
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            "INSERT INTO metrics (series_id, step, timestamp, value) "
+            f"VALUES ({marker}, {marker}, {marker}, {marker})",
+            rows,
+        )
+        ms = metric_series.c
+        newer = (ms.latest_step < bindparam("step")) | (
+            (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
+        )
+        from sqlalchemy import case
+
+        conn.execute(
+            update(metric_series)
+            .where(ms.series_id == bindparam("sid"))
+            .values(
+                point_count=ms.point_count + bindparam("n"),
+                latest_value=case((newer, bindparam("value")), else_=ms.latest_value),
+                latest_timestamp=case((newer, bindparam("ts")), else_=ms.latest_timestamp),
+                latest_step=case((newer, bindparam("step")), else_=ms.latest_step),
+            ),
+            [
+                {"sid": sid, "n": counts[sid], "step": step, "ts": ts, "value": value}
+                for sid, (step, ts, value) in latest.items()
+            ],
+        )
+        return {op[1] for op in points}
+
+    def _series_id(self, conn: Connection, run_id: str, key: str, step: int, ts: int) -> int:
+        ms = metric_series.c
+        query = select(ms.series_id).where(ms.run_id == run_id, ms.key == key)
+        sid = conn.execute(query).scalar()
+        if sid is None:
+            result = conn.execute(
+                metric_series.insert().values(
+                    run_id=run_id, key=key, latest_value=None, latest_step=step - 1,
+                    latest_timestamp=ts, point_count=0,
+                )
+            )
+            sid = result.inserted_primary_key[0]
+        self._series[(run_id, key)] = sid
+        return sid
+
+    def _maybe_heartbeat(self) -> None:
+        if not self.active_runs:
+            return
+        now = time.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT_INTERVAL_S:
+            return
+        self._last_heartbeat = now
+        stamp = now_ms()
+        active = list(self.active_runs)
+        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+            conn.execute(
+                update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
+                [{"rid": rid} for rid in active],
+            )
+
+
+def _upsert(conn: Connection, table: Any, run_id: str, items: list[tuple[str, str]]) -> None:
+    for key, value in items:
+        table_upsert(conn, table, {"run_id": run_id, "key": key, "value": value},
+                     ("run_id", "key"))
+
+
+def table_upsert(conn: Connection, table: Any, row: dict[str, Any], keys: tuple[str, ...]) -> None:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(**row)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={k: statement.excluded[k] for k in row if k not in keys},
+    )
+    conn.execute(statement)
+
+
+def is_finite_number(value: float) -> bool:
+    return not (math.isnan(value) or math.isinf(value))
+
+
+def register_fork_handler(writer: Writer) -> None:
+    if hasattr(os, "register_at_fork"):
+        import weakref
+
+        ref = weakref.ref(writer)
+
+        def _child() -> None:
+            instance = ref()
+            if instance is not None:
+                instance.after_fork_in_child()
+
+        os.register_at_fork(after_in_child=_child)

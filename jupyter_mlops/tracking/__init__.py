@@ -1,0 +1,1 @@
+"""Tracking: runs, their capture (git, environment, cells) and the MLflow-style API."""

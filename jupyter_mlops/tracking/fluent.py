@@ -1,0 +1,262 @@
+"""The module-level tracking API (``import jupyter_mlops as mlops``), MLflow-style.
+
+State is per process: the store in use, the experiment set by ``set_experiment`` and the stack
+of active runs (a run started while another is active becomes its child).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..exceptions import InvalidParameterError, NoActiveRunError
+from ..store import DEFAULT_EXPERIMENT, Store
+from ..store.store import validate_name
+from .capture import environment_info, git_info
+from .run import ActiveRun, Run
+
+EXPERIMENT_ENV = "JUPYTER_MLOPS_EXPERIMENT"
+
+_lock = threading.RLock()
+_store: Store | None = None
+_store_url: str | None = None
+_experiment: str | None = None
+_run_stack: list[ActiveRun] = []
+# Hooks for front ends (the live widget), called with each new ActiveRun and its options.
+run_started_hooks: list[Callable[[ActiveRun, dict[str, Any]], None]] = []
+
+
+def get_store() -> Store:
+    """The store in use, opened on first use (see ``set_store`` for the resolution order)."""
+    global _store
+    store = _store
+    if store is not None:
+        return store
+    with _lock:
+        if _store is None:
+            _store = Store(_store_url)
+        return _store
+
+
+def set_store(url: str | os.PathLike[str] | None) -> Store:
+    """Use the store at ``url`` (SQLAlchemy URL or file path) from now on in this process.
+
+    ``None`` goes back to the environment/config/default resolution. The store is opened (and
+    created or upgraded) at once, so a bad URL fails here, naming it.
+    """
+    global _store, _store_url
+    with _lock:
+        if _run_stack:
+            raise InvalidParameterError(
+                "Cannot switch stores while a run is active; end it first (mlops.end_run()).")
+        new = Store(os.fspath(url) if url is not None else None)
+        old, _store, _store_url = _store, new, new.url if url is not None else None
+    if old is not None and old.url != new.url:
+        old.close()
+    return new
+
+
+def set_experiment(name: str) -> str:
+    """Make ``name`` the experiment of new runs (created when first used). Returns its id."""
+    global _experiment
+    name = validate_name(name, "Experiment name")
+    experiment_id = get_store().experiment_id(name)
+    _experiment = name
+    return experiment_id
+
+
+def current_experiment() -> str:
+    return _experiment or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost active run, or None."""
+    return _run_stack[-1] if _run_stack else None
+
+
+def _require_run() -> ActiveRun:
+    if not _run_stack:
+        raise NoActiveRunError(
+            "No active run: use `with mlops.start_run():`, `%%track` or `%track start` first.")
+    return _run_stack[-1]
+
+
+def start_run(
+    name: str | None = None,
+    experiment: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    parent: str | ActiveRun | None = None,
+    kind: str = "api",
+    live: bool | None = None,
+    capture: bool = True,
+    **columns: Any,
+) -> ActiveRun:
+    """Start a run; use as ``with mlops.start_run(...) as run:`` or end it with ``end_run``.
+
+    A run started while another is active becomes its child. ``live`` shows the live metrics
+    view under the cell (default: on in widget-capable front ends).
+    """
+    store = get_store()
+    experiment_name = experiment if experiment is not None else current_experiment()
+    experiment_id = store.experiment_id(experiment_name)
+    parent_id = parent.run_id if isinstance(parent, ActiveRun) else parent
+    if parent_id is None and _run_stack:
+        parent_id = _run_stack[-1].run_id
+    run_params = {}
+    if params:
+        if not isinstance(params, Mapping):
+            raise InvalidParameterError(f"params must be a dict, got {type(params).__name__}.")
+    if tags is not None and not isinstance(tags, Mapping):
+        raise InvalidParameterError(f"tags must be a dict, got {type(tags).__name__}.")
+    from .run import param_text, tag_text, validate_key
+
+    for key, value in (params or {}).items():
+        run_params[validate_key(key, "Param key")] = param_text(key, value)
+    run_tags = [(validate_key(k, "Tag key"), tag_text(k, v)) for k, v in (tags or {}).items()]
+    if name is not None:
+        name = validate_name(name, "Run name")
+    row = store.new_run_row(name=name or "", experiment_id=experiment_id, kind=kind,
+                            parent_run_id=parent_id, **columns)
+    if not name:
+        row["name"] = f"run-{row['run_id'][:8]}"
+    run = ActiveRun(store, row, on_end=_pop)
+    run.params.update(run_params)
+    writer = store.writer
+    writer.submit(("run", row, list(run_params.items()), run_tags))
+    writer.active_runs.add(run.run_id)
+    if capture:
+        notebook = row.get("notebook_path")
+        writer.submit(("call", lambda: (run.run_id, _capture_columns(notebook))))
+    _run_stack.append(run)
+    for hook in list(run_started_hooks):
+        hook(run, {"live": live})
+    return run
+
+
+def _capture_columns(notebook: str | None) -> dict[str, Any]:
+    import json
+
+    where = os.path.dirname(os.path.abspath(notebook)) if notebook else os.getcwd()
+    return {
+        "git": json.dumps(git_info(where)) if git_info(where) else None,
+        "environment": json.dumps(environment_info()),
+    }
+
+
+def _pop(run: ActiveRun) -> None:
+    with _lock:
+        if run in _run_stack:
+            _run_stack.remove(run)
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the innermost active run with ``status`` (FINISHED, FAILED or KILLED)."""
+    run = _require_run()
+    run.end(status)
+
+
+def log_metric(key: str, value: float, step: int | None = None) -> None:
+    """Log one metric point; returns at once (the background writer stores it)."""
+    if not _run_stack:
+        _require_run()
+    _run_stack[-1].log_metric(key, value, step)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    _require_run().log_metrics(metrics, step)
+
+
+def log_param(key: str, value: Any) -> None:
+    _require_run().log_param(key, value)
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    _require_run().log_params(params)
+
+
+def set_tag(key: str, value: Any) -> None:
+    _require_run().set_tag(key, value)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    _require_run().set_tags(tags)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+    """Copy a file or directory into the active run's artifacts. Returns the stored paths."""
+    return _require_run().log_artifact(os.fspath(local_path), artifact_path)
+
+
+def flush(timeout: float | None = 60.0) -> None:
+    """Wait until every logged value is committed to the store."""
+    store = _store
+    if store is not None and not store.writer.flush(timeout):
+        raise TimeoutError(f"jupyter-mlops: the store did not accept writes within {timeout} s.")
+
+
+def get_run(run_id: str) -> Run:
+    """A run read back from the store, with ``.params``, ``.metrics``, ``.history(key)``..."""
+    store = get_store()
+    return Run(store, store.get_run(run_id))
+
+
+SUMMARY_COLUMNS = ["run_id", "name", "experiment", "status", "start_time", "end_time",
+                   "parent_run_id", "notebook_path"]
+
+
+def runs(experiment: str | list[str] | None = None, filter: str | None = None,  # noqa: A002
+         order_by: str | list[str] | None = None, limit: int | None = None) -> pd.DataFrame:
+    """Runs as a DataFrame: one row per run, ``params.<k>``, ``metrics.<k>``, ``tags.<k>``.
+
+    All experiments when none is given and none was set with ``set_experiment``.
+    """
+    store = get_store()
+    names = [experiment] if isinstance(experiment, str) else experiment
+    if names is None and _experiment is not None:
+        names = [_experiment]
+    experiment_ids = None
+    if names is not None:
+        known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
+        experiment_ids = [known[n] for n in names if n in known]
+    records, _ = store.search_runs(experiment_ids=experiment_ids, filter=filter,
+                                   order_by=order_by, limit=limit)
+    return records_frame(records)
+
+
+def records_frame(records: list[Any]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        row = {c: getattr(r, c) for c in SUMMARY_COLUMNS}
+        row.update({f"params.{k}": v for k, v in r.params.items()})
+        row.update({f"metrics.{k}": v for k, v in r.metrics.items()})
+        row.update({f"tags.{k}": v for k, v in r.tags.items()})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+    ordered = SUMMARY_COLUMNS + sorted(c for c in frame.columns if c.startswith("params.")) + \
+        sorted(c for c in frame.columns if c.startswith("metrics.")) + \
+        sorted(c for c in frame.columns if c.startswith("tags."))
+    return frame[ordered]
+
+
+@atexit.register
+def _at_exit() -> None:
+    """Finish runs left open and drain the writer so nothing logged is lost."""
+    for run in list(reversed(_run_stack)):
+        try:
+            run.end("FINISHED")
+        except Exception:
+            pass
+    store = _store
+    if store is not None:
+        store.writer.close()

@@ -1,0 +1,257 @@
+"""Run objects: ``ActiveRun`` (being logged to) and ``Run`` (read back from the store)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..exceptions import InvalidParameterError
+from ..store.schema import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
+from ..store.writer import now_ms
+
+if TYPE_CHECKING:
+    from ..store import RunRecord, Store
+
+FINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
+
+
+def validate_key(key: Any, what: str = "Key") -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterError(f"{what} must be a non-empty string, got {key!r}.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidParameterError(
+            f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}.")
+    return key
+
+
+def param_text(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) \
+        if isinstance(value, (list, dict, tuple)) else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        raise InvalidParameterError(
+            f"Param {key!r} value is {len(text)} characters; the limit is "
+            f"{MAX_PARAM_VALUE_LENGTH}. Log large values as an artifact (mlops.log_artifact) "
+            "or a tag.")
+    return text
+
+
+def tag_text(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TAG_VALUE_LENGTH:
+        raise InvalidParameterError(
+            f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}.")
+    return text
+
+
+def metric_value(key: str, value: Any) -> float:
+    """A float for the store; NaN and inf are kept, anything non-numeric is refused."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (str, bytes)) or value is None:
+        raise InvalidParameterError(
+            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}.")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}."
+        ) from None
+
+
+class ActiveRun:
+    """A run being logged to. Used as a context manager by ``start_run``."""
+
+    def __init__(self, store: Store, row: dict[str, Any],
+                 on_end: Callable[[ActiveRun], None] | None = None) -> None:
+        self.store = store
+        self.run_id: str = row["run_id"]
+        self.name: str = row["name"]
+        self.experiment_id: str = row["experiment_id"]
+        self.parent_run_id: str | None = row["parent_run_id"]
+        self.start_time: int = row["start_time"]
+        self.status = "RUNNING"
+        self.params: dict[str, str] = {}
+        self.listeners: list[Callable[[ActiveRun], None]] = []  # called when the run ends
+        self._steps: dict[str, int] = {}
+        self._keys: set[str] = set()
+        self._on_end = on_end
+        self._append = store.writer.queue.append
+        self._writer = store.writer
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.name!r} {self.run_id} {self.status}>"
+
+    # context manager ----------------------------------------------------------------------
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.status != "RUNNING":
+            return
+        if exc_type is None:
+            self.end("FINISHED")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.end("KILLED", error="KeyboardInterrupt")
+        else:
+            self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
+
+    # logging --------------------------------------------------------------------------------
+    def log_metric(self, key: str, value: Any, step: int | None = None,
+                   timestamp: int | None = None) -> None:
+        if key not in self._keys:
+            validate_key(key, "Metric key")
+            self._keys.add(key)
+        if type(value) is not float:
+            value = metric_value(key, value)
+        if step is None:
+            step = self._steps.get(key, -1) + 1
+        elif type(step) is not int:
+            if isinstance(step, bool) or not isinstance(step, (int, float)) or (
+                    isinstance(step, float) and not step.is_integer()):
+                raise InvalidParameterError(f"Metric {key!r} step must be an integer, "
+                                            f"got {step!r}.")
+            step = int(step)
+        self._steps[key] = step
+        self._append(("m", self.run_id, key, value,
+                      timestamp if timestamp is not None else int(time.time() * 1000), step))
+
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        if not isinstance(metrics, Mapping):
+            raise InvalidParameterError(f"log_metrics expects a dict, got {type(metrics).__name__}.")
+        stamp = int(time.time() * 1000)
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, stamp)
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        if not isinstance(params, Mapping):
+            raise InvalidParameterError(f"log_params expects a dict, got {type(params).__name__}.")
+        items = []
+        for key, value in params.items():
+            validate_key(key, "Param key")
+            text = param_text(key, value)
+            previous = self.params.get(key)
+            if previous is not None and previous != text:
+                raise InvalidParameterError(
+                    f"Param {key!r} was already logged as {previous!r} in this run; params "
+                    f"are immutable (got {text!r}). Use a metric or a tag for changing values.")
+            items.append((key, text))
+        for key, text in items:
+            self.params[key] = text
+        if items:
+            self._writer.submit(("params", self.run_id, items))
+
+    def log_param(self, key: str, value: Any) -> None:
+        self.log_params({key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        items = [(validate_key(k, "Tag key"), tag_text(k, v)) for k, v in tags.items()]
+        if items:
+            self._writer.submit(("tags", self.run_id, items))
+
+    def set_tag(self, key: str, value: Any) -> None:
+        self.set_tags({key: value})
+
+    def log_artifact(self, local_path: str, artifact_path: str | None = None) -> list[str]:
+        stored = self.store.artifacts.put(self.run_id, local_path, artifact_path)
+        stamp = now_ms()
+        for relative, size in stored:
+            self._writer.submit(("artifact", self.run_id, relative, size, stamp))
+        return [relative for relative, _ in stored]
+
+    def log_artifact_bytes(self, relative: str, data: bytes) -> str:
+        path, size = self.store.artifacts.put_bytes(self.run_id, relative, data)
+        self._writer.submit(("artifact", self.run_id, path, size, now_ms()))
+        return path
+
+    def update(self, **values: Any) -> None:
+        """Set captured run columns (source, stdout, notebook_path, ...)."""
+        self._writer.submit(("update", self.run_id, values))
+
+    # ending ---------------------------------------------------------------------------------
+    def end(self, status: str = "FINISHED", error: str | None = None) -> None:
+        status = str(status).upper()
+        if status not in FINAL_STATUSES:
+            raise InvalidParameterError(
+                f"end_run status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}.")
+        if self.status != "RUNNING":
+            return
+        self.status = status
+        values: dict[str, Any] = {"status": status, "end_time": now_ms()}
+        if error is not None:
+            values["error"] = error
+        self._writer.submit(("update", self.run_id, values))
+        self._writer.active_runs.discard(self.run_id)
+        self._writer._wake.set()
+        if self._on_end is not None:
+            self._on_end(self)
+        for listener in list(self.listeners):
+            try:
+                listener(self)
+            except Exception:
+                traceback.print_exc()
+
+    # reading back ---------------------------------------------------------------------------
+    def to_run(self) -> Run:
+        return Run(self.store, self.store.get_run(self.run_id))
+
+    @property
+    def info(self) -> ActiveRun:  # MLflow compatibility: run.info.run_id
+        return self
+
+
+class Run:
+    """A run read from the store (``mlops.get_run``)."""
+
+    def __init__(self, store: Store, record: RunRecord) -> None:
+        self._store = store
+        self.record = record
+
+    def __repr__(self) -> str:
+        r = self.record
+        return f"<Run {r.name!r} {r.run_id} {r.status} metrics={r.metrics}>"
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "record":  # not yet set during unpickling
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+    @property
+    def info(self) -> RunRecord:  # MLflow compatibility: run.info.run_id
+        return self.record
+
+    @property
+    def cells(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(c) for c in self.record.cells or []],
+                            columns=["position", "execution_count", "cell_id", "source",
+                                     "start_time", "duration_ms", "status", "error"])
+
+    @property
+    def duration(self) -> float | None:
+        r = self.record
+        return None if r.end_time is None else (r.end_time - r.start_time) / 1000.0
+
+    def history(self, key: str, max_points: int | None = None) -> pd.DataFrame:
+        """The points of metric ``key`` (``step``, ``timestamp``, ``value``), by step.
+
+        ``max_points`` downsamples in SQL to at most that many evenly spaced points.
+        """
+        data = self._store.metric_history(self.record.run_id, key, max_points)
+        frame = pd.DataFrame({"step": data["step"], "value": data["value"],
+                              "timestamp": pd.to_datetime(data["timestamp"], unit="ms",
+                                                          utc=True)})
+        frame.attrs["total_points"] = data["total_points"]
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.record.detail()
+
+
+def is_nan(value: float) -> bool:
+    return isinstance(value, float) and math.isnan(value)
