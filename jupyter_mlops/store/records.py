@@ -40,6 +40,7 @@ class RunRecord:
     pid: int | None
     notebook_path: str | None
     execution_count: int | None
+    cell_id: str | None
     artifact_uri: str | None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
@@ -56,7 +57,7 @@ class RunRecord:
 
     SUMMARY_FIELDS = (
         "run_id", "name", "experiment", "experiment_id", "status", "start_time", "end_time",
-        "last_update_time", "parent_run_id", "notebook_path", "kind", "user", "host",
+        "last_update_time", "parent_run_id", "notebook_path", "cell_id", "kind", "user", "host",
     )
 
     def summary(self) -> dict[str, Any]:

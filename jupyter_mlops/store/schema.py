@@ -65,6 +65,7 @@ runs = Table(
     Column("pid", Integer),
     Column("notebook_path", Text),
     Column("execution_count", Integer),
+    Column("cell_id", String(64)),
     Column("source", Text),
     Column("stdout", Text),
     Column("error", Text),

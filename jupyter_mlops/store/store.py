@@ -117,7 +117,7 @@ class Store:
             "status": "RUNNING", "start_time": stamp, "end_time": None,
             "last_update_time": stamp, "heartbeat": stamp, "parent_run_id": parent_run_id,
             "user": _user(), "host": HOST, "pid": _pid(),
-            "notebook_path": None, "execution_count": None, "source": None, "stdout": None,
+            "notebook_path": None, "execution_count": None, "cell_id": None, "source": None, "stdout": None,
             "error": None, "git": None, "environment": None,
             "artifact_uri": self.artifacts.run_uri(run_id),
         }
@@ -221,7 +221,8 @@ class Store:
                     last_update_time=m["last_update_time"], heartbeat=m["heartbeat"],
                     parent_run_id=m["parent_run_id"], user=m["user"], host=m["host"],
                     pid=m["pid"], notebook_path=m["notebook_path"],
-                    execution_count=m["execution_count"], artifact_uri=m["artifact_uri"],
+                    execution_count=m["execution_count"], cell_id=m["cell_id"],
+                    artifact_uri=m["artifact_uri"],
                 )
             for run_id, key, value in conn.execute(
                     select(params.c.run_id, params.c.key, params.c.value)
@@ -266,6 +267,22 @@ class Store:
                 .order_by(runs.c.start_time))]
         record.artifacts = self.artifacts.list(run_id)
         return record
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id is or starts with ``prefix`` (git-style)."""
+        self.flush()
+        text = (prefix or "").strip().lower()
+        if not text or not all(c in "0123456789abcdef" for c in text):
+            raise RunNotFoundError(f"{prefix!r} is not a run id (32 hex characters, or a "
+                                   "unique prefix of one).")
+        with self.engine.connect() as conn:
+            found = [r[0] for r in conn.execute(
+                select(runs.c.run_id).where(runs.c.run_id.like(f"{text}%")).limit(2))]
+        if not found:
+            raise RunNotFoundError(f"No run with id {prefix!r} in store {self.display_url}.")
+        if len(found) > 1:
+            raise RunNotFoundError(f"Run id prefix {prefix!r} is ambiguous; give more characters.")
+        return found[0]
 
     def run_exists(self, run_id: str) -> bool:
         with self.engine.connect() as conn:

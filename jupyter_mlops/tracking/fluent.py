@@ -21,6 +21,7 @@ from .capture import environment_info, git_info
 from .run import ActiveRun, Run
 
 EXPERIMENT_ENV = "JUPYTER_MLOPS_EXPERIMENT"
+PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
 
 _lock = threading.RLock()
 _store: Store | None = None
@@ -59,6 +60,18 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
     if old is not None and old.url != new.url:
         old.close()
     return new
+
+
+def reset() -> None:
+    """End active runs, close the store and forget the experiment (a fresh process state)."""
+    global _store, _store_url, _experiment
+    with _lock:
+        for run in list(reversed(_run_stack)):
+            run.end("KILLED", error="tracking state was reset")
+        _run_stack.clear()
+        if _store is not None:
+            _store.close()
+        _store, _store_url, _experiment = None, None, None
 
 
 def set_experiment(name: str) -> str:
@@ -109,6 +122,9 @@ def start_run(
     parent_id = parent.run_id if isinstance(parent, ActiveRun) else parent
     if parent_id is None and _run_stack:
         parent_id = _run_stack[-1].run_id
+    if parent_id is None:
+        # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
+        parent_id = os.environ.get(PARENT_RUN_ENV) or None
     run_params = {}
     if params:
         if not isinstance(params, Mapping):

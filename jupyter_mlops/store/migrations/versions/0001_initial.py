@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer),
         sa.Column("notebook_path", sa.Text),
         sa.Column("execution_count", sa.Integer),
+        sa.Column("cell_id", sa.String(64)),
         sa.Column("source", sa.Text),
         sa.Column("stdout", sa.Text),
         sa.Column("error", sa.Text),

@@ -1,0 +1,1 @@
+"""Command line: ``jupyter mlops ...`` (a thin face over the store and tracking)."""

@@ -1,0 +1,99 @@
+"""Plain-text rendering of runs for the terminal (shared by the CLI and ``%mlops``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+
+from ..store import RunRecord
+
+
+def format_time(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_duration(start: int, end: int | None) -> str:
+    if end is None:
+        return "-"
+    seconds = (end - start) / 1000
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    return f"{seconds / 60:.1f}m"
+
+
+def format_number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> str:
+    if not records:
+        return "No runs."
+    header = ["RUN_ID", "NAME", "EXPERIMENT", "STATUS", "START (UTC)", "DURATION", "METRICS"]
+    rows = []
+    for r in records:
+        metrics = ", ".join(f"{k}={format_number(v)}"
+                            for k, v in sorted(r.metrics.items())[:metric_limit])
+        if len(r.metrics) > metric_limit:
+            metrics += ", ..."
+        rows.append([r.run_id, r.name, r.experiment, r.status, format_time(r.start_time),
+                     format_duration(r.start_time, r.end_time), metrics])
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    widths = [min(w, 40) if i in (1, 2) else w for i, w in enumerate(widths)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def format_run_text(r: RunRecord) -> str:
+    out = [
+        f"Run {r.name}  ({r.run_id})",
+        f"  experiment : {r.experiment}",
+        f"  status     : {r.status}",
+        f"  kind       : {r.kind}",
+        f"  started    : {format_time(r.start_time)} UTC",
+        f"  duration   : {format_duration(r.start_time, r.end_time)}",
+    ]
+    if r.parent_run_id:
+        out.append(f"  parent     : {r.parent_run_id}")
+    if r.notebook_path:
+        out.append(f"  notebook   : {r.notebook_path}"
+                   + (f" (cell In[{r.execution_count}])" if r.execution_count else ""))
+    if r.git:
+        out.append(f"  git        : {r.git.get('commit')} on {r.git.get('branch')}"
+                   + (" (dirty)" if r.git.get("dirty") else ""))
+    if r.environment:
+        out.append(f"  python     : {r.environment.get('python')} on {r.environment.get('host')}")
+    for title, items in (("Params", r.params), ("Tags", r.tags)):
+        if items:
+            out.append(f"{title}:")
+            out += [f"  {k} = {v}" for k, v in sorted(items.items())]
+    if r.metrics:
+        out.append("Metrics (latest):")
+        out += [f"  {k} = {format_number(v)}" for k, v in sorted(r.metrics.items())]
+    if r.cells:
+        out.append(f"Cells ({len(r.cells)}):")
+        for c in r.cells:
+            first = (c.source.strip().splitlines() or [""])[0][:70]
+            out.append(f"  #{c.position} In[{c.execution_count}] {c.status} "
+                       f"{(c.duration_ms or 0):.0f}ms  {first}")
+    if r.source:
+        out.append("Source:")
+        out += [f"  {line}" for line in r.source.splitlines()]
+    if r.error:
+        out.append("Error:")
+        out += [f"  {line}" for line in r.error.rstrip().splitlines()[-15:]]
+    if r.artifacts:
+        out.append("Artifacts:")
+        out += [f"  {path}  ({size} bytes)" for path, size in r.artifacts]
+    if r.children:
+        out.append(f"Child runs: {', '.join(r.children)}")
+    return "\n".join(out)

@@ -1,0 +1,131 @@
+"""``jupyter mlops`` / ``jupyter-mlops``: runs list/show and headless notebook runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import MLOpsError
+from .format import format_run_text, format_runs_table
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jupyter mlops",
+        description="jupyter-mlops: tracked runs, headless notebooks and pipelines.",
+    )
+    parser.add_argument("--store", help="store URL or SQLite file (default: "
+                        "$JUPYTER_MLOPS_STORE, config, then the Jupyter data dir)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    runs = commands.add_parser("runs", help="list and show runs")
+    runs_cmd = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
+    runs_list = runs_cmd.add_parser("list", help="list runs, newest first")
+    runs_list.add_argument("--experiment", "-e", action="append",
+                           help="only this experiment (repeatable)")
+    runs_list.add_argument("--filter", "-f", help="e.g. \"metrics.acc > 0.9 and "
+                           "params.lr = '0.1'\"")
+    runs_list.add_argument("--order-by", "-o", action="append",
+                           help="e.g. 'metrics.acc DESC' (repeatable)")
+    runs_list.add_argument("--limit", "-n", type=_positive_int, default=None)
+    runs_list.add_argument("--format", choices=("table", "json"), default="table")
+    runs_show = runs_cmd.add_parser("show", help="show one run in full")
+    runs_show.add_argument("run_id", help="run id or a unique prefix of it")
+    runs_show.add_argument("--format", choices=("text", "json"), default="text")
+
+    run = commands.add_parser("run", help="execute a notebook headless with papermill, tracked")
+    run.add_argument("notebook", help="the notebook to execute (.ipynb)")
+    run.add_argument("-o", "--output", help="where to write the executed notebook "
+                     "(default: kept only as the run's artifact)")
+    run.add_argument("-p", "--param", action="append", default=[], metavar="K=V",
+                     help="papermill parameter (value parsed as a Python literal, else text)")
+    run.add_argument("--experiment", "-e", help="experiment of the notebook's runs")
+    run.add_argument("--name", help="name of the notebook run (default: the notebook's name)")
+    run.add_argument("--kernel", "-k", help="kernel name (default: the notebook's)")
+    run.add_argument("--cwd", help="working directory (default: the notebook's folder)")
+    run.add_argument("--timeout", type=_positive_int, default=None,
+                     help="seconds a cell may run before it fails")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from .._version import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "runs":
+            return _runs(args, parser)
+        if args.command == "run":
+            from .run_notebook import run_notebook_command
+
+            return run_notebook_command(args)
+    except MLOpsError as exc:
+        print(f"jupyter mlops: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jupyter mlops: interrupted", file=sys.stderr)
+        return 130
+    parser.print_help()
+    return 2
+
+
+def open_store(url: str | None) -> Any:
+    from ..tracking import fluent
+
+    return fluent.set_store(url) if url else fluent.get_store()
+
+
+def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.runs_command is None:
+        parser.parse_args(["runs", "--help"])
+        return 2
+    store = open_store(args.store)
+    if args.runs_command == "list":
+        experiment_ids = None
+        if args.experiment:
+            known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
+            missing = [name for name in args.experiment if name not in known]
+            if missing:
+                print(f"jupyter mlops: error: no experiment named {missing[0]!r} "
+                      f"(known: {', '.join(sorted(known)) or 'none'})", file=sys.stderr)
+                return 2
+            experiment_ids = [known[name] for name in args.experiment]
+        records, _ = store.search_runs(experiment_ids=experiment_ids, filter=args.filter,
+                                       order_by=args.order_by, limit=args.limit)
+        if args.format == "json":
+            print(json.dumps([r.summary() for r in records], indent=2))
+        else:
+            print(format_runs_table(records))
+        return 0
+    record = store.get_run(store.resolve_run_id(args.run_id))
+    if args.format == "json":
+        print(json.dumps(record.detail(), indent=2, default=str))
+    else:
+        print(format_run_text(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

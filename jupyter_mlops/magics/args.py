@@ -1,0 +1,41 @@
+"""Argument parsing for magics: argparse that reports errors as IPython UsageErrors."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+from ..exceptions import InvalidParameterError
+
+
+class MagicArgumentParser(argparse.ArgumentParser):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(add_help=False, allow_abbrev=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}\n\n{self.format_usage().strip()}")
+
+    def parse_line(self, line: str) -> argparse.Namespace:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.error(f"cannot split arguments: {exc}")
+        return self.parse_args(words)
+
+
+def parse_key_values(pairs: list[str] | None, what: str = "--param") -> dict[str, str]:
+    """``["lr=0.1", "name=a b"]`` -> dict; a pair without ``=`` or with an empty key fails."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}.")
+        out[key.strip()] = value
+    return out
+
+
+def as_usage_error(exc: InvalidParameterError) -> UsageError:
+    return UsageError(str(exc))

@@ -1,0 +1,266 @@
+"""``%%track``, ``%track start|stop``, ``%experiment``, ``%mlops store|runs``."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+import traceback
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+
+from ..exceptions import MLOpsError
+from ..store.writer import now_ms
+from ..tracking import fluent
+from ..tracking.capture import StreamTail, notebook_path
+from ..tracking.run import ActiveRun
+from .args import MagicArgumentParser, parse_key_values
+
+TRACK_USAGE = """\
+%%track [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...] [--no-live]
+    Track this cell as one run.
+%track start [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...]
+    Start a session run recording every cell executed until %track stop.
+%track stop
+    End the session run."""
+
+
+def _track_parser(prog: str) -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog=prog)
+    parser.add_argument("name", nargs="?", default=None)
+    parser.add_argument("--experiment", "-e", default=None)
+    parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
+    parser.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
+    parser.add_argument("--no-live", action="store_true")
+    return parser
+
+
+def _cell_id(shell: Any) -> str | None:
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        parent = kernel.get_parent("shell") if hasattr(kernel, "get_parent") else kernel._parent_header
+    except TypeError:
+        parent = kernel.get_parent()
+    except Exception:
+        return None
+    metadata = (parent or {}).get("metadata") or {}
+    cell_id = metadata.get("cellId") or metadata.get("cell_id")
+    return str(cell_id) if cell_id else None
+
+
+@magics_class
+class MLOpsMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.session: ActiveRun | None = None
+        self._session_cells = 0
+        self._pending_cell: dict[str, Any] | None = None
+        self._session_sources: list[str] = []
+
+    # -- %%track / %track --------------------------------------------------------------------
+    @line_cell_magic
+    def track(self, line: str, cell: str | None = None) -> Any:
+        __tracebackhide__ = True  # IPython hides this frame: the user sees their own cell
+        if cell is None:
+            return self._track_line(line)
+        args = _track_parser("%%track").parse_line(line)
+        return self._track_cell(line, args, cell)
+
+    def _start(self, args: Any, **columns: Any) -> ActiveRun:
+        params = parse_key_values(args.param, "--param")
+        tags = parse_key_values(args.tag, "--tag")
+        try:
+            return fluent.start_run(
+                args.name, experiment=args.experiment, params=params, tags=tags,
+                live=False if getattr(args, "no_live", False) else None,
+                notebook_path=notebook_path(self.shell.user_ns),
+                execution_count=self.shell.execution_count, **columns,
+            )
+        except MLOpsError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _track_cell(self, line: str, args: Any, cell: str) -> Any:
+        __tracebackhide__ = True
+        source = f"%%track {line}".rstrip() + "\n" + cell
+        if args.name is None:
+            args.name = f"cell [{self.shell.execution_count}]"
+        # Parse before starting the run: a syntax error is the user's, not a failed run.
+        code = self.shell.transform_cell(cell)
+        tree = self.shell.compile.ast_parse(code)
+        run = self._start(args, kind="cell", source=source, cell_id=_cell_id(self.shell))
+        stdout, stderr = sys.stdout, sys.stderr
+        tail = StreamTail(stdout)
+        sys.stdout = tail
+        sys.stderr = StreamTail(stderr)
+        try:
+            result = self._execute(tree, code)
+        except BaseException as exc:
+            sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
+            run.update(stdout=_combine(tail, err_tail))
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            run.end(status, error="".join(traceback.format_exception(exc)))
+            raise
+        sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
+        run.update(stdout=_combine(tail, err_tail))
+        run.end("FINISHED")
+        return result
+
+    def _execute(self, tree: ast.Module, code: str) -> Any:
+        """Run the cell body in the user namespace; the value of a last expression is returned
+        so IPython displays it as the cell's output (as ``%%time`` does)."""
+        __tracebackhide__ = True
+        namespace = self.shell.user_ns
+        # Register the cell text so tracebacks show "Cell In[n], line k" with the source.
+        filename = self.shell.compile.cache(code, self.shell.execution_count)
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+            last = ast.Expression(tree.body.pop().value)
+        compiled = self.shell.compile(tree, filename, "exec")
+        exec(compiled, namespace)  # noqa: S102 - executing the user's own cell is the point
+        if last is not None:
+            return eval(self.shell.compile(last, filename, "eval"), namespace)  # noqa: S307
+        return None
+
+    def _track_line(self, line: str) -> Any:
+        words = line.split(None, 1)
+        command = words[0] if words else ""
+        rest = words[1] if len(words) > 1 else ""
+        if command == "start":
+            args = _track_parser("%track start").parse_line(rest)
+            return self.start_session(args)
+        if command == "stop":
+            if rest.strip():
+                raise UsageError(f"%track stop takes no arguments.\n\n{TRACK_USAGE}")
+            return self.stop_session(report=True)
+        raise UsageError(f"Unknown %track command {command!r}.\n\n{TRACK_USAGE}")
+
+    def start_session(self, args: Any) -> None:
+        if self.session is not None:
+            raise UsageError(f"A session run is already on ({self.session.name!r}); "
+                             "%track stop it first.")
+        if args.name is None:
+            args.name = f"session [{self.shell.execution_count}]"
+        args.no_live = True
+        self.session = self._start(args, kind="session")
+        self._session_cells = 0
+        self._session_sources = []
+        self._pending_cell = None
+        self.shell.events.register("pre_run_cell", self._pre_run_cell)
+        self.shell.events.register("post_run_cell", self._post_run_cell)
+        print(f"Tracking session run {self.session.name!r} ({self.session.run_id}); "
+              "%track stop ends it.")
+
+    def stop_session(self, report: bool = False) -> None:
+        session = self.session
+        if session is None:
+            if report:
+                raise UsageError("No session run is on; start one with %track start [NAME].")
+            return
+        for name, callback in (("pre_run_cell", self._pre_run_cell),
+                               ("post_run_cell", self._post_run_cell)):
+            try:
+                self.shell.events.unregister(name, callback)
+            except ValueError:
+                pass
+        self.session = None
+        session.update(source="\n\n".join(self._session_sources))
+        if session.status == "RUNNING":
+            session.end("FINISHED")
+        if report:
+            print(f"Session run {session.name!r} ({session.run_id}) recorded "
+                  f"{self._session_cells} cells.")
+
+    def _pre_run_cell(self, info: Any) -> None:
+        if self.session is None:
+            return
+        self._pending_cell = {
+            "source": getattr(info, "raw_cell", "") or "",
+            "cell_id": getattr(info, "cell_id", None) or _cell_id(self.shell),
+            "execution_count": self.shell.execution_count,
+            "start": time.perf_counter(),
+            "start_time": now_ms(),
+        }
+
+    def _post_run_cell(self, result: Any) -> None:
+        pending, self._pending_cell = self._pending_cell, None
+        session = self.session
+        if session is None or pending is None:
+            return
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec",
+                                                                    None)
+        if error is None:
+            status = "FINISHED"
+        elif isinstance(error, KeyboardInterrupt):
+            status = "KILLED"
+        else:
+            status = "FAILED"
+        row = {
+            "position": self._session_cells,
+            "execution_count": pending["execution_count"],
+            "cell_id": pending["cell_id"],
+            "source": pending["source"],
+            "start_time": pending["start_time"],
+            "duration_ms": (time.perf_counter() - pending["start"]) * 1000.0,
+            "status": status,
+            "error": None if error is None else "".join(traceback.format_exception(error)),
+        }
+        self._session_cells += 1
+        self._session_sources.append(f"# In[{pending['execution_count']}]:\n{pending['source']}")
+        session._writer.submit(("cell", session.run_id, row))
+
+    # -- %experiment, %mlops -----------------------------------------------------------------
+    @line_magic
+    def experiment(self, line: str) -> None:
+        name = line.strip()
+        if not name:
+            print(f"Current experiment: {fluent.current_experiment()!r}")
+            return
+        try:
+            fluent.set_experiment(name)
+        except MLOpsError as exc:
+            raise UsageError(str(exc)) from None
+
+    @line_magic
+    def mlops(self, line: str) -> Any:
+        words = line.split(None, 1)
+        command = words[0] if words else ""
+        rest = words[1].strip() if len(words) > 1 else ""
+        usage = ("%mlops store [URL]    show or set the run store\n"
+                 "%mlops runs [--experiment E] [--filter EXPR] [--order-by EXPR] [--limit N]")
+        if command == "store":
+            if rest:
+                try:
+                    store = fluent.set_store(rest)
+                except MLOpsError as exc:
+                    raise UsageError(str(exc)) from None
+            else:
+                store = fluent.get_store()
+            print(f"Store: {store.display_url}\nArtifacts: {store.artifacts.root_url}")
+            return None
+        if command == "runs":
+            parser = MagicArgumentParser(prog="%mlops runs")
+            parser.add_argument("--experiment", "-e", default=None)
+            parser.add_argument("--filter", "-f", default=None)
+            parser.add_argument("--order-by", "-o", default=None)
+            parser.add_argument("--limit", "-n", type=int, default=50)
+            args = parser.parse_line(rest)
+            if args.limit < 1:
+                raise UsageError("--limit must be a positive integer.")
+            try:
+                return fluent.runs(experiment=args.experiment, filter=args.filter,
+                                   order_by=args.order_by or "start_time DESC", limit=args.limit)
+            except MLOpsError as exc:
+                raise UsageError(str(exc)) from None
+        raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")
+
+
+def _combine(out: StreamTail, err: Any) -> str:
+    text = out.tail()
+    err_text = err.tail() if isinstance(err, StreamTail) else ""
+    if err_text:
+        text = f"{text}\n[stderr]\n{err_text}" if text else f"[stderr]\n{err_text}"
+    return text

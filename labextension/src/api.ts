@@ -1,0 +1,292 @@
+/**
+ * Typed client of the jupyter-mlops REST API (`<base_url>jupyter-mlops/api/`).
+ *
+ * Requests go through `ServerConnection.makeRequest`, which adds the
+ * Authorization token and the XSRF header exactly like JupyterLab's own
+ * service clients do.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  IArtifact,
+  IComparison,
+  IExperiment,
+  IMetricHistory,
+  IRunDetail,
+  IRunList,
+  IRunQuery,
+  IRunSummary
+} from './tokens';
+
+/** Path of the REST API below the server's base URL. */
+export const API_PREFIX = 'jupyter-mlops/api';
+
+/** Server-side page size limit of `GET runs`. */
+export const MAX_PAGE_SIZE = 1000;
+
+export type QueryValue = string | number | boolean | null | undefined;
+
+/**
+ * Encode a query object; `undefined`, `null` and `''` values are dropped and
+ * keys keep their insertion order.
+ */
+export function encodeQuery(query: { [key: string]: QueryValue }): string {
+  const parts: string[] = [];
+  for (const key of Object.keys(query)) {
+    const value = query[key];
+    if (value === undefined || value === null || value === '') {
+      continue;
+    }
+    parts.push(
+      `${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`
+    );
+  }
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/**
+ * Build an API URL: `<baseUrl>jupyter-mlops/api/<segments...>?<query>`.
+ *
+ * Every segment is percent-encoded as a single path segment (a run id or a
+ * metric key containing `/` stays one segment). Use `artifactPath` to keep an
+ * artifact's `/` separators.
+ */
+export function apiUrl(
+  baseUrl: string,
+  segments: string[] = [],
+  query: { [key: string]: QueryValue } = {}
+): string {
+  const encoded = segments.map(s => encodeURIComponent(s));
+  return URLExt.join(baseUrl, API_PREFIX, ...encoded) + encodeQuery(query);
+}
+
+/** Encode an artifact path: each `/`-separated part is encoded, `/` kept. */
+export function artifactPath(path: string): string {
+  return path
+    .split('/')
+    .filter(p => p.length > 0)
+    .map(p => encodeURIComponent(p))
+    .join('/');
+}
+
+/** URL of one artifact's bytes. */
+export function artifactUrl(
+  baseUrl: string,
+  runId: string,
+  path: string,
+  token = ''
+): string {
+  return (
+    URLExt.join(
+      baseUrl,
+      API_PREFIX,
+      'runs',
+      encodeURIComponent(runId),
+      'artifacts',
+      artifactPath(path)
+    ) + encodeQuery({ token })
+  );
+}
+
+/** URL of the Server-Sent Events stream (token appended when known). */
+export function eventsUrl(baseUrl: string, token = ''): string {
+  return apiUrl(baseUrl, ['events'], { token });
+}
+
+/** `runs` query string for a compare request: `run_ids=a,b,c`. */
+export function compareUrl(baseUrl: string, runIds: string[]): string {
+  const ids = runIds.map(id => encodeURIComponent(id)).join(',');
+  return URLExt.join(baseUrl, API_PREFIX, 'compare') + `?run_ids=${ids}`;
+}
+
+/** An error answered by the jupyter-mlops server (or the network). */
+export class MLOpsRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason: string | null = null
+  ) {
+    super(message);
+    this.name = 'MLOpsRequestError';
+  }
+}
+
+/** A typed REST client. */
+export class MLOpsClient {
+  constructor(options: MLOpsClient.IOptions = {}) {
+    this.serverSettings =
+      options.serverSettings ?? ServerConnection.makeSettings();
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
+
+  get baseUrl(): string {
+    return this.serverSettings.baseUrl;
+  }
+
+  /** The token to append to URLs the browser fetches itself (links, SSE). */
+  get token(): string {
+    return this.serverSettings.token ?? '';
+  }
+
+  url(segments: string[] = [], query: { [key: string]: QueryValue } = {}) {
+    return apiUrl(this.baseUrl, segments, query);
+  }
+
+  async experiments(): Promise<IExperiment[]> {
+    const data = await this._get<{ experiments: IExperiment[] }>(
+      this.url(['experiments'])
+    );
+    return data.experiments;
+  }
+
+  runsUrl(query: IRunQuery = {}): string {
+    return this.url(['runs'], {
+      experiment: query.experiment,
+      status: query.status,
+      filter: query.filter,
+      search: query.search,
+      order_by: query.order_by,
+      limit: query.limit,
+      offset: query.offset,
+      parent: query.parent
+    });
+  }
+
+  runs(query: IRunQuery = {}, signal?: AbortSignal): Promise<IRunList> {
+    return this._get<IRunList>(this.runsUrl(query), signal);
+  }
+
+  /**
+   * Page through `GET runs` until `maxRuns` runs (or all of them) are loaded.
+   * `onPage` sees each page as it arrives, so a big list renders progressively.
+   */
+  async allRuns(
+    query: IRunQuery = {},
+    maxRuns = 10000,
+    onPage?: (runs: IRunSummary[], total: number) => void,
+    signal?: AbortSignal
+  ): Promise<{ runs: IRunSummary[]; total: number }> {
+    const runs: IRunSummary[] = [];
+    let offset = 0;
+    let total = 0;
+    for (;;) {
+      const limit = Math.min(MAX_PAGE_SIZE, maxRuns - runs.length);
+      if (limit <= 0) {
+        break;
+      }
+      const page = await this.runs({ ...query, limit, offset }, signal);
+      total = page.total;
+      runs.push(...page.runs);
+      if (onPage) {
+        onPage(page.runs, total);
+      }
+      offset += page.runs.length;
+      if (page.runs.length < limit || offset >= total) {
+        break;
+      }
+    }
+    return { runs, total };
+  }
+
+  runUrl(runId: string): string {
+    return this.url(['runs', runId]);
+  }
+
+  run(runId: string, signal?: AbortSignal): Promise<IRunDetail> {
+    return this._get<IRunDetail>(this.runUrl(runId), signal);
+  }
+
+  metricHistoryUrl(runId: string, key: string, maxPoints?: number): string {
+    return this.url(['runs', runId, 'metrics', key], {
+      max_points: maxPoints
+    });
+  }
+
+  metricHistory(
+    runId: string,
+    key: string,
+    maxPoints?: number,
+    signal?: AbortSignal
+  ): Promise<IMetricHistory> {
+    return this._get<IMetricHistory>(
+      this.metricHistoryUrl(runId, key, maxPoints),
+      signal
+    );
+  }
+
+  async artifacts(runId: string): Promise<IArtifact[]> {
+    const data = await this._get<{ artifacts: IArtifact[] }>(
+      this.url(['runs', runId, 'artifacts'])
+    );
+    return data.artifacts;
+  }
+
+  /** Download link of an artifact (token appended for the browser). */
+  artifactUrl(runId: string, path: string): string {
+    return artifactUrl(this.baseUrl, runId, path, this.token);
+  }
+
+  compareUrl(runIds: string[]): string {
+    return compareUrl(this.baseUrl, runIds);
+  }
+
+  compare(runIds: string[], signal?: AbortSignal): Promise<IComparison> {
+    return this._get<IComparison>(this.compareUrl(runIds), signal);
+  }
+
+  /** URL of the event stream (token appended for EventSource). */
+  eventsUrl(): string {
+    return eventsUrl(this.baseUrl, this.token);
+  }
+
+  private async _get<T>(url: string, signal?: AbortSignal): Promise<T> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        url,
+        { method: 'GET', signal },
+        this.serverSettings
+      );
+    } catch (error) {
+      if ((error as any)?.name === 'AbortError') {
+        throw error;
+      }
+      throw new MLOpsRequestError(
+        `Cannot reach the jupyter-mlops server: ${String(
+          (error as Error)?.message ?? error
+        )}`,
+        0
+      );
+    }
+    const text = await response.text();
+    let data: any = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch {
+        data = null;
+      }
+    }
+    if (!response.ok) {
+      let message = data?.message || response.statusText || 'Request failed';
+      if (response.status === 404 && !data) {
+        message =
+          'The jupyter-mlops server extension is not enabled (404 on its API).';
+      }
+      throw new MLOpsRequestError(
+        message,
+        response.status,
+        data?.reason ?? null
+      );
+    }
+    return data as T;
+  }
+}
+
+export namespace MLOpsClient {
+  export interface IOptions {
+    serverSettings?: ServerConnection.ISettings;
+  }
+}
