@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
 import time
 import traceback
@@ -42,7 +43,10 @@ def _cell_id(shell: Any) -> str | None:
     if kernel is None:
         return None
     try:
-        parent = kernel.get_parent("shell") if hasattr(kernel, "get_parent") else kernel._parent_header
+        if hasattr(kernel, "get_parent"):
+            parent = kernel.get_parent("shell")
+        else:
+            parent = kernel._parent_header
     except TypeError:
         parent = kernel.get_parent()
     except Exception:
@@ -162,10 +166,8 @@ class MLOpsMagics(Magics):
             return
         for name, callback in (("pre_run_cell", self._pre_run_cell),
                                ("post_run_cell", self._post_run_cell)):
-            try:
+            with contextlib.suppress(ValueError):
                 self.shell.events.unregister(name, callback)
-            except ValueError:
-                pass
         self.session = None
         session.update(source="\n\n".join(self._session_sources))
         if session.status == "RUNNING":

@@ -50,7 +50,10 @@ class ArtifactStore:
             raise InvalidParameterError(f"Artifact {str(source)!r} does not exist.")
         base = safe_relative_path(artifact_path) if artifact_path else None
         stored: list[tuple[str, int]] = []
-        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        if source.is_file():
+            files = [source]
+        else:
+            files = sorted(p for p in source.rglob("*") if p.is_file())
         for file in files:
             relative = file.name if source.is_file() else file.relative_to(source).as_posix()
             if source.is_dir():

@@ -117,7 +117,8 @@ class Store:
             "status": "RUNNING", "start_time": stamp, "end_time": None,
             "last_update_time": stamp, "heartbeat": stamp, "parent_run_id": parent_run_id,
             "user": _user(), "host": HOST, "pid": _pid(),
-            "notebook_path": None, "execution_count": None, "cell_id": None, "source": None, "stdout": None,
+            "notebook_path": None, "execution_count": None, "cell_id": None,
+            "source": None, "stdout": None,
             "error": None, "git": None, "environment": None,
             "artifact_uri": self.artifacts.run_uri(run_id),
         }

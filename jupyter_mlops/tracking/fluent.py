@@ -7,6 +7,7 @@ of active runs (a run started while another is active becomes its child).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -126,9 +127,8 @@ def start_run(
         # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
         parent_id = os.environ.get(PARENT_RUN_ENV) or None
     run_params = {}
-    if params:
-        if not isinstance(params, Mapping):
-            raise InvalidParameterError(f"params must be a dict, got {type(params).__name__}.")
+    if params and not isinstance(params, Mapping):
+        raise InvalidParameterError(f"params must be a dict, got {type(params).__name__}.")
     if tags is not None and not isinstance(tags, Mapping):
         raise InvalidParameterError(f"tags must be a dict, got {type(tags).__name__}.")
     from .run import param_text, tag_text, validate_key
@@ -269,10 +269,8 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
 def _at_exit() -> None:
     """Finish runs left open and drain the writer so nothing logged is lost."""
     for run in list(reversed(_run_stack)):
-        try:
+        with contextlib.suppress(Exception):
             run.end("FINISHED")
-        except Exception:
-            pass
     store = _store
     if store is not None:
         store.writer.close()

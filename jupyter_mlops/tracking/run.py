@@ -124,7 +124,8 @@ class ActiveRun:
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if not isinstance(metrics, Mapping):
-            raise InvalidParameterError(f"log_metrics expects a dict, got {type(metrics).__name__}.")
+            raise InvalidParameterError(
+                f"log_metrics expects a dict, got {type(metrics).__name__}.")
         stamp = int(time.time() * 1000)
         for key, value in metrics.items():
             self.log_metric(key, value, step, stamp)
