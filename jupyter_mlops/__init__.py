@@ -40,10 +40,34 @@ __all__ = [
     "ActiveRun", "InvalidFilterError", "InvalidParameterError", "InvalidStoreURLError",
     "MLOpsError", "NoActiveRunError", "Run", "RunNotFoundError", "SchemaTooNewError",
     "StoreError", "StoreUnreachableError", "__version__", "active_run", "end_run", "flush",
-    "get_run", "get_store", "load_ipython_extension", "log_artifact", "log_metric",
+    "get_run", "get_store", "live", "load_ipython_extension", "log_artifact", "log_metric",
     "log_metrics", "log_param", "log_params", "runs", "set_experiment", "set_store", "set_tag",
     "set_tags", "start_run",
 ]
+
+
+def live(run):  # type: ignore[no-untyped-def]
+    """Show the metrics of ``run`` (id or run object) live under the cell, following the store."""
+    from .widgets import live as _live
+
+    return _live(run)
+
+
+def _enable_live_view_in_kernel() -> None:
+    """Runs started with the Python API in a kernel get the live view too (no %load_ext)."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        return
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from .widgets import enable_live_view
+
+        enable_live_view()
+
+
+_enable_live_view_in_kernel()
 
 
 def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 from traitlets.config import Configurable
 
 from .exceptions import InvalidStoreURLError
@@ -23,6 +23,13 @@ class MLOps(Configurable):
 
     store_url = Unicode("", help="SQLAlchemy URL or file path of the run store.").tag(config=True)
     artifacts_url = Unicode("", help="fsspec URL of the artifact root.").tag(config=True)
+    live = Bool(True, help="Show live metric charts under tracked cells in front ends that "
+                "render widgets (JUPYTER_MLOPS_LIVE=0/1 overrides).").tag(config=True)
+
+
+def configured() -> MLOps:
+    """The ``c.MLOps`` settings in force (config files and the running IPython's config)."""
+    return _configured()
 
 
 def default_root() -> Path:

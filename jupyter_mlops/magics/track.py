@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from ..exceptions import MLOpsError
 from ..store.writer import now_ms
 from ..tracking import fluent
-from ..tracking.capture import StreamTail, notebook_path
+from ..tracking.capture import StreamTail, current_cell_id, notebook_path
 from ..tracking.run import ActiveRun
 from .args import MagicArgumentParser, parse_key_values
 
@@ -36,24 +36,6 @@ def _track_parser(prog: str) -> MagicArgumentParser:
     parser.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
     parser.add_argument("--no-live", action="store_true")
     return parser
-
-
-def _cell_id(shell: Any) -> str | None:
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return None
-    try:
-        if hasattr(kernel, "get_parent"):
-            parent = kernel.get_parent("shell")
-        else:
-            parent = kernel._parent_header
-    except TypeError:
-        parent = kernel.get_parent()
-    except Exception:
-        return None
-    metadata = (parent or {}).get("metadata") or {}
-    cell_id = metadata.get("cellId") or metadata.get("cell_id")
-    return str(cell_id) if cell_id else None
 
 
 @magics_class
@@ -95,7 +77,7 @@ class MLOpsMagics(Magics):
         # Parse before starting the run: a syntax error is the user's, not a failed run.
         code = self.shell.transform_cell(cell)
         tree = self.shell.compile.ast_parse(code)
-        run = self._start(args, kind="cell", source=source, cell_id=_cell_id(self.shell))
+        run = self._start(args, kind="cell", source=source, cell_id=current_cell_id(self.shell))
         stdout, stderr = sys.stdout, sys.stderr
         tail = StreamTail(stdout)
         sys.stdout = tail
@@ -181,7 +163,7 @@ class MLOpsMagics(Magics):
             return
         self._pending_cell = {
             "source": getattr(info, "raw_cell", "") or "",
-            "cell_id": getattr(info, "cell_id", None) or _cell_id(self.shell),
+            "cell_id": getattr(info, "cell_id", None) or current_cell_id(self.shell),
             "execution_count": self.shell.execution_count,
             "start": time.perf_counter(),
             "start_time": now_ms(),

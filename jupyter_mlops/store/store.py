@@ -340,6 +340,28 @@ class Store:
             finally:
                 cursor.close()
 
+    def metric_points_after(self, run_id: str, after_id: int = 0,
+                            limit: int = 50_000) -> list[tuple[int, str, int, int, float]]:
+        """Points of a run logged after point id ``after_id`` (id, key, step, timestamp,
+        value), oldest first: lets a viewer follow a run another process is logging."""
+        query = (
+            select(metrics.c.id, metric_series.c.key, metrics.c.step, metrics.c.timestamp,
+                   metrics.c.value)
+            .join(metric_series, metric_series.c.series_id == metrics.c.series_id)
+            .where(metric_series.c.run_id == run_id, metrics.c.id > after_id)
+            .order_by(metrics.c.id).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(i, k, s, t, math.nan if v is None else v)
+                    for i, k, s, t, v in conn.execute(query)]
+
+    def run_status(self, run_id: str) -> str:
+        with self.engine.connect() as conn:
+            status = conn.execute(select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
+        if status is None:
+            raise RunNotFoundError(f"No run with id {run_id!r}.")
+        return status
+
     # -- housekeeping ----------------------------------------------------------------------
     def reap_dead_runs(self) -> list[str]:
         """Mark RUNNING runs whose process is gone (or heartbeat stale) as KILLED."""

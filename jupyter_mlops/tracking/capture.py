@@ -128,6 +128,27 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
     return None
 
 
+def current_cell_id(shell: Any) -> str | None:
+    """Id of the notebook cell being executed, when the front end sends it (JupyterLab and
+    Notebook 7 put ``cellId`` in the execute request's metadata; nbclient does not)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    try:
+        if hasattr(kernel, "get_parent"):
+            try:
+                parent = kernel.get_parent("shell")
+            except TypeError:
+                parent = kernel.get_parent()
+        else:
+            parent = kernel._parent_header
+    except Exception:
+        return None
+    metadata = (parent or {}).get("metadata") or {}
+    cell_id = metadata.get("cellId") or metadata.get("cell_id")
+    return str(cell_id) if cell_id else None
+
+
 class StreamTail:
     """A text stream wrapper that passes writes through and keeps the last characters."""
 

@@ -1,0 +1,92 @@
+"""Bounded point buffers for charts: min/max decimation that keeps the newest points raw.
+
+A chart of 1,000,000 logged points must cost the browser a few thousand points at most, yet
+still show every spike: each bucket of old points is reduced to its minimum and its maximum
+(in step order), and the newest ``tail`` points are kept as they are. Re-decimating already
+decimated points keeps the extremes, so the buffer can compact itself incrementally in
+O(capacity) work however long the run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def minmax_decimate(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reduce to at most ``2 * buckets`` points: the min and max of each bucket, in x order.
+
+    NaN values are ignored when picking extremes (a bucket of only NaN keeps its first point).
+    """
+    n = len(x)
+    if buckets < 1:
+        raise ValueError("buckets must be >= 1")
+    if n <= 2 * buckets:
+        return x, y
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    keep: list[int] = []
+    finite = np.where(np.isnan(y), np.nan, y)
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        if stop <= start:
+            continue
+        chunk = finite[start:stop]
+        if np.all(np.isnan(chunk)):
+            keep.append(int(start))
+            continue
+        lo = int(start + np.nanargmin(chunk))
+        hi = int(start + np.nanargmax(chunk))
+        keep.extend(sorted({lo, hi}))
+    index = np.asarray(keep, dtype=np.int64)
+    return x[index], y[index]
+
+
+class SeriesBuffer:
+    """The points of one metric as a chart shows them, bounded to about ``capacity`` points."""
+
+    def __init__(self, capacity: int = 2000, tail: int = 500) -> None:
+        if tail >= capacity:
+            raise ValueError("tail must be smaller than capacity")
+        self.capacity = capacity
+        self.tail = tail
+        self._x = np.empty(0, dtype=np.float64)
+        self._y = np.empty(0, dtype=np.float64)
+        self._new_x: list[float] = []
+        self._new_y: list[float] = []
+        self.total = 0  # points ever added
+        self.last: float | None = None
+        self.version = 0  # bumps on every change, so views know when to redraw
+
+    def extend(self, xs: list[float], ys: list[float]) -> None:
+        self._new_x.extend(xs)
+        self._new_y.extend(ys)
+        self.total += len(xs)
+        if ys:
+            self.last = ys[-1]
+            self.version += 1
+        if len(self._new_x) > self.capacity:
+            self._compact()
+
+    def _merge(self) -> None:
+        if self._new_x:
+            self._x = np.concatenate([self._x, np.asarray(self._new_x, dtype=np.float64)])
+            self._y = np.concatenate([self._y, np.asarray(self._new_y, dtype=np.float64)])
+            self._new_x, self._new_y = [], []
+
+    def _compact(self) -> None:
+        self._merge()
+        if len(self._x) <= self.capacity:
+            return
+        old = len(self._x) - self.tail
+        buckets = (self.capacity - self.tail) // 4  # leave room before the next compaction
+        ox, oy = minmax_decimate(self._x[:old], self._y[:old], max(buckets, 1))
+        self._x = np.concatenate([ox, self._x[old:]])
+        self._y = np.concatenate([oy, self._y[old:]])
+
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The points to draw (at most ``capacity``), in step order."""
+        self._merge()
+        if len(self._x) > self.capacity:
+            self._compact()
+        return self._x, self._y
+
+    def __len__(self) -> int:
+        return len(self._x) + len(self._new_x)

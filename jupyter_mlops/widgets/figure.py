@@ -1,0 +1,107 @@
+"""The chart of a run's metrics, as plain Plotly figure dicts (shared by live and static views).
+
+One trace per metric key. Up to ``MAX_ROWS`` keys get a row (own y axis) each, since metrics
+of different scales (loss, accuracy) share no axis well; more keys share one axis and the
+legend is the selector (keys beyond the first rows start hidden).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .decimate import SeriesBuffer
+
+MAX_ROWS = 6
+ROW_HEIGHT = 170
+STATUS_COLORS = {"RUNNING": "#1f77b4", "FINISHED": "#2ca02c", "FAILED": "#d62728",
+                 "KILLED": "#ff7f0e"}
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def status_line(name: str, status: str, started: float, ended: float | None,
+                series: Mapping[str, SeriesBuffer]) -> str:
+    elapsed = (ended or time.time()) - started
+    latest = ", ".join(f"{k}={format_value(b.last)}" for k, b in sorted(series.items())[:6])
+    more = " ..." if len(series) > 6 else ""
+    return f"{name} · {status} · {elapsed:.1f}s" + (f" · {latest}{more}" if latest else "")
+
+
+def layout(keys: list[str], title_html: str) -> dict[str, Any]:
+    rows = len(keys) if 0 < len(keys) <= MAX_ROWS else 1
+    gap = 0.06 if rows > 1 else 0.0
+    height = 120 + ROW_HEIGHT * rows
+    out: dict[str, Any] = {
+        "title": {"text": title_html, "x": 0.01, "font": {"size": 13}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+        "showlegend": rows == 1 and len(keys) > 1,
+        "hovermode": "x unified",
+        "xaxis": {"title": {"text": "step"}},
+    }
+    if rows > 1:
+        span = (1.0 - gap * (rows - 1)) / rows
+        for i, key in enumerate(keys):
+            top = 1.0 - i * (span + gap)
+            axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
+            out[axis] = {"domain": [max(top - span, 0.0), top], "title": {"text": key},
+                         "anchor": "x"}
+    elif keys:
+        out["yaxis"] = {"title": {"text": keys[0] if len(keys) == 1 else "value"}}
+    return out
+
+
+def traces(series: Mapping[str, SeriesBuffer]) -> list[dict[str, Any]]:
+    keys = sorted(series)
+    rows = len(keys) <= MAX_ROWS
+    out = []
+    for i, key in enumerate(keys):
+        x, y = series[key].points()
+        out.append({
+            "type": "scattergl" if len(x) > 5000 else "scatter",
+            "mode": "lines+markers" if len(x) < 50 else "lines",
+            "name": key,
+            "x": _json_list(x, integral=True),
+            "y": _json_list(y),
+            "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
+            "visible": True if rows or i < MAX_ROWS else "legendonly",
+            "hovertemplate": f"{key}=%{{y}}<extra></extra>",
+        })
+    return out
+
+
+def _json_list(values: np.ndarray, integral: bool = False) -> list[Any]:
+    if integral:
+        return [int(v) for v in values]
+    # JSON has no NaN: a gap in the line is the honest picture of a NaN value.
+    return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
+
+
+def figure_dict(name: str, status: str, started: float, ended: float | None,
+                series: Mapping[str, SeriesBuffer]) -> dict[str, Any]:
+    color = STATUS_COLORS.get(status, "#333")
+    title = (f"<span style='color:{color}'>●</span> "
+             + status_line(name, status, started, ended, series))
+    return {"data": traces(series), "layout": layout(sorted(series), title)}
+
+
+def summary_text(name: str, run_id: str, status: str, started: float, ended: float | None,
+                 series: Mapping[str, SeriesBuffer]) -> str:
+    lines = [f"Run {name} ({run_id}): {status} in {((ended or time.time()) - started):.2f}s"]
+    for key in sorted(series):
+        buffer = series[key]
+        lines.append(f"  {key} = {format_value(buffer.last)}  ({buffer.total} points)")
+    if not series:
+        lines.append("  no metrics logged")
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Live metric views: a Plotly FigureWidget under the cell, fed by the background writer.
+
+Data path: ``log_metric`` -> writer queue -> (commit) -> writer listener -> ``LiveView.feed``
+(bounded buffers) -> a timer thread pushes at most ``1 / interval`` figure updates a second.
+The cell never waits on the front end, and a tight logging loop keeps the chart moving because
+updates come from threads, not from the cell. When the run ends, the widget is replaced by a
+static Plotly figure and a text summary, which stay readable in the saved notebook.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Iterable
+from typing import Any
+
+from .decimate import SeriesBuffer
+from .figure import figure_dict, summary_text
+
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Each FigureWidget update is two comm messages (plotly sets, then clears, its update trait):
+# 0.2 s keeps the front end at <= 10 messages a second whatever the logging rate.
+UPDATE_INTERVAL_S = 0.2
+STATUS_REFRESH_S = 1.0
+
+
+class LiveView:
+    """The chart and status line of one run, live (widget) or static (headless)."""
+
+    def __init__(self, run_id: str, name: str, *, widget: bool,
+                 interval: float = UPDATE_INTERVAL_S, capacity: int = 2000,
+                 started: float | None = None) -> None:
+        self.run_id = run_id
+        self.name = name
+        self.widget = widget
+        self.interval = interval
+        self.capacity = capacity
+        self.series: dict[str, SeriesBuffer] = {}
+        self.status = "RUNNING"
+        self.started = started if started is not None else time.time()
+        self.ended: float | None = None
+        self.updates_sent = 0  # figure updates pushed to the front end
+        self.display_id = f"jupyter-mlops-live-{run_id}"
+        self.figure: Any = None
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._drawn_keys: list[str] = []
+        self._last_push = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- data in (any thread) ----------------------------------------------------------------
+    def feed(self, points: Iterable[tuple[str, int, float]]) -> None:
+        grouped: dict[str, tuple[list[float], list[float]]] = {}
+        for key, step, value in points:
+            xs, ys = grouped.setdefault(key, ([], []))
+            xs.append(step)
+            ys.append(value)
+        if not grouped:
+            return
+        with self._lock:
+            for key, (xs, ys) in grouped.items():
+                buffer = self.series.get(key)
+                if buffer is None:
+                    buffer = self.series[key] = SeriesBuffer(self.capacity,
+                                                             self.capacity // 4)
+                buffer.extend(xs, ys)
+            self._dirty = True
+
+    # -- display ---------------------------------------------------------------------------
+    def show(self) -> None:
+        """Display the widget under the current cell and start pushing updates."""
+        if not self.widget:
+            return
+        import plotly.graph_objects as go
+        from IPython.display import display
+
+        with self._lock:
+            spec = figure_dict(self.name, self.status, self.started, None, self.series)
+            self._drawn_keys = sorted(self.series)
+        self.figure = go.FigureWidget(spec)
+        display(self.figure, display_id=self.display_id)
+        self._thread = threading.Thread(target=self._loop, name=f"mlops-live-{self.run_id[:8]}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.push()
+            except Exception:  # a drawing problem must never disturb the run
+                traceback.print_exc()
+                return
+
+    def push(self, force: bool = False) -> bool:
+        """Send one figure update if anything changed (or the status line is stale)."""
+        if self.figure is None:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            stale = now - self._last_push >= STATUS_REFRESH_S
+            if not (self._dirty or force or stale):
+                return False
+            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            self._dirty = False
+        keys = [trace["name"] for trace in spec["data"]]
+        figure = self.figure
+        if keys != self._drawn_keys:
+            # New metric keys: rebuild the traces (rare), then lay out the rows.
+            with figure.batch_update():
+                figure.data = ()
+            figure.add_traces(spec["data"])
+            figure.layout = spec["layout"]
+            self._drawn_keys = keys
+        else:
+            with figure.batch_update():
+                for trace, new in zip(figure.data, spec["data"], strict=True):
+                    trace.x = new["x"]
+                    trace.y = new["y"]
+                    trace.mode = new["mode"]
+                figure.layout.title.text = spec["layout"]["title"]["text"]
+        self._last_push = now
+        self.updates_sent += 1
+        return True
+
+    def static_bundle(self) -> dict[str, Any]:
+        with self._lock:
+            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            text = summary_text(self.name, self.run_id, self.status, self.started, self.ended,
+                                self.series)
+        return {PLOTLY_MIME: spec, "text/plain": text}
+
+    def finish(self, status: str) -> None:
+        """Show the final state: a static figure (kept in the saved notebook) and a summary."""
+        from IPython.display import display, update_display
+
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        with self._lock:
+            self.status = status
+            self.ended = time.time()
+        bundle = self.static_bundle()
+        if self.widget and self.figure is not None:
+            update_display(bundle, raw=True, display_id=self.display_id)
+            self.figure.close()
+            self.figure = None
+        else:
+            display(bundle, raw=True)
