@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.plugins.lab"]
+
 
 def _in_ci() -> bool:
     """True when running under CI (``CI=true``); missing services then fail, not skip."""

@@ -1,0 +1,157 @@
+"""Real JupyterLab + Debian's Chromium (Playwright) for browser tests.
+
+``lab_server`` starts ``jupyter lab`` on 127.0.0.1 with a token, a temporary root directory
+and a temporary store; ``lab_page`` opens a Chromium page on it. Screenshots go to
+``test-artifacts/`` so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root: Path
+    store_url: str
+    env: dict[str, str]
+
+    def lab_url(self, path: str = "lab") -> str:
+        sep = "&" if "?" in path else "?"
+        return f"{self.url}{path}{sep}token={self.token}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            time.sleep(0.3)
+    raise RuntimeError(f"jupyter lab did not answer at {url}:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"{CHROMIUM} is missing (scripts/setup installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing")
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    store_url = f"sqlite:///{base / 'mlops.db'}"
+    token = uuid.uuid4().hex
+    port = _free_port()
+    env = dict(os.environ)
+    env.update({
+        "JUPYTER_MLOPS_STORE": store_url,
+        "JUPYTER_MLOPS_ARTIFACTS": str(base / "artifacts"),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+    })
+    env.pop("JUPYTER_MLOPS_LIVE", None)
+    # No "get notified about Jupyter news?" toast over the screenshots.
+    news = base / "settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+    log = base / "lab.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyter", "lab", "--no-browser",
+             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+             "--ServerApp.allow_root=True",
+             f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(f"{url}api/status?token={token}", 90, proc, log)
+        yield LabServer(url=url, token=token, root=root, store_url=store_url, env=env)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(log, ARTIFACTS / "lab.log")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                              headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def lab_page(browser: object, lab_server: LabServer) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+def run_cell(page: object, index: int, timeout_s: float = 90) -> None:
+    """Execute code cell ``index`` of the open notebook and wait until it has started.
+
+    Retries the click-and-run: right after a notebook opens, Lab may not yet have put
+    keyboard focus where the click suggests.
+    """
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)  # type: ignore[attr-defined]
+    prompt = cell.locator(".jp-InputPrompt")
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        cell.locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Control+Enter")  # type: ignore[attr-defined]
+        for _ in range(50):
+            text = prompt.inner_text()
+            if "*" in text or any(ch.isdigit() for ch in text):
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"cell {index} never started running")
+
+
+def screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))  # type: ignore[attr-defined]
+    return path
