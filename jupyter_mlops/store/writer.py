@@ -61,7 +61,15 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_heartbeat = 0.0
+        # True while the writer holds operations it took off the queue but has not committed.
+        self._draining = False
         self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
+        # Runs whose points are handed, after commit, to ``point_listeners`` as columns
+        # {(run_id, key): ([steps], [values])}: what live charts need, gathered in the loop
+        # that already walks every point, so watching costs almost nothing extra.
+        self.watched_runs: set[str] = set()
+        self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
+        self._captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
 
     # -- producer side -------------------------------------------------------------------
     def submit(self, op: tuple[Any, ...]) -> None:
@@ -82,7 +90,7 @@ class Writer:
 
     def flush(self, timeout: float | None = 60.0) -> bool:
         """Block until everything queued so far is committed. Returns False on timeout."""
-        if not self.queue:
+        if not self.queue and not self._draining:
             return True
         if self._thread is not None and threading.current_thread() is self._thread:
             self._drain_once()
@@ -104,8 +112,9 @@ class Writer:
 
     def after_fork_in_child(self) -> None:
         """The child inherits the queue but not the thread; pooled connections are not ours."""
-        self.queue = deque()
+        self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
         self.active_runs = set()
+        self._draining = False
         self._wake = threading.Event()
         self._start_lock = threading.Lock()
         self._thread = None
@@ -127,19 +136,32 @@ class Writer:
 
     def _drain_once(self) -> None:
         queue = self.queue
-        count = len(queue)
-        if not count:
+        if not queue:
             return
-        batch = [queue.popleft() for _ in range(count)]
+        self._draining = True  # before popping: flush() must not see an empty, idle queue
+        try:
+            self._drain_batch([queue.popleft() for _ in range(len(queue))])
+        finally:
+            self._draining = False
+
+    def _drain_batch(self, batch: list[tuple[Any, ...]]) -> None:
         flushes = [op[1] for op in batch if op[0] == "flush"]
         work = [op for op in batch if op[0] != "flush"]
         if work:
+            self._captured = {}
             self._apply_with_retry(work)
             for listener in list(self.listeners):
                 try:
                     listener(work)
                 except Exception:
                     traceback.print_exc()
+            captured, self._captured = self._captured, {}
+            if captured:
+                for point_listener in list(self.point_listeners):
+                    try:
+                        point_listener(captured)
+                    except Exception:
+                        traceback.print_exc()
         for event in flushes:
             event.set()
 
@@ -226,16 +248,25 @@ class Writer:
         latest: dict[int, tuple[int, int, float | None]] = {}
         counts: dict[int, int] = {}
         series_cache = self._series
+        watched = self.watched_runs
+        captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
         for _, run_id, key, value, ts, step in points:
             sid = series_cache.get((run_id, key))
             if sid is None:
                 sid = self._series_id(conn, run_id, key, step, ts)
+            if watched and run_id in watched:
+                column = captured.get((run_id, key))
+                if column is None:
+                    column = captured[(run_id, key)] = ([], [])
+                column[0].append(step)
+                column[1].append(value)
             stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
             rows.append((sid, step, ts, stored))
             counts[sid] = counts.get(sid, 0) + 1
             best = latest.get(sid)
             if best is None or (step, ts) >= (best[0], best[1]):
                 latest[sid] = (step, ts, stored)
+        self._captured = captured
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(
             "INSERT INTO metrics (series_id, step, timestamp, value) "

@@ -62,7 +62,9 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     return out
 
 
-def traces(series: Mapping[str, SeriesBuffer]) -> list[dict[str, Any]]:
+def traces(series: Mapping[str, SeriesBuffer], arrays: bool = False) -> list[dict[str, Any]]:
+    """Trace dicts; ``arrays`` keeps numpy arrays (fast for FigureWidget: plotly validates them
+    without a per-element walk and sends them as binary buffers) instead of JSON lists."""
     keys = sorted(series)
     rows = len(keys) <= MAX_ROWS
     out = []
@@ -72,8 +74,8 @@ def traces(series: Mapping[str, SeriesBuffer]) -> list[dict[str, Any]]:
             "type": "scattergl" if len(x) > 5000 else "scatter",
             "mode": "lines+markers" if len(x) < 50 else "lines",
             "name": key,
-            "x": _json_list(x, integral=True),
-            "y": _json_list(y),
+            "x": x.astype(np.int64) if arrays else _json_list(x, integral=True),
+            "y": y.copy() if arrays else _json_list(y),
             "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
             "visible": True if rows or i < MAX_ROWS else "legendonly",
             "hovertemplate": f"{key}=%{{y}}<extra></extra>",
@@ -89,11 +91,11 @@ def _json_list(values: np.ndarray, integral: bool = False) -> list[Any]:
 
 
 def figure_dict(name: str, status: str, started: float, ended: float | None,
-                series: Mapping[str, SeriesBuffer]) -> dict[str, Any]:
+                series: Mapping[str, SeriesBuffer], arrays: bool = False) -> dict[str, Any]:
     color = STATUS_COLORS.get(status, "#333")
     title = (f"<span style='color:{color}'>●</span> "
              + status_line(name, status, started, ended, series))
-    return {"data": traces(series), "layout": layout(sorted(series), title)}
+    return {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
 
 
 def summary_text(name: str, run_id: str, status: str, started: float, ended: float | None,

@@ -21,8 +21,8 @@ from .figure import figure_dict, summary_text
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # Each FigureWidget update is two comm messages (plotly sets, then clears, its update trait):
-# 0.2 s keeps the front end at <= 10 messages a second whatever the logging rate.
-UPDATE_INTERVAL_S = 0.2
+# 0.25 s keeps the front end under 10 messages a second whatever the logging rate.
+UPDATE_INTERVAL_S = 0.25
 STATUS_REFRESH_S = 1.0
 
 
@@ -69,6 +69,15 @@ class LiveView:
                 buffer.extend(xs, ys)
             self._dirty = True
 
+    def feed_columns(self, key: str, steps: list[int], values: list[float]) -> None:
+        """Points of one key as columns (the writer's fast path)."""
+        with self._lock:
+            buffer = self.series.get(key)
+            if buffer is None:
+                buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
+            buffer.extend(steps, values)
+            self._dirty = True
+
     # -- display ---------------------------------------------------------------------------
     def show(self) -> None:
         """Display the widget under the current cell and start pushing updates."""
@@ -103,7 +112,8 @@ class LiveView:
             stale = now - self._last_push >= STATUS_REFRESH_S
             if not (self._dirty or force or stale):
                 return False
-            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series,
+                               arrays=True)
             self._dirty = False
         keys = [trace["name"] for trace in spec["data"]]
         figure = self.figure
@@ -147,5 +157,15 @@ class LiveView:
             update_display(bundle, raw=True, display_id=self.display_id)
             self.figure.close()
             self.figure = None
-        else:
+        elif _in_ipython():
             display(bundle, raw=True)
+        else:  # a plain Python process: the summary is what a terminal can show
+            print(bundle["text/plain"])
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return False
+    return get_ipython() is not None

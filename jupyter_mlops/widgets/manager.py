@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import defaultdict
 from typing import Any
 
 from ..config import configured
@@ -74,6 +73,7 @@ def _on_run_started(run: ActiveRun, options: dict[str, Any]) -> None:
     view = LiveView(run.run_id, run.name, widget=widget, started=run.start_time / 1000.0)
     _listen(run.store.writer)
     _views[run.run_id] = view
+    run.store.writer.watched_runs.add(run.run_id)
     view.show()
     run.listeners.append(_finish)
 
@@ -88,28 +88,22 @@ def _finish(run: ActiveRun) -> None:
         return
     run.store.writer.flush()  # every point of the run has reached the view
     view = _views.pop(run.run_id)
+    run.store.writer.watched_runs.discard(run.run_id)
     if view.series or view.widget:
         view.finish(run.status)
 
 
-def _listener(work: list[tuple[Any, ...]]) -> None:
-    if not _views:
-        return
-    points: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
-    views = _views
-    for op in work:
-        if op[0] == "m" and op[1] in views:
-            points[op[1]].append((op[2], op[5], op[3]))
-    for run_id, run_points in points.items():
-        view = views.get(run_id)
+def _on_points(captured: dict[tuple[str, str], tuple[list[int], list[float]]]) -> None:
+    for (run_id, key), (steps, values) in captured.items():
+        view = _views.get(run_id)
         if view is not None:
-            view.feed(run_points)
+            view.feed_columns(key, steps, values)
 
 
 def _listen(writer: Any) -> None:
     with _lock:
         if id(writer) not in _listening:
-            writer.listeners.append(_listener)
+            writer.point_listeners.append(_on_points)
             _listening.add(id(writer))
 
 

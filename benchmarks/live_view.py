@@ -1,0 +1,117 @@
+"""Live view cost: a log_metric loop with the live widget on vs off, in a real kernel.
+
+The kernel is told it has a widget-capable front end (JUPYTER_MLOPS_LIVE=1); this script is
+that front end's stand-in and counts the comm messages the kernel sends it (`comm_msg` on
+iopub), i.e. what a browser would receive.
+
+    python benchmarks/live_view.py [--calls 100000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+
+from jupyter_client.manager import start_new_kernel
+
+SETUP = """
+import json, time
+import jupyter_mlops as mlops
+def loop(n):
+    start = time.perf_counter()
+    for i in range(n):
+        mlops.log_metric("loss", 1.0 / (i + 1))
+    return time.perf_counter() - start
+"""
+
+SUSTAINED = """
+with mlops.start_run("bench-sustained", live=True) as run:
+    stop = time.perf_counter() + {seconds}
+    i = 0
+    while time.perf_counter() < stop:
+        for _ in range(1000):
+            mlops.log_metric("loss", 1.0 / (i + 1))
+            i += 1
+print(json.dumps({{"calls": i}}))
+"""
+
+CELL = """
+with mlops.start_run("bench-{mode}", live={live}) as run:
+    elapsed = loop({calls})
+    mlops.flush()
+    wall = time.perf_counter()
+print(json.dumps({{"elapsed": elapsed}}))
+"""
+
+
+def execute(kc, code: str) -> tuple[list[dict], float]:
+    """Run code; return the iopub messages it caused and the wall time until idle."""
+    start = time.perf_counter()
+    msg_id = kc.execute(code)
+    messages = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=300)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return messages, time.perf_counter() - start
+
+
+def measure(calls: int, repeats: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, JUPYTER_MLOPS_STORE=f"sqlite:///{tmp}/mlops.db",
+                   JUPYTER_MLOPS_LIVE="1")
+        km, kc = start_new_kernel(kernel_name="python3", env=env)
+        try:
+            execute(kc, SETUP)
+            execute(kc, CELL.format(mode="warmup", live=True, calls=1000))
+            off, on, rates = [], [], []
+            for _ in range(repeats):
+                for live in (False, True):
+                    messages, _ = execute(kc, CELL.format(mode=live, live=live, calls=calls))
+                    out = [m for m in messages if m["msg_type"] == "stream"]
+                    elapsed = json.loads(out[-1]["content"]["text"].strip().splitlines()[-1])[
+                        "elapsed"]
+                    (on if live else off).append(elapsed)
+            # Steady state: a tight loop for several seconds, every comm message counted
+            # (widget creation and the final close included).
+            for _ in range(2):
+                messages, wall = execute(kc, SUSTAINED.format(seconds=5))
+                comm = sum(1 for m in messages if m["msg_type"].startswith("comm_"))
+                rates.append(comm / wall)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    off_s, on_s = statistics.median(off), statistics.median(on)
+    return {
+        "calls": calls,
+        "loop_off_s": off_s,
+        "loop_on_s": on_s,
+        "slowdown_pct": (on_s / off_s - 1) * 100,
+        "messages_per_s_max": max(rates),
+        "messages_per_s_median": statistics.median(rates),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    result = measure(args.calls, args.repeats)
+    print(f"{'benchmark':<44}{'value':>12}  target")
+    print(f"{'log_metric loop, live off (median s)':<44}{result['loop_off_s']:>12.3f}")
+    print(f"{'log_metric loop, live on (median s)':<44}{result['loop_on_s']:>12.3f}")
+    print(f"{'slowdown with live view on':<44}{result['slowdown_pct']:>11.1f}%  < 10%")
+    print(f"{'front-end messages/s, 5 s tight loop (max)':<44}{result['messages_per_s_max']:>12.1f}"
+          "  <= 10")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
