@@ -144,3 +144,18 @@ def test_live_of_a_finished_run_is_static(tmp_store) -> None:
     assert set(view.series) == {"a", "b"}
     with pytest.raises(mlops.RunNotFoundError):
         mlops.live("f" * 32)
+
+
+def test_live_default_follows_env_and_config(tmp_path, monkeypatch) -> None:
+    from jupyter_mlops.widgets import manager
+
+    monkeypatch.delenv("JUPYTER_MLOPS_LIVE", raising=False)
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(tmp_path))
+    assert manager._live_default() is True
+    (tmp_path / "jupyter_mlops_config.json").write_text('{"MLOps": {"live": false}}')
+    assert manager._live_default() is False
+    monkeypatch.setenv("JUPYTER_MLOPS_LIVE", "1")
+    assert manager._live_default() is True
+    monkeypatch.setenv("JUPYTER_MLOPS_LIVE", "off")
+    assert manager._live_default() is False
+    assert manager.frontend_renders_widgets() is False

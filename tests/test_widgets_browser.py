@@ -71,3 +71,19 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     page.wait_for_function(f"() => ({COUNT_JS})() === {POINTS}", timeout=30_000)
     screenshot(page, "live-chart-final")
     assert page.evaluate(COUNT_JS) == POINTS
+
+    # Saved, the notebook keeps the final static figure (readable without a kernel), not a
+    # widget view that would need one.
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        saved = nbformat.read(lab_server.root / "live.ipynb", as_version=4)
+        outputs = saved.cells[1].get("outputs", [])
+        if outputs:
+            break
+        time.sleep(0.3)
+    kinds = [set(o.get("data", {})) for o in outputs]
+    assert any("application/vnd.plotly.v1+json" in k for k in kinds), kinds
+    assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
+    figure = next(o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
+    assert len(figure["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"]) == POINTS
