@@ -98,6 +98,14 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
             f"Unsupported store URL {mask_url(text)!r}: use sqlite:///PATH, a file path, or "
             "postgresql+psycopg://USER:PASSWORD@HOST/DB."
         )
+    if backend == "sqlite" and (not url.database or ":memory:" in url.database
+                                or "mode=memory" in url.database):
+        # Each connection to an in-memory database is a separate database: the background
+        # writer would commit to one that no reader ever sees.
+        raise InvalidStoreURLError(
+            f"In-memory SQLite store {mask_url(text)!r} is not supported (the background "
+            "writer uses its own connection); use a file path or sqlite:///PATH."
+        )
     if backend == "postgresql" and url.drivername == "postgresql":
         # psycopg 3 is the driver we ship for; plain postgresql:// would ask for psycopg2.
         url = url.set(drivername="postgresql+psycopg")

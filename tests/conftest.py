@@ -5,6 +5,7 @@ Only fixtures (and the small private helpers they need) live here. Sections:
 1. Stores          -- ``tmp_store``: a fresh SQLite store and artifact directory.
 2. PostgreSQL      -- ``postgres_url`` (session) / ``postgres_store_url`` (per test):
                       a real PostgreSQL server started from the installed binaries.
+3. Notebooks       -- ``make_notebook``: write a small .ipynb from cell sources.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,33 @@ def postgres_store_url(_postgres_server: _PostgresServer) -> Iterator[str]:
     with _postgres_server.connect() as conn:
         drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
         conn.execute(drop.format(sql.Identifier(name)))
+
+
+# ---------------------------------------------------------------------------
+# 3. Notebooks
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_notebook(tmp_path: Path) -> Callable[..., Path]:
+    """``make_notebook("name.ipynb", "code", ("code", ["tag"]), ...)`` writes a notebook.
+
+    Each cell is its source, or ``(source, tags)``; returns the notebook's path.
+    """
+    import nbformat
+
+    def make(name: str, *cells: str | tuple[str, list[str]]) -> Path:
+        notebook = nbformat.v4.new_notebook()
+        notebook.metadata["kernelspec"] = {
+            "name": "python3", "display_name": "Python 3", "language": "python"}
+        for cell in cells:
+            source, tags = (cell, []) if isinstance(cell, str) else cell
+            node = nbformat.v4.new_code_cell(source)
+            if tags:
+                node.metadata["tags"] = list(tags)
+            notebook.cells.append(node)
+        path = tmp_path / name
+        nbformat.write(notebook, path)
+        return path
+
+    return make

@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     runs = commands.add_parser("runs", help="list and show runs")
+    runs.set_defaults(print_runs_usage=runs.print_usage)
     runs_cmd = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     runs_list = runs_cmd.add_parser("list", help="list runs, newest first")
     runs_list.add_argument("--experiment", "-e", action="append",
@@ -99,7 +100,9 @@ def open_store(url: str | None) -> Any:
 
 def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.runs_command is None:
-        parser.parse_args(["runs", "--help"])
+        args.print_runs_usage(sys.stderr)
+        print("jupyter mlops runs: error: a subcommand is required (list or show)",
+              file=sys.stderr)
         return 2
     store = open_store(args.store)
     if args.runs_command == "list":

@@ -83,7 +83,7 @@ class MLOpsMagics(Magics):
         sys.stdout = tail
         sys.stderr = StreamTail(stderr)
         try:
-            result = self._execute(tree, code)
+            result = self._execute(tree, code, header=source.split("\n", 1)[0])
         except BaseException as exc:
             sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
             run.update(stdout=_combine(tail, err_tail))
@@ -95,13 +95,17 @@ class MLOpsMagics(Magics):
         run.end("FINISHED")
         return result
 
-    def _execute(self, tree: ast.Module, code: str) -> Any:
+    def _execute(self, tree: ast.Module, code: str, header: str | None = None) -> Any:
         """Run the cell body in the user namespace; the value of a last expression is returned
         so IPython displays it as the cell's output (as ``%%time`` does)."""
         __tracebackhide__ = True
         namespace = self.shell.user_ns
-        # Register the cell text so tracebacks show "Cell In[n], line k" with the source.
-        filename = self.shell.compile.cache(code, self.shell.execution_count)
+        # Register the cell text so tracebacks show "Cell In[n], line k" with the source; with
+        # the magic line on top, line k is the cell's line k as the notebook shows it.
+        shown = code if header is None else f"{header}\n{code}"
+        filename = self.shell.compile.cache(shown, self.shell.execution_count)
+        if header is not None:
+            ast.increment_lineno(tree, 1)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
             last = ast.Expression(tree.body.pop().value)

@@ -31,16 +31,24 @@ def safe_relative_path(path: str) -> str:
     return normal
 
 
+def safe_run_id(run_id: str) -> str:
+    """A run id used as one folder name: no separators, not ``.``/``..``, not empty."""
+    if (not isinstance(run_id, str) or not run_id.strip() or run_id in (".", "..")
+            or any(c in run_id for c in "/\\\x00")):
+        raise InvalidParameterError(f"Invalid run id {run_id!r}.")
+    return run_id
+
+
 class ArtifactStore:
     def __init__(self, root_url: str) -> None:
         self.root_url = root_url.rstrip("/")
         self.fs, self.root = fsspec.core.url_to_fs(self.root_url)
 
     def run_uri(self, run_id: str) -> str:
-        return f"{self.root_url}/{run_id}"
+        return f"{self.root_url}/{safe_run_id(run_id)}"
 
     def _full(self, run_id: str, relative: str) -> str:
-        return posixpath.join(self.root, run_id, safe_relative_path(relative))
+        return posixpath.join(self.root, safe_run_id(run_id), safe_relative_path(relative))
 
     def put(self, run_id: str, local_path: str | os.PathLike[str],
             artifact_path: str | None = None) -> list[tuple[str, int]]:
@@ -80,7 +88,7 @@ class ArtifactStore:
         return self.fs.open(target, "rb")
 
     def list(self, run_id: str) -> list[tuple[str, int]]:
-        folder = posixpath.join(self.root, run_id)
+        folder = posixpath.join(self.root, safe_run_id(run_id))
         if not self.fs.exists(folder):
             return []
         found = []

@@ -298,6 +298,18 @@ class Store:
                 .order_by(runs.c.last_update_time).limit(limit))]
             return self._records(conn, ids)
 
+    def metric_point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """``{run_id: {metric key: number of points}}`` (the event stream's change detector)."""
+        out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(run_ids), 500):
+                for run_id, key, count in conn.execute(
+                        select(metric_series.c.run_id, metric_series.c.key,
+                               metric_series.c.point_count)
+                        .where(metric_series.c.run_id.in_(chunk))):
+                    out[run_id][key] = int(count or 0)
+        return out
+
     # -- metric history --------------------------------------------------------------------
     def metric_history(self, run_id: str, key: str,
                        max_points: int | None = None) -> dict[str, Any]:
@@ -331,11 +343,12 @@ class Store:
                     select(func.min(metrics.c.step), func.max(metrics.c.step))
                     .where(metrics.c.series_id == sid)).one()
                 if hi - lo + 1 >= max_points:
-                    cursor.execute(_SEEK_SQL.replace("?", marker),
+                    cursor.execute(_driver_sql(_SEEK_SQL, marker),
                                    (max_points, sid, lo, hi, lo, max_points))
                 else:  # few distinct steps, many points: sample by rank instead
-                    stride = math.ceil(total / max_points)
-                    cursor.execute(_RANK_SQL.replace("?", marker), (sid, stride, total))
+                    # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
+                    stride = math.ceil((total - 1) / (max_points - 1))
+                    cursor.execute(_driver_sql(_RANK_SQL, marker), (sid, stride, total))
                 return _history_arrays(cursor.fetchall(), total)
             finally:
                 cursor.close()
@@ -369,22 +382,25 @@ class Store:
         with self.engine.connect() as conn:
             candidates = conn.execute(
                 select(runs.c.run_id, runs.c.host, runs.c.pid, runs.c.start_time,
-                       runs.c.heartbeat).where(runs.c.status == "RUNNING")).all()
+                       runs.c.heartbeat, runs.c.last_update_time)
+                .where(runs.c.status == "RUNNING")).all()
         dead = []
-        for run_id, host, pid, start_time, heartbeat in candidates:
+        for run_id, host, pid, start_time, heartbeat, last_update in candidates:
             if run_id in self.writer.active_runs:
                 continue
+            # The run ended at its last sign of life: a heartbeat or a committed write.
+            last_seen = max(heartbeat, last_update or 0)
             if host == HOST and pid is not None:
                 if not _process_alive(pid, start_time):
-                    dead.append((run_id, heartbeat))
-            elif stamp - heartbeat > STALE_HEARTBEAT_MS:
-                dead.append((run_id, heartbeat))
+                    dead.append((run_id, last_seen))
+            elif stamp - last_seen > STALE_HEARTBEAT_MS:
+                dead.append((run_id, last_seen))
         if dead:
             with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                for run_id, heartbeat in dead:
+                for run_id, last_seen in dead:
                     conn.execute(
                         update(runs).where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
-                        .values(status="KILLED", end_time=heartbeat, last_update_time=stamp,
+                        .values(status="KILLED", end_time=last_seen, last_update_time=stamp,
                                 error="The process running this run died (kernel died, "
                                       "was killed, or lost its host)."))
         return [run_id for run_id, _ in dead]
@@ -411,6 +427,13 @@ SELECT step, timestamp, value FROM (
     FROM metrics WHERE series_id = ?
 ) ranked WHERE rn % ? = 0 OR rn = ? - 1 ORDER BY rn
 """
+
+
+def _driver_sql(sql: str, marker: str) -> str:
+    """``sql`` written with ``?`` placeholders, for a driver using ``marker`` instead."""
+    if marker == "?":
+        return sql
+    return sql.replace("%", "%%").replace("?", marker)  # pyformat: a literal % is %%
 
 
 def _history_arrays(rows: list[tuple[Any, ...]], total: int) -> dict[str, Any]:

@@ -75,6 +75,9 @@ def execute_notebook(
 
     source = Path(notebook).resolve()
     node = load_notebook(source)
+    if output is not None and not Path(output).resolve().parent.is_dir():
+        raise InvalidParameterError(
+            f"Output folder {str(Path(output).resolve().parent)!r} does not exist.")
     params = dict(parameters or {})
     run = fluent.start_run(
         name or source.stem, experiment=experiment, params=params, kind="notebook",

@@ -1,0 +1,179 @@
+"""Shared pieces of the benchmarks: workload sizes, timing, the same data for both sides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# The groups of measurements, in the order they run. Each side implements each one.
+BENCHES = ("empty_run", "cell", "metrics", "search", "history")
+
+# Environment both workers run with: no telemetry, no store/experiment leaking in from the user.
+CLEAR_ENV = ("JUPYTER_MLOPS_STORE", "JUPYTER_MLOPS_ARTIFACTS", "JUPYTER_MLOPS_EXPERIMENT",
+             "JUPYTER_MLOPS_PARENT_RUN", "JUPYTER_MLOPS_NOTEBOOK", "MLFLOW_TRACKING_URI",
+             "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
+SET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+           "GIT_PYTHON_REFRESH": "quiet", "PYTHONWARNINGS": "ignore"}
+
+
+@dataclasses.dataclass
+class Sizes:
+    """How much work each measurement does. ``--set KEY=VALUE`` overrides any field."""
+
+    # empty run: timed one by one with the writer idle (flush between runs, not timed) ...
+    empty_runs: int = 500
+    # ... and back to back (no flush until the end: the writer competes for the GIL).
+    empty_runs_b2b: int = 1000
+    mlflow_empty_runs: int = 100
+    # %%track empty cell in an in-process IPython InteractiveShell
+    cells: int = 300
+    mlflow_cells: int = 100
+    # log_metric loop (jupyter-mlops); the same run is read back by the history benchmark
+    metric_points: int = 1_000_000
+    mlflow_sync_calls: int = 1_000
+    mlflow_async_calls: int = 2_000
+    mlflow_async_buffered_calls: int = 20_000  # with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1
+    # MLflow log_batch (1,000 metrics per call); the same run is read back by the history bench
+    mlflow_history_points: int = 1_000_000
+    # runs() / search_runs over N runs
+    search_runs: int = 10_000
+    mlflow_search_runs: int = 10_000
+    search_repeats: int = 20
+    mlflow_search_repeats: int = 3
+    # history
+    history_repeats: int = 5
+    mlflow_history_repeats: int = 1
+    sampled_repeats: int = 20
+    mlflow_sampled_repeats: int = 3
+    max_points: int = 1_000
+    # MLflow's SQLite store commits (fsync) on every call, so its speed follows the disk: on a
+    # busy machine it can be several times slower. Its loops stop after these many seconds
+    # (the row labels then show the sizes actually reached) to bound the total run time.
+    mlflow_loop_budget_s: int = 20
+    mlflow_batch_budget_s: int = 120
+    mlflow_seed_budget_s: int = 180
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            empty_runs=100, empty_runs_b2b=100, mlflow_empty_runs=20,
+            cells=100, mlflow_cells=20,
+            metric_points=20_000, mlflow_sync_calls=100, mlflow_async_calls=200,
+            mlflow_async_buffered_calls=3_000,
+            mlflow_history_points=20_000,
+            search_runs=300, mlflow_search_runs=300, search_repeats=10,
+            mlflow_search_repeats=3,
+            history_repeats=3, mlflow_history_repeats=1, sampled_repeats=10,
+            mlflow_sampled_repeats=3,
+            mlflow_loop_budget_s=3, mlflow_batch_budget_s=5, mlflow_seed_budget_s=12,
+        )
+
+    def override(self, assignments: list[str]) -> Sizes:
+        names = {f.name for f in dataclasses.fields(self)}
+        for text in assignments:
+            key, sep, value = text.partition("=")
+            if not sep or key not in names:
+                raise SystemExit(f"--set expects one of {', '.join(sorted(names))}=INT, "
+                                 f"got {text!r}")
+            setattr(self, key, int(value.replace("_", "")))
+        return self
+
+
+# -- timing -----------------------------------------------------------------------------------
+
+clock = time.perf_counter_ns
+
+
+def summary(samples_ns: list[int]) -> dict[str, Any]:
+    """Median, p90, mean and min (milliseconds) of per-iteration timings."""
+    ms = sorted(s / 1e6 for s in samples_ns)
+    return {
+        "median_ms": statistics.median(ms),
+        "p90_ms": ms[min(len(ms) - 1, int(len(ms) * 0.9))],
+        "mean_ms": statistics.fmean(ms),
+        "min_ms": ms[0],
+        "n": len(ms),
+    }
+
+
+def repeat(fn: Callable[[], Any], times: int, warmup: int = 0,
+           budget_s: float | None = None, at_least: int = 5) -> tuple[dict[str, Any], Any]:
+    """Time ``fn()`` ``times`` times (after ``warmup`` untimed calls); returns (summary, result).
+
+    With ``budget_s``, stop early once that many seconds went by (after ``at_least`` calls).
+    """
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    samples: list[int] = []
+    deadline = None if budget_s is None else clock() + int(budget_s * 1e9)
+    for _ in range(times):
+        start = clock()
+        result = fn()
+        samples.append(clock() - start)
+        if deadline is not None and clock() > deadline and len(samples) >= at_least:
+            break
+    return summary(samples), result
+
+
+def deadline_after(seconds: float) -> int:
+    return clock() + int(seconds * 1e9)
+
+
+def log(side: str, message: str) -> None:
+    print(f"  [{side}] {message}", file=sys.stderr, flush=True)
+
+
+# -- the same data on both sides --------------------------------------------------------------
+
+def metric_values(n: int, seed: int = 1) -> list[float]:
+    """``n`` values of a decaying, noisy loss curve."""
+    rng = random.Random(seed)
+    return [1.0 / (1.0 + i * 1e-3) + rng.random() * 0.01 for i in range(n)]
+
+
+def search_data(n: int, seed: int = 42) -> list[tuple[str, dict[str, str], dict[str, float]]]:
+    """``n`` runs: (name, params, metrics) with a uniform random ``acc`` (distinct values)."""
+    rng = random.Random(seed)
+    data = []
+    for i in range(n):
+        params = {"lr": str(rng.choice([0.1, 0.03, 0.01, 0.003])),
+                  "batch_size": str(rng.choice([16, 32, 64, 128])), "seed": str(i)}
+        metrics = {"acc": rng.random(), "loss": rng.random()}
+        data.append((f"run-{i:05d}", params, metrics))
+    return data
+
+
+SEARCH_FILTER = "metrics.acc > 0.5"
+SEARCH_ORDER = "metrics.acc DESC"
+SEARCH_LIMIT = 100
+
+
+def expected_top(data: list[tuple[str, dict[str, str], dict[str, float]]]) -> list[str]:
+    """The names the search must return, computed in Python (checks both sides' answers)."""
+    hits = [(m["acc"], name) for name, _, m in data if m["acc"] > 0.5]
+    hits.sort(key=lambda t: -t[0])
+    return [name for _, name in hits[:SEARCH_LIMIT]]
+
+
+def temp_root() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="mlops-bench-"))
+
+
+def worker_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CLEAR_ENV}
+    env.update(SET_ENV)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+    return env

@@ -1,0 +1,258 @@
+"""The MLflow side: the same workloads against MLflow's SQLite (``sqlite:///``) tracking store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    SEARCH_FILTER,
+    SEARCH_LIMIT,
+    SEARCH_ORDER,
+    Sizes,
+    clock,
+    deadline_after,
+    expected_top,
+    log,
+    metric_values,
+    repeat,
+    search_data,
+    summary,
+)
+from .shell import make_shell, run_cell
+
+SIDE = "mlflow"
+BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+
+def _mlflow() -> Any:
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    logging.getLogger("alembic").setLevel(logging.ERROR)
+    return mlflow
+
+
+def _use_store(tmp: Path, name: str) -> tuple[Any, str]:
+    """A fresh ``sqlite:///`` store for one benchmark, and an experiment in it.
+
+    MLflow creates its schema with ~50 Alembic migrations (over a second), so that is done
+    once into a template file which each benchmark copies (untimed).
+    """
+    mlflow = _mlflow()
+    from mlflow.tracking import MlflowClient
+
+    template = tmp / "mlflow-template.db"
+    if not template.exists():
+        MlflowClient(f"sqlite:///{template}").search_experiments()  # creates the schema
+    path = tmp / f"mlflow-{name}.db"
+    shutil.copyfile(template, path)
+    uri = f"sqlite:///{path}"
+    mlflow.set_tracking_uri(uri)
+    experiment_id = mlflow.create_experiment(
+        name, artifact_location=(tmp / "mlflow-artifacts" / name).as_uri())
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return MlflowClient(uri), experiment_id
+
+
+def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``with mlflow.start_run(): pass`` (synchronous: returns once committed)."""
+    mlflow = _mlflow()
+    client, experiment_id = _use_store(tmp, "empty_run")
+
+    def one() -> None:
+        with mlflow.start_run():
+            pass
+
+    timing, _ = repeat(one, sizes.mlflow_empty_runs, warmup=3,
+                       budget_s=sizes.mlflow_loop_budget_s)
+    out["empty_run.accepted"] = timing
+    found = len(client.search_runs([experiment_id], max_results=10_000))
+    if found != 3 + timing["n"]:
+        raise RuntimeError(f"expected {3 + timing['n']} MLflow runs, found {found}")
+    log(SIDE, f"empty run: median {timing['median_ms']:.2f} ms")
+
+
+def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """A cell wrapped in ``with mlflow.start_run():`` vs an empty plain cell (MLflow has no
+    cell magic; this is how a notebook tracks one cell with it)."""
+    _mlflow()
+    _use_store(tmp, "cell")
+    shell = make_shell()
+    run_cell(shell, "import mlflow")
+    tracked_source = "with mlflow.start_run():\n    pass"
+    for _ in range(3):
+        run_cell(shell, "pass")
+        run_cell(shell, tracked_source)
+    plain = summary([run_cell(shell, "pass") for _ in range(sizes.mlflow_cells)])
+    tracked, _ = repeat(lambda: run_cell(shell, tracked_source), sizes.mlflow_cells,
+                        budget_s=sizes.mlflow_loop_budget_s)
+    out["cell.plain"] = plain
+    out["cell.track"] = tracked
+    out["cell.overhead"] = {"median_ms": tracked["median_ms"] - plain["median_ms"],
+                            "n": tracked["n"]}
+    log(SIDE, f"cell with mlflow.start_run(): plain {plain['median_ms']:.3f} ms, tracked "
+              f"{tracked['median_ms']:.2f} ms")
+
+
+def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``mlflow.log_metric`` synchronous, asynchronous (+ flush), and ``log_batch``."""
+    mlflow = _mlflow()
+    from mlflow.entities import Metric
+
+    client, _ = _use_store(tmp, "metrics")
+    with mlflow.start_run(run_name="metrics") as run:
+        run_id = run.info.run_id
+        mlflow.log_metric("warmup", 0.0)
+
+        values = metric_values(sizes.mlflow_sync_calls)
+        deadline = deadline_after(sizes.mlflow_loop_budget_s)
+        n = 0
+        start = clock()
+        for step, value in enumerate(values):
+            mlflow.log_metric("loss_sync", value, step=step)
+            n += 1
+            if clock() > deadline and n >= 10:
+                break
+        elapsed = (clock() - start) / 1e9
+        out["metrics.sync"] = {"calls_per_s": n / elapsed, "total_s": elapsed, "n": n}
+        log(SIDE, f"log_metric synchronous: {n / elapsed:,.0f}/s (N={n:,})")
+
+        n = sizes.mlflow_async_calls
+        values = metric_values(n)
+        start = clock()
+        for step, value in enumerate(values):
+            mlflow.log_metric("loss_async", value, step=step, synchronous=False)
+        returned = clock()
+        mlflow.flush_async_logging()
+        done = clock()
+        out["metrics.async_accepted"] = {"calls_per_s": n / ((returned - start) / 1e9),
+                                         "loop_s": (returned - start) / 1e9, "n": n}
+        out["metrics.async_durable"] = {"calls_per_s": n / ((done - start) / 1e9),
+                                        "total_s": (done - start) / 1e9, "n": n}
+        log(SIDE, f"log_metric synchronous=False: {n / ((returned - start) / 1e9):,.0f}/s "
+                  f"accepted, {n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})")
+
+        # The same with MLflow's async buffering on (off by default; whole seconds only): the
+        # queue is then merged into log_batch calls instead of one call per point.
+        n = sizes.mlflow_async_buffered_calls
+        values = metric_values(n)
+        os.environ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"] = "1"
+        try:
+            start = clock()
+            for step, value in enumerate(values):
+                mlflow.log_metric("loss_buffered", value, step=step, synchronous=False)
+            returned = clock()
+            mlflow.flush_async_logging()
+            done = clock()
+        finally:
+            del os.environ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"]
+        out["metrics.async_buffered_accepted"] = {
+            "calls_per_s": n / ((returned - start) / 1e9), "loop_s": (returned - start) / 1e9,
+            "n": n}
+        out["metrics.async_buffered_durable"] = {
+            "calls_per_s": n / ((done - start) / 1e9), "total_s": (done - start) / 1e9, "n": n}
+        log(SIDE, f"log_metric synchronous=False, buffering 1 s: "
+                  f"{n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})")
+
+        # log_batch, 1,000 points per call: MLflow's fastest path. These points are the
+        # history benchmark's metric.
+        values = metric_values(sizes.mlflow_history_points)
+        log(SIDE, f"log_batch of {len(values):,} points ...")
+        deadline = deadline_after(sizes.mlflow_batch_budget_s)
+        n = 0
+        start = clock()
+        for first in range(0, len(values), BATCH):
+            stamp = int(time.time() * 1000)
+            last = min(len(values), first + BATCH)
+            client.log_batch(run_id, metrics=[
+                Metric("loss", values[i], stamp, i) for i in range(first, last)])
+            n = last
+            if clock() > deadline:
+                log(SIDE, f"log_batch: time budget reached at {n:,} points")
+                break
+        elapsed = (clock() - start) / 1e9
+        out["metrics.batch"] = {"calls_per_s": n / elapsed, "total_s": elapsed, "n": n,
+                                "batch": BATCH}
+        log(SIDE, f"log_batch: {n / elapsed:,.0f} points/s (N={n:,})")
+    if client.get_run(run_id).data.metrics.get("loss") != values[n - 1]:
+        raise RuntimeError("MLflow did not store the latest value")
+    state["history_run"] = (client, run_id, n)
+
+
+def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``mlflow.search_runs(filter_string, order_by, max_results=100)`` over N runs."""
+    mlflow = _mlflow()
+    from mlflow.entities import Metric, Param
+
+    client, experiment_id = _use_store(tmp, "search")
+    data = search_data(sizes.mlflow_search_runs)
+    log(SIDE, f"seeding {len(data):,} runs (create_run + log_batch + set_terminated each) ...")
+    deadline = deadline_after(sizes.mlflow_seed_budget_s)
+    n = 0
+    start = clock()
+    for name, params, values in data:
+        run_id = client.create_run(experiment_id, run_name=name).info.run_id
+        stamp = int(time.time() * 1000)
+        client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in values.items()],
+                         params=[Param(k, v) for k, v in params.items()])
+        client.set_terminated(run_id)
+        n += 1
+        if clock() > deadline:
+            log(SIDE, f"seeding: time budget reached at {n:,} runs")
+            break
+    data = data[:n]
+    out["search.seed"] = {"total_s": (clock() - start) / 1e9, "n": n}
+
+    def query() -> Any:
+        return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=SEARCH_FILTER,
+                                  order_by=[SEARCH_ORDER], max_results=SEARCH_LIMIT)
+
+    timing, frame = repeat(query, sizes.mlflow_search_repeats, warmup=1)
+    if list(frame["tags.mlflow.runName"]) != expected_top(data):
+        raise RuntimeError("MLflow search_runs returned the wrong runs or the wrong order")
+    out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
+    log(SIDE, f"search_runs over {n:,} runs: median {timing['median_ms']:.0f} ms "
+              f"(seeded in {out['search.seed']['total_s']:.1f} s)")
+
+
+def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``MlflowClient.get_metric_history`` (full) and the store's SQL-sampled history
+    (``get_metric_history_bulk_interval``, what MLflow's UI asks its server for)."""
+    if "history_run" not in state:
+        metrics(sizes, tmp, {}, state)
+    client, run_id, n = state["history_run"]
+    store = client._tracking_client.store
+
+    def full() -> Any:
+        return client.get_metric_history(run_id, "loss")
+
+    def sampled() -> Any:
+        return store.get_metric_history_bulk_interval(
+            run_ids=[run_id], metric_key="loss", max_results=sizes.max_points,
+            start_step=None, end_step=None)
+
+    log(SIDE, f"get_metric_history of {n:,} points ...")
+    timing, points = repeat(full, sizes.mlflow_history_repeats)
+    if len(points) != n:
+        raise RuntimeError(f"MLflow returned {len(points)} points, expected {n}")
+    del points
+    out["history.full"] = {**timing, "points": n}
+    timing, points = repeat(sampled, sizes.mlflow_sampled_repeats, warmup=1)
+    if not 2 <= len(points) <= sizes.max_points:
+        raise RuntimeError(f"MLflow sampled history returned {len(points)} points")
+    out["history.sampled"] = {**timing, "points": n, "returned": len(points)}
+    log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms'] / 1000:.1f} s, "
+              f"sampled to {sizes.max_points}: {timing['median_ms']:.0f} ms")
+
+
+def version_info() -> dict[str, Any]:
+    return {"mlflow": _mlflow().__version__}
+
+
+def finish() -> None:
+    _mlflow().flush_async_logging()

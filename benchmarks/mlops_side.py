@@ -1,0 +1,216 @@
+"""The jupyter-mlops side: each function runs one group of measurements in this process."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    SEARCH_FILTER,
+    SEARCH_LIMIT,
+    SEARCH_ORDER,
+    Sizes,
+    clock,
+    expected_top,
+    log,
+    metric_values,
+    repeat,
+    search_data,
+    summary,
+)
+from .shell import make_shell, run_cell
+
+SIDE = "jupyter-mlops"
+
+
+def _mlops() -> Any:
+    import jupyter_mlops as mlops
+
+    return mlops
+
+
+def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``with mlops.start_run(): pass`` -- accepted (returned to the caller) and durable."""
+    mlops = _mlops()
+    mlops.set_store(tmp / "empty_run.db")
+    for _ in range(10):  # warm-up: imports, first git/environment capture, connections
+        with mlops.start_run():
+            pass
+        mlops.flush()
+
+    # One by one with the writer idle, as cells run in a notebook: the timed part is what the
+    # cell waits for; the flush after it (timed separately) is the durable cost.
+    accepted, durable = [], []
+    for _ in range(sizes.empty_runs):
+        start = clock()
+        with mlops.start_run():
+            pass
+        returned = clock()
+        mlops.flush()
+        done = clock()
+        accepted.append(returned - start)
+        durable.append(done - start)
+    out["empty_run.accepted"] = summary(accepted)
+    out["empty_run.durable"] = summary(durable)
+
+    # Back to back: the writer works while runs keep starting (competes for the GIL).
+    each = []
+    begin = clock()
+    for _ in range(sizes.empty_runs_b2b):
+        start = clock()
+        with mlops.start_run():
+            pass
+        each.append(clock() - start)
+    loop_end = clock()
+    mlops.flush()
+    end = clock()
+    out["empty_run.back_to_back"] = summary(each)
+    n = sizes.empty_runs_b2b
+    out["empty_run.sustained"] = {
+        "per_run_ms": (end - begin) / 1e6 / n, "runs_per_s": n / ((end - begin) / 1e9),
+        "loop_s": (loop_end - begin) / 1e9, "final_flush_s": (end - loop_end) / 1e9, "n": n}
+    total = len(mlops.runs())
+    expected = 10 + sizes.empty_runs + n
+    if total != expected:
+        raise RuntimeError(f"expected {expected} runs in the store, found {total}")
+    log(SIDE, f"empty run: median {out['empty_run.accepted']['median_ms']:.3f} ms accepted, "
+              f"{out['empty_run.durable']['median_ms']:.2f} ms durable")
+
+
+def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """An empty ``%%track`` cell vs an empty plain cell in an IPython InteractiveShell."""
+    mlops = _mlops()
+    shell = make_shell()
+    shell.run_line_magic("load_ext", "jupyter_mlops")
+    mlops.set_store(tmp / "cell.db")
+    for _ in range(10):
+        run_cell(shell, "pass")
+        run_cell(shell, "%%track\npass")
+        mlops.flush()
+    plain = [run_cell(shell, "pass") for _ in range(sizes.cells)]
+    accepted, durable = [], []
+    for _ in range(sizes.cells):
+        start = clock()
+        run_cell(shell, "%%track\npass")
+        returned = clock()
+        mlops.flush()
+        done = clock()
+        accepted.append(returned - start)
+        durable.append(done - start)
+    base = summary(plain)
+    out["cell.plain"] = base
+    out["cell.track"] = summary(accepted)
+    out["cell.track_durable"] = summary(durable)
+    out["cell.overhead"] = {
+        "median_ms": out["cell.track"]["median_ms"] - base["median_ms"],
+        "n": sizes.cells}
+    out["cell.overhead_durable"] = {
+        "median_ms": out["cell.track_durable"]["median_ms"] - base["median_ms"],
+        "n": sizes.cells}
+    frame = mlops.runs()
+    if len(frame) != 10 + sizes.cells or set(frame["status"]) != {"FINISHED"}:
+        raise RuntimeError("%%track runs were not all recorded as FINISHED")
+    log(SIDE, f"%%track cell: plain {base['median_ms']:.3f} ms, tracked "
+              f"{out['cell.track']['median_ms']:.3f} ms, +flush "
+              f"{out['cell.track_durable']['median_ms']:.2f} ms")
+
+
+def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``mlops.log_metric`` in a loop: calls/s accepted, and durable including the flush."""
+    mlops = _mlops()
+    state["history_store"] = tmp / "metrics.db"
+    mlops.set_store(state["history_store"])
+    n = sizes.metric_points
+    values = metric_values(n)
+    with mlops.start_run(name="metrics") as run:
+        mlops.log_metric("warmup", 0.0)
+        mlops.flush()  # the run row and its capture are committed before timing
+        gc.collect()
+        start = clock()
+        for step, value in enumerate(values):
+            mlops.log_metric("loss", value, step=step)
+        returned = clock()
+        mlops.flush()
+        done = clock()
+    out["metrics.accepted"] = {"calls_per_s": n / ((returned - start) / 1e9),
+                               "loop_s": (returned - start) / 1e9, "n": n}
+    out["metrics.durable"] = {"calls_per_s": n / ((done - start) / 1e9),
+                              "total_s": (done - start) / 1e9,
+                              "final_flush_s": (done - returned) / 1e9, "n": n}
+    stored = mlops.get_run(run.run_id)
+    if stored.metrics.get("loss") != values[-1]:
+        raise RuntimeError("the latest logged value was not stored")
+    state["history_run"] = run.run_id
+    log(SIDE, f"log_metric: {out['metrics.accepted']['calls_per_s']:,.0f}/s accepted, "
+              f"{out['metrics.durable']['calls_per_s']:,.0f}/s durable (N={n:,})")
+
+
+def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``mlops.runs(filter, order_by, limit=100)`` over N runs."""
+    mlops = _mlops()
+    mlops.set_store(tmp / "search.db")
+    mlops.set_experiment("search")
+    n = sizes.search_runs
+    data = search_data(n)
+    log(SIDE, f"seeding {n:,} runs ...")
+    start = clock()
+    for name, params, values in data:
+        # capture=False: seeding; per-run capture cost is what the empty-run rows measure.
+        with mlops.start_run(name=name, params=params, capture=False):
+            mlops.log_metrics(values)
+    returned = clock()
+    mlops.flush()
+    done = clock()
+    out["search.seed"] = {"total_s": (done - start) / 1e9, "loop_s": (returned - start) / 1e9,
+                          "n": n}
+
+    def query() -> Any:
+        return mlops.runs(filter=SEARCH_FILTER, order_by=SEARCH_ORDER, limit=SEARCH_LIMIT)
+
+    timing, frame = repeat(query, sizes.search_repeats, warmup=1)
+    names = list(frame["name"])
+    if names != expected_top(data):
+        raise RuntimeError("runs() returned the wrong runs or the wrong order")
+    out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
+    log(SIDE, f"runs() over {n:,} runs: median {timing['median_ms']:.1f} ms "
+              f"(seeded in {out['search.seed']['total_s']:.1f} s)")
+
+
+def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """``get_run(id).history(key)`` full and ``max_points=1000`` of the log_metric run."""
+    mlops = _mlops()
+    run_id = state.get("history_run")
+    if run_id is None:  # run on its own (--only history): log the points first
+        metrics(sizes, tmp, {}, state)
+        run_id = state["history_run"]
+    mlops.set_store(state["history_store"])
+    n = sizes.metric_points
+
+    def full() -> Any:
+        return mlops.get_run(run_id).history("loss")
+
+    def sampled() -> Any:
+        return mlops.get_run(run_id).history("loss", max_points=sizes.max_points)
+
+    timing, frame = repeat(full, sizes.history_repeats, warmup=1)
+    if len(frame) != n or frame["step"].iloc[-1] != n - 1:
+        raise RuntimeError(f"history returned {len(frame)} points, expected {n}")
+    del frame
+    out["history.full"] = {**timing, "points": n}
+    timing, frame = repeat(sampled, sizes.sampled_repeats, warmup=1)
+    if not 2 <= len(frame) <= sizes.max_points:
+        raise RuntimeError(f"downsampled history returned {len(frame)} points")
+    out["history.sampled"] = {**timing, "points": n, "returned": len(frame)}
+    log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms']:.0f} ms, "
+              f"max_points={sizes.max_points}: {timing['median_ms']:.1f} ms")
+
+
+def version_info() -> dict[str, Any]:
+    mlops = _mlops()
+    return {"jupyter_mlops": mlops.__version__}
+
+
+def finish() -> None:
+    mlops = _mlops()
+    mlops.flush()

@@ -1,0 +1,201 @@
+"""The comparison table: which numbers are set side by side, the ratio, the target, met or not."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+
+@dataclasses.dataclass
+class Target:
+    text: str
+    check: Callable[[float, float | None], bool]  # (jupyter-mlops value, ratio) -> met
+    # (field holding the workload size, size the target is defined at): below it, met is "*"
+    at_size: tuple[str, int] | None = None
+
+
+@dataclasses.dataclass
+class Row:
+    label: str
+    mlops: tuple[str, str]  # (result name, field) on the jupyter-mlops side
+    mlflow: tuple[str, str] | None  # same on the MLflow side
+    unit: str  # "ms", "s" or "/s"
+    higher_is_better: bool = False
+    target: Target | None = None
+    # ((result, field) on the jupyter-mlops side, same on the MLflow side): workload sizes
+    size: tuple[tuple[str, str], tuple[str, str]] | None = None
+    size_word: str = ""
+
+
+ROWS = [
+    Row("empty run `with start_run(): pass` (returns)",
+        ("empty_run.accepted", "median_ms"), ("empty_run.accepted", "median_ms"), "ms",
+        target=Target("<= 0.5 ms and >= 30x",
+                      lambda v, r: v <= 0.5 and r is not None and r >= 30)),
+    Row("empty run + mlops.flush() (durable)",
+        ("empty_run.durable", "median_ms"), ("empty_run.accepted", "median_ms"), "ms"),
+    Row("empty runs back to back (writer busy)",
+        ("empty_run.back_to_back", "median_ms"), ("empty_run.accepted", "median_ms"), "ms"),
+    Row("empty runs back to back + 1 flush, per run",
+        ("empty_run.sustained", "per_run_ms"), ("empty_run.accepted", "median_ms"), "ms"),
+    Row("empty %%track cell, overhead over `pass` cell",
+        ("cell.overhead", "median_ms"), ("cell.overhead", "median_ms"), "ms"),
+    Row("empty %%track cell + flush, overhead",
+        ("cell.overhead_durable", "median_ms"), ("cell.overhead", "median_ms"), "ms"),
+    Row("log_metric loop, accepted | MLflow synchronous",
+        ("metrics.accepted", "calls_per_s"), ("metrics.sync", "calls_per_s"), "/s", True,
+        Target(">= 200,000/s", lambda v, r: v >= 200_000),
+        size=(("metrics.accepted", "n"), ("metrics.sync", "n")), size_word="calls"),
+    Row("log_metric loop, accepted | MLflow synchronous=False",
+        ("metrics.accepted", "calls_per_s"), ("metrics.async_accepted", "calls_per_s"), "/s",
+        True, Target(">= 200,000/s", lambda v, r: v >= 200_000),
+        size=(("metrics.accepted", "n"), ("metrics.async_accepted", "n")), size_word="calls"),
+    Row("log_metric loop + flush | MLflow sync=False + flush",
+        ("metrics.durable", "calls_per_s"), ("metrics.async_durable", "calls_per_s"), "/s",
+        True, Target(">= 50,000/s", lambda v, r: v >= 50_000),
+        size=(("metrics.durable", "n"), ("metrics.async_durable", "n")), size_word="calls"),
+    Row("log_metric loop + flush | MLflow sync=False, buffered 1 s",
+        ("metrics.durable", "calls_per_s"), ("metrics.async_buffered_durable", "calls_per_s"),
+        "/s", True, Target(">= 50,000/s", lambda v, r: v >= 50_000),
+        size=(("metrics.durable", "n"), ("metrics.async_buffered_durable", "n")),
+        size_word="calls"),
+    Row("log_metric loop + flush | MLflow log_batch(1000)",
+        ("metrics.durable", "calls_per_s"), ("metrics.batch", "calls_per_s"), "/s", True,
+        Target(">= 50,000/s", lambda v, r: v >= 50_000),
+        size=(("metrics.durable", "n"), ("metrics.batch", "n")), size_word="points"),
+    Row("seed runs (params + 2 metrics each), total",
+        ("search.seed", "total_s"), ("search.seed", "total_s"), "s",
+        size=(("search.seed", "n"), ("search.seed", "n")), size_word="runs"),
+    Row("runs(filter, order_by metric, limit=100)",
+        ("search.query", "median_ms"), ("search.query", "median_ms"), "ms",
+        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
+                      at_size=("search.query.runs", 10_000)),
+        size=(("search.query", "runs"), ("search.query", "runs")), size_word="runs"),
+    Row("get_run().history(key), full",
+        ("history.full", "median_ms"), ("history.full", "median_ms"), "ms",
+        target=Target("< 1 s at 1M points", lambda v, r: v < 1000,
+                      at_size=("history.full.points", 1_000_000)),
+        size=(("history.full", "points"), ("history.full", "points")), size_word="points"),
+    Row("history(key, max_points=1000)",
+        ("history.sampled", "median_ms"), ("history.sampled", "median_ms"), "ms",
+        target=Target("< 100 ms at 1M points", lambda v, r: v < 100,
+                      at_size=("history.sampled.points", 1_000_000)),
+        size=(("history.sampled", "points"), ("history.sampled", "points")), size_word="points"),
+]
+
+NOTES = [
+    "ratio = how many times faster jupyter-mlops is (MLflow time / jupyter-mlops time, or "
+    "jupyter-mlops rate / MLflow rate).",
+    "MLflow calls are synchronous (durable when they return) unless marked synchronous=False; "
+    "jupyter-mlops returns once queued to its background writer, and its durable rows include "
+    "mlops.flush().",
+    "MLflow synchronous=False is measured as shipped (one write per call on a thread pool) and "
+    "with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1 (queued calls merged into batches).",
+    "MLflow's %%track equivalent is a cell wrapped in `with mlflow.start_run():`.",
+    "MLflow history: MlflowClient.get_metric_history (a list of Metric objects, no DataFrame) "
+    "and, downsampled, the store's get_metric_history_bulk_interval (SQL window functions, what "
+    "MLflow's UI requests).",
+    "* measured below the size the target is defined at (--quick or --set): indicative only.",
+]
+
+
+def _get(results: dict[str, Any], ref: tuple[str, str] | None) -> float | None:
+    if ref is None:
+        return None
+    value = results.get(ref[0], {}).get(ref[1])
+    return None if value is None else float(value)
+
+
+def _size_of(results: dict[str, Any], dotted: str) -> float | None:
+    name, _, field = dotted.rpartition(".")
+    return _get(results, (name, field))
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "/s":
+        return f"{value:,.0f}/s"
+    if unit == "s":
+        return f"{value:,.1f} s"
+    if abs(value) >= 1000:
+        return f"{value / 1000:,.2f} s"
+    if abs(value) >= 100:
+        return f"{value:,.0f} ms"
+    if abs(value) >= 1:
+        return f"{value:.2f} ms"
+    return f"{value:.3f} ms"
+
+
+def fmt_ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return "-"
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    if ratio >= 10:
+        return f"{ratio:.0f}x"
+    return f"{ratio:.2g}x" if ratio < 1 else f"{ratio:.1f}x"
+
+
+def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for row in ROWS:
+        mine = _get(mlops, row.mlops)
+        theirs = _get(mlflow, row.mlflow)
+        ratio = None
+        if mine is not None and theirs is not None and mine > 0 and theirs > 0:
+            ratio = mine / theirs if row.higher_is_better else theirs / mine
+        label = row.label
+        if row.size is not None:
+            n_mine, n_theirs = _get(mlops, row.size[0]), _get(mlflow, row.size[1])
+            if n_mine is not None and n_theirs is not None and n_mine != n_theirs:
+                label += f" ({n_mine:,.0f} | MLflow {n_theirs:,.0f} {row.size_word})"
+            elif n_mine is not None or n_theirs is not None:
+                label += f" ({(n_mine or n_theirs):,.0f} {row.size_word})"
+        met = None
+        if row.target is not None and mine is not None:
+            needs_ratio = "x" in row.target.text
+            if not needs_ratio or ratio is not None:
+                met = "yes" if row.target.check(mine, ratio) else "NO"
+                if row.target.at_size is not None:
+                    dotted, required = row.target.at_size
+                    size = _size_of(mlops, dotted)
+                    if size is None or size < required:
+                        met += "*"
+        rows.append({
+            "benchmark": label, "jupyter_mlops": mine, "mlflow": theirs, "unit": row.unit,
+            "ratio": ratio, "target": row.target.text if row.target else None, "met": met,
+            "jupyter_mlops_text": fmt(mine, row.unit), "mlflow_text": fmt(theirs, row.unit),
+            "ratio_text": fmt_ratio(ratio),
+        })
+    return rows
+
+
+HEADERS = ("benchmark", "jupyter-mlops", "MLflow", "ratio", "target", "met?")
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    return [row["benchmark"], row["jupyter_mlops_text"], row["mlflow_text"], row["ratio_text"],
+            row["target"] or "-", row["met"] or "-"]
+
+
+def text_table(rows: list[dict[str, Any]]) -> str:
+    table = [list(HEADERS)] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+    right = {1, 2, 3}
+    out = []
+    for index, line in enumerate(table):
+        out.append("  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                             for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        if index == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    out = ["| " + " | ".join(HEADERS) + " |", "|---|--:|--:|--:|---|---|"]
+    for row in rows:
+        cells = [c.replace("|", "\\|") for c in _cells(row)]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)

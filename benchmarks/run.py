@@ -1,0 +1,174 @@
+"""jupyter-mlops vs MLflow, side by side: ``python benchmarks/run.py [--quick]``.
+
+Runs each side in its own fresh process (``benchmarks/worker.py``) on the same workloads and
+data, against SQLite stores in a temporary directory (MLflow: ``sqlite:///``), then prints a
+table of ratios with the targets and writes everything to ``benchmarks/results.json``
+(``results-quick.json`` with ``--quick``). See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: import ``benchmarks`` as a package, and
+    # keep this folder off sys.path so its modules never shadow others
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)]
+    sys.path.insert(0, str(Path(_here).parent))
+
+from benchmarks.common import BENCHES, REPO_ROOT, Sizes, worker_env  # noqa: E402
+from benchmarks.report import NOTES, build_rows, markdown_table, text_table  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SIDES = {"mlops": "jupyter-mlops", "mlflow": "MLflow"}
+
+
+def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run one worker process; its progress streams to our stderr, its results come back."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        out = handle.name
+    command = [sys.executable, "-m", "benchmarks.worker", "--side", side, "--out", out,
+               "--only", args.only]
+    if args.quick:
+        command.append("--quick")
+    if args.keep_temp:
+        command.append("--keep-temp")
+    for assignment in args.set:
+        command += ["--set", assignment]
+    print(f"{SIDES[side]} ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    # The repository is the working directory: both tools see a git checkout, as a user would
+    # (jupyter-mlops records commit and diff of the cwd, MLflow of the running script).
+    done = subprocess.run(command, cwd=REPO_ROOT, env=worker_env(), check=False)
+    wall = time.perf_counter() - start
+    try:
+        with open(out, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, json.JSONDecodeError):
+        data = {"side": SIDES[side], "results": {}, "errors": {
+            "worker": f"exited with {done.returncode} before writing results"}}
+    finally:
+        Path(out).unlink(missing_ok=True)
+    data["wall_s"] = wall
+    print(f"{SIDES[side]}: {wall:.0f} s", file=sys.stderr, flush=True)
+    return data
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def git_state() -> dict[str, Any]:
+    def git(*words: str) -> str:
+        try:
+            return subprocess.run(["git", *words], cwd=REPO_ROOT, capture_output=True,
+                                  text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/run.py",
+        description="Benchmark jupyter-mlops side by side with MLflow (SQLite stores).")
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller workloads (under a minute); size-bound targets are "
+                             "then only indicative")
+    parser.add_argument("--only", default=",".join(BENCHES),
+                        help=f"comma-separated subset of {','.join(BENCHES)}")
+    parser.add_argument("--side", choices=("both", "mlops", "mlflow"), default="both",
+                        help="run only one side (the other's columns stay empty)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a workload size, e.g. --set mlflow_search_runs=1000 "
+                             "(fields of benchmarks.common.Sizes)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON results file (default benchmarks/results.json, "
+                             "results-quick.json with --quick)")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 2 when a target is missed")
+    parser.add_argument("--keep-temp", action="store_true", help="keep the temporary stores")
+    args = parser.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(BENCHES)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; "
+                     f"choose from {', '.join(BENCHES)}")
+    sizes = (Sizes.quick() if args.quick else Sizes()).override(args.set)
+
+    started = time.time()
+    load_before = _load()
+    if load_before and load_before[0] > 0.5:
+        print(f"warning: load average {load_before[0]:.1f} before starting: other processes "
+              "compete for the CPU, timings will be noisy.", file=sys.stderr)
+    sides = ["mlops", "mlflow"] if args.side == "both" else [args.side]
+    data = {side: run_side(side, args) for side in sides}
+    mlops = data.get("mlops", {}).get("results", {})
+    mlflow = data.get("mlflow", {}).get("results", {})
+    rows = build_rows(mlops, mlflow)
+
+    print()
+    print(text_table(rows))
+    print()
+    for note in NOTES:
+        print(f"  {note}")
+    if args.markdown:
+        print()
+        print(markdown_table(rows))
+    failed = {f"{SIDES[s]}: {bench}": text for s, d in data.items()
+              for bench, text in d.get("errors", {}).items()}
+    for name in failed:
+        print(f"\nFAILED {name} (traceback above)", file=sys.stderr)
+
+    versions = {}
+    for side_data in data.values():
+        versions.update(side_data.get("versions", {}))
+    report = {
+        "meta": {
+            "date": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
+            "mode": "quick" if args.quick else "full",
+            "sizes": vars(sizes),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+            "sqlite": sqlite3.sqlite_version,
+            "versions": versions,
+            "git": git_state(),
+            "wall_s": {SIDES[s]: round(d.get("wall_s", 0.0), 1) for s, d in data.items()},
+            "seconds_per_bench": {SIDES[s]: d.get("seconds", {}) for s, d in data.items()},
+            "notes": NOTES,
+        },
+        "rows": rows,
+        "raw": {SIDES[s]: d.get("results", {}) for s, d in data.items()},
+        "errors": failed,
+    }
+    output = args.output or HERE / ("results-quick.json" if args.quick else "results.json")
+    output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"\nResults written to {output}", file=sys.stderr)
+    if failed:
+        return 1
+    if args.check and any(r["met"] and r["met"].startswith("NO") for r in rows):
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The Jupyter server extension: REST API and live event stream over the run store.
+
+Everything lives under ``<base_url>jupyter-mlops/api/`` (see ``openapi.yaml`` beside this file).
+Enabled on install by ``jupyter-config/server-config/jupyter_mlops.json``.
+
+Store resolution follows DESIGN.md with the server's own traitlets config in the config slot:
+``JUPYTER_MLOPS_STORE`` > ``c.MLOps.store_url`` (server config) > ``jupyter_mlops_config`` >
+the default SQLite file. The same goes for ``JUPYTER_MLOPS_ARTIFACTS`` / ``c.MLOps.artifacts_url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from typing import Any
+
+from ..config import ARTIFACTS_ENV, STORE_ENV, MLOps, mask_url, resolve_store_url
+from ..exceptions import MLOpsError, StoreError
+
+API_PREFIX = "jupyter-mlops/api"
+SETTINGS_KEY = "jupyter_mlops"
+
+
+class StoreProvider:
+    """The server's one Store, opened at load time; retried on demand if that failed."""
+
+    def __init__(self, store_url: str | None, artifacts_url: str | None = None,
+                 log: Any = None) -> None:
+        self.store_url = store_url
+        self.artifacts_url = artifacts_url
+        self.log = log
+        self._store: Any = None
+        self._lock = threading.Lock()
+        self.error: str | None = None
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    def open(self) -> Any:
+        """Open the store (blocking; idempotent). Raises StoreError on failure."""
+        if self._store is not None:
+            return self._store
+        with self._lock:
+            if self._store is not None:
+                return self._store
+            from ..store import Store
+
+            try:
+                url = resolve_store_url(self.store_url)
+                store = Store(url)
+                if self.artifacts_url:
+                    from ..store.artifacts import ArtifactStore
+
+                    store.artifacts = ArtifactStore(self.artifacts_url)
+            except MLOpsError as exc:
+                self.error = str(exc)
+                raise StoreError(str(exc)) from None
+            except Exception as exc:  # unreachable database, bad permissions, ...
+                self.error = f"{type(exc).__name__}: {exc}"
+                raise StoreError(f"Cannot open the jupyter-mlops store: {self.error}") from None
+            self._store, self.error = store, None
+            return store
+
+    async def get(self) -> Any:
+        """The store, opening it in a worker thread if the first attempt failed."""
+        if self._store is not None:
+            return self._store
+        return await asyncio.to_thread(self.open)
+
+    def close(self) -> None:
+        store, self._store = self._store, None
+        if store is not None:
+            store.close()
+
+
+def _server_mlops_config(serverapp: Any) -> MLOps:
+    return MLOps(config=serverapp.config)
+
+
+def make_provider(serverapp: Any) -> StoreProvider:
+    configured = _server_mlops_config(serverapp)
+    store_url = None
+    if not os.environ.get(STORE_ENV, "").strip() and configured.store_url.strip():
+        store_url = configured.store_url.strip()
+    artifacts_url = None
+    if not os.environ.get(ARTIFACTS_ENV, "").strip() and configured.artifacts_url.strip():
+        artifacts_url = configured.artifacts_url.strip()
+    return StoreProvider(store_url, artifacts_url, log=serverapp.log)
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Register the REST handlers and open the store."""
+    from .events import EventHub
+    from .handlers import setup_handlers
+
+    web_app = serverapp.web_app
+    provider = make_provider(serverapp)
+    try:
+        store = provider.open()
+        serverapp.log.info("jupyter-mlops: serving runs from %s", store.display_url)
+    except StoreError as exc:
+        serverapp.log.error("jupyter-mlops: %s (will retry on the next request)", exc)
+    if provider.store_url:
+        serverapp.log.debug("jupyter-mlops: store from config %s", mask_url(provider.store_url))
+    web_app.settings[SETTINGS_KEY] = provider
+    web_app.settings[SETTINGS_KEY + "_events"] = EventHub(provider, log=serverapp.log)
+    setup_handlers(web_app)
+
+
+# jupyter_server < 2 / notebook-style name
+load_jupyter_server_extension = _load_jupyter_server_extension
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jupyter_mlops.server"}]

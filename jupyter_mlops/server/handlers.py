@@ -1,0 +1,323 @@
+"""REST handlers of ``<base_url>jupyter-mlops/api/`` (contract: ``openapi.yaml``).
+
+Thin on purpose: parse and validate the request, call the Store in a worker thread (database
+calls block), shape the answer with ``serialize``. Every endpoint requires Jupyter
+authentication; all are GET (read-only), so Jupyter's XSRF check never has to let one through.
+Bad input is a 4xx ``{"message", "reason"}``, never a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import posixpath
+import re
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from sqlalchemy.exc import DBAPIError, OperationalError
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..exceptions import (
+    InvalidFilterError,
+    InvalidParameterError,
+    MLOpsError,
+    RunNotFoundError,
+    StoreError,
+)
+from ..store.artifacts import safe_relative_path
+from ..store.records import RUN_STATUSES
+from . import serialize
+from .events import EventsHandler
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1
+MAX_POINTS = 100_000
+MAX_COMPARE = 100
+MAX_RUN_ID = 256
+MAX_LENGTHS = {"filter": 4096, "search": 1024, "order_by": 1024, "parent": MAX_RUN_ID}
+CHUNK = 1 << 20
+_INT = re.compile(r"[+-]?\d{1,18}")
+
+
+class MLOpsHandler(APIHandler):
+    """Common plumbing: the store, argument validation, error mapping."""
+
+    @property
+    def provider(self) -> Any:
+        return self.settings["jupyter_mlops"]
+
+    def bad_request(self, message: str, reason: str = "InvalidParameterError") -> web.HTTPError:
+        return web.HTTPError(400, message, reason=reason)
+
+    async def call(self, func: Callable[..., T], *args: Any) -> T:
+        """Run ``func(store, *args)`` in a worker thread; map core errors to HTTP errors."""
+        try:
+            store = await self.provider.get()
+            return await asyncio.to_thread(func, store, *args)
+        except (InvalidFilterError, InvalidParameterError) as exc:
+            raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
+        except RunNotFoundError as exc:
+            raise web.HTTPError(404, str(exc), reason="RunNotFoundError") from None
+        except StoreError as exc:
+            raise web.HTTPError(503, str(exc), reason=type(exc).__name__) from None
+        except MLOpsError as exc:
+            raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
+        except OperationalError as exc:  # locked, unreachable: try again later
+            raise web.HTTPError(503, f"The run store is unavailable: {exc.orig}",
+                                reason="StoreUnreachableError") from None
+        except DBAPIError as exc:
+            # e.g. PostgreSQL refusing a comparison a filter asked for: the input's fault
+            self.log.warning("jupyter-mlops: database refused a query: %s", exc.orig)
+            raise web.HTTPError(400, f"The store could not run this query: {exc.orig}",
+                                reason="InvalidFilterError") from None
+
+    # -- arguments -----------------------------------------------------------------------------
+    def text_arg(self, name: str) -> str | None:
+        """A query argument; ``None`` when absent or empty (empty means "not given")."""
+        value = self.get_query_argument(name, None)
+        if value is None or value == "":
+            return None
+        limit = MAX_LENGTHS.get(name)
+        if limit is not None and len(value) > limit:
+            raise self.bad_request(f"{name} is longer than {limit} characters.")
+        if "\x00" in value:
+            raise self.bad_request(f"{name} contains a NUL character.")
+        return value
+
+    def int_arg(self, name: str, default: int | None, low: int, high: int) -> int | None:
+        value = self.text_arg(name)
+        if value is None:
+            return default
+        value = value.strip()
+        if not _INT.fullmatch(value):
+            raise self.bad_request(f"{name} must be an integer, got {value[:40]!r}.")
+        number = int(value)
+        if not low <= number <= high:
+            raise self.bad_request(f"{name} must be between {low} and {high}, got {number}.")
+        return number
+
+    def run_id_arg(self, run_id: str) -> str:
+        """Path run ids: unknown-looking ones are a 404 without touching the store's files."""
+        if not run_id or len(run_id) > MAX_RUN_ID or run_id in (".", "..") or any(
+                c in run_id for c in "/\\\x00"):
+            raise web.HTTPError(404, f"No run with id {run_id[:80]!r}.", reason="RunNotFoundError")
+        return run_id
+
+
+class ExperimentsHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        rows = await self.call(lambda store: store.list_experiments())
+        self.finish({"experiments": [serialize.experiment(row) for row in rows]})
+
+
+class RunsHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        experiment = self.text_arg("experiment")
+        status = self.text_arg("status")
+        if status is not None and status.upper() not in RUN_STATUSES:
+            raise web.HTTPError(400, f"Unknown status {status[:40]!r}; use one of "
+                                f"{', '.join(RUN_STATUSES)}.", reason="InvalidFilterError")
+        query = {
+            "filter": self.text_arg("filter"),
+            "search": self.text_arg("search"),
+            "order_by": self.text_arg("order_by"),
+            "limit": self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+            "offset": self.int_arg("offset", 0, 0, MAX_OFFSET),
+            "statuses": [status.upper()] if status else None,
+        }
+        parent = self.text_arg("parent")
+        if parent is not None and parent.lower() == "none":
+            query["top_level_only"] = True
+        elif parent is not None:
+            query["parent_run_id"] = parent
+
+        def search(store: Any) -> tuple[list[Any], int]:
+            if experiment is not None:
+                try:
+                    query["experiment_ids"] = [store.experiment_id(experiment, create=False)]
+                except InvalidParameterError:  # no such experiment: nothing matches
+                    query["experiment_ids"] = []
+            return store.search_runs(**query)
+
+        records, total = await self.call(search)
+        self.finish({
+            "runs": [serialize.run_summary(r) for r in records],
+            "total": total,
+            "offset": query["offset"],
+            "limit": query["limit"],
+        })
+
+
+class RunHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        run_id = self.run_id_arg(run_id)
+        record = await self.call(lambda store: store.get_run(run_id))
+        self.finish(serialize.run_detail(record))
+
+
+class MetricHistoryHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self, run_id: str, key: str) -> None:
+        run_id = self.run_id_arg(run_id)
+        if not key:
+            raise self.bad_request("Metric key is empty.")
+        max_points = self.int_arg("max_points", None, 1, MAX_POINTS)
+        # The store keeps first and last points, so it needs 2; 1 means "the latest point".
+        asked = None if max_points is None else max(2, max_points)
+        history = await self.call(lambda store: store.metric_history(run_id, key, asked))
+        keep_last = 1 if max_points == 1 else None
+        self.finish(serialize.metric_history(key, history, keep_last=keep_last))
+
+
+class ArtifactsHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        run_id = self.run_id_arg(run_id)
+
+        def listing(store: Any) -> list[tuple[str, int]]:
+            if not store.run_exists(run_id):
+                raise RunNotFoundError(f"No run with id {run_id!r}.")
+            return store.artifacts.list(run_id)
+
+        artifacts = await self.call(listing)
+        self.finish({"artifacts": serialize.artifact_list(artifacts)})
+
+
+def checked_artifact_path(path: str) -> str:
+    """The normalised relative path, or InvalidParameterError for anything that could escape.
+
+    Stricter than ``safe_relative_path``: any ``..`` segment is refused even when it would
+    normalise back inside (``a/../b``), and so is whatever still looks percent-encoded after
+    Tornado's one round of decoding (``%2e%2e%2f`` sent as ``%252e%252e%252f``).
+    """
+    decoded = urllib.parse.unquote(path)
+    for candidate in {path, decoded}:
+        parts = candidate.replace("\\", "/").split("/")
+        if ".." in parts:
+            raise InvalidParameterError(f"Artifact path may not contain '..': {path!r}.")
+        safe_relative_path(candidate)
+    return safe_relative_path(path)
+
+
+def _within(folder: str, target: str) -> bool:
+    folder = os.path.realpath(folder)
+    return os.path.commonpath([folder, os.path.realpath(target)]) == folder
+
+
+class ArtifactHandler(MLOpsHandler):
+    """Download one artifact; never anything outside the run's artifact folder."""
+
+    @web.authenticated
+    async def get(self, run_id: str, path: str) -> None:
+        run_id = self.run_id_arg(run_id)
+        try:
+            relative = checked_artifact_path(path)
+        except InvalidParameterError as exc:
+            raise web.HTTPError(400, str(exc), reason="InvalidParameterError") from None
+
+        def open_artifact(store: Any) -> Any:
+            if not store.run_exists(run_id):
+                raise RunNotFoundError(f"No run with id {run_id!r}.")
+            artifacts = store.artifacts
+            protocol = artifacts.fs.protocol
+            if "file" in (protocol if isinstance(protocol, tuple) else (protocol,)):
+                # Local disk: a symlink inside the run folder must not lead out of it.
+                folder = posixpath.join(artifacts.root, run_id)
+                if not _within(folder, posixpath.join(folder, relative)):
+                    raise FileNotFoundError(relative)
+            return artifacts.open(run_id, relative)
+
+        try:
+            handle = await self.call(open_artifact)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise web.HTTPError(404, f"No artifact {relative!r} in run {run_id}.",
+                                reason="ArtifactNotFound") from None
+        await self._send(handle, posixpath.basename(relative))
+
+    async def _send(self, handle: Any, filename: str) -> None:
+        content_type = "application/octet-stream"
+        quoted = urllib.parse.quote(filename, safe="")
+        self.set_header("Content-Type", content_type)
+        # Artifacts are user data: never render them as pages on the Jupyter origin.
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quoted}")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        size = getattr(handle, "size", None)
+        if isinstance(size, int):
+            self.set_header("Content-Length", str(size))
+        try:
+            while True:
+                chunk = await asyncio.to_thread(handle.read, CHUNK)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+            await self.finish(set_content_type=content_type)
+        except StreamClosedError:
+            pass
+        finally:
+            await asyncio.to_thread(handle.close)
+
+
+class CompareHandler(MLOpsHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        raw = self.get_query_argument("run_ids", None)
+        if not raw:
+            raise self.bad_request("run_ids is required: run_ids=ID1,ID2,...")
+        ids = [part.strip() for part in raw.split(",")]
+        if any(not part for part in ids):
+            raise self.bad_request("run_ids has an empty item.")
+        ids = list(dict.fromkeys(ids))
+        if len(ids) > MAX_COMPARE:
+            raise self.bad_request(f"At most {MAX_COMPARE} runs can be compared.")
+        for run_id in ids:
+            self.run_id_arg(run_id)
+
+        def load(store: Any) -> list[Any]:
+            return [store.get_run(run_id) for run_id in ids]
+
+        records = await self.call(load)
+        self.finish(serialize.comparison(records))
+
+
+class NotFoundHandler(MLOpsHandler):
+    """Anything else under the API prefix: a JSON 404 rather than Jupyter's HTML page."""
+
+    @web.authenticated
+    def get(self, path: str) -> None:
+        raise web.HTTPError(404, f"No such jupyter-mlops endpoint: {path[:200]!r}.",
+                            reason="NotFound")
+
+
+ROUTES: list[tuple[str, type[APIHandler]]] = [
+    ("experiments", ExperimentsHandler),
+    ("runs", RunsHandler),
+    ("runs/([^/]+)", RunHandler),
+    ("runs/([^/]+)/metrics/(.+)", MetricHistoryHandler),
+    ("runs/([^/]+)/artifacts", ArtifactsHandler),
+    ("runs/([^/]+)/artifacts/(.+)", ArtifactHandler),
+    ("compare", CompareHandler),
+    ("events", EventsHandler),
+]
+
+
+def setup_handlers(web_app: Any) -> None:
+    base_url = web_app.settings["base_url"]
+    from . import API_PREFIX
+
+    web_app.add_handlers(".*$", [
+        *((url_path_join(base_url, API_PREFIX, pattern) + "$", handler)
+          for pattern, handler in ROUTES),
+        (url_path_join(base_url, API_PREFIX, "(.*)") + "$", NotFoundHandler),
+    ])

@@ -1,0 +1,77 @@
+import { extent, linePath, nearestIndex, niceTicks, pointCount } from '../chart';
+import { formatBytes, formatDuration, formatNumber } from '../format';
+import { scrollToRow, visibleWindow } from '../windowing';
+
+describe('chart geometry', () => {
+  it('computes extents of finite values', () => {
+    expect(extent([3, null, 1, NaN, 2])).toEqual({ min: 1, max: 3 });
+    expect(extent([null])).toBeNull();
+    expect(extent([5, 5])).toEqual({ min: 4.5, max: 5.5 });
+    expect(extent([0])).toEqual({ min: -1, max: 1 });
+  });
+
+  it('makes round ticks', () => {
+    expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(0, 97, 4)).toEqual([0, 20, 40, 60, 80]);
+    expect(niceTicks(3, 3)).toEqual([3]);
+  });
+
+  it('breaks lines at missing values', () => {
+    const id = (v: number) => v;
+    expect(linePath([0, 1, 2, 3], [1, 2, null, 4], id, id)).toBe(
+      'M0.0,1.0L1.0,2.0M3.0,4.0'
+    );
+    expect(linePath([], [], id, id)).toBe('');
+  });
+
+  it('finds the nearest x and counts points', () => {
+    expect(nearestIndex([0, 10, 20], 14)).toBe(1);
+    expect(nearestIndex([0, 10, 20], 16)).toBe(2);
+    expect(nearestIndex([0, 10, 20], -5)).toBe(0);
+    expect(nearestIndex([], 1)).toBe(-1);
+    expect(pointCount([{ name: 'a', x: [1, 2], y: [1, 2] }, { name: 'b', x: [1], y: [null] }])).toBe(3);
+  });
+});
+
+describe('windowing', () => {
+  it('renders only the visible rows plus overscan', () => {
+    const w = visibleWindow(28 * 5000, 560, 28, 10000, 8);
+    expect(w.totalHeight).toBe(280000);
+    expect(w.start).toBe(4992);
+    expect(w.end).toBe(5028);
+    expect(w.end - w.start).toBeLessThan(60);
+  });
+
+  it('clamps at both ends and handles an unmeasured viewport', () => {
+    expect(visibleWindow(0, 100, 28, 3)).toEqual({ start: 0, end: 3, totalHeight: 84 });
+    expect(visibleWindow(-50, 100, 28, 0)).toEqual({ start: 0, end: 0, totalHeight: 0 });
+    const unmeasured = visibleWindow(0, 0, 28, 10000);
+    expect(unmeasured.end).toBeGreaterThan(0);
+    expect(unmeasured.end).toBeLessThan(100);
+    const bottom = visibleWindow(28 * 10000, 560, 28, 10000);
+    expect(bottom.end).toBe(10000);
+  });
+
+  it('scrolls a row into view', () => {
+    expect(scrollToRow(0, 100, 280, 28)).toBe(0);
+    expect(scrollToRow(5, 0, 280, 28)).toBe(0);
+    expect(scrollToRow(20, 0, 280, 28)).toBe(21 * 28 - 280);
+  });
+});
+
+describe('format', () => {
+  it('formats durations, numbers and sizes', () => {
+    expect(formatDuration(120)).toBe('120 ms');
+    expect(formatDuration(1500)).toBe('1.5 s');
+    expect(formatDuration(65_000)).toBe('1 min 5 s');
+    expect(formatDuration(3_600_000 * 2 + 60_000)).toBe('2 h 1 min');
+    expect(formatDuration(null)).toBe('');
+    expect(formatNumber(0.123456)).toBe('0.1235');
+    expect(formatNumber(42)).toBe('42');
+    expect(formatNumber(1e-7)).toBe('1.000e-7');
+    expect(formatNumber(Infinity)).toBe('∞');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KB');
+    expect(formatBytes(5 * 1024 * 1024)).toBe('5.0 MB');
+  });
+});

@@ -1,0 +1,160 @@
+import * as React from 'react';
+import { act } from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import { MLOpsClient } from '../api';
+import { LineChart } from '../components/LineChart';
+import { ROW_HEIGHT, RunsPanel } from '../components/RunsPanel';
+import { MLOpsController } from '../controller';
+import { RunsModel } from '../model';
+import { IRunSummary } from '../tokens';
+import { fakeServer, makeRun } from './helpers';
+
+(globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
+
+let container: HTMLDivElement;
+let root: Root;
+
+beforeEach(() => {
+  container = document.createElement('div');
+  document.body.appendChild(container);
+  root = createRoot(container);
+});
+
+afterEach(() => {
+  act(() => root.unmount());
+  container.remove();
+});
+
+function makeController(runs: IRunSummary[]) {
+  const { settings } = fakeServer(() => ({ body: {} }));
+  const model = new RunsModel();
+  const controller = new MLOpsController({
+    client: new MLOpsClient({ serverSettings: settings }),
+    model
+  });
+  controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
+  model.setRuns(runs);
+  return { controller, model };
+}
+
+describe('RunsPanel', () => {
+  it('renders only a window of 10 000 runs and follows scrolling', async () => {
+    const runs = Array.from({ length: 10000 }, (_, i) =>
+      makeRun({ name: `r-${i}`, status: i % 3 ? 'FINISHED' : 'FAILED' })
+    );
+    const { controller } = makeController(runs);
+    const opened: string[] = [];
+    await act(async () => {
+      root.render(
+        <RunsPanel controller={controller} onOpenRun={id => opened.push(id)} onCompare={() => void 0} />
+      );
+    });
+    let rows = container.querySelectorAll('.jp-mlops-run-row');
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.length).toBeLessThan(100);
+    const body = container.querySelector('.jp-mlops-runs-body') as HTMLElement;
+    expect(body.style.height).toBe(`${10000 * ROW_HEIGHT}px`);
+    expect(container.querySelector('.jp-mlops-count')!.getAttribute('data-count')).toBe('10000');
+    expect(container.querySelectorAll('.jp-mlops-status-FAILED').length).toBeGreaterThan(0);
+
+    const viewport = container.querySelector('.jp-mlops-runs-viewport') as HTMLElement;
+    await act(async () => {
+      viewport.scrollTop = 5000 * ROW_HEIGHT;
+      viewport.dispatchEvent(new Event('scroll'));
+    });
+    rows = container.querySelectorAll('.jp-mlops-run-row');
+    expect(rows.length).toBeLessThan(100);
+    const ids = Array.from(rows).map(r => r.getAttribute('data-run-id'));
+    const visibleIds = controller.model.visibleRuns.slice(4999, 5020).map(r => r.run_id);
+    expect(ids).toEqual(expect.arrayContaining(visibleIds));
+
+    await act(async () => {
+      (rows[0] as HTMLElement).click();
+    });
+    expect(opened).toEqual([rows[0].getAttribute('data-run-id')]);
+  });
+
+  it('filters from the filter box and selects runs for compare', async () => {
+    jest.useFakeTimers();
+    const a = makeRun({ name: 'alpha-run', metrics: { acc: 0.95 } });
+    const b = makeRun({ name: 'beta-run', metrics: { acc: 0.5 } });
+    const { controller, model } = makeController([a, b]);
+    const compared: string[][] = [];
+    act(() => {
+      root.render(
+        <RunsPanel controller={controller} onOpenRun={() => void 0} onCompare={ids => compared.push(ids)} />
+      );
+    });
+    const input = container.querySelector('.jp-mlops-filter') as HTMLInputElement;
+    expect(input).not.toBeNull();
+    const setValue = (value: string) => {
+      const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+      setter.call(input, value);
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    };
+    act(() => setValue('metrics.acc > 0.9'));
+    act(() => {
+      jest.advanceTimersByTime(200);
+    });
+    act(() => {
+      jest.runOnlyPendingTimers();
+    });
+    expect(model.query).toBe('metrics.acc > 0.9');
+    let rows = container.querySelectorAll('.jp-mlops-run-row');
+    expect(Array.from(rows).map(r => r.getAttribute('data-run-id'))).toEqual([a.run_id]);
+
+    act(() => setValue('metrics.acc >'));
+    act(() => {
+      jest.advanceTimersByTime(200);
+    });
+    act(() => {
+      jest.runOnlyPendingTimers();
+    });
+    expect(container.querySelector('.jp-mlops-filter-error')).not.toBeNull();
+
+    act(() => setValue(''));
+    act(() => {
+      jest.advanceTimersByTime(200);
+    });
+    act(() => {
+      jest.runOnlyPendingTimers();
+    });
+    rows = container.querySelectorAll('.jp-mlops-run-row');
+    expect(rows).toHaveLength(2);
+    const compareButton = container.querySelector('.jp-mlops-compare-button') as HTMLButtonElement;
+    expect(compareButton.disabled).toBe(true);
+    act(() => {
+      rows.forEach(r => (r.querySelector('input[type=checkbox]') as HTMLInputElement).click());
+    });
+    act(() => {
+      jest.runOnlyPendingTimers();
+    });
+    expect(model.selectedIds).toHaveLength(2);
+    expect(compareButton.disabled).toBe(false);
+    act(() => compareButton.click());
+    expect(compared).toHaveLength(1);
+    expect(compared[0].sort()).toEqual([a.run_id, b.run_id].sort());
+    jest.useRealTimers();
+  });
+});
+
+describe('LineChart', () => {
+  it('draws an svg with data-points', () => {
+    act(() => {
+      root.render(
+        <LineChart
+          title="loss"
+          series={[
+            { name: 'a', x: [0, 1, 2, 3], y: [1, 0.5, null, 0.2] },
+            { name: 'b', x: [0, 1], y: [2, 1] }
+          ]}
+        />
+      );
+    });
+    const svg = container.querySelector('svg.jp-mlops-chart')!;
+    expect(svg.getAttribute('data-points')).toBe('6');
+    expect(svg.querySelectorAll('path.jp-mlops-chart-line')).toHaveLength(2);
+    expect(container.querySelectorAll('.jp-mlops-chart-legend-item')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,110 @@
+import {
+  FilterSyntaxError,
+  looksLikeExpression,
+  matchAll,
+  normalizeKey,
+  parseFilter
+} from '../filter';
+import { IRunSummary } from '../tokens';
+
+const base: IRunSummary = {
+  run_id: 'abc123',
+  name: 'sgd-lr0.1',
+  experiment: 'mnist',
+  experiment_id: '1',
+  status: 'FINISHED',
+  start_time: 1000,
+  end_time: 2000,
+  parent_run_id: null,
+  notebook_path: 'nb.ipynb',
+  params: { lr: '0.1', opt: 'sgd', 'my key': 'v' },
+  metrics: { acc: 0.93, loss: 0.2, nan: null },
+  tags: { team: 'vision' },
+  last_update_time: 2000
+};
+
+describe('parseFilter', () => {
+  it('parses a conjunction of comparisons', () => {
+    expect(
+      parseFilter("metrics.acc > 0.9 and params.lr = '0.1' AND tags.team != \"x\"")
+    ).toEqual([
+      { key: 'metrics.acc', op: '>', value: 0.9 },
+      { key: 'params.lr', op: '=', value: '0.1' },
+      { key: 'tags.team', op: '!=', value: 'x' }
+    ]);
+  });
+
+  it('accepts LIKE/ILIKE, attributes, aliases and backticks', () => {
+    expect(parseFilter("name like 'sgd%'")).toEqual([
+      { key: 'name', op: 'LIKE', value: 'sgd%' }
+    ]);
+    expect(parseFilter("attributes.status = 'FAILED'")[0].key).toBe('status');
+    expect(parseFilter('metric.acc>=0.5')).toEqual([
+      { key: 'metrics.acc', op: '>=', value: 0.5 }
+    ]);
+    expect(parseFilter("params.`my key` = 'v'")[0].key).toBe('params.my key');
+    expect(parseFilter('metrics.loss < -1e-3')[0].value).toBe(-0.001);
+    expect(parseFilter('')).toEqual([]);
+  });
+
+  it('rejects malformed expressions', () => {
+    for (const bad of [
+      'metrics.acc >',
+      'metrics.acc 0.9',
+      "metrics.acc > 0.9 and",
+      "metrics.acc > 0.9 or params.lr = '1'",
+      "params.lr = 'unterminated",
+      "unknown = 'x'",
+      'name LIKE 5'
+    ]) {
+      expect(() => parseFilter(bad)).toThrow(FilterSyntaxError);
+    }
+  });
+});
+
+describe('matching', () => {
+  const m = (expr: string) => matchAll(base, parseFilter(expr));
+
+  it('compares metrics numerically', () => {
+    expect(m('metrics.acc > 0.9')).toBe(true);
+    expect(m('metrics.acc < 0.9')).toBe(false);
+    expect(m('metrics.loss <= 0.2')).toBe(true);
+    expect(m('metrics.missing > 0')).toBe(false);
+    expect(m('metrics.nan > 0')).toBe(false);
+  });
+
+  it('compares params and tags as strings', () => {
+    expect(m("params.lr = '0.1'")).toBe(true);
+    expect(m("params.lr = '0.10'")).toBe(false);
+    expect(m('params.lr = 0.1')).toBe(true); // numeric literal: numeric comparison
+    expect(m("tags.team != 'nlp'")).toBe(true);
+  });
+
+  it('supports LIKE and ILIKE patterns', () => {
+    expect(m("name LIKE 'sgd%'")).toBe(true);
+    expect(m("name LIKE 'SGD%'")).toBe(false);
+    expect(m("name ILIKE 'SGD%'")).toBe(true);
+    expect(m("name LIKE 'sgd-lr_._'")).toBe(true);
+    expect(m("params.opt LIKE 's.d'")).toBe(false); // '.' is literal
+  });
+
+  it('filters on attributes', () => {
+    expect(m("status = 'FINISHED' and experiment = 'mnist'")).toBe(true);
+    expect(m('start_time >= 1000 and end_time < 2000')).toBe(false);
+  });
+});
+
+describe('helpers', () => {
+  it('tells expressions from free text', () => {
+    expect(looksLikeExpression('metrics.acc > 0.9')).toBe(true);
+    expect(looksLikeExpression("name like 'x%'")).toBe(true);
+    expect(looksLikeExpression('sgd baseline')).toBe(false);
+    expect(looksLikeExpression('likely')).toBe(false);
+  });
+
+  it('normalises keys', () => {
+    expect(normalizeKey('param.lr')).toBe('params.lr');
+    expect(normalizeKey('Status')).toBe('status');
+    expect(() => normalizeKey('foo')).toThrow(FilterSyntaxError);
+  });
+});

@@ -1,0 +1,580 @@
+/**
+ * The sidebar: toolbar, filter box, column chooser and a windowed runs list
+ * (fixed row height, only the visible rows are in the DOM: 10 000 runs
+ * scroll smoothly).
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { LiveState, MLOpsController } from '../controller';
+import { formatDateTime, formatDuration, formatTime, formatValue } from '../format';
+import { durationMs, runValue } from '../filter';
+import { IColumnInfo, RunsModel } from '../model';
+import { IRunSummary, RUN_STATUSES, RunStatus } from '../tokens';
+import { scrollToRow, visibleWindow } from '../windowing';
+import { useElementSize, useSignalRender, useTicker } from './hooks';
+import { StatusBadge } from './StatusBadge';
+
+export const ROW_HEIGHT = 28;
+export const HEADER_HEIGHT = 28;
+
+export interface IRunsPanelProps {
+  controller: MLOpsController;
+  onOpenRun: (runId: string) => void;
+  onCompare: (runIds: string[]) => void;
+  /** Persist the chosen columns (settings). */
+  onColumnsChanged?: (columns: string[]) => void;
+}
+
+function columnWidth(col: IColumnInfo): string {
+  switch (col.key) {
+    case 'status':
+      return '86px';
+    case 'name':
+      return 'minmax(120px, 1fr)';
+    case 'start_time':
+      return '118px';
+    case 'duration':
+      return '76px';
+    default:
+      return '96px';
+  }
+}
+
+function gridTemplate(columns: IColumnInfo[]): string {
+  return ['26px', ...columns.map(columnWidth)].join(' ');
+}
+
+function minWidth(columns: IColumnInfo[]): number {
+  return 26 + columns.reduce((w, c) => w + (c.key === 'name' ? 120 : parseInt(columnWidth(c), 10)), 0) + 8;
+}
+
+function cellText(run: IRunSummary, col: IColumnInfo, now: number): string {
+  switch (col.key) {
+    case 'name':
+      return run.name || run.run_id;
+    case 'start_time':
+      return formatTime(run.start_time, now);
+    case 'duration':
+      return formatDuration(durationMs(run, now));
+    default:
+      return formatValue(runValue(run, col.key, now));
+  }
+}
+
+const RunRow = React.memo(function RunRow(props: {
+  run: IRunSummary;
+  index: number;
+  columns: IColumnInfo[];
+  template: string;
+  selected: boolean;
+  active: boolean;
+  now: number;
+  onOpen: (runId: string) => void;
+  onToggle: (runId: string) => void;
+}): JSX.Element {
+  const { run, index, columns, template, selected, active, now } = props;
+  return (
+    <div
+      className={
+        'jp-mlops-run-row' +
+        (selected ? ' jp-mlops-selected' : '') +
+        (active ? ' jp-mlops-active' : '') +
+        (index % 2 ? ' jp-mlops-odd' : '')
+      }
+      role="row"
+      aria-rowindex={index + 2}
+      aria-selected={selected}
+      data-run-id={run.run_id}
+      data-status={run.status}
+      data-testid="mlops-run-row"
+      style={{
+        top: index * ROW_HEIGHT,
+        height: ROW_HEIGHT,
+        gridTemplateColumns: template
+      }}
+      title={`${run.name || run.run_id}\n${run.experiment} · ${run.run_id}\nstarted ${formatDateTime(run.start_time)}`}
+      onClick={() => props.onOpen(run.run_id)}
+    >
+      <span className="jp-mlops-cell jp-mlops-cell-select" role="gridcell">
+        <input
+          type="checkbox"
+          className="jp-mlops-run-select"
+          checked={selected}
+          aria-label={`Select ${run.name || run.run_id} for comparison`}
+          onClick={ev => ev.stopPropagation()}
+          onChange={() => props.onToggle(run.run_id)}
+        />
+      </span>
+      {columns.map(col => (
+        <span
+          key={col.key}
+          role="gridcell"
+          className={`jp-mlops-cell jp-mlops-cell-${col.kind}`}
+          data-column={col.key}
+        >
+          {col.key === 'status' ? (
+            <StatusBadge status={run.status} />
+          ) : (
+            cellText(run, col, now)
+          )}
+        </span>
+      ))}
+    </div>
+  );
+});
+
+function ColumnChooser(props: {
+  model: RunsModel;
+  onClose: () => void;
+}): JSX.Element {
+  const { model } = props;
+  const [needle, setNeedle] = React.useState('');
+  const available = model.availableColumns;
+  const chosen = new Set(model.columns);
+  const groups: Array<[string, string[]]> = [
+    ['Metrics', available.metrics],
+    ['Params', available.params],
+    ['Tags', available.tags]
+  ];
+  const n = needle.toLowerCase();
+  return (
+    <div className="jp-mlops-column-chooser" data-testid="mlops-column-chooser">
+      <div className="jp-mlops-column-chooser-header">
+        <input
+          className="jp-mlops-input"
+          placeholder="Find a column…"
+          value={needle}
+          autoFocus
+          onChange={ev => setNeedle(ev.target.value)}
+        />
+        <button className="jp-mlops-button" onClick={props.onClose}>
+          Done
+        </button>
+      </div>
+      <div className="jp-mlops-column-chooser-body">
+        {groups.map(([label, keys]) => {
+          const shown = keys.filter(k => !n || k.toLowerCase().includes(n));
+          return (
+            <fieldset key={label} className="jp-mlops-column-group">
+              <legend>{label}</legend>
+              {shown.length === 0 && (
+                <span className="jp-mlops-muted">none</span>
+              )}
+              {shown.slice(0, 300).map(key => (
+                <label key={key} className="jp-mlops-column-option">
+                  <input
+                    type="checkbox"
+                    data-column={key}
+                    checked={chosen.has(key)}
+                    onChange={() => model.toggleColumn(key)}
+                  />
+                  {key.slice(key.indexOf('.') + 1)}
+                </label>
+              ))}
+            </fieldset>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
+
+const LIVE_LABEL: { [k in LiveState]: string } = {
+  live: 'live',
+  connecting: 'connecting…',
+  polling: 'polling',
+  off: 'paused'
+};
+
+interface IRunsListProps {
+  model: RunsModel;
+  runs: IRunSummary[];
+  columns: IColumnInfo[];
+  /** Changes whenever the model changes (selection, sort...): re-render. */
+  version: number;
+  onOpenRun: (runId: string) => void;
+}
+
+/**
+ * The windowed list: owns the scroll position, so scrolling re-renders only
+ * the ~40 rows in view (not the toolbar, not the filtering).
+ */
+const RunsList = React.memo(function RunsList(
+  props: IRunsListProps
+): JSX.Element {
+  const { model, runs, columns, onOpenRun } = props;
+  const viewportRef = React.useRef<HTMLDivElement>(null);
+  const { height: viewportHeight } = useElementSize(viewportRef);
+  const [scrollTop, setScrollTop] = React.useState(0);
+  const [activeRun, setActiveRun] = React.useState<string | null>(null);
+  const frame = React.useRef<number | null>(null);
+
+  const template = gridTemplate(columns);
+  const rowsViewport = Math.max(0, viewportHeight - HEADER_HEIGHT);
+  const win = visibleWindow(
+    scrollTop - HEADER_HEIGHT,
+    rowsViewport,
+    ROW_HEIGHT,
+    runs.length
+  );
+  const slice = runs.slice(win.start, win.end);
+  const anyRunning = slice.some(r => r.status === 'RUNNING');
+  useTicker(anyRunning, 1000);
+  const now = Date.now();
+  const minute = Math.floor(now / 60000) * 60000;
+
+  const onToggle = React.useCallback(
+    (runId: string) => model.toggleSelected(runId),
+    [model]
+  );
+  const onOpen = React.useCallback(
+    (runId: string) => {
+      setActiveRun(runId);
+      onOpenRun(runId);
+    },
+    [onOpenRun]
+  );
+
+  const onScroll = (ev: React.UIEvent<HTMLDivElement>) => {
+    const el = ev.currentTarget;
+    if (frame.current === null) {
+      frame.current = requestAnimationFrame(() => {
+        frame.current = null;
+        setScrollTop(el.scrollTop);
+      });
+    }
+  };
+  React.useEffect(
+    () => () => {
+      if (frame.current !== null) {
+        cancelAnimationFrame(frame.current);
+      }
+    },
+    []
+  );
+
+  const onKeyDown = (ev: React.KeyboardEvent) => {
+    if (!runs.length) {
+      return;
+    }
+    let idx = activeRun ? runs.findIndex(r => r.run_id === activeRun) : -1;
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      idx =
+        ev.key === 'ArrowDown'
+          ? Math.min(runs.length - 1, idx + 1)
+          : Math.max(0, idx - 1);
+      setActiveRun(runs[idx].run_id);
+      const el = viewportRef.current;
+      if (el) {
+        el.scrollTop = scrollToRow(idx, el.scrollTop, rowsViewport, ROW_HEIGHT);
+      }
+      ev.preventDefault();
+    } else if (ev.key === 'Enter' && idx >= 0) {
+      onOpen(runs[idx].run_id);
+      ev.preventDefault();
+    } else if (ev.key === ' ' && idx >= 0) {
+      model.toggleSelected(runs[idx].run_id);
+      ev.preventDefault();
+    }
+  };
+
+  const selected = model.selectedIds;
+  const sort = model.sort;
+  const allSelected =
+    runs.length > 0 &&
+    selected.length >= Math.min(runs.length, 50) &&
+    runs.slice(0, 50).every(r => model.isSelected(r.run_id));
+
+  return (
+    <div
+      className="jp-mlops-runs-viewport"
+      ref={viewportRef}
+      tabIndex={0}
+      role="grid"
+      aria-rowcount={runs.length + 1}
+      aria-busy={model.loading}
+      onScroll={onScroll}
+      onKeyDown={onKeyDown}
+    >
+      <div
+        className="jp-mlops-runs-header"
+        role="row"
+        style={{
+          gridTemplateColumns: template,
+          height: HEADER_HEIGHT,
+          minWidth: minWidth(columns)
+        }}
+      >
+        <span className="jp-mlops-cell jp-mlops-cell-select" role="columnheader">
+          <input
+            type="checkbox"
+            aria-label="Select the first 50 visible runs"
+            title="Select the first 50 visible runs"
+            checked={allSelected}
+            onChange={ev =>
+              ev.target.checked
+                ? model.setSelected(runs.slice(0, 50).map(r => r.run_id))
+                : model.clearSelection()
+            }
+          />
+        </span>
+        {columns.map(col => (
+          <span
+            key={col.key}
+            role="columnheader"
+            className={`jp-mlops-cell jp-mlops-header-cell jp-mlops-cell-${col.kind}`}
+            data-column={col.key}
+            aria-sort={
+              sort.key === col.key
+                ? sort.direction === 'asc'
+                  ? 'ascending'
+                  : 'descending'
+                : 'none'
+            }
+            title={`${col.key} — click to sort`}
+            onClick={() => model.toggleSort(col.key)}
+          >
+            {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
+            {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
+            {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
+            {col.label}
+            {sort.key === col.key && (sort.direction === 'asc' ? ' ▲' : ' ▼')}
+          </span>
+        ))}
+      </div>
+      <div
+        className="jp-mlops-runs-body"
+        style={{ height: win.totalHeight, minWidth: minWidth(columns) }}
+        data-total-rows={runs.length}
+      >
+        {slice.map((run, i) => (
+          <RunRow
+            key={run.run_id}
+            run={run}
+            index={win.start + i}
+            columns={columns}
+            template={template}
+            selected={model.isSelected(run.run_id)}
+            active={run.run_id === activeRun}
+            now={run.status === 'RUNNING' ? now : minute}
+            onOpen={onOpen}
+            onToggle={onToggle}
+          />
+        ))}
+      </div>
+      {!model.loading && runs.length === 0 && !model.error && (
+        <div className="jp-mlops-empty">
+          {model.size === 0 ? (
+            <>
+              No runs yet. In a notebook: <code>%load_ext jupyter_mlops</code>{' '}
+              then <code>%%track</code> a cell.
+            </>
+          ) : (
+            'No run matches the filters.'
+          )}
+        </div>
+      )}
+      {model.loading && runs.length === 0 && (
+        <div className="jp-mlops-empty">Loading runs…</div>
+      )}
+    </div>
+  );
+});
+
+export function RunsPanel(props: IRunsPanelProps): JSX.Element {
+  const { controller, onOpenRun, onCompare, onColumnsChanged } = props;
+  const model = controller.model;
+  // user actions render at once (a controlled checkbox must not flicker);
+  // bursts of live updates ('runs', 'loading') at most once per frame
+  const version = useSignalRender(
+    model.changed,
+    kind => kind !== 'runs' && kind !== 'loading'
+  );
+  useSignalRender(controller.experimentsChanged);
+  useSignalRender(controller.liveStateChanged);
+
+  const [chooserOpen, setChooserOpen] = React.useState(false);
+  const [filterText, setFilterText] = React.useState(model.query);
+
+  // debounce typing into the model (filtering 10 000 runs per keystroke is wasteful)
+  React.useEffect(() => {
+    const id = setTimeout(() => {
+      model.query = filterText;
+    }, 120);
+    return () => clearTimeout(id);
+  }, [filterText, model]);
+
+  const columnsKey = model.columns.join('\u0000');
+  React.useEffect(() => {
+    onColumnsChanged?.(model.columns);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [columnsKey]);
+
+  const runs = model.visibleRuns;
+  const columns = React.useMemo(() => model.visibleColumns, [columnsKey, model]);
+  const selected = model.selectedIds;
+  const counts = model.statusCounts;
+  const liveState = controller.liveState;
+
+  return (
+    <div className="jp-mlops-sidebar-content">
+      <div className="jp-mlops-toolbar">
+        <select
+          className="jp-mlops-select jp-mlops-experiment-select"
+          aria-label="Experiment"
+          value={model.experiment ?? ''}
+          onChange={ev => (model.experiment = ev.target.value || null)}
+        >
+          <option value="">All experiments</option>
+          {controller.experiments.map(e => (
+            <option key={e.experiment_id} value={e.name}>
+              {e.name} ({e.run_count})
+            </option>
+          ))}
+          {model.experiment &&
+            !controller.experiments.some(e => e.name === model.experiment) && (
+              <option value={model.experiment}>{model.experiment}</option>
+            )}
+        </select>
+        <select
+          className="jp-mlops-select jp-mlops-status-select"
+          aria-label="Status"
+          value={model.statusFilter ?? ''}
+          onChange={ev =>
+            (model.statusFilter = (ev.target.value || null) as RunStatus | null)
+          }
+        >
+          <option value="">Any status</option>
+          {RUN_STATUSES.map(s => (
+            <option key={s} value={s}>
+              {s.toLowerCase()}
+            </option>
+          ))}
+        </select>
+        <button
+          className="jp-mlops-button jp-mlops-refresh"
+          title="Reload runs"
+          onClick={() => void controller.reload()}
+        >
+          ⟳
+        </button>
+        <button
+          className={'jp-mlops-button jp-mlops-columns-button' + (chooserOpen ? ' jp-mod-active' : '')}
+          title="Choose columns (params, metrics, tags)"
+          aria-expanded={chooserOpen}
+          onClick={() => setChooserOpen(!chooserOpen)}
+        >
+          Columns
+        </button>
+        <button
+          className="jp-mlops-button jp-mlops-compare-button jp-mod-accept"
+          disabled={!model.canCompare}
+          title={model.canCompare ? 'Compare the selected runs' : 'Select two or more runs to compare'}
+          onClick={() => onCompare(model.selectedIds)}
+        >
+          Compare{selected.length ? ` (${selected.length})` : ''}
+        </button>
+      </div>
+      <div className="jp-mlops-filter-row">
+        <input
+          className={'jp-mlops-filter jp-mlops-input' + (model.filterError ? ' jp-mlops-invalid' : '')}
+          data-testid="mlops-filter"
+          type="search"
+          placeholder="Filter: text, or metrics.acc > 0.9 and params.lr = '0.1'"
+          aria-label="Filter runs"
+          aria-invalid={!!model.filterError}
+          value={filterText}
+          onChange={ev => setFilterText(ev.target.value)}
+          onKeyDown={ev => {
+            if (ev.key === 'Enter') {
+              model.query = filterText;
+            } else if (ev.key === 'Escape') {
+              setFilterText('');
+              model.query = '';
+            }
+          }}
+        />
+      </div>
+      {model.filterError && (
+        <div className="jp-mlops-filter-error" role="alert">
+          {model.filterError}
+        </div>
+      )}
+      {chooserOpen && (
+        <ColumnChooser model={model} onClose={() => setChooserOpen(false)} />
+      )}
+      <div className="jp-mlops-summary">
+        <span className="jp-mlops-count" data-count={runs.length}>
+          {runs.length === model.size
+            ? `${runs.length} run${runs.length === 1 ? '' : 's'}`
+            : `${runs.length} of ${model.size} runs`}
+          {model.total > model.size ? ` (${model.total} on server)` : ''}
+        </span>
+        {RUN_STATUSES.filter(s => counts[s]).map(s => (
+          <span key={s} className={`jp-mlops-count-badge jp-mlops-status-${s}`}>
+            {counts[s]} {s.toLowerCase()}
+          </span>
+        ))}
+        {selected.length > 0 && (
+          <button
+            className="jp-mlops-link-button"
+            onClick={() => model.clearSelection()}
+          >
+            clear selection
+          </button>
+        )}
+        <span
+          className={`jp-mlops-live jp-mlops-live-${liveState}`}
+          title={
+            liveState === 'live'
+              ? 'Live updates from the server'
+              : liveState === 'polling'
+                ? `Refreshing every ${controller.settings.refreshIntervalSeconds} s`
+                : 'Live updates are off'
+          }
+        >
+          ● {LIVE_LABEL[liveState]}
+        </span>
+      </div>
+      {model.error && (
+        <div className="jp-mlops-error" role="alert">
+          {model.error}
+        </div>
+      )}
+      <RunsList
+        model={model}
+        runs={runs}
+        columns={columns}
+        version={version}
+        onOpenRun={onOpenRun}
+      />
+    </div>
+  );
+}
+
+/** Lumino widget of the sidebar. */
+export class RunsSidebar extends ReactWidget {
+  constructor(private _props: IRunsPanelProps) {
+    super();
+    this.addClass('jp-mlops-sidebar');
+    this.node.dataset.testid = 'mlops-sidebar';
+  }
+
+  /** Called the first time the sidebar is shown (lazy loading). */
+  onFirstShow: (() => void) | null = null;
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this.onFirstShow) {
+      const cb = this.onFirstShow;
+      this.onFirstShow = null;
+      cb();
+    }
+  }
+
+  render(): JSX.Element {
+    return <RunsPanel {...this._props} />;
+  }
+}

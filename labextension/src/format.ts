@@ -1,0 +1,116 @@
+/**
+ * Display helpers (pure).
+ */
+
+/** `1.2 s`, `3 min 4 s`, `2 h 5 min`, `120 ms`. */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)} ms`;
+  }
+  const s = ms / 1000;
+  if (s < 60) {
+    return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  }
+  const totalS = Math.round(s);
+  const m = Math.floor(totalS / 60);
+  if (m < 60) {
+    const rs = totalS % 60;
+    return rs ? `${m} min ${rs} s` : `${m} min`;
+  }
+  const h = Math.floor(m / 60);
+  const rm = m % 60;
+  if (h < 48) {
+    return rm ? `${h} h ${rm} min` : `${h} h`;
+  }
+  const d = Math.floor(h / 24);
+  return `${d} d ${h % 24} h`;
+}
+
+function pad(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** Local `YYYY-MM-DD HH:MM:SS`, or `HH:MM:SS` when `today` is the same day. */
+export function formatTime(
+  ms: number | null | undefined,
+  now: number = Date.now()
+): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  const d = new Date(ms);
+  const n = new Date(now);
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  if (
+    d.getFullYear() === n.getFullYear() &&
+    d.getMonth() === n.getMonth() &&
+    d.getDate() === n.getDate()
+  ) {
+    return time;
+  }
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+}
+
+/** Full local date-time for tooltips. */
+export function formatDateTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(
+    d.getHours()
+  )}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A metric value: 4 significant digits, exponent for very small/large. */
+export function formatNumber(v: number | null | undefined): string {
+  if (v === null || v === undefined) {
+    return '';
+  }
+  if (!Number.isFinite(v)) {
+    return Number.isNaN(v) ? 'NaN' : v > 0 ? '∞' : '-∞';
+  }
+  if (v === 0) {
+    return '0';
+  }
+  const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e9) {
+    return String(v);
+  }
+  if (a >= 1e6 || a < 1e-3) {
+    return v.toExponential(3);
+  }
+  return String(Number(v.toPrecision(4)));
+}
+
+/** Any cell value of the runs table. */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) {
+    return '';
+  }
+  if (typeof v === 'number') {
+    return formatNumber(v);
+  }
+  return String(v);
+}
+
+/** `1.5 KB`, `3.2 MB`. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) {
+    return '';
+  }
+  if (n < 1024) {
+    return `${n} B`;
+  }
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}

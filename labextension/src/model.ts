@@ -1,0 +1,651 @@
+/**
+ * State of the runs list: the loaded runs, the filter box, the status and
+ * experiment filters, sorting, the chosen columns and the selection used by
+ * the compare view, plus the live merge of server events.
+ *
+ * Pure logic (no DOM, no network): the panel renders `visibleRuns` and the
+ * plugin feeds `setRuns` / `mergeRuns` / `applyMetricsEvent`.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import {
+  FilterSyntaxError,
+  IFilterClause,
+  looksLikeExpression,
+  matchAll,
+  normalizeKey,
+  parseFilter,
+  runValue
+} from './filter';
+import { IMetricsEvent, IRunSummary, RunStatus } from './tokens';
+
+export type SortDirection = 'asc' | 'desc';
+
+export interface ISortSpec {
+  key: string;
+  direction: SortDirection;
+}
+
+export type ColumnKind = 'attribute' | 'param' | 'metric' | 'tag';
+
+export interface IColumnInfo {
+  key: string;
+  label: string;
+  kind: ColumnKind;
+}
+
+/** Columns always shown, in order. */
+export const BASE_COLUMNS: ReadonlyArray<IColumnInfo> = [
+  { key: 'status', label: 'Status', kind: 'attribute' },
+  { key: 'name', label: 'Name', kind: 'attribute' },
+  { key: 'start_time', label: 'Started', kind: 'attribute' },
+  { key: 'duration', label: 'Duration', kind: 'attribute' }
+];
+
+export type ChangeKind =
+  | 'runs'
+  | 'filter'
+  | 'sort'
+  | 'columns'
+  | 'selection'
+  | 'loading';
+
+export const DEFAULT_SORT: ISortSpec = { key: 'start_time', direction: 'desc' };
+
+export function columnInfo(key: string): IColumnInfo {
+  const base = BASE_COLUMNS.find(c => c.key === key);
+  if (base) {
+    return base;
+  }
+  if (key.startsWith('params.')) {
+    return { key, label: key.slice(7), kind: 'param' };
+  }
+  if (key.startsWith('metrics.')) {
+    return { key, label: key.slice(8), kind: 'metric' };
+  }
+  if (key.startsWith('tags.')) {
+    return { key, label: key.slice(5), kind: 'tag' };
+  }
+  return { key, label: key, kind: 'attribute' };
+}
+
+/**
+ * Compare two cell values for sorting: missing values sort last whatever the
+ * direction; numbers (and numeric strings) compare numerically, other
+ * strings naturally ("run 2" < "run 10").
+ */
+export function compareValues(
+  a: unknown,
+  b: unknown,
+  direction: SortDirection = 'asc'
+): number {
+  const aMissing = a === undefined || a === null || a === '';
+  const bMissing = b === undefined || b === null || b === '';
+  if (aMissing || bMissing) {
+    return aMissing === bMissing ? 0 : aMissing ? 1 : -1;
+  }
+  const sign = direction === 'asc' ? 1 : -1;
+  const an = typeof a === 'number' ? a : numeric(a);
+  const bn = typeof b === 'number' ? b : numeric(b);
+  if (an !== null && bn !== null) {
+    return an === bn ? 0 : (an < bn ? -1 : 1) * sign;
+  }
+  if (an !== null) {
+    return -1 * sign; // numbers before strings
+  }
+  if (bn !== null) {
+    return 1 * sign;
+  }
+  return collator.compare(String(a), String(b)) * sign;
+}
+
+const collator = new Intl.Collator(undefined, {
+  numeric: true,
+  sensitivity: 'base'
+});
+
+function numeric(v: unknown): number | null {
+  if (typeof v !== 'string' || v.trim() === '') {
+    return null;
+  }
+  const n = Number(v);
+  return Number.isFinite(n) ? n : null;
+}
+
+/**
+ * Free-text match, as the server's `search=` does it: name or notebook path
+ * contain the text, or the run id starts with it (case-insensitive).
+ */
+export function matchesText(run: IRunSummary, needle: string): boolean {
+  if (!needle) {
+    return true;
+  }
+  const n = needle.toLowerCase();
+  return (
+    (run.name ?? '').toLowerCase().includes(n) ||
+    (run.notebook_path ?? '').toLowerCase().includes(n) ||
+    run.run_id.toLowerCase().startsWith(n)
+  );
+}
+
+export class RunsModel {
+  constructor(options: RunsModel.IOptions = {}) {
+    this._now = options.now ?? (() => Date.now());
+    if (options.columns) {
+      this._columns = [...options.columns];
+    }
+  }
+
+  /** Emitted (once per mutation) with what changed. */
+  get changed(): ISignal<this, ChangeKind> {
+    return this._changed;
+  }
+
+  // ---------------------------------------------------------------- runs
+
+  /** Number of loaded runs. */
+  get size(): number {
+    return this._runs.size;
+  }
+
+  /** Total number of runs the server reported for the current query. */
+  get total(): number {
+    return Math.max(this._total, this._runs.size);
+  }
+
+  /** Whether every run of the server query is loaded (client-side filtering is exact). */
+  get complete(): boolean {
+    return this._runs.size >= this._total;
+  }
+
+  get loading(): boolean {
+    return this._loading;
+  }
+
+  set loading(value: boolean) {
+    if (value !== this._loading) {
+      this._loading = value;
+      this._changed.emit('loading');
+    }
+  }
+
+  /** Last load error to show, or null. */
+  get error(): string | null {
+    return this._error;
+  }
+
+  set error(value: string | null) {
+    if (value !== this._error) {
+      this._error = value;
+      this._changed.emit('loading');
+    }
+  }
+
+  getRun(runId: string): IRunSummary | undefined {
+    return this._runs.get(runId);
+  }
+
+  /** All loaded runs, in load order. */
+  get runs(): IRunSummary[] {
+    return Array.from(this._runs.values());
+  }
+
+  /** Replace every run (a full reload). The selection keeps known runs. */
+  setRuns(runs: IRunSummary[], total?: number): void {
+    this._runs.clear();
+    for (const run of runs) {
+      this._runs.set(run.run_id, run);
+    }
+    this._total = total ?? runs.length;
+    this._staleMetrics.clear();
+    this._invalidate(true);
+    this._changed.emit('runs');
+  }
+
+  /**
+   * Merge runs (a page, a live event or a refresh of stale runs). A run whose
+   * `last_update_time` is older than the one we hold is ignored. Returns how
+   * many runs changed. `total` (from a page of `GET runs`) replaces the
+   * known total; otherwise new runs add to it.
+   */
+  mergeRuns(runs: IRunSummary[], total?: number): number {
+    let changed = 0;
+    let added = 0;
+    for (const run of runs) {
+      if (!run || typeof run.run_id !== 'string') {
+        continue;
+      }
+      const old = this._runs.get(run.run_id);
+      if (old && (old.last_update_time ?? 0) > (run.last_update_time ?? 0)) {
+        continue;
+      }
+      if (!old) {
+        added++;
+      }
+      this._runs.set(run.run_id, run);
+      this._staleMetrics.delete(run.run_id);
+      changed++;
+    }
+    if (total !== undefined) {
+      // a page of a paged load: the server told us the total
+      this._total = total;
+    } else {
+      this._total += added;
+    }
+    if (changed) {
+      this._invalidate(true);
+      this._changed.emit('runs');
+    }
+    return changed;
+  }
+
+  mergeRun(run: IRunSummary): boolean {
+    return this.mergeRuns([run]) > 0;
+  }
+
+  /** Forget runs (e.g. deleted). */
+  removeRuns(runIds: string[]): void {
+    let changed = false;
+    for (const id of runIds) {
+      if (this._runs.delete(id)) {
+        changed = true;
+        this._total = Math.max(0, this._total - 1);
+      }
+      this._selection.delete(id);
+    }
+    if (changed) {
+      this._invalidate(true);
+      this._changed.emit('runs');
+    }
+  }
+
+  /**
+   * A `metrics` event: the run's latest metric values changed. The summary we
+   * hold is now stale (the event does not carry the values): the run is
+   * listed in `staleRuns` until a fresh summary is merged.
+   */
+  applyMetricsEvent(event: IMetricsEvent): boolean {
+    const run = this._runs.get(event.run_id);
+    if (!run) {
+      return false;
+    }
+    this._staleMetrics.add(event.run_id);
+    return true;
+  }
+
+  /** Runs whose metric values are known to be out of date. */
+  get staleRuns(): string[] {
+    return Array.from(this._staleMetrics);
+  }
+
+  /** Take (and clear) up to `max` stale run ids, visible ones first. */
+  takeStaleRuns(max = 100): string[] {
+    const stale = this._staleMetrics;
+    if (!stale.size) {
+      return [];
+    }
+    const out: string[] = [];
+    for (const run of this.visibleRuns) {
+      if (out.length >= max) {
+        break;
+      }
+      if (stale.has(run.run_id)) {
+        out.push(run.run_id);
+      }
+    }
+    for (const id of stale) {
+      if (out.length >= max) {
+        break;
+      }
+      if (!out.includes(id)) {
+        out.push(id);
+      }
+    }
+    for (const id of out) {
+      stale.delete(id);
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------- filters
+
+  /** The filter box text: free text, or an MLflow-style expression. */
+  get query(): string {
+    return this._query;
+  }
+
+  set query(value: string) {
+    if (value === this._query) {
+      return;
+    }
+    this._query = value;
+    this._filterError = null;
+    this._clauses = [];
+    this._text = '';
+    const trimmed = value.trim();
+    if (trimmed && looksLikeExpression(trimmed)) {
+      try {
+        this._clauses = parseFilter(trimmed);
+      } catch (error) {
+        this._filterError =
+          error instanceof FilterSyntaxError ? error.message : String(error);
+      }
+    } else {
+      this._text = trimmed;
+    }
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** Why the filter expression does not parse (then nothing is filtered). */
+  get filterError(): string | null {
+    return this._filterError;
+  }
+
+  /** The expression to send as `filter=` (valid expressions only). */
+  get serverFilter(): string | undefined {
+    return this._clauses.length ? this._query.trim() : undefined;
+  }
+
+  /** The free text to send as `search=`. */
+  get serverSearch(): string | undefined {
+    return this._text || undefined;
+  }
+
+  get statusFilter(): RunStatus | null {
+    return this._status;
+  }
+
+  set statusFilter(value: RunStatus | null) {
+    if (value === this._status) {
+      return;
+    }
+    this._status = value;
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** Experiment shown (null: all). Filtering is also done client-side. */
+  get experiment(): string | null {
+    return this._experiment;
+  }
+
+  set experiment(value: string | null) {
+    const v = value || null;
+    if (v === this._experiment) {
+      return;
+    }
+    this._experiment = v;
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** Show only top-level runs (hide pipeline steps / child runs). */
+  get topLevelOnly(): boolean {
+    return this._topLevelOnly;
+  }
+
+  set topLevelOnly(value: boolean) {
+    if (value === this._topLevelOnly) {
+      return;
+    }
+    this._topLevelOnly = value;
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** Whether a run passes every active filter. */
+  matches(run: IRunSummary): boolean {
+    if (this._experiment && run.experiment !== this._experiment) {
+      return false;
+    }
+    if (this._status && run.status !== this._status) {
+      return false;
+    }
+    if (this._topLevelOnly && run.parent_run_id) {
+      return false;
+    }
+    if (this._clauses.length && !matchAll(run, this._clauses)) {
+      return false;
+    }
+    if (this._text && !matchesText(run, this._text)) {
+      return false;
+    }
+    return true;
+  }
+
+  // ----------------------------------------------------------------- sort
+
+  get sort(): ISortSpec {
+    return this._sort;
+  }
+
+  set sort(value: ISortSpec) {
+    if (
+      value.key === this._sort.key &&
+      value.direction === this._sort.direction
+    ) {
+      return;
+    }
+    this._sort = { ...value };
+    this._invalidate(false);
+    this._changed.emit('sort');
+  }
+
+  /**
+   * Click on a column header: sort by it (numbers and times descending
+   * first, text ascending first), or flip the direction when already sorted.
+   */
+  toggleSort(key: string): void {
+    if (this._sort.key === key) {
+      this.sort = {
+        key,
+        direction: this._sort.direction === 'asc' ? 'desc' : 'asc'
+      };
+    } else {
+      const descFirst =
+        key === 'start_time' ||
+        key === 'end_time' ||
+        key === 'duration' ||
+        key.startsWith('metrics.');
+      this.sort = { key, direction: descFirst ? 'desc' : 'asc' };
+    }
+  }
+
+  /** `order_by` for the server, e.g. `metrics.acc DESC`. */
+  get serverOrderBy(): string {
+    const key = this._sort.key === 'duration' ? 'start_time' : this._sort.key;
+    return `${key} ${this._sort.direction.toUpperCase()}`;
+  }
+
+  // -------------------------------------------------------------- columns
+
+  /** Extra columns (`params.<k>`, `metrics.<k>`, `tags.<k>`), in order. */
+  get columns(): string[] {
+    return [...this._columns];
+  }
+
+  set columns(value: string[]) {
+    const next = Array.from(new Set(value));
+    if (
+      next.length === this._columns.length &&
+      next.every((c, i) => c === this._columns[i])
+    ) {
+      return;
+    }
+    this._columns = next;
+    this._changed.emit('columns');
+  }
+
+  /** Every column shown: the base ones then the chosen extra ones. */
+  get visibleColumns(): IColumnInfo[] {
+    return [...BASE_COLUMNS, ...this._columns.map(columnInfo)];
+  }
+
+  toggleColumn(key: string): void {
+    const k = normalizeColumnKey(key);
+    if (this._columns.includes(k)) {
+      this.columns = this._columns.filter(c => c !== k);
+    } else {
+      this.columns = [...this._columns, k];
+    }
+  }
+
+  /** Columns the loaded runs could show, grouped and sorted. */
+  get availableColumns(): { params: string[]; metrics: string[]; tags: string[] } {
+    if (!this._available) {
+      const params = new Set<string>();
+      const metrics = new Set<string>();
+      const tags = new Set<string>();
+      for (const run of this._runs.values()) {
+        for (const k in run.params) {
+          params.add(`params.${k}`);
+        }
+        for (const k in run.metrics) {
+          metrics.add(`metrics.${k}`);
+        }
+        for (const k in run.tags) {
+          if (!k.startsWith('mlops.')) {
+            tags.add(`tags.${k}`);
+          }
+        }
+      }
+      const sorted = (s: Set<string>) =>
+        Array.from(s).sort((a, b) => collator.compare(a, b));
+      this._available = {
+        params: sorted(params),
+        metrics: sorted(metrics),
+        tags: sorted(tags)
+      };
+    }
+    return this._available;
+  }
+
+  // ------------------------------------------------------------ selection
+
+  /** Selected run ids in selection order. */
+  get selectedIds(): string[] {
+    return Array.from(this._selection);
+  }
+
+  isSelected(runId: string): boolean {
+    return this._selection.has(runId);
+  }
+
+  toggleSelected(runId: string): void {
+    if (this._selection.has(runId)) {
+      this._selection.delete(runId);
+    } else {
+      this._selection.add(runId);
+    }
+    this._changed.emit('selection');
+  }
+
+  setSelected(runIds: string[]): void {
+    this._selection = new Set(runIds);
+    this._changed.emit('selection');
+  }
+
+  clearSelection(): void {
+    if (this._selection.size) {
+      this._selection.clear();
+      this._changed.emit('selection');
+    }
+  }
+
+  /** Whether the compare view can open (two or more runs selected). */
+  get canCompare(): boolean {
+    return this._selection.size >= 2;
+  }
+
+  // -------------------------------------------------------------- results
+
+  /** The runs passing the filters, sorted (memoised until the next change). */
+  get visibleRuns(): IRunSummary[] {
+    if (!this._visible) {
+      const now = this._now();
+      const { key, direction } = this._sort;
+      const rows: Array<{ run: IRunSummary; value: unknown }> = [];
+      for (const run of this._runs.values()) {
+        if (this.matches(run)) {
+          rows.push({ run, value: runValue(run, key, now) });
+        }
+      }
+      rows.sort((a, b) => {
+        const c = compareValues(a.value, b.value, direction);
+        if (c !== 0) {
+          return c;
+        }
+        // stable tie-break: newest first, then id
+        const t = (b.run.start_time ?? 0) - (a.run.start_time ?? 0);
+        return t !== 0 ? t : a.run.run_id < b.run.run_id ? -1 : 1;
+      });
+      this._visible = rows.map(r => r.run);
+    }
+    return this._visible;
+  }
+
+  /** Count of visible runs by status. */
+  get statusCounts(): { [status: string]: number } {
+    const visible = this.visibleRuns;
+    if (!this._counts) {
+      const counts: { [status: string]: number } = {};
+      for (const run of visible) {
+        counts[run.status] = (counts[run.status] ?? 0) + 1;
+      }
+      this._counts = counts;
+    }
+    return this._counts;
+  }
+
+  private _invalidate(runsChanged: boolean): void {
+    this._visible = null;
+    this._counts = null;
+    if (runsChanged) {
+      this._available = null;
+    }
+  }
+
+  private _now: () => number;
+  private _runs = new Map<string, IRunSummary>();
+  private _total = 0;
+  private _loading = false;
+  private _error: string | null = null;
+  private _staleMetrics = new Set<string>();
+  private _query = '';
+  private _text = '';
+  private _clauses: IFilterClause[] = [];
+  private _filterError: string | null = null;
+  private _status: RunStatus | null = null;
+  private _experiment: string | null = null;
+  private _topLevelOnly = false;
+  private _sort: ISortSpec = { ...DEFAULT_SORT };
+  private _columns: string[] = [];
+  private _selection = new Set<string>();
+  private _visible: IRunSummary[] | null = null;
+  private _counts: { [status: string]: number } | null = null;
+  private _available: {
+    params: string[];
+    metrics: string[];
+    tags: string[];
+  } | null = null;
+  private _changed = new Signal<this, ChangeKind>(this);
+}
+
+export namespace RunsModel {
+  export interface IOptions {
+    /** Clock (tests). */
+    now?: () => number;
+    /** Initial extra columns. */
+    columns?: string[];
+  }
+}
+
+/** `metric.acc` -> `metrics.acc`; unknown forms are kept as they are. */
+export function normalizeColumnKey(key: string): string {
+  try {
+    return normalizeKey(key);
+  } catch {
+    return key;
+  }
+}

@@ -1,0 +1,145 @@
+"""MLflow-style filter and order-by expressions: ``jupyter_mlops.store.filters``."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from jupyter_mlops.exceptions import InvalidFilterError
+from jupyter_mlops.store import Store
+from jupyter_mlops.store.filters import (
+    Identifier,
+    compile_filter,
+    parse_identifier,
+    parse_order_by,
+)
+from jupyter_mlops.store.writer import now_ms
+
+RUNS = {
+    # name: (experiment, status, params, metrics, tags)
+    "sgd-fast": ("exp-a", "FINISHED", {"lr": "0.1", "opt": "sgd"},
+                 {"acc": 0.91, "val loss": 0.3}, {"team": "vision"}),
+    "sgd-slow": ("exp-a", "FAILED", {"lr": "0.01", "opt": "sgd"},
+                 {"acc": 0.75, "val loss": 0.8}, {"team": "nlp"}),
+    "adam": ("exp-b", "FINISHED", {"lr": "0.001", "opt": "adam"},
+             {"acc": 0.97}, {"team": "vision", "note": "it's good"}),
+    "nan-run": ("exp-b", "KILLED", {"opt": "adam"}, {"acc": math.nan}, {}),
+}
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("filters") / "mlops.db"
+    s = Store(str(path))
+    stamp = now_ms()
+    for offset, (name, (experiment, status, params, metrics, tags)) in enumerate(RUNS.items()):
+        row = s.new_run_row(name=name, experiment_id=s.experiment_id(experiment), kind="api")
+        row.update(status=status, start_time=stamp + offset, end_time=stamp + 100)
+        s.writer.submit(("run", row, list(params.items()), list(tags.items())))
+        for key, value in metrics.items():
+            s.writer.submit(("m", row["run_id"], key, value, stamp, 0))
+    s.flush()
+    yield s
+    s.close()
+
+
+def names(store: Store, expression: str | None = None, order_by=None) -> list[str]:
+    records, _ = store.search_runs(filter=expression, order_by=order_by)
+    return [r.name for r in records]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("metrics.acc > 0.9", {"sgd-fast", "adam"}),
+        ("metrics.acc >= 0.91 and metrics.acc < 0.95", {"sgd-fast"}),
+        ("metric.acc <= 0.75", {"sgd-slow"}),
+        ("metrics.`val loss` < 0.5", {"sgd-fast"}),
+        ("metrics.acc != 0.75", {"sgd-fast", "adam"}),
+        ("metrics.`val loss` IS NULL", {"adam", "nan-run"}),
+        ("metrics.`val loss` IS NOT NULL", {"sgd-fast", "sgd-slow"}),
+        ("params.lr = '0.1'", {"sgd-fast"}),
+        ("params.lr = 0.1", {"sgd-fast"}),  # numbers compare as the param's text
+        ('params.opt = "adam"', {"adam", "nan-run"}),
+        ("params.opt != 'adam'", {"sgd-fast", "sgd-slow"}),
+        ("params.lr IN ('0.1', '0.01')", {"sgd-fast", "sgd-slow"}),
+        ("params.lr IS NULL", {"nan-run"}),
+        ("params.opt LIKE 'sg%'", {"sgd-fast", "sgd-slow"}),
+        ("params.opt ILIKE 'ADA%'", {"adam", "nan-run"}),
+        ("params.opt NOT LIKE 'sg%'", {"adam", "nan-run"}),
+        ("tags.team = 'vision' and params.opt = 'sgd'", {"sgd-fast"}),
+        ("tags.note = 'it''s good'", {"adam"}),
+        ("tags.note = 'it\\'s good'", {"adam"}),
+        ("status = 'FINISHED'", {"sgd-fast", "adam"}),
+        ("status = 'finished'", {"sgd-fast", "adam"}),
+        ("attributes.status IN ('FAILED', 'KILLED')", {"sgd-slow", "nan-run"}),
+        ("name LIKE 'sgd%'", {"sgd-fast", "sgd-slow"}),
+        ("run_name = 'adam'", {"adam"}),
+        ("experiment = 'exp-b'", {"adam", "nan-run"}),
+        ("experiment LIKE 'exp-%' AND metrics.acc > 0.8", {"sgd-fast", "adam"}),
+        ("kind = 'api'", set(RUNS)),
+        ("parent_run_id IS NULL", set(RUNS)),
+        ("", set(RUNS)),
+        ("   ", set(RUNS)),
+    ],
+)
+def test_filter(store: Store, expression: str, expected: set[str]) -> None:
+    assert set(names(store, expression)) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("metrics.acc > 0.9 or metrics.acc < 0.1", "only 'and'"),
+        ("colour = 'red'", "Unknown run attribute 'colour'"),
+        ("metrics.acc > 'high'", "numeric"),
+        ("metrics.acc LIKE '9%'", "numeric"),
+        ("params.lr > '0.1'", "strings"),
+        ("metrics.acc", "Missing comparison"),
+        ("metrics.acc >", "Missing value"),
+        ("metrics.acc > 0.9 and", "ends with 'and'"),
+        ("params.lr IN '0.1'", "IN must be followed"),
+        ("params.lr IN ()", "empty"),
+        ("params.lr IN ('a', 'b'", "Unclosed"),
+        ("status IS 'x'", "NULL"),
+        ("0.5 < metrics.acc", "Expected a key"),
+        ("metrics.acc ~ 3", "Cannot parse"),
+        ("metrics. > 3", "Missing key"),
+        ("params.lr = sgd", "Expected a value"),
+    ],
+)
+def test_bad_filter_is_a_clear_error(store: Store, expression: str, message: str) -> None:
+    with pytest.raises(InvalidFilterError, match=message.replace("(", r"\(")):
+        compile_filter(expression)
+    with pytest.raises(InvalidFilterError):
+        store.search_runs(filter=expression)
+
+
+def test_order_by(store: Store) -> None:
+    assert names(store, "metrics.acc IS NOT NULL", "metrics.acc DESC")[:3] == [
+        "adam", "sgd-fast", "sgd-slow"]
+    assert names(store, "params.lr IS NOT NULL", ["params.lr ASC"]) == [
+        "adam", "sgd-slow", "sgd-fast"]
+    assert names(store, None, "name") == sorted(RUNS)
+    assert names(store, None, "experiment DESC, name DESC") == [
+        "nan-run", "adam", "sgd-slow", "sgd-fast"]
+    # default: newest first
+    assert names(store) == list(reversed(RUNS))
+    # runs without the key sort last either way
+    assert names(store, None, "metrics.`val loss` DESC")[-2:] in (
+        ["adam", "nan-run"], ["nan-run", "adam"])
+    with pytest.raises(InvalidFilterError):
+        names(store, None, "bogus DESC")
+
+
+def test_parse_identifier_and_order_by() -> None:
+    assert parse_identifier("metrics.acc") == Identifier("metric", "acc")
+    assert parse_identifier("params.`my key.x`") == Identifier("param", "my key.x")
+    assert parse_identifier("tag.team") == Identifier("tag", "team")
+    assert parse_identifier("start_time") == Identifier("attribute", "start_time")
+    assert parse_identifier("metrics.a.b") == Identifier("metric", "a.b")
+    terms = parse_order_by("metrics.acc DESC, start_time asc,, name")
+    assert [(t.ident.key, t.descending) for t in terms] == [
+        ("acc", True), ("start_time", False), ("name", False)]
+    assert parse_order_by(None) == []

@@ -1,0 +1,322 @@
+"""The public tracking API (``import jupyter_mlops as mlops``) as DESIGN.md describes it."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import jupyter_mlops as mlops
+from jupyter_mlops.exceptions import InvalidParameterError, NoActiveRunError, RunNotFoundError
+from jupyter_mlops.store.schema import (
+    MAX_KEY_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+)
+
+
+def test_public_names_exist() -> None:
+    for name in ("set_experiment", "start_run", "end_run", "active_run", "log_param",
+                 "log_params", "log_metric", "log_metrics", "set_tag", "log_artifact", "runs",
+                 "get_run", "flush", "set_store", "load_ipython_extension"):
+        assert callable(getattr(mlops, name)), name
+    assert mlops.__version__
+
+
+def test_start_run_context_manager(tmp_store: str) -> None:
+    assert mlops.active_run() is None
+    with mlops.start_run("first", params={"lr": 0.1, "layers": [1, 2]},
+                         tags={"team": "vision"}) as run:
+        assert mlops.active_run() is run
+        assert run.status == "RUNNING"
+        mlops.log_metric("acc", 0.5)
+        mlops.log_metric("acc", 0.75)
+    assert mlops.active_run() is None
+    assert run.status == "FINISHED"
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert loaded.name == "first"
+    assert loaded.experiment == "Default"
+    assert loaded.params == {"lr": "0.1", "layers": "[1, 2]"}
+    assert loaded.tags == {"team": "vision"}
+    assert loaded.metrics == {"acc": 0.75}
+    assert loaded.end_time is not None and loaded.end_time >= loaded.start_time
+    assert loaded.run_id == loaded.info.run_id == run.info.run_id
+    assert loaded.duration is not None and loaded.duration >= 0
+    assert loaded.environment and loaded.environment["python"]
+    assert isinstance(loaded.source, str | None)
+
+
+def test_start_and_end_run_without_context_manager(tmp_store: str) -> None:
+    run = mlops.start_run()
+    assert run.name.startswith("run-")
+    mlops.log_metrics({"a": 1, "b": 2.5}, step=3)
+    mlops.end_run("failed")
+    assert mlops.active_run() is None
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FAILED"
+    assert loaded.metrics == {"a": 1.0, "b": 2.5}
+    assert list(loaded.history("a")["step"]) == [3]
+    with pytest.raises(NoActiveRunError):
+        mlops.end_run()
+    run = mlops.start_run("bad-status")
+    with pytest.raises(InvalidParameterError, match="FINISHED, FAILED or KILLED|FINISHED"):
+        mlops.end_run("DONE")
+    mlops.end_run("KILLED")
+    assert mlops.get_run(run.run_id).status == "KILLED"
+
+
+def test_exception_in_run_is_failed_with_traceback(tmp_store: str) -> None:
+    with pytest.raises(ZeroDivisionError), mlops.start_run("boom") as run:
+        1 / 0  # noqa: B018
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FAILED"
+    assert "ZeroDivisionError" in loaded.error
+    assert "Traceback" in loaded.error
+    with pytest.raises(KeyboardInterrupt), mlops.start_run("stopped") as run:
+        raise KeyboardInterrupt
+    assert mlops.get_run(run.run_id).status == "KILLED"
+
+
+def test_set_experiment(tmp_store: str) -> None:
+    with mlops.start_run("in-default"):
+        pass
+    experiment_id = mlops.set_experiment("vision")
+    assert experiment_id == mlops.set_experiment("vision")
+    with mlops.start_run("in-vision") as run:
+        pass
+    with mlops.start_run("explicit", experiment="nlp"):
+        pass
+    assert mlops.get_run(run.run_id).experiment == "vision"
+    assert mlops.get_run(run.run_id).experiment_id == experiment_id
+    # runs() defaults to the active experiment
+    assert list(mlops.runs()["name"]) == ["in-vision"]
+    assert set(mlops.runs(experiment=["nlp", "Default"])["name"]) == {"explicit", "in-default"}
+    assert mlops.runs(experiment="does-not-exist").empty
+    with pytest.raises(InvalidParameterError):
+        mlops.set_experiment("")
+
+
+def test_runs_covers_all_experiments_when_none_is_active(tmp_store: str) -> None:
+    with mlops.start_run("a", experiment="x"):
+        pass
+    with mlops.start_run("b", experiment="y"):
+        pass
+    assert set(mlops.runs()["name"]) == {"a", "b"}
+
+
+def test_nested_runs(tmp_store: str) -> None:
+    with mlops.start_run("parent") as parent:
+        with mlops.start_run("child-1") as child1:
+            assert mlops.active_run() is child1
+            mlops.log_metric("loss", 1.0)
+            with mlops.start_run("grandchild") as grandchild:
+                pass
+        time.sleep(0.005)  # children are listed by start time (milliseconds)
+        with mlops.start_run("child-2") as child2:
+            pass
+        assert mlops.active_run() is parent
+        mlops.log_metric("total", 2.0)
+    assert child1.parent_run_id == parent.run_id
+    assert child2.parent_run_id == parent.run_id
+    assert grandchild.parent_run_id == child1.run_id
+    loaded = mlops.get_run(parent.run_id)
+    assert loaded.parent_run_id is None
+    assert loaded.children == [child1.run_id, child2.run_id]
+    assert loaded.metrics == {"total": 2.0}  # the child's metric stayed in the child
+    assert mlops.get_run(child1.run_id).metrics == {"loss": 1.0}
+    frame = mlops.runs(filter=f"parent_run_id = '{parent.run_id}'")
+    assert set(frame["name"]) == {"child-1", "child-2"}
+
+
+def test_log_param_and_params(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        mlops.log_param("lr", 0.01)
+        mlops.log_params({"opt": "adam", "betas": (0.9, 0.99), "flag": True, "none": None})
+        mlops.log_param("lr", 0.01)  # same value again: fine
+        with pytest.raises(InvalidParameterError, match="already logged"):
+            mlops.log_param("lr", 0.02)
+    assert mlops.get_run(run.run_id).params == {
+        "lr": "0.01", "opt": "adam", "betas": "[0.9, 0.99]", "flag": "True", "none": "None"}
+
+
+def test_oversized_param_value_states_the_limit(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        mlops.log_param("ok", "x" * MAX_PARAM_VALUE_LENGTH)
+        with pytest.raises(InvalidParameterError) as info:
+            mlops.log_param("big", "x" * (MAX_PARAM_VALUE_LENGTH + 1))
+        message = str(info.value)
+        assert "'big'" in message
+        assert f"limit is {MAX_PARAM_VALUE_LENGTH}" in message
+        assert str(MAX_PARAM_VALUE_LENGTH + 1) in message
+        with pytest.raises(InvalidParameterError, match=f"limit is {MAX_PARAM_VALUE_LENGTH}"):
+            mlops.log_params({"fine": 1, "huge": list(range(5000))})
+        with pytest.raises(InvalidParameterError, match=f"limit is {MAX_KEY_LENGTH}"):
+            mlops.log_param("k" * (MAX_KEY_LENGTH + 1), 1)
+        with pytest.raises(InvalidParameterError, match=f"limit is {MAX_TAG_VALUE_LENGTH}"):
+            mlops.set_tag("t", "x" * (MAX_TAG_VALUE_LENGTH + 1))
+    # nothing of a refused call was stored (log_params checks everything first)
+    assert mlops.get_run(run.run_id).params == {"ok": "x" * MAX_PARAM_VALUE_LENGTH}
+    with pytest.raises(InvalidParameterError, match=f"limit is {MAX_PARAM_VALUE_LENGTH}"):
+        mlops.start_run(params={"p": "y" * 10_000})
+    assert mlops.active_run() is None
+
+
+def test_non_numeric_metric_names_the_key(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        for bad in ("0.5", "high", None, b"1", object(), [1.0], {"a": 1}, 1 + 2j):
+            with pytest.raises(InvalidParameterError) as info:
+                mlops.log_metric("accuracy", bad)  # type: ignore[arg-type]
+            assert "'accuracy'" in str(info.value)
+        with pytest.raises(InvalidParameterError, match="'val_loss'"):
+            mlops.log_metrics({"ok": 1.0, "val_loss": "nan?"})
+        with pytest.raises(InvalidParameterError, match="step"):
+            mlops.log_metric("x", 1.0, step=1.5)  # type: ignore[arg-type]
+        with pytest.raises(InvalidParameterError):
+            mlops.log_metric("", 1.0)
+        import numpy as np
+
+        mlops.log_metric("np", np.float32(0.25))
+        mlops.log_metric("int", 3)
+        mlops.log_metric("bool", True)
+        mlops.log_metric("step_float", 1.0, step=2.0)  # type: ignore[arg-type]
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.metrics["np"] == 0.25
+    assert loaded.metrics["int"] == 3.0
+    assert "accuracy" not in loaded.metrics
+
+
+def test_nan_and_inf_metrics_are_accepted(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        mlops.log_metric("nan", float("nan"))
+        mlops.log_metric("inf", float("inf"))
+        mlops.log_metrics({"ninf": -math.inf, "npnan": __import__("numpy").nan})
+    loaded = mlops.get_run(run.run_id)
+    assert math.isnan(loaded.metrics["nan"]) and math.isnan(loaded.metrics["npnan"])
+    assert loaded.metrics["inf"] == math.inf and loaded.metrics["ninf"] == -math.inf
+
+
+def test_logging_without_a_run_is_an_error(tmp_store: str) -> None:
+    for call in (lambda: mlops.log_metric("a", 1), lambda: mlops.log_param("a", 1),
+                 lambda: mlops.set_tag("a", 1), lambda: mlops.log_metrics({"a": 1}),
+                 lambda: mlops.log_params({"a": 1})):
+        with pytest.raises(NoActiveRunError, match="start_run"):
+            call()
+
+
+def test_set_tag_overwrites(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        mlops.set_tag("stage", "dev")
+        mlops.set_tag("stage", "prod")
+        mlops.set_tags({"n": 3})
+    assert mlops.get_run(run.run_id).tags == {"stage": "prod", "n": "3"}
+
+
+def test_log_artifact(tmp_store: str, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.txt").write_text("A")
+    (folder / "b.txt").write_text("BB")
+    with mlops.start_run() as run:
+        assert mlops.log_artifact(folder) == ["out/a.txt", "out/b.txt"]
+    assert mlops.get_run(run.run_id).artifacts == [("out/a.txt", 1), ("out/b.txt", 2)]
+
+
+def test_runs_dataframe(tmp_store: str) -> None:
+    for i, lr in enumerate((0.1, 0.01, 0.001)):
+        with mlops.start_run(f"r{i}", params={"lr": lr}, tags={"i": i}):
+            mlops.log_metric("acc", 0.5 + i / 10)
+            mlops.log_metric("acc", 0.6 + i / 10)
+            time.sleep(0.002)  # distinct start times
+    frame = mlops.runs()
+    assert isinstance(frame, pd.DataFrame)
+    assert len(frame) == 3
+    expected = ["run_id", "name", "experiment", "status", "start_time", "end_time"]
+    assert list(frame.columns[:6]) == expected
+    for column in ("params.lr", "metrics.acc", "tags.i"):
+        assert column in frame.columns
+    assert list(frame["name"]) == ["r2", "r1", "r0"]  # newest first
+    assert list(frame["metrics.acc"]) == pytest.approx([0.8, 0.7, 0.6])  # latest value
+    assert list(frame["params.lr"]) == ["0.001", "0.01", "0.1"]
+    assert str(frame["start_time"].dtype).startswith("datetime64")
+    assert set(frame["status"]) == {"FINISHED"}
+
+    best = mlops.runs(filter="metrics.acc > 0.65", order_by="metrics.acc DESC", limit=1)
+    assert list(best["name"]) == ["r2"]
+    assert list(mlops.runs(order_by=["params.lr"])["name"]) == ["r2", "r1", "r0"]
+    assert list(mlops.runs(filter="params.lr = '0.1'")["name"]) == ["r0"]
+    assert len(mlops.runs(limit=2)) == 2
+    empty = mlops.runs(filter="metrics.acc > 10")
+    assert empty.empty and list(empty.columns[:6]) == expected
+    with pytest.raises(mlops.InvalidFilterError):
+        mlops.runs(filter="metrics.acc >>> 1")
+
+
+def test_get_run_history_full_and_downsampled(tmp_store: str) -> None:
+    with mlops.start_run("hist") as run:
+        for step in range(2000):
+            mlops.log_metric("loss", 1.0 / (step + 1))
+        mlops.log_metric("sparse", 1.0, step=10)
+        mlops.log_metric("sparse", 2.0, step=1000)
+    loaded = mlops.get_run(run.run_id)
+    history = loaded.history("loss")
+    assert list(history.columns) == ["step", "value", "timestamp"]
+    assert len(history) == 2000
+    assert list(history["step"]) == list(range(2000))
+    assert history["value"].iloc[0] == 1.0
+    assert str(history["timestamp"].dtype).startswith("datetime64")
+    assert history.attrs["total_points"] == 2000
+
+    small = loaded.history("loss", max_points=50)
+    assert 2 <= len(small) <= 50
+    assert small["step"].iloc[0] == 0 and small["step"].iloc[-1] == 1999
+    assert small.attrs["total_points"] == 2000
+    assert list(loaded.history("sparse")["step"]) == [10, 1000]
+    assert loaded.history("never").empty
+    with pytest.raises(InvalidParameterError):
+        loaded.history("loss", max_points=1)
+
+
+def test_get_run_unknown_id(tmp_store: str) -> None:
+    with pytest.raises(RunNotFoundError):
+        mlops.get_run("0" * 32)
+
+
+def test_start_run_validates_its_arguments(tmp_store: str) -> None:
+    with pytest.raises(InvalidParameterError):
+        mlops.start_run(params=[("a", 1)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError):
+        mlops.start_run(tags="x")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="256"):
+        mlops.start_run("n" * 300)
+    assert mlops.active_run() is None
+    assert mlops.runs().empty
+
+
+def test_set_store_is_refused_while_a_run_is_active(tmp_store: str, tmp_path: Path) -> None:
+    with mlops.start_run(), pytest.raises(InvalidParameterError, match="run is active"):
+        mlops.set_store(tmp_path / "other.db")
+
+
+def test_git_is_captured_in_a_repository(tmp_store: str, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c",
+           "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    (repo / "train.py").write_text("print(1)\n")
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "init"], cwd=repo, check=True)
+    monkeypatch.chdir(repo)
+    with mlops.start_run() as run:
+        pass
+    git_info = mlops.get_run(run.run_id).git
+    assert git_info is not None
+    assert len(git_info["commit"]) == 40
+    assert git_info["dirty"] is False

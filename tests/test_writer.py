@@ -1,0 +1,232 @@
+"""The background writer: batching, flush, NaN/inf, bad operations, fork and thread safety."""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import sys
+import threading
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import jupyter_mlops as mlops
+from jupyter_mlops.store import Store
+from jupyter_mlops.store.writer import Writer
+
+
+def _count(url: str, sql: str, *args: Any) -> int:
+    """Count rows through a separate connection: what other processes see."""
+    conn = sqlite3.connect(sa.engine.make_url(url).database or "")
+    try:
+        return conn.execute(sql, args).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _points(url: str, run_id: str, key: str | None = None) -> int:
+    sql = ("SELECT COUNT(*) FROM metrics m JOIN metric_series s ON s.series_id = m.series_id "
+           "WHERE s.run_id = ?")
+    if key is None:
+        return _count(url, sql, run_id)
+    return _count(url, sql + " AND s.key = ?", run_id, key)
+
+
+def test_metrics_are_batched(tmp_store: str) -> None:
+    batches: list[int] = []
+    with mlops.start_run("batched") as run:
+        writer = run.store.writer
+        writer.flush()
+        writer.listeners.append(lambda work: batches.append(len(work)))
+        for i in range(5000):
+            mlops.log_metric("loss", 1.0 / (i + 1))
+        mlops.flush()
+        writer.listeners.clear()
+    assert sum(batches) == 5000
+    # one transaction per wake-up, not per point (logging 5000 points takes a few ms)
+    assert len(batches) < 100
+    assert _points(tmp_store, run.run_id) == 5000
+
+
+def test_logging_does_not_touch_the_database(tmp_store: str) -> None:
+    """Until the writer wakes up (or flush), nothing is committed: the cell never waits."""
+    with mlops.start_run("deferred") as run:
+        writer = run.store.writer
+        mlops.flush()
+        writer.interval = 3600.0  # the thread sleeps; only flush wakes it
+        writer._wake.set()
+        try:
+            for i in range(100):
+                mlops.log_metric("x", i)
+            assert len(writer.queue) >= 100
+            assert _points(tmp_store, run.run_id) == 0
+            mlops.flush()
+            assert not writer.queue
+            assert _points(tmp_store, run.run_id) == 100
+        finally:
+            writer.interval = 0.2
+            writer._wake.set()
+
+
+def test_flush_waits_for_a_batch_already_taken_off_the_queue(tmp_store: str) -> None:
+    """flush() after the writer popped a batch but before it committed must still wait."""
+    store = mlops.get_store()
+    started, release = threading.Event(), threading.Event()
+
+    def slow_capture() -> tuple[str, dict[str, Any]]:
+        started.set()
+        release.wait(10)
+        return run.run_id, {"stdout": "captured"}
+
+    with mlops.start_run("slow", capture=False) as run:
+        mlops.log_metric("m", 1.0)
+        store.writer.submit(("call", slow_capture))
+        store.writer._wake.set()
+        assert started.wait(10)
+        assert not store.writer.queue  # the batch is in the writer's hands
+        threading.Timer(0.3, release.set).start()
+        mlops.flush()
+        assert release.is_set()
+        assert _points(tmp_store, run.run_id) == 1
+
+
+def test_nan_and_inf_are_stored_and_read_back(tmp_store: str) -> None:
+    values = [1.5, math.nan, math.inf, -math.inf, 0.0, -2.0]
+    with mlops.start_run("specials") as run:
+        for step, value in enumerate(values):
+            mlops.log_metric("v", value, step=step)
+        mlops.log_metric("last_nan", math.nan)
+        mlops.log_metric("last_inf", math.inf)
+        mlops.log_metric("last_ninf", float("-inf"))
+    loaded = mlops.get_run(run.run_id)
+    history = loaded.history("v")
+    got = list(history["value"])
+    assert got[0] == 1.5 and math.isnan(got[1]) and got[2] == math.inf
+    assert got[3] == -math.inf and got[4:] == [0.0, -2.0]
+    assert list(history["step"]) == list(range(len(values)))
+    assert math.isnan(loaded.metrics["last_nan"])
+    assert loaded.metrics["last_inf"] == math.inf
+    assert loaded.metrics["last_ninf"] == -math.inf
+    frame = mlops.runs()
+    assert math.isnan(frame.loc[0, "metrics.last_nan"])
+    assert frame.loc[0, "metrics.last_inf"] == math.inf
+
+
+def test_an_invalid_operation_does_not_lose_the_rest_of_the_batch(
+        tmp_store: str, capfd: pytest.CaptureFixture[str]) -> None:
+    store = mlops.get_store()
+    with mlops.start_run("mixed") as run:
+        mlops.flush()
+        writer = store.writer
+        writer.interval = 3600.0
+        writer._wake.set()
+        try:
+            mlops.log_metric("good", 1.0)
+            # a cell row for a run that does not exist violates nothing in SQLite (no FK
+            # enforcement) but a duplicate primary key does:
+            row = {"position": 0, "execution_count": 1, "cell_id": None, "source": "x",
+                   "start_time": 0, "duration_ms": 1.0, "status": "FINISHED", "error": None}
+            writer.queue.append(("cell", run.run_id, row))
+            writer.queue.append(("cell", run.run_id, row))
+            mlops.log_metric("good", 2.0)
+            mlops.flush()
+        finally:
+            writer.interval = 0.2
+    assert _points(tmp_store, run.run_id, "good") == 2
+    assert len(mlops.get_run(run.run_id).cells) == 1
+    assert "dropped an invalid write" in capfd.readouterr().err
+
+
+def test_close_drains_the_queue(tmp_store: str) -> None:
+    store = Store(tmp_store)
+    run_id = store.new_run_row(name="x", experiment_id=store.experiment_id("e"), kind="api")
+    store.writer.submit(("run", run_id, [], []))
+    for i in range(10):
+        store.writer.queue.append(("m", run_id["run_id"], "k", float(i), 0, i))
+    store.close()
+    assert _points(tmp_store, run_id["run_id"]) == 10
+
+
+def test_writer_without_thread_flushes_from_close(tmp_store: str) -> None:
+    store = Store(tmp_store)
+    writer = Writer(store.engine)
+    writer.queue.append(("tags", "no-such-run", [("a", "b")]))
+    writer.close()  # never started a thread: drains in the caller
+    assert not writer.queue
+    store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child_logs_and_exits_parent_keeps_working(tmp_store: str) -> None:
+    with mlops.start_run("forked") as run:
+        for i in range(100):
+            mlops.log_metric("parent", i)
+        mlops.flush()
+        for i in range(50):  # left in the queue at fork time: the child must not write them
+            mlops.log_metric("pending", i)
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                for i in range(200):
+                    mlops.log_metric("child", i)
+                with mlops.start_run("child-run") as child:
+                    mlops.log_metric("inner", 1.0)
+                mlops.flush(timeout=60)
+                code = 0 if child.status == "FINISHED" else 3
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        for i in range(100):
+            mlops.log_metric("parent", 100 + i)
+        mlops.set_tag("after", "fork")
+    record = mlops.get_run(run.run_id)
+    assert record.status == "FINISHED"
+    assert record.tags["after"] == "fork"
+    assert _points(tmp_store, run.run_id, "parent") == 200
+    assert _points(tmp_store, run.run_id, "child") == 200
+    assert _points(tmp_store, run.run_id, "pending") == 50  # written once, by the parent
+    children = mlops.runs(filter="name = 'child-run'")
+    assert list(children["status"]) == ["FINISHED"]
+    assert list(children["parent_run_id"]) == [run.run_id]
+
+
+def test_threads_logging_at_once(tmp_store: str) -> None:
+    threads_n, points_n = 6, 2000
+    errors: list[BaseException] = []
+    with mlops.start_run("threads") as run:
+        barrier = threading.Barrier(threads_n)
+
+        def work(index: int) -> None:
+            try:
+                barrier.wait()
+                for i in range(points_n):
+                    run.log_metric(f"t{index}", float(i), step=i)
+                    if i % 500 == 0:
+                        mlops.flush()
+                run.log_params({f"p{index}": index})
+                run.set_tag(f"tag{index}", "x")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    record = mlops.get_run(run.run_id)
+    assert set(record.params) == {f"p{n}" for n in range(threads_n)}
+    assert set(record.tags) == {f"tag{n}" for n in range(threads_n)}
+    for n in range(threads_n):
+        assert record.metrics[f"t{n}"] == points_n - 1
+        assert _points(tmp_store, run.run_id, f"t{n}") == points_n
