@@ -77,7 +77,11 @@ class MLOpsMagics(Magics):
         # Parse before starting the run: a syntax error is the user's, not a failed run.
         code = self.shell.transform_cell(cell)
         tree = self.shell.compile.ast_parse(code)
-        run = self._start(args, kind="cell", source=source, cell_id=current_cell_id(self.shell))
+        cell_id = current_cell_id(self.shell)
+        run = self._start(args, kind="cell", source=source, cell_id=cell_id)
+        cell_row = {"position": 0, "execution_count": self.shell.execution_count,
+                    "cell_id": cell_id, "source": source, "start_time": now_ms()}
+        started = time.perf_counter()
         stdout, stderr = sys.stdout, sys.stderr
         tail = StreamTail(stdout)
         sys.stdout = tail
@@ -86,14 +90,23 @@ class MLOpsMagics(Magics):
             result = self._execute(tree, code, header=source.split("\n", 1)[0])
         except BaseException as exc:
             sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
-            run.update(stdout=_combine(tail, err_tail))
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            run.end(status, error="".join(traceback.format_exception(exc)))
+            error = "".join(traceback.format_exception(exc))
+            self._finish_cell(run, cell_row, started, status, error, _combine(tail, err_tail))
             raise
         sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
-        run.update(stdout=_combine(tail, err_tail))
-        run.end("FINISHED")
+        self._finish_cell(run, cell_row, started, "FINISHED", None, _combine(tail, err_tail))
         return result
+
+    @staticmethod
+    def _finish_cell(run: ActiveRun, cell_row: dict[str, Any], started: float, status: str,
+                     error: str | None, output: str) -> None:
+        """The run of a %%track cell has that one cell as its cell timeline."""
+        cell_row.update(duration_ms=(time.perf_counter() - started) * 1000.0, status=status,
+                        error=error)
+        run._writer.submit(("cell", run.run_id, cell_row))
+        run.update(stdout=output)
+        run.end(status, error=error)
 
     def _execute(self, tree: ast.Module, code: str, header: str | None = None) -> Any:
         """Run the cell body in the user namespace; the value of a last expression is returned

@@ -76,10 +76,22 @@ def git_info(path: str | None = None) -> dict[str, Any] | None:
 _dist_map: dict[str, list[str]] | None = None
 
 
+_versions_cache: tuple[int, dict[str, str]] | None = None
+
+
 def imported_package_versions() -> dict[str, str]:
-    """Versions of the distributions whose top-level modules are imported right now."""
-    global _dist_map
+    """Versions of the distributions whose top-level modules are imported right now.
+
+    Cached until the number of imported modules changes: thousands of runs in one loop must
+    not walk package metadata thousands of times.
+    """
+    global _dist_map, _versions_cache
     from importlib import metadata
+
+    module_count = len(sys.modules)
+    cached = _versions_cache
+    if cached is not None and cached[0] == module_count:
+        return dict(cached[1])
 
     if _dist_map is None:
         try:
@@ -98,7 +110,9 @@ def imported_package_versions() -> dict[str, str]:
                 versions[dist] = metadata.version(dist)
             except Exception:
                 continue
-    return dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
+    result = dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
+    _versions_cache = (module_count, result)
+    return dict(result)
 
 
 def environment_info() -> dict[str, Any]:

@@ -160,8 +160,9 @@ def _capture_columns(notebook: str | None) -> dict[str, Any]:
     import json
 
     where = os.path.dirname(os.path.abspath(notebook)) if notebook else os.getcwd()
+    git = git_info(where)
     return {
-        "git": json.dumps(git_info(where)) if git_info(where) else None,
+        "git": json.dumps(git) if git else None,
         "environment": json.dumps(environment_info()),
     }
 

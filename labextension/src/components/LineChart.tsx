@@ -43,6 +43,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
 
   const geometry = React.useMemo(() => {
     const xe = extent(series.flatMap(s => s.x));
+    const integerX = series.every(s => s.x.every(v => Number.isInteger(v)));
     const ye = extent(series.flatMap(s => s.y));
     if (!xe || !ye) {
       return null;
@@ -55,7 +56,10 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       ye,
       sx,
       sy,
-      xTicks: niceTicks(xe.min, xe.max, Math.max(2, Math.floor(innerW / 80))),
+      // steps are integers: no 0.5 ticks
+      xTicks: niceTicks(xe.min, xe.max, Math.max(2, Math.floor(innerW / 80))).filter(
+        t => !integerX || Number.isInteger(t)
+      ),
       yTicks: niceTicks(ye.min, ye.max, Math.max(2, Math.floor(innerH / 40))),
       paths: series.map(s => linePath(s.x, s.y, sx, sy))
     };
