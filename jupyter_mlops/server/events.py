@@ -52,6 +52,19 @@ class _Seen:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class PollState:
+    """What one poller has seen: run id -> last state, and how far it has read."""
+
+    started_ms: int = field(default_factory=now_ms)
+    watermark: int = -1
+    seen: dict[str, _Seen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.watermark < 0:
+            self.watermark = self.started_ms
+
+
 class Subscriber:
     """One connected client: a bounded queue of formatted messages."""
 
@@ -91,18 +104,15 @@ class EventHub:
         self.interval = interval
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
-        self._seen: dict[str, _Seen] = {}
-        self._watermark = 0
-        self._started_ms = 0
 
     # -- subscribers ---------------------------------------------------------------------------
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
         self.subscribers.add(subscriber)
         if self._task is None or self._task.done():
-            self._started_ms = self._watermark = now_ms()
-            self._seen = {}
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            # Fresh state per task: a poll still running in its thread after a cancel
+            # updates the old state only.
+            self._task = asyncio.get_running_loop().create_task(self._run(PollState()))
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -116,23 +126,13 @@ class EventHub:
         for subscriber in list(self.subscribers):
             subscriber.put(message)
 
-    async def stop(self) -> None:
-        for subscriber in list(self.subscribers):
-            subscriber.close()
-        self.subscribers.clear()
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
     # -- polling -------------------------------------------------------------------------------
-    async def _run(self) -> None:
+    async def _run(self, state: PollState) -> None:
         failures = 0
         while True:
             try:
                 store = await self.provider.get()
-                messages = await asyncio.to_thread(self.poll_once, store)
+                messages = await asyncio.to_thread(poll_once, store, state)
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -146,58 +146,59 @@ class EventHub:
                 self.publish(message)
             await asyncio.sleep(self.interval * min(1 + failures, 10))
 
-    def poll_once(self, store: Any) -> list[str]:
-        """Read what changed since the last poll and turn it into SSE messages (blocking)."""
-        since = self._watermark - OVERLAP_MS
-        records: list[Any] = []
-        for _ in range(10):
-            page = store.runs_updated_since(since, limit=POLL_PAGE)
-            records.extend(page)
-            if len(page) < POLL_PAGE:
-                break
-            since = page[-1].last_update_time
-        changed = []
-        for record in records:
-            seen = self._seen.get(record.run_id)
-            if seen is None or record.last_update_time > seen.last_update_time:
-                changed.append(record)
-        counts: dict[str, dict[str, int]] = {}
-        if changed and hasattr(store, "metric_point_counts"):
-            counts = store.metric_point_counts([r.run_id for r in changed])
-        messages = []
-        for record in changed:
-            summary = run_summary(record)
-            previous = self._seen.get(record.run_id)
-            run_counts = counts.get(record.run_id)
-            if previous is None:
-                created = record.start_time >= max(self._started_ms, self._watermark - FORGET_MS)
-                messages.append(format_event("run_created" if created else "run_updated",
-                                             summary))
-                if record.metrics:
-                    messages.append(format_event("metrics",
-                                                 _metrics_event(record, sorted(record.metrics))))
-            else:
-                if run_counts is not None:
-                    keys = sorted(k for k, n in run_counts.items()
-                                  if previous.counts.get(k) != n)
-                else:  # a store without point counts: compare latest values
-                    keys = sorted(k for k, v in summary["metrics"].items()
-                                  if k not in previous.summary["metrics"]
-                                  or previous.summary["metrics"][k] != v)
-                if keys:  # before the summary, which carries the new latest values
-                    messages.append(format_event("metrics", _metrics_event(record, keys)))
-                if summary != previous.summary:
-                    messages.append(format_event("run_updated", summary))
-            self._seen[record.run_id] = _Seen(record.last_update_time, summary,
-                                              run_counts or {})
-        if records:
-            self._watermark = max(self._watermark,
-                                  max(r.last_update_time for r in records))
-        horizon = self._watermark - FORGET_MS
-        if len(self._seen) > 10_000 or any(s.last_update_time < horizon
-                                           for s in self._seen.values()):
-            self._seen = {k: s for k, s in self._seen.items() if s.last_update_time >= horizon}
-        return messages
+
+def poll_once(store: Any, state: PollState) -> list[str]:
+    """Read what changed since the last poll and turn it into SSE messages (blocking)."""
+    since = state.watermark - OVERLAP_MS
+    records: list[Any] = []
+    for _ in range(10):
+        page = store.runs_updated_since(since, limit=POLL_PAGE)
+        records.extend(page)
+        if len(page) < POLL_PAGE:
+            break
+        since = page[-1].last_update_time
+    changed = []
+    for record in records:
+        seen = state.seen.get(record.run_id)
+        if seen is None or record.last_update_time > seen.last_update_time:
+            changed.append(record)
+    counts: dict[str, dict[str, int]] = {}
+    if changed and hasattr(store, "metric_point_counts"):
+        counts = store.metric_point_counts([r.run_id for r in changed])
+    messages = []
+    for record in changed:
+        summary = run_summary(record)
+        previous = state.seen.get(record.run_id)
+        run_counts = counts.get(record.run_id)
+        if previous is None:
+            created = record.start_time >= max(state.started_ms, state.watermark - FORGET_MS)
+            messages.append(format_event("run_created" if created else "run_updated",
+                                         summary))
+            if record.metrics:
+                messages.append(format_event("metrics",
+                                             _metrics_event(record, sorted(record.metrics))))
+        else:
+            if run_counts is not None:
+                keys = sorted(k for k, n in run_counts.items()
+                              if previous.counts.get(k) != n)
+            else:  # a store without point counts: compare latest values
+                keys = sorted(k for k, v in summary["metrics"].items()
+                              if k not in previous.summary["metrics"]
+                              or previous.summary["metrics"][k] != v)
+            if keys:  # before the summary, which carries the new latest values
+                messages.append(format_event("metrics", _metrics_event(record, keys)))
+            if summary != previous.summary:
+                messages.append(format_event("run_updated", summary))
+        state.seen[record.run_id] = _Seen(record.last_update_time, summary,
+                                          run_counts or {})
+    if records:
+        state.watermark = max(state.watermark,
+                              max(r.last_update_time for r in records))
+    horizon = state.watermark - FORGET_MS
+    if len(state.seen) > 10_000 or any(s.last_update_time < horizon
+                                       for s in state.seen.values()):
+        state.seen = {k: s for k, s in state.seen.items() if s.last_update_time >= horizon}
+    return messages
 
 
 def _metrics_event(record: Any, keys: list[str]) -> dict[str, Any]:

@@ -79,6 +79,14 @@ class MLOpsHandler(APIHandler):
             raise web.HTTPError(400, f"The store could not run this query: {exc.orig}",
                                 reason="InvalidFilterError") from None
 
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        # Tornado uses an HTTPError's message as a %-format string; ours quote user input.
+        if isinstance(value, web.HTTPError) and value.log_message and not value.args:
+            self.log.warning("%d %s: %s", value.status_code, self._request_summary(),
+                             value.log_message)
+            return
+        super().log_exception(typ, value, tb)
+
     # -- arguments -----------------------------------------------------------------------------
     def text_arg(self, name: str) -> str | None:
         """A query argument; ``None`` when absent or empty (empty means "not given")."""

@@ -290,10 +290,12 @@ def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
         if not words:
             continue
         descending = False
-        upper = words.upper()
-        if upper.endswith(" DESC"):
-            descending, words = True, words[:-5].strip()
-        elif upper.endswith(" ASC"):
-            words = words[:-4].strip()
+        head, _, last = words.rpartition(" ")
+        if head and last.upper() in ("ASC", "DESC"):
+            descending, words = last.upper() == "DESC", head.strip()
+        if " " in words and not words.endswith("`"):
+            raise InvalidFilterError(
+                f"Cannot order by {item.strip()!r}: use KEY [ASC|DESC], with a key that has "
+                "spaces in backticks (metrics.`val loss` DESC).")
         terms.append(OrderTerm(parse_identifier(words), descending))
     return terms
