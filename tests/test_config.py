@@ -87,16 +87,19 @@ def test_set_store_beats_env_and_config(clean_env: Path, monkeypatch: pytest.Mon
     assert mlops.set_store(None).url.endswith("from-env.db")
 
 
-def test_ipython_config_is_read(clean_env: Path) -> None:
-    from IPython.testing.globalipapp import get_ipython
+def test_ipython_config_is_read(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``c.MLOps.store_url`` in ipython_config.py (the running shell's config) counts too."""
+    import types
 
-    shell = get_ipython()
+    import IPython
+    from traitlets.config import Config
+
     wanted = clean_env / "from-ipython.db"
-    shell.config.MLOps.store_url = str(wanted)
-    try:
-        assert resolve_store_url() == f"sqlite:///{wanted.resolve()}"
-    finally:
-        del shell.config.MLOps["store_url"]
+    shell = types.SimpleNamespace(config=Config({"MLOps": {"store_url": str(wanted)}}))
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    assert resolve_store_url() == f"sqlite:///{wanted.resolve()}"
+    monkeypatch.setenv("JUPYTER_MLOPS_STORE", str(clean_env / "env.db"))
+    assert resolve_store_url().endswith("env.db")
 
 
 # -- normalisation ----------------------------------------------------------------------

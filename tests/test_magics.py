@@ -154,6 +154,9 @@ def test_track_cell_finished(kernel: Kernel) -> None:
     assert run.tags == {"team": "vision"}
     assert run.metrics == {"loss": pytest.approx(0.2)}
     assert run.end_time is not None and run.end_time >= run.start_time
+    (recorded,) = run.cells  # the run's cell timeline is this one cell
+    assert recorded.execution_count == cell.execution_count
+    assert recorded.status == "FINISHED" and recorded.source == run.source
     assert run.environment["python"]
     assert "pandas" in {p.lower() for p in run.environment["packages"]} or run.environment[
         "packages"]
@@ -194,6 +197,7 @@ def test_track_cell_exception_is_failed_and_the_cell_errors_as_usual(kernel: Ker
     assert "ValueError: bad value 123" in run.error
     assert "before the error" in run.stdout
     assert run.execution_count == cell.execution_count
+    assert [c.status for c in run.cells] == ["FAILED"]
     # the kernel is fine afterwards
     assert "ok" in text_of(kernel.run("print('ok')"))
 

@@ -17,8 +17,6 @@ from jupyter_mlops.tracking.notebook import (
     parse_parameter,
 )
 
-pytestmark = pytest.mark.slow
-
 TRAIN = (
     ("alpha = 1\nlabel = 'default'", ["parameters"]),
     "import jupyter_mlops as mlops\n"
@@ -29,6 +27,7 @@ TRAIN = (
 )
 
 
+@pytest.mark.slow
 def test_execute_notebook_tracks_one_run_with_cells_children_and_artifact(
         tmp_store: str, make_notebook, tmp_path: Path) -> None:
     notebook = make_notebook("train.ipynb", *TRAIN)
@@ -75,6 +74,7 @@ def test_execute_notebook_tracks_one_run_with_cells_children_and_artifact(
     assert "JUPYTER_MLOPS_NOTEBOOK" not in os.environ
 
 
+@pytest.mark.slow
 def test_failing_notebook_is_failed_with_the_cells_that_ran(
         tmp_store: str, make_notebook) -> None:
     notebook = make_notebook(

@@ -13,7 +13,7 @@ from jupyter_mlops.exceptions import SchemaTooNewError
 from jupyter_mlops.store import Store
 from jupyter_mlops.store.schema import SCHEMA_HEAD, metadata
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture

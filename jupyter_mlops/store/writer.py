@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 FLUSH_INTERVAL_S = 0.2
 HEARTBEAT_INTERVAL_S = 10.0
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+# How long a fork waits for the writer to finish the transaction it is in.
+FORK_WAIT_S = 30.0
 
 
 def now_ms() -> int:
@@ -63,6 +65,11 @@ class Writer:
         self._last_heartbeat = 0.0
         # True while the writer holds operations it took off the queue but has not committed.
         self._draining = False
+        # Held while the writer is in a transaction. ``os.fork`` waits for it: a child must
+        # not inherit SQLite's in-process lock state of a transaction in progress (its own
+        # connections would then wait forever for a lock nobody in the child holds).
+        self._db_lock = threading.RLock()
+        self._fork_locked = False
         self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
         # Runs whose points are handed, after commit, to ``point_listeners`` as columns
         # {(run_id, key): ([steps], [values])}: what live charts need, gathered in the loop
@@ -110,11 +117,22 @@ class Writer:
         if self.queue:  # thread was never started or died: drain here
             self._drain_once()
 
+    def before_fork(self) -> None:
+        """Wait (bounded) until the writer is between transactions; held until after fork."""
+        self._fork_locked = self._db_lock.acquire(timeout=FORK_WAIT_S)
+
+    def after_fork_in_parent(self) -> None:
+        if self._fork_locked:
+            self._fork_locked = False
+            self._db_lock.release()
+
     def after_fork_in_child(self) -> None:
         """The child inherits the queue but not the thread; pooled connections are not ours."""
         self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
         self.active_runs = set()
         self._draining = False
+        self._db_lock = threading.RLock()
+        self._fork_locked = False
         self._wake = threading.Event()
         self._start_lock = threading.Lock()
         self._thread = None
@@ -168,7 +186,8 @@ class Writer:
     def _apply_with_retry(self, work: list[tuple[Any, ...]]) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
-                with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, \
+                        conn.begin():
                     self._apply(conn, work)
                 return
             except OperationalError as exc:
@@ -319,7 +338,8 @@ class Writer:
         self._last_heartbeat = now
         stamp = now_ms()
         active = list(self.active_runs)
-        with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, \
+                conn.begin():
             conn.execute(
                 update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
                 [{"rid": rid} for rid in active],
@@ -355,9 +375,19 @@ def register_fork_handler(writer: Writer) -> None:
 
         ref = weakref.ref(writer)
 
+        def _before() -> None:
+            instance = ref()
+            if instance is not None:
+                instance.before_fork()
+
+        def _parent() -> None:
+            instance = ref()
+            if instance is not None:
+                instance.after_fork_in_parent()
+
         def _child() -> None:
             instance = ref()
             if instance is not None:
                 instance.after_fork_in_child()
 
-        os.register_at_fork(after_in_child=_child)
+        os.register_at_fork(before=_before, after_in_parent=_parent, after_in_child=_child)
