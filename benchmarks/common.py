@@ -40,8 +40,8 @@ class Sizes:
     # log_metric loop (jupyter-mlops); the same run is read back by the history benchmark
     metric_points: int = 1_000_000
     mlflow_sync_calls: int = 1_000
-    mlflow_async_calls: int = 2_000
-    mlflow_async_buffered_calls: int = 20_000  # with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1
+    mlflow_async_calls: int = 1_000
+    mlflow_async_buffered_calls: int = 10_000  # with MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1
     # MLflow log_batch (1,000 metrics per call); the same run is read back by the history bench
     mlflow_history_points: int = 1_000_000
     # runs() / search_runs over N runs
@@ -60,7 +60,7 @@ class Sizes:
     # (the row labels then show the sizes actually reached) to bound the total run time.
     mlflow_loop_budget_s: int = 20
     mlflow_batch_budget_s: int = 120
-    mlflow_seed_budget_s: int = 180
+    mlflow_seed_budget_s: int = 210
 
     @classmethod
     def quick(cls) -> Sizes:

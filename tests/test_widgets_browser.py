@@ -41,7 +41,8 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
                 nbformat.v4.new_code_cell(TRAIN)]
     nbformat.write(nb, lab_server.root / "live.ipynb")
 
-    page.goto(lab_server.lab_url("lab/tree/live.ipynb"))
+    # A workspace of its own: the layout other browser tests leave behind is not restored here.
+    page.goto(lab_server.lab_url("lab/workspaces/live-widget-tests/tree/live.ipynb"))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                            timeout=90_000)

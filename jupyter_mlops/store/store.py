@@ -136,8 +136,10 @@ class Store:
         statuses: Sequence[str] | None = None,
         parent_run_id: str | None = None,
         top_level_only: bool = False,
+        count: bool = True,
     ) -> tuple[list[RunRecord], int]:
-        """Runs matching the criteria (one page) and the total count."""
+        """Runs matching the criteria (one page) and the total count (-1 when ``count`` is
+        False: the count is a second query that callers without paging don't need)."""
         self.flush()
         conditions = compile_filter(filter)
         if experiment_ids is not None:
@@ -198,6 +200,8 @@ class Store:
             ids = [row[0] for row in conn.execute(page)]
             if limit is None and offset == 0:
                 total = len(ids)
+            elif not count:
+                total = -1
             else:
                 total = conn.execute(
                     select(func.count()).select_from(runs).where(*conditions)).scalar() or 0
@@ -338,10 +342,14 @@ class Store:
                     cursor.execute(
                         "SELECT step, timestamp, value FROM metrics "
                         f"WHERE series_id = {marker} ORDER BY step, id", (sid,))
-                    return _history_arrays(cursor.fetchall(), total)
-                lo, hi = conn.execute(
-                    select(func.min(metrics.c.step), func.max(metrics.c.step))
-                    .where(metrics.c.series_id == sid)).one()
+                    return _history_arrays(cursor, total)
+                # Two scalar subqueries: SQLite answers a lone min() or max() with one index
+                # lookup, but min() and max() together in one SELECT scan the whole index.
+                of_series = metrics.c.series_id == sid
+                lo, hi = conn.execute(select(
+                    select(func.min(metrics.c.step)).where(of_series).scalar_subquery(),
+                    select(func.max(metrics.c.step)).where(of_series).scalar_subquery(),
+                )).one()
                 if hi - lo + 1 >= max_points:
                     cursor.execute(_driver_sql(_SEEK_SQL, marker),
                                    (max_points, sid, lo, hi, lo, max_points))
@@ -349,7 +357,7 @@ class Store:
                     # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
                     stride = math.ceil((total - 1) / (max_points - 1))
                     cursor.execute(_driver_sql(_RANK_SQL, marker), (sid, stride, total))
-                return _history_arrays(cursor.fetchall(), total)
+                return _history_arrays(cursor, total)
             finally:
                 cursor.close()
 
@@ -436,15 +444,17 @@ def _driver_sql(sql: str, marker: str) -> str:
     return sql.replace("%", "%%").replace("?", marker)  # pyformat: a literal % is %%
 
 
-def _history_arrays(rows: list[tuple[Any, ...]], total: int) -> dict[str, Any]:
-    if rows:
-        steps, stamps, values = zip(*rows, strict=True)
-    else:
-        steps, stamps, values = (), (), ()
+_POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+
+
+def _history_arrays(rows: Iterable[tuple[Any, ...]], total: int) -> dict[str, Any]:
+    """Columns straight from the cursor: no list of a million tuples to build and collect.
+    A NULL value (NaN stored by SQLite) becomes NaN."""
+    points = np.fromiter(rows, dtype=_POINT)
     return {
-        "step": np.array(steps, dtype=np.int64),
-        "timestamp": np.array(stamps, dtype=np.int64),
-        "value": np.array(values, dtype=np.float64),  # None (stored NaN) -> nan
+        "step": points["step"],
+        "timestamp": points["timestamp"],
+        "value": points["value"],
         "total_points": int(total),
     }
 

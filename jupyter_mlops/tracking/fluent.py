@@ -243,7 +243,7 @@ def runs(experiment: str | list[str] | None = None, filter: str | None = None,  
         known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
         experiment_ids = [known[n] for n in names if n in known]
     records, _ = store.search_runs(experiment_ids=experiment_ids, filter=filter,
-                                   order_by=order_by, limit=limit)
+                                   order_by=order_by, limit=limit, count=False)
     return records_frame(records)
 
 

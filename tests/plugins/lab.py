@@ -2,11 +2,13 @@
 
 ``lab_server`` starts ``jupyter lab`` on 127.0.0.1 with a token, a temporary root directory
 and a temporary store; ``lab_page`` opens a Chromium page on it. Screenshots go to
-``test-artifacts/`` so a person can look at them.
+``test-artifacts/`` so a person can look at them. ``start_lab(base)`` starts another such Lab
+(its own store, settings and workspaces under ``base``) for tests that need one of their own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -60,13 +62,20 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Pat
     raise RuntimeError(f"jupyter lab did not answer at {url}:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+def require_chromium() -> None:
+    """Skip (fail in CI) when Debian's chromium is missing."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
             pytest.fail(f"{CHROMIUM} is missing (scripts/setup installs Debian's chromium)")
         pytest.skip(f"{CHROMIUM} is missing")
-    base = tmp_path_factory.mktemp("lab")
+
+
+@contextlib.contextmanager
+def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
+    """Run ``jupyter lab`` with its root, store, settings and workspaces under ``base``.
+
+    The server log is copied to ``test-artifacts/<log_name>`` when it stops.
+    """
     root = base / "root"
     root.mkdir()
     store_url = f"sqlite:///{base / 'mlops.db'}"
@@ -107,10 +116,19 @@ def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(log, ARTIFACTS / "lab.log")
+        shutil.copy(log, ARTIFACTS / log_name)
 
 
 @pytest.fixture(scope="session")
+def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    require_chromium()
+    with start_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+# Module scope, not session: while Playwright's sync API is running, the main thread has an
+# event loop that nbclient/pytest-jupyter in later test modules must not find.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
