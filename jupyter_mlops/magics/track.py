@@ -15,7 +15,12 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from ..exceptions import MLOpsError
 from ..store.writer import now_ms
 from ..tracking import fluent
-from ..tracking.capture import StreamTail, current_cell_id, notebook_path
+from ..tracking.capture import (
+    StreamTail,
+    current_cell_id,
+    current_execution_count,
+    notebook_path,
+)
 from ..tracking.run import ActiveRun
 from .args import MagicArgumentParser, parse_key_values
 
@@ -64,7 +69,7 @@ class MLOpsMagics(Magics):
                 args.name, experiment=args.experiment, params=params, tags=tags,
                 live=False if getattr(args, "no_live", False) else None,
                 notebook_path=notebook_path(self.shell.user_ns),
-                execution_count=self.shell.execution_count, **columns,
+                execution_count=current_execution_count(self.shell), **columns,
             )
         except MLOpsError as exc:
             raise UsageError(str(exc)) from None
@@ -73,13 +78,13 @@ class MLOpsMagics(Magics):
         __tracebackhide__ = True
         source = f"%%track {line}".rstrip() + "\n" + cell
         if args.name is None:
-            args.name = f"cell [{self.shell.execution_count}]"
+            args.name = f"cell [{current_execution_count(self.shell)}]"
         # Parse before starting the run: a syntax error is the user's, not a failed run.
         code = self.shell.transform_cell(cell)
         tree = self.shell.compile.ast_parse(code)
         cell_id = current_cell_id(self.shell)
         run = self._start(args, kind="cell", source=source, cell_id=cell_id)
-        cell_row = {"position": 0, "execution_count": self.shell.execution_count,
+        cell_row = {"position": 0, "execution_count": current_execution_count(self.shell),
                     "cell_id": cell_id, "source": source, "start_time": now_ms()}
         started = time.perf_counter()
         stdout, stderr = sys.stdout, sys.stderr
@@ -116,7 +121,7 @@ class MLOpsMagics(Magics):
         # Register the cell text so tracebacks show "Cell In[n], line k" with the source; with
         # the magic line on top, line k is the cell's line k as the notebook shows it.
         shown = code if header is None else f"{header}\n{code}"
-        filename = self.shell.compile.cache(shown, self.shell.execution_count)
+        filename = self.shell.compile.cache(shown, current_execution_count(self.shell))
         if header is not None:
             ast.increment_lineno(tree, 1)
         last = None
@@ -146,7 +151,7 @@ class MLOpsMagics(Magics):
             raise UsageError(f"A session run is already on ({self.session.name!r}); "
                              "%track stop it first.")
         if args.name is None:
-            args.name = f"session [{self.shell.execution_count}]"
+            args.name = f"session [{current_execution_count(self.shell)}]"
         args.no_live = True
         self.session = self._start(args, kind="session")
         self._session_cells = 0
@@ -181,7 +186,6 @@ class MLOpsMagics(Magics):
         self._pending_cell = {
             "source": getattr(info, "raw_cell", "") or "",
             "cell_id": getattr(info, "cell_id", None) or current_cell_id(self.shell),
-            "execution_count": self.shell.execution_count,
             "start": time.perf_counter(),
             "start_time": now_ms(),
         }
@@ -199,9 +203,13 @@ class MLOpsMagics(Magics):
             status = "KILLED"
         else:
             status = "FAILED"
+        # The result knows the cell's In[n] on every IPython version.
+        count = getattr(result, "execution_count", None)
+        if not isinstance(count, int):
+            count = current_execution_count(self.shell)
         row = {
             "position": self._session_cells,
-            "execution_count": pending["execution_count"],
+            "execution_count": count,
             "cell_id": pending["cell_id"],
             "source": pending["source"],
             "start_time": pending["start_time"],
@@ -210,7 +218,7 @@ class MLOpsMagics(Magics):
             "error": None if error is None else "".join(traceback.format_exception(error)),
         }
         self._session_cells += 1
-        self._session_sources.append(f"# In[{pending['execution_count']}]:\n{pending['source']}")
+        self._session_sources.append(f"# In[{count}]:\n{pending['source']}")
         session._writer.submit(("cell", session.run_id, row))
 
     # -- %experiment, %mlops -----------------------------------------------------------------

@@ -142,6 +142,20 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
     return None
 
 
+def current_execution_count(shell: Any) -> int | None:
+    """The In[n] number of the cell running now.
+
+    ``shell.execution_count`` is the *next* number on IPython 9 (it counts up before the cell
+    runs) but the current one on IPython 8; the displayhook's result knows for sure.
+    """
+    result = getattr(getattr(shell, "displayhook", None), "exec_result", None)
+    count = getattr(result, "execution_count", None)
+    if isinstance(count, int):
+        return count
+    count = getattr(shell, "execution_count", None)
+    return count if isinstance(count, int) else None
+
+
 def current_cell_id(shell: Any) -> str | None:
     """Id of the notebook cell being executed, when the front end sends it (JupyterLab and
     Notebook 7 put ``cellId`` in the execute request's metadata; nbclient does not)."""
