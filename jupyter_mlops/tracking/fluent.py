@@ -11,15 +11,16 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidParameterError, NoActiveRunError
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
 from .capture import environment_info, git_info
 from .run import ActiveRun, Run
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported lazily: pandas costs ~0.4 s at kernel start
 
 EXPERIMENT_ENV = "JUPYTER_MLOPS_EXPERIMENT"
 PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
@@ -248,6 +249,8 @@ def runs(experiment: str | list[str] | None = None, filter: str | None = None,  
 
 
 def records_frame(records: list[Any]) -> pd.DataFrame:
+    import pandas as pd
+
     rows = []
     for r in records:
         row = {c: getattr(r, c) for c in SUMMARY_COLUMNS}

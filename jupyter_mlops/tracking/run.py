@@ -10,13 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from ..exceptions import InvalidParameterError
 from ..store.schema import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
 from ..store.writer import now_ms
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..store import RunRecord, Store
 
 FINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
@@ -229,6 +229,8 @@ class Run:
 
     @property
     def cells(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame([asdict(c) for c in self.record.cells or []],
                             columns=["position", "execution_count", "cell_id", "source",
                                      "start_time", "duration_ms", "status", "error"])
@@ -243,6 +245,8 @@ class Run:
 
         ``max_points`` downsamples in SQL to at most that many evenly spaced points.
         """
+        import pandas as pd
+
         data = self._store.metric_history(self.record.run_id, key, max_points)
         frame = pd.DataFrame({"step": data["step"], "value": data["value"],
                               "timestamp": pd.to_datetime(data["timestamp"], unit="ms",
