@@ -41,7 +41,7 @@ def status_line(name: str, status: str, started: float, ended: float | None,
 def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     rows = len(keys) if 0 < len(keys) <= MAX_ROWS else 1
     gap = 0.06 if rows > 1 else 0.0
-    height = 120 + ROW_HEIGHT * rows
+    height = 120 + ROW_HEIGHT * rows if keys else 90
     out: dict[str, Any] = {
         "title": {"text": title_html, "x": 0.01, "font": {"size": 13}},
         "height": height,
@@ -50,6 +50,14 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
         "hovermode": "x unified",
         "xaxis": {"title": {"text": "step"}},
     }
+    if not keys:  # a thin status strip until the first metric arrives
+        out["xaxis"] = {"visible": False}
+        out["yaxis"] = {"visible": False}
+        out["margin"] = {"l": 10, "r": 10, "t": 40, "b": 5}
+        out["annotations"] = [{"text": "waiting for metrics…", "showarrow": False,
+                               "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                               "font": {"color": "#888"}}]
+        return out
     if rows > 1:
         span = (1.0 - gap * (rows - 1)) / rows
         for i, key in enumerate(keys):

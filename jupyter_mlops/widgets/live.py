@@ -140,6 +140,8 @@ class LiveView:
             spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
             text = summary_text(self.name, self.run_id, self.status, self.started, self.ended,
                                 self.series)
+        if not spec["data"]:  # no metrics: the summary line says it all, no empty chart
+            return {"text/plain": text}
         return {PLOTLY_MIME: spec, "text/plain": text}
 
     def finish(self, status: str) -> None:
