@@ -109,7 +109,7 @@ class MLOpsMagics(Magics):
         """The run of a %%track cell has that one cell as its cell timeline."""
         cell_row.update(duration_ms=(time.perf_counter() - started) * 1000.0, status=status,
                         error=error)
-        run._writer.submit(("cell", run.run_id, cell_row))
+        run.record_cell(cell_row)
         run.update(stdout=output)
         run.end(status, error=error)
 
@@ -219,7 +219,7 @@ class MLOpsMagics(Magics):
         }
         self._session_cells += 1
         self._session_sources.append(f"# In[{count}]:\n{pending['source']}")
-        session._writer.submit(("cell", session.run_id, row))
+        session.record_cell(row)
 
     # -- %experiment, %mlops -----------------------------------------------------------------
     @line_magic

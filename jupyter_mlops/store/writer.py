@@ -95,6 +95,10 @@ class Writer:
                 )
                 self._thread.start()
 
+    def wake(self) -> None:
+        """Write what is queued now rather than at the next interval (a run just ended)."""
+        self._wake.set()
+
     def flush(self, timeout: float | None = 60.0) -> bool:
         """Block until everything queued so far is committed. Returns False on timeout."""
         if not self.queue and not self._draining:

@@ -89,6 +89,11 @@ def current_experiment() -> str:
     return _experiment or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
 
 
+def active_runs() -> list[ActiveRun]:
+    """The active runs of this process, outermost first."""
+    return list(_run_stack)
+
+
 def active_run() -> ActiveRun | None:
     """The innermost active run, or None."""
     return _run_stack[-1] if _run_stack else None

@@ -159,12 +159,12 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
             error = "\n".join(
                 f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
                 if o.get("output_type") == "error")
-        run._writer.submit(("cell", run.run_id, {
+        run.record_cell({
             "position": position, "execution_count": cell.get("execution_count"),
             "cell_id": cell.get("id"), "source": cell.source, "start_time": start_ms,
             "duration_ms": None if duration is None else float(duration) * 1000.0,
             "status": status, "error": error,
-        }))
+        })
         sources.append(f"# In[{cell.get('execution_count')}]:\n{cell.source}")
         position += 1
     run.update(source="\n\n".join(sources))

@@ -171,6 +171,11 @@ class ActiveRun:
         self._writer.submit(("artifact", self.run_id, path, size, now_ms()))
         return path
 
+    def record_cell(self, row: Mapping[str, Any]) -> None:
+        """Add one executed cell (position, execution_count, cell_id, source, start_time,
+        duration_ms, status, error) to the run's cell timeline."""
+        self._writer.submit(("cell", self.run_id, dict(row)))
+
     def update(self, **values: Any) -> None:
         """Set captured run columns (source, stdout, notebook_path, ...)."""
         self._writer.submit(("update", self.run_id, values))
@@ -189,7 +194,7 @@ class ActiveRun:
             values["error"] = error
         self._writer.submit(("update", self.run_id, values))
         self._writer.active_runs.discard(self.run_id)
-        self._writer._wake.set()
+        self._writer.wake()
         if self._on_end is not None:
             self._on_end(self)
         for listener in list(self.listeners):

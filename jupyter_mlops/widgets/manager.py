@@ -80,7 +80,7 @@ def _on_run_started(run: ActiveRun, options: dict[str, Any]) -> None:
 
 def run_is_nested(run: ActiveRun) -> bool:
     """Runs inside another run of this kernel share the outer run's cell: no second chart."""
-    return any(r.run_id == run.parent_run_id for r in fluent._run_stack)
+    return any(r.run_id == run.parent_run_id for r in fluent.active_runs())
 
 
 def _finish(run: ActiveRun) -> None:
