@@ -15,7 +15,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # The groups of measurements, in the order they run. Each side implements each one.
-BENCHES = ("empty_run", "cell", "metrics", "search", "history")
+BENCHES = ("empty_run", "cell", "metrics", "search", "history", "rest")
 
 # Environment both workers run with: no telemetry, no store/experiment leaking in from the user.
 CLEAR_ENV = ("JUPYTER_MLOPS_STORE", "JUPYTER_MLOPS_ARTIFACTS", "JUPYTER_MLOPS_EXPERIMENT",
@@ -55,6 +55,14 @@ class Sizes:
     sampled_repeats: int = 20
     mlflow_sampled_repeats: int = 3
     max_points: int = 1_000
+    # REST (benchmarks/rest.py): requests per measurement against a real `jupyter server`
+    # (the search store plus one metric_points-point run) ...
+    rest_repeats: int = 30
+    # ... and against `mlflow server` on MLflow's search and metrics stores (1 = start it,
+    # 0 = skip: the MLflow REST rows stay empty); each server takes ~5 s to start.
+    mlflow_server: int = 1
+    mlflow_rest_repeats: int = 3
+    server_start_timeout_s: int = 120
     # MLflow's SQLite store commits (fsync) on every call, so its speed follows the disk: on a
     # busy machine it can be several times slower. Its loops stop after these many seconds
     # (the row labels then show the sizes actually reached) to bound the total run time.
@@ -74,6 +82,7 @@ class Sizes:
             mlflow_search_repeats=3,
             history_repeats=3, mlflow_history_repeats=1, sampled_repeats=10,
             mlflow_sampled_repeats=3,
+            rest_repeats=10, mlflow_server=0, mlflow_rest_repeats=2,
             mlflow_loop_budget_s=3, mlflow_batch_budget_s=5, mlflow_seed_budget_s=12,
         )
 

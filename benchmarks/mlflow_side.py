@@ -182,6 +182,7 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     if client.get_run(run_id).data.metrics.get("loss") != values[n - 1]:
         raise RuntimeError("MLflow did not store the latest value")
     state["history_run"] = (client, run_id, n)
+    state["history_store"] = tmp / "mlflow-metrics.db"  # for rest()
 
 
 def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -207,6 +208,7 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
             break
     data = data[:n]
     out["search.seed"] = {"total_s": (clock() - start) / 1e9, "n": n}
+    state["search"] = (tmp / "mlflow-search.db", experiment_id, data)  # for rest()
 
     def query() -> Any:
         return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=SEARCH_FILTER,
@@ -248,6 +250,21 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     out["history.sampled"] = {**timing, "points": n, "returned": len(points)}
     log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms'] / 1000:.1f} s, "
               f"sampled to {sizes.max_points}: {timing['median_ms']:.0f} ms")
+
+
+def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """MLflow's own REST server (``mlflow server``) on the search and metrics stores above
+    (benchmarks/rest.py); skipped with ``mlflow_server=0`` (the default of --quick)."""
+    from . import rest as rest_bench
+
+    if not sizes.mlflow_server:
+        log(SIDE, "REST: mlflow server skipped (mlflow_server=0)")
+        return
+    if "history_run" not in state:  # run on its own (--only rest)
+        metrics(sizes, tmp, {}, state)
+    if "search" not in state:
+        search(sizes, tmp, {}, state)
+    rest_bench.mlflow(sizes, tmp, out, state)
 
 
 def version_info() -> dict[str, Any]:

@@ -153,6 +153,7 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     mlops.set_experiment("search")
     n = sizes.search_runs
     data = search_data(n)
+    state["search_store"], state["search_data"] = tmp / "search.db", data  # for rest()
     log(SIDE, f"seeding {n:,} runs ...")
     start = clock()
     for name, params, values in data:
@@ -204,6 +205,15 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     out["history.sampled"] = {**timing, "points": n, "returned": len(frame)}
     log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms']:.0f} ms, "
               f"max_points={sizes.max_points}: {timing['median_ms']:.1f} ms")
+
+
+def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """The REST API of a real ``jupyter server`` over the search store (benchmarks/rest.py)."""
+    from . import rest as rest_bench
+
+    if "search_store" not in state:  # run on its own (--only rest): seed the runs first
+        search(sizes, tmp, {}, state)
+    rest_bench.mlops(sizes, tmp, out, state)
 
 
 def version_info() -> dict[str, Any]:

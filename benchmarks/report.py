@@ -82,6 +82,41 @@ ROWS = [
         target=Target("< 100 ms at 1M points", lambda v, r: v < 100,
                       at_size=("history.sampled.points", 1_000_000)),
         size=(("history.sampled", "points"), ("history.sampled", "points")), size_word="points"),
+    # REST (benchmarks/rest.py): a real `jupyter server` over HTTP vs `mlflow server`, or vs
+    # MLflow's in-process calls measured above (no server needed)
+    Row("REST GET runs?filter&order_by=metrics.acc DESC&limit=100 | MLflow search_runs()",
+        ("rest.runs_filtered", "median_ms"), ("search.query", "median_ms"), "ms",
+        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
+                      at_size=("rest.runs_filtered.runs", 10_000)),
+        size=(("rest.runs_filtered", "runs"), ("search.query", "runs")), size_word="runs"),
+    Row("REST GET runs?filter&order_by&limit=100 | MLflow REST runs/search",
+        ("rest.runs_filtered", "median_ms"), ("rest.runs_filtered", "median_ms"), "ms",
+        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
+                      at_size=("rest.runs_filtered.runs", 10_000)),
+        size=(("rest.runs_filtered", "runs"), ("rest.runs_filtered", "runs")),
+        size_word="runs"),
+    Row("REST GET runs?order_by=metrics.acc DESC&limit=100 | MLflow REST runs/search",
+        ("rest.runs_sorted", "median_ms"), ("rest.runs_sorted", "median_ms"), "ms",
+        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
+                      at_size=("rest.runs_sorted.runs", 10_000)),
+        size=(("rest.runs_sorted", "runs"), ("rest.runs_sorted", "runs")), size_word="runs"),
+    Row("REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow REST "
+        "get-history-bulk-interval",
+        ("rest.history_sampled", "median_ms"), ("rest.history_sampled", "median_ms"), "ms",
+        target=Target("< 200 ms at 1M points", lambda v, r: v < 200,
+                      at_size=("rest.history_sampled.points", 1_000_000)),
+        size=(("rest.history_sampled", "points"), ("rest.history_sampled", "points")),
+        size_word="points"),
+    Row("REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow store "
+        "get_metric_history_bulk_interval",
+        ("rest.history_sampled", "median_ms"), ("history.sampled", "median_ms"), "ms",
+        target=Target("< 200 ms at 1M points", lambda v, r: v < 200,
+                      at_size=("rest.history_sampled.points", 1_000_000)),
+        size=(("rest.history_sampled", "points"), ("history.sampled", "points")),
+        size_word="points"),
+    # Informational: from tests/test_sidebar_browser.py (run.py reads its timing file)
+    Row("sidebar: click to 10,000-run list shown (Chromium, browser test; informational)",
+        ("sidebar.ten_thousand", "click_to_rows_ms"), None, "ms"),
 ]
 
 NOTES = [
@@ -96,6 +131,10 @@ NOTES = [
     "MLflow history: MlflowClient.get_metric_history (a list of Metric objects, no DataFrame) "
     "and, downsampled, the store's get_metric_history_bulk_interval (SQL window functions, what "
     "MLflow's UI requests).",
+    "REST rows: a real `jupyter server` (base URL /bench/, token header) over one keep-alive "
+    "HTTP connection, median of N requests, each timed until its JSON is parsed; MLflow: "
+    "`mlflow server` (uvicorn, 1 worker) on its own stores, or its in-process call from the "
+    "rows above.",
     "* measured below the size the target is defined at (--quick or --set): indicative only.",
 ]
 

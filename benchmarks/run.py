@@ -64,6 +64,23 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+SIDEBAR_TIMING = REPO_ROOT / "test-artifacts" / "sidebar-timing.json"
+
+
+def sidebar_timing() -> dict[str, Any] | None:
+    """The 10,000-run sidebar timing written by tests/test_sidebar_browser.py, if present
+    (``python -m pytest tests/test_sidebar_browser.py -k ten_thousand``): informational."""
+    try:
+        timing = json.loads(SIDEBAR_TIMING.read_text(encoding="utf-8"))
+        modified = SIDEBAR_TIMING.stat().st_mtime
+    except (OSError, ValueError):
+        return None
+    if not isinstance(timing, dict) or "click_to_rows_ms" not in timing:
+        return None
+    return {**timing, "file": str(SIDEBAR_TIMING.relative_to(REPO_ROOT)),
+            "modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(modified))}
+
+
 def _load() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -113,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     load_before = _load()
+    git = git_state()  # before the workers run: the code they measure
     if load_before and load_before[0] > 0.5:
         print(f"warning: load average {load_before[0]:.1f} before starting: other processes "
               "compete for the CPU, timings will be noisy.", file=sys.stderr)
@@ -120,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     data = {side: run_side(side, args) for side in sides}
     mlops = data.get("mlops", {}).get("results", {})
     mlflow = data.get("mlflow", {}).get("results", {})
+    sidebar = sidebar_timing() if "mlops" in data else None
+    if sidebar is not None:
+        mlops["sidebar.ten_thousand"] = sidebar
     rows = build_rows(mlops, mlflow)
 
     print()
@@ -127,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in NOTES:
         print(f"  {note}")
+    if sidebar is not None:
+        print(f"  sidebar row: {sidebar['file']} of {sidebar['modified']} "
+              f"({sidebar.get('rows_in_dom', '?')} rows in the DOM).")
     if args.markdown:
         print()
         print(markdown_table(rows))
@@ -151,10 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": _load(),
             "sqlite": sqlite3.sqlite_version,
             "versions": versions,
-            "git": git_state(),
+            "git": git,
             "wall_s": {SIDES[s]: round(d.get("wall_s", 0.0), 1) for s, d in data.items()},
             "seconds_per_bench": {SIDES[s]: d.get("seconds", {}) for s, d in data.items()},
             "notes": NOTES,
+            "sidebar_timing": sidebar,
         },
         "rows": rows,
         "raw": {SIDES[s]: d.get("results", {}) for s, d in data.items()},
