@@ -62,6 +62,10 @@ describe('RunsPanel', () => {
     await act(async () => {
       viewport.scrollTop = 5000 * ROW_HEIGHT;
       viewport.dispatchEvent(new Event('scroll'));
+      // The panel re-renders on the next animation frame: wait for it (and one more),
+      // however slow the machine is.
+      await new Promise(resolve => requestAnimationFrame(() => resolve(null)));
+      await new Promise(resolve => requestAnimationFrame(() => resolve(null)));
     });
     rows = container.querySelectorAll('.jp-mlops-run-row');
     expect(rows.length).toBeLessThan(100);
