@@ -18,7 +18,7 @@ SUMMARY_FIELDS = (
     "parent_run_id", "notebook_path", "last_update_time",
 )
 CELL_FIELDS = ("position", "execution_count", "source", "start_time", "duration_ms", "status",
-               "cell_id")
+               "cell_id", "error")
 GIT_FIELDS = ("commit", "branch", "dirty", "diff")
 ENVIRONMENT_FIELDS = ("python", "platform", "host", "user", "pid", "packages")
 

@@ -49,6 +49,8 @@ export interface ICellRecord {
   duration_ms: number | null;
   status: string;
   cell_id: string | null;
+  /** Traceback or error line of a failed cell. */
+  error?: string | null;
 }
 
 export interface IGitInfo {

@@ -209,6 +209,9 @@ function CellTimeline(props: {
             {isOpen && (
               <Source code={cell.source} languages={props.languages} />
             )}
+            {isOpen && cell.error && (
+              <pre className="jp-mlops-traceback jp-mlops-cell-error">{cell.error}</pre>
+            )}
           </li>
         );
       })}
