@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from traitlets import Bool, Unicode
-from traitlets.config import Configurable
+from traitlets.config import Config, Configurable
 
 from .exceptions import InvalidStoreURLError
 
@@ -27,24 +27,15 @@ class MLOps(Configurable):
                 "render widgets (JUPYTER_MLOPS_LIVE=0/1 overrides).").tag(config=True)
 
 
-def configured() -> MLOps:
-    """The ``c.MLOps`` settings in force (config files and the running IPython's config)."""
-    return _configured()
-
-
 def default_root() -> Path:
     from jupyter_core.paths import jupyter_data_dir
 
     return Path(jupyter_data_dir()) / "mlops"
 
 
-def _configured() -> MLOps:
-    """``c.MLOps`` from the running IPython's config, then ``jupyter_mlops_config.{py,json}``.
-
-    The server extension passes its own config explicitly (see ``server/``).
-    """
-    from traitlets.config import Config
-
+def configured(extra: Config | None = None) -> MLOps:
+    """The ``c.MLOps`` settings in force: ``jupyter_mlops_config.{json,py}``, then the running
+    IPython's config, then ``extra`` (the Jupyter server passes its own config here)."""
     config = Config()
     try:
         from jupyter_core.paths import jupyter_config_path
@@ -69,6 +60,8 @@ def _configured() -> MLOps:
             config.merge(Config({"MLOps": shell.config.MLOps}))
     except ImportError:
         pass
+    if extra is not None and "MLOps" in extra:
+        config.merge(Config({"MLOps": extra.MLOps}))
     return MLOps(config=config)
 
 
@@ -125,29 +118,30 @@ def mask_url(url: str) -> str:
         return url
 
 
-def resolve_store_url(explicit: str | None = None) -> str:
-    """The store URL in force, following DESIGN.md's resolution order."""
+def resolve_store_url(explicit: str | None = None, config: Config | None = None) -> str:
+    """The store URL in force, following DESIGN.md's resolution order (``config``: see
+    :func:`configured`)."""
     if explicit:
         return normalize_store_url(explicit)
     env = os.environ.get(STORE_ENV, "").strip()
     if env:
         return normalize_store_url(env)
-    configured = _configured().store_url.strip()
-    if configured:
-        return normalize_store_url(configured)
+    from_config = configured(config).store_url.strip()
+    if from_config:
+        return normalize_store_url(from_config)
     root = default_root()
     root.mkdir(parents=True, exist_ok=True)
     return normalize_store_url(str(root / "mlops.db"))
 
 
-def resolve_artifacts_url(store_url: str) -> str:
+def resolve_artifacts_url(store_url: str, config: Config | None = None) -> str:
     """Artifact root: env > config > beside a SQLite store > the Jupyter data dir."""
     env = os.environ.get(ARTIFACTS_ENV, "").strip()
     if env:
         return env
-    configured = _configured().artifacts_url.strip()
-    if configured:
-        return configured
+    from_config = configured(config).artifacts_url.strip()
+    if from_config:
+        return from_config
     from sqlalchemy.engine import make_url
 
     url = make_url(store_url)

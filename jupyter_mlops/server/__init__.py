@@ -11,12 +11,13 @@ the default SQLite file. The same goes for ``JUPYTER_MLOPS_ARTIFACTS`` / ``c.MLO
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import ARTIFACTS_ENV, STORE_ENV, MLOps, mask_url, resolve_store_url
 from ..exceptions import MLOpsError, StoreError
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 API_PREFIX = "jupyter-mlops/api"
 SETTINGS_KEY = "jupyter_mlops"
@@ -25,10 +26,10 @@ SETTINGS_KEY = "jupyter_mlops"
 class StoreProvider:
     """The server's one Store, opened at load time; retried on demand if that failed."""
 
-    def __init__(self, store_url: str | None, artifacts_url: str | None = None,
+    def __init__(self, store_url: str | None = None, config: Config | None = None,
                  log: Any = None) -> None:
         self.store_url = store_url
-        self.artifacts_url = artifacts_url
+        self.config = config
         self.log = log
         self._store: Any = None
         self._lock = threading.Lock()
@@ -48,12 +49,7 @@ class StoreProvider:
             from ..store import Store
 
             try:
-                url = resolve_store_url(self.store_url)
-                store = Store(url)
-                if self.artifacts_url:
-                    from ..store.artifacts import ArtifactStore
-
-                    store.artifacts = ArtifactStore(self.artifacts_url)
+                store = Store(self.store_url, config=self.config)
             except MLOpsError as exc:
                 self.error = str(exc)
                 raise StoreError(str(exc)) from None
@@ -75,19 +71,10 @@ class StoreProvider:
             store.close()
 
 
-def _server_mlops_config(serverapp: Any) -> MLOps:
-    return MLOps(config=serverapp.config)
-
-
 def make_provider(serverapp: Any) -> StoreProvider:
-    configured = _server_mlops_config(serverapp)
-    store_url = None
-    if not os.environ.get(STORE_ENV, "").strip() and configured.store_url.strip():
-        store_url = configured.store_url.strip()
-    artifacts_url = None
-    if not os.environ.get(ARTIFACTS_ENV, "").strip() and configured.artifacts_url.strip():
-        artifacts_url = configured.artifacts_url.strip()
-    return StoreProvider(store_url, artifacts_url, log=serverapp.log)
+    """The store of this server: resolved as everywhere else, with the server's ``c.MLOps``
+    config as the config source (so env > server config > default, as DESIGN.md says)."""
+    return StoreProvider(config=serverapp.config, log=serverapp.log)
 
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
@@ -102,8 +89,6 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         serverapp.log.info("jupyter-mlops: serving runs from %s", store.display_url)
     except StoreError as exc:
         serverapp.log.error("jupyter-mlops: %s (will retry on the next request)", exc)
-    if provider.store_url:
-        serverapp.log.debug("jupyter-mlops: store from config %s", mask_url(provider.store_url))
     web_app.settings[SETTINGS_KEY] = provider
     web_app.settings[SETTINGS_KEY + "_events"] = EventHub(provider, log=serverapp.log)
     setup_handlers(web_app)

@@ -9,7 +9,7 @@ import math
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psutil
@@ -33,6 +33,9 @@ from .schema import (
 )
 from .writer import Writer, now_ms, register_fork_handler
 
+if TYPE_CHECKING:
+    from traitlets.config import Config
+
 DEFAULT_EXPERIMENT = "Default"
 MAX_PAGE = 100_000
 # A RUNNING run on another host whose heartbeat is older than this is considered dead.
@@ -44,11 +47,13 @@ HOST = socket.gethostname()
 class Store:
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
-    def __init__(self, url: str | None = None, *, reap: bool = True) -> None:
-        self.url = resolve_store_url(url)
+    def __init__(self, url: str | None = None, *, reap: bool = True,
+                 config: Config | None = None) -> None:
+        """``config``: extra traitlets config with ``c.MLOps`` settings (the server's)."""
+        self.url = resolve_store_url(url, config)
         self.engine = create_store_engine(self.url)
         ensure_schema(self.engine, self.url)
-        self.artifacts = ArtifactStore(resolve_artifacts_url(self.url))
+        self.artifacts = ArtifactStore(resolve_artifacts_url(self.url, config))
         self.writer = Writer(self.engine)
         register_fork_handler(self.writer)
         self._experiment_ids: dict[str, str] = {}
