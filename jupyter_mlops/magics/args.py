@@ -8,8 +8,6 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
-from ..exceptions import InvalidParameterError
-
 
 class MagicArgumentParser(argparse.ArgumentParser):
     def __init__(self, **kwargs: Any) -> None:
@@ -35,7 +33,3 @@ def parse_key_values(pairs: list[str] | None, what: str = "--param") -> dict[str
             raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}.")
         out[key.strip()] = value
     return out
-
-
-def as_usage_error(exc: InvalidParameterError) -> UsageError:
-    return UsageError(str(exc))

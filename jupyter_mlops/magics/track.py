@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import sys
 import time
 import traceback
@@ -33,6 +34,7 @@ TRACK_USAGE = """\
     End the session run."""
 
 
+@functools.cache  # parsers are stateless between parses; %%track runs on every cell
 def _track_parser(prog: str) -> MagicArgumentParser:
     parser = MagicArgumentParser(prog=prog)
     parser.add_argument("name", nargs="?", default=None)

@@ -6,6 +6,7 @@ Reads flush this process's pending writes first, so a process always reads its o
 from __future__ import annotations
 
 import math
+import os
 import socket
 import uuid
 from collections.abc import Iterable, Sequence
@@ -121,7 +122,7 @@ class Store:
             "run_id": run_id, "experiment_id": experiment_id, "name": name, "kind": kind,
             "status": "RUNNING", "start_time": stamp, "end_time": None,
             "last_update_time": stamp, "heartbeat": stamp, "parent_run_id": parent_run_id,
-            "user": _user(), "host": HOST, "pid": _pid(),
+            "user": USER, "host": HOST, "pid": os.getpid(),
             "notebook_path": None, "execution_count": None, "cell_id": None,
             "source": None, "stdout": None,
             "error": None, "git": None, "environment": None,
@@ -499,7 +500,4 @@ def _user() -> str | None:
         return None
 
 
-def _pid() -> int:
-    import os
-
-    return os.getpid()
+USER = _user()  # once per process, like HOST: every run start reads it

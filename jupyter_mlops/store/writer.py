@@ -19,7 +19,6 @@ Operations (first element is the kind):
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
@@ -29,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .engine import WRITE
@@ -300,8 +299,6 @@ class Writer:
         newer = (ms.latest_step < bindparam("step")) | (
             (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
         )
-        from sqlalchemy import case
-
         conn.execute(
             update(metric_series)
             .where(ms.series_id == bindparam("sid"))
@@ -367,10 +364,6 @@ def table_upsert(conn: Connection, table: Any, row: dict[str, Any], keys: tuple[
         set_={k: statement.excluded[k] for k in row if k not in keys},
     )
     conn.execute(statement)
-
-
-def is_finite_number(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
 
 
 def register_fork_handler(writer: Writer) -> None:

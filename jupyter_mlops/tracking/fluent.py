@@ -17,7 +17,7 @@ from ..exceptions import InvalidParameterError, NoActiveRunError
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
 from .capture import environment_info, git_info
-from .run import ActiveRun, Run
+from .run import ActiveRun, Run, param_text, tag_text, validate_key
 
 if TYPE_CHECKING:
     import pandas as pd  # imported lazily: pandas costs ~0.4 s at kernel start
@@ -137,8 +137,6 @@ def start_run(
         raise InvalidParameterError(f"params must be a dict, got {type(params).__name__}.")
     if tags is not None and not isinstance(tags, Mapping):
         raise InvalidParameterError(f"tags must be a dict, got {type(tags).__name__}.")
-    from .run import param_text, tag_text, validate_key
-
     for key, value in (params or {}).items():
         run_params[validate_key(key, "Param key")] = param_text(key, value)
     run_tags = [(validate_key(k, "Tag key"), tag_text(k, v)) for k, v in (tags or {}).items()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -261,7 +260,3 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         return self.record.detail()
-
-
-def is_nan(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
