@@ -49,3 +49,7 @@ class UsageError(MLOpsError):
 
 class NotebookExecutionError(MLOpsError):
     """A notebook executed headless failed in one of its cells."""
+
+    def __init__(self, message: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id  # the FAILED notebook run

@@ -23,8 +23,7 @@ def run_notebook_command(args: argparse.Namespace) -> int:
         )
     except NotebookExecutionError as exc:
         store.flush()
-        run_id = _last_run_id()
-        print(f"jupyter mlops: notebook failed (run {run_id}): {str(exc).splitlines()[0]}",
+        print(f"jupyter mlops: notebook failed (run {exc.run_id}): {str(exc).splitlines()[0]}",
               file=sys.stderr)
         return 1
     store.flush()
@@ -34,10 +33,3 @@ def run_notebook_command(args: argparse.Namespace) -> int:
           + (f", output {args.output}" if args.output else ""))
     return 0
 
-
-def _last_run_id() -> str:
-    from ..tracking import fluent
-
-    records, _ = fluent.get_store().search_runs(filter="kind = 'notebook'",
-                                                order_by="start_time DESC", limit=1)
-    return records[0].run_id if records else "?"

@@ -88,7 +88,7 @@ def execute_notebook(
         "JUPYTER_MLOPS_STORE": store.url,
         "JUPYTER_MLOPS_ARTIFACTS": store.artifacts.root_url,
         fluent.PARENT_RUN_ENV: run.run_id,
-        fluent.EXPERIMENT_ENV: fluent.get_store() and (experiment or fluent.current_experiment()),
+        fluent.EXPERIMENT_ENV: experiment or fluent.current_experiment(),
         "JUPYTER_MLOPS_NOTEBOOK": str(source),
     }
     saved = {k: os.environ.get(k) for k in env_keys}
@@ -123,7 +123,7 @@ def execute_notebook(
         raise failure
     message = _failure_message(failure)
     run.end("FAILED", error=message)
-    raise NotebookExecutionError(message) from None
+    raise NotebookExecutionError(message, run_id=run.run_id) from None
 
 
 def _read_if_exists(path: Path) -> nbformat.NotebookNode | None:
