@@ -1,27 +1,6 @@
 import { compareValues, matchesText, RunsModel } from '../model';
 import { IRunSummary } from '../tokens';
-
-let counter = 0;
-
-function run(overrides: Partial<IRunSummary> = {}): IRunSummary {
-  counter++;
-  return {
-    run_id: `run${counter}`,
-    name: `run ${counter}`,
-    experiment: 'default',
-    experiment_id: '1',
-    status: 'FINISHED',
-    start_time: 1_700_000_000_000 + counter * 1000,
-    end_time: 1_700_000_000_000 + counter * 1000 + 500,
-    parent_run_id: null,
-    notebook_path: 'train.ipynb',
-    params: {},
-    metrics: {},
-    tags: {},
-    last_update_time: 1_700_000_000_000 + counter * 1000 + 500,
-    ...overrides
-  };
-}
+import { makeRun as run } from './helpers';
 
 describe('compareValues', () => {
   it('puts missing values last in both directions', () => {
