@@ -89,6 +89,18 @@ def test_store_refuses_to_escape_the_run_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "escaped").exists()
 
 
+def test_symlink_leading_out_of_the_run_folder_is_not_opened(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    store = ArtifactStore(str(root))
+    (tmp_path / "secret.txt").write_text("top secret")
+    store.put_bytes(RUN, "ok.txt", b"fine")
+    (root / RUN / "link.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(FileNotFoundError):
+        store.open(RUN, "link.txt")
+    with store.open(RUN, "ok.txt") as handle:
+        assert handle.read() == b"fine"
+
+
 def test_memory_filesystem(tmp_path: Path) -> None:
     store = ArtifactStore("memory://jupyter-mlops-test-artifacts")
     store.put_bytes(RUN, "a/b.txt", b"abc")

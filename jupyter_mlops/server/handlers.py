@@ -9,7 +9,6 @@ Bad input is a 4xx ``{"message", "reason"}``, never a 500.
 from __future__ import annotations
 
 import asyncio
-import os
 import posixpath
 import re
 import urllib.parse
@@ -29,7 +28,7 @@ from ..exceptions import (
     RunNotFoundError,
     StoreError,
 )
-from ..store.artifacts import safe_relative_path
+from ..store.artifacts import safe_relative_path, safe_run_id
 from ..store.records import RUN_STATUSES
 from . import serialize
 from .events import EventsHandler
@@ -114,10 +113,13 @@ class MLOpsHandler(APIHandler):
 
     def run_id_arg(self, run_id: str) -> str:
         """Path run ids: unknown-looking ones are a 404 without touching the store's files."""
-        if not run_id or len(run_id) > MAX_RUN_ID or run_id in (".", "..") or any(
-                c in run_id for c in "/\\\x00"):
-            raise web.HTTPError(404, f"No run with id {run_id[:80]!r}.", reason="RunNotFoundError")
-        return run_id
+        try:
+            if len(run_id) > MAX_RUN_ID:
+                raise InvalidParameterError(run_id)
+            return safe_run_id(run_id)
+        except InvalidParameterError:
+            raise web.HTTPError(404, f"No run with id {run_id[:80]!r}.",
+                                reason="RunNotFoundError") from None
 
 
 class ExperimentsHandler(MLOpsHandler):
@@ -218,11 +220,6 @@ def checked_artifact_path(path: str) -> str:
     return safe_relative_path(path)
 
 
-def _within(folder: str, target: str) -> bool:
-    folder = os.path.realpath(folder)
-    return os.path.commonpath([folder, os.path.realpath(target)]) == folder
-
-
 class ArtifactHandler(MLOpsHandler):
     """Download one artifact; never anything outside the run's artifact folder."""
 
@@ -237,14 +234,7 @@ class ArtifactHandler(MLOpsHandler):
         def open_artifact(store: Any) -> Any:
             if not store.run_exists(run_id):
                 raise RunNotFoundError(f"No run with id {run_id!r}.")
-            artifacts = store.artifacts
-            protocol = artifacts.fs.protocol
-            if "file" in (protocol if isinstance(protocol, tuple) else (protocol,)):
-                # Local disk: a symlink inside the run folder must not lead out of it.
-                folder = posixpath.join(artifacts.root, run_id)
-                if not _within(folder, posixpath.join(folder, relative)):
-                    raise FileNotFoundError(relative)
-            return artifacts.open(run_id, relative)
+            return store.artifacts.open(run_id, relative)  # refuses symlinks leading out
 
         try:
             handle = await self.call(open_artifact)

@@ -39,6 +39,11 @@ def safe_run_id(run_id: str) -> str:
     return run_id
 
 
+def _within(folder: str, target: str) -> bool:
+    folder = os.path.realpath(folder)
+    return os.path.commonpath([folder, os.path.realpath(target)]) == folder
+
+
 class ArtifactStore:
     def __init__(self, root_url: str) -> None:
         self.root_url = root_url.rstrip("/")
@@ -83,9 +88,16 @@ class ArtifactStore:
 
     def open(self, run_id: str, relative: str) -> IO[bytes]:
         target = self._full(run_id, relative)
+        if self._is_local() and not _within(posixpath.join(self.root, run_id), target):
+            # On local disk a symlink inside the run folder must not lead out of it.
+            raise FileNotFoundError(relative)
         if not self.fs.isfile(target):
             raise FileNotFoundError(relative)
         return self.fs.open(target, "rb")
+
+    def _is_local(self) -> bool:
+        protocol = self.fs.protocol
+        return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
 
     def list(self, run_id: str) -> list[tuple[str, int]]:
         folder = posixpath.join(self.root, safe_run_id(run_id))
