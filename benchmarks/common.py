@@ -134,6 +134,23 @@ def repeat(fn: Callable[[], Any], times: int, warmup: int = 0,
     return summary(samples), result
 
 
+def measure_history(out: dict[str, Any], n: int, max_points: int,
+                    full: tuple[Callable[[], Any], int], sampled: tuple[Callable[[], Any], int],
+                    full_warmup: int = 0) -> None:
+    """Time a full and a downsampled history read of an ``n``-point metric, check what they
+    return (``len()`` of the points), and record both in ``out`` (``history.full``,
+    ``history.sampled``). ``full``/``sampled`` are (read function, repeats)."""
+    timing, points = repeat(full[0], full[1], warmup=full_warmup)
+    if len(points) != n:
+        raise RuntimeError(f"full history returned {len(points)} points, expected {n}")
+    del points
+    out["history.full"] = {**timing, "points": n}
+    timing, points = repeat(sampled[0], sampled[1], warmup=1)
+    if not 2 <= len(points) <= max_points:
+        raise RuntimeError(f"downsampled history returned {len(points)} points")
+    out["history.sampled"] = {**timing, "points": n, "returned": len(points)}
+
+
 def deadline_after(seconds: float) -> int:
     return clock() + int(seconds * 1e9)
 

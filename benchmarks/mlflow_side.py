@@ -18,6 +18,7 @@ from .common import (
     deadline_after,
     expected_top,
     log,
+    measure_history,
     metric_values,
     repeat,
     search_data,
@@ -239,15 +240,9 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
             start_step=None, end_step=None)
 
     log(SIDE, f"get_metric_history of {n:,} points ...")
-    timing, points = repeat(full, sizes.mlflow_history_repeats)
-    if len(points) != n:
-        raise RuntimeError(f"MLflow returned {len(points)} points, expected {n}")
-    del points
-    out["history.full"] = {**timing, "points": n}
-    timing, points = repeat(sampled, sizes.mlflow_sampled_repeats, warmup=1)
-    if not 2 <= len(points) <= sizes.max_points:
-        raise RuntimeError(f"MLflow sampled history returned {len(points)} points")
-    out["history.sampled"] = {**timing, "points": n, "returned": len(points)}
+    measure_history(out, n, sizes.max_points, full=(full, sizes.mlflow_history_repeats),
+                    sampled=(sampled, sizes.mlflow_sampled_repeats))
+    timing = out["history.sampled"]
     log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms'] / 1000:.1f} s, "
               f"sampled to {sizes.max_points}: {timing['median_ms']:.0f} ms")
 

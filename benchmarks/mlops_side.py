@@ -14,6 +14,7 @@ from .common import (
     clock,
     expected_top,
     log,
+    measure_history,
     metric_values,
     repeat,
     search_data,
@@ -194,15 +195,9 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     def sampled() -> Any:
         return mlops.get_run(run_id).history("loss", max_points=sizes.max_points)
 
-    timing, frame = repeat(full, sizes.history_repeats, warmup=1)
-    if len(frame) != n or frame["step"].iloc[-1] != n - 1:
-        raise RuntimeError(f"history returned {len(frame)} points, expected {n}")
-    del frame
-    out["history.full"] = {**timing, "points": n}
-    timing, frame = repeat(sampled, sizes.sampled_repeats, warmup=1)
-    if not 2 <= len(frame) <= sizes.max_points:
-        raise RuntimeError(f"downsampled history returned {len(frame)} points")
-    out["history.sampled"] = {**timing, "points": n, "returned": len(frame)}
+    measure_history(out, n, sizes.max_points, full=(full, sizes.history_repeats),
+                    sampled=(sampled, sizes.sampled_repeats), full_warmup=1)
+    timing = out["history.sampled"]
     log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms']:.0f} ms, "
               f"max_points={sizes.max_points}: {timing['median_ms']:.1f} ms")
 
