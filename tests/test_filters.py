@@ -143,3 +143,32 @@ def test_parse_identifier_and_order_by() -> None:
     assert [(t.ident.key, t.descending) for t in terms] == [
         ("acc", True), ("start_time", False), ("name", False)]
     assert parse_order_by(None) == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("status = 'DONE'", "Unknown status 'DONE'"),
+        ("status != 'finshed'", "Unknown status 'finshed'"),
+        ("status IN ('FINISHED', 'OK')", "Unknown status 'OK'"),
+    ],
+)
+def test_a_misspelt_status_is_an_error_not_an_empty_result(store: Store, expression: str,
+                                                          message: str) -> None:
+    with pytest.raises(InvalidFilterError, match=message):
+        store.search_runs(filter=expression)
+    # the right spellings, in any case, still work
+    assert store.search_runs(filter="status = 'finished'")[1] == 2
+    assert store.search_runs(filter="status IN ('killed', 'FAILED')")[1] == 2
+
+
+@pytest.mark.parametrize("order_by", [5, ["start_time", 3], {"a": 1}, b"name"])
+def test_order_by_of_the_wrong_type_is_a_clear_error(order_by: object) -> None:
+    with pytest.raises(InvalidFilterError, match="order_by takes strings"):
+        parse_order_by(order_by)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("expression", [5, ["metrics.acc > 1"], b"metrics.acc > 1"])
+def test_filter_of_the_wrong_type_is_a_clear_error(expression: object) -> None:
+    with pytest.raises(InvalidFilterError, match="filter must be a string"):
+        compile_filter(expression)  # type: ignore[arg-type]

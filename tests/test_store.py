@@ -244,7 +244,8 @@ def test_search_runs_paging_and_criteria(store: Store) -> None:
     assert {r.name for r in failed} == {"run-0", "run-2", "run-4", "run-6"}
     found, _ = store.search_runs(search="RUN-3")
     assert [r.name for r in found] == ["run-3"]
-    found, _ = store.search_runs(search=ids[5][:10])
+    # ids lead with their timestamp: 20 characters are past the per-process counter
+    found, _ = store.search_runs(search=ids[5][:20])
     assert [r.run_id for r in found] == [ids[5]]
     children, _ = store.search_runs(parent_run_id=parent)
     assert [r.run_id for r in children] == [child]
@@ -401,3 +402,42 @@ def test_reaper_keeps_finished_runs(store: Store) -> None:
     run_id = _add_run(store, "done", status="FINISHED", pid=_dead_pid())
     assert store.reap_dead_runs() == []
     assert store.get_run(run_id).status == "FINISHED"
+
+
+# -- run ids and ordering ----------------------------------------------------------------
+
+
+def test_run_ids_are_time_ordered_mlflow_format_ids() -> None:
+    ids = [store_module.new_run_id() for _ in range(5000)]
+    texts = [run_id for run_id, _ in ids]
+    assert len(set(texts)) == len(texts)
+    for run_id, stamp in ids:
+        assert len(run_id) == 32 and run_id == run_id.lower()
+        int(run_id, 16)
+        assert run_id[12] == "7"  # UUIDv7 version nibble
+        assert run_id[16] in "89ab"  # RFC 9562 variant
+        assert int(run_id[:12], 16) == stamp  # the id encodes the start millisecond
+    # strictly increasing within a process, even for ids minted in the same millisecond
+    assert texts == sorted(texts)
+    stamps = [stamp for _, stamp in ids]
+    assert len(set(stamps)) < len(stamps)
+    assert stamps == sorted(stamps)
+
+
+def test_run_id_counter_overflow_borrows_the_next_millisecond(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module.time, "time_ns", lambda: 1_700_000_000_000 * 1_000_000)
+    monkeypatch.setattr(store_module, "_id_last_ms", 0)
+    ids = [store_module.new_run_id() for _ in range(store_module._ID_COUNTER_MAX + 3)]
+    assert [run_id for run_id, _ in ids] == sorted(run_id for run_id, _ in ids)
+    assert ids[0][1] == 1_700_000_000_000 and ids[-1][1] == 1_700_000_000_001
+
+
+def test_runs_started_in_the_same_millisecond_list_in_creation_order(store: Store) -> None:
+    created = [_add_run(store, f"r{i}", status="FINISHED") for i in range(200)]
+    records, _ = store.search_runs()
+    starts = [r.start_time for r in records]
+    assert len(set(starts)) < len(starts), "no two runs shared a millisecond: test is moot"
+    assert [r.run_id for r in records] == created[::-1]
+    oldest_first, _ = store.search_runs(order_by="start_time ASC")
+    assert [r.run_id for r in oldest_first] == created

@@ -320,3 +320,131 @@ def test_git_is_captured_in_a_repository(tmp_store: str, tmp_path: Path,
     assert git_info is not None
     assert len(git_info["commit"]) == 40
     assert git_info["dirty"] is False
+
+
+# -- bad input and threads (hardening) ----------------------------------------------------
+
+
+def test_numpy_and_integral_float_steps_are_accepted(tmp_store: str) -> None:
+    np = pytest.importorskip("numpy")
+    with mlops.start_run() as run:
+        for epoch in np.arange(3):  # np.int64 steps: the common training loop
+            mlops.log_metric("loss", 1.0 / (int(epoch) + 1), step=epoch)
+        mlops.log_metric("acc", 0.5, step=np.float64(7.0))
+        mlops.log_metric("acc", 0.6, step=8.0)
+    history = mlops.get_run(run.run_id).history("loss")
+    assert history["step"].tolist() == [0, 1, 2]
+    assert mlops.get_run(run.run_id).history("acc")["step"].tolist() == [7, 8]
+
+
+@pytest.mark.parametrize("step", [2**63, -(2**63) - 1, 2**70])
+def test_a_step_beyond_64_bits_is_refused_and_loses_nothing(tmp_store: str, step: int) -> None:
+    with mlops.start_run("steps") as run:
+        mlops.log_metric("ok", 1.0, step=1)
+        with pytest.raises(InvalidParameterError, match="'ok' step .* out of range"):
+            mlops.log_metric("ok", 2.0, step=step)
+        mlops.log_metric("ok", 3.0, step=2)
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert loaded.history("ok")["value"].tolist() == [1.0, 3.0]
+
+
+@pytest.mark.parametrize("step", [True, "3", 1.5, float("nan"), None.__class__])
+def test_a_non_integer_step_names_the_key(tmp_store: str, step: object) -> None:
+    with mlops.start_run(), pytest.raises(InvalidParameterError, match="'k' step must be an"):
+        mlops.log_metric("k", 1.0, step=step)  # type: ignore[arg-type]
+
+
+def test_a_metric_too_large_for_a_float_names_the_key(tmp_store: str) -> None:
+    with mlops.start_run(), pytest.raises(InvalidParameterError, match="'big' .* too large"):
+        mlops.log_metric("big", 10**400)
+
+
+def test_set_tags_of_a_non_dict_is_a_clear_error(tmp_store: str) -> None:
+    with mlops.start_run(), pytest.raises(InvalidParameterError, match="set_tags expects a dict"):
+        mlops.set_tags([("a", 1)])  # type: ignore[arg-type]
+
+
+def test_get_run_takes_a_unique_prefix(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        pass
+    assert mlops.get_run(run.run_id[:10]).run_id == run.run_id
+    assert mlops.get_run(run.run_id.upper()).run_id == run.run_id
+    with mlops.start_run():
+        pass
+    # two runs of the same second share their leading (timestamp) characters
+    with pytest.raises(RunNotFoundError, match="ambiguous"):
+        mlops.get_run(run.run_id[:6])
+    with pytest.raises(RunNotFoundError, match="No run with id"):
+        mlops.get_run("f" * 32)
+
+
+def test_default_run_names_differ_for_runs_of_the_same_minute(tmp_store: str) -> None:
+    names = set()
+    for _ in range(20):
+        with mlops.start_run() as run:
+            names.add(run.name)
+    assert len(names) == 20
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"experiment": 5}, InvalidParameterError, "experiment must be a name"),
+    ({"experiment": ["a", 5]}, InvalidParameterError, "experiment must be a name"),
+    ({"filter": 5}, mlops.InvalidFilterError, "filter must be a string"),
+    ({"order_by": 5}, mlops.InvalidFilterError, "order_by takes strings"),
+    ({"order_by": ["name", None]}, mlops.InvalidFilterError, "order_by takes strings"),
+])
+def test_runs_with_arguments_of_the_wrong_type(tmp_store: str, kwargs: dict[str, object],
+                                               error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        mlops.runs(**kwargs)  # type: ignore[arg-type]
+
+
+def test_runs_in_threads_log_to_their_own_runs(tmp_store: str) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    ids: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        with mlops.start_run(f"thread-{i}") as run:
+            ids[i] = run.run_id
+            barrier.wait()  # all four runs are active at once
+            for step in range(20):
+                mlops.log_metric("who", i, step=step)
+            mlops.log_param("me", i)
+            barrier.wait()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mlops.active_run() is None
+    for i, run_id in ids.items():
+        loaded = mlops.get_run(run_id)
+        assert loaded.parent_run_id is None  # not a child of another thread's run
+        assert loaded.params == {"me": str(i)}
+        assert set(loaded.history("who")["value"]) == {float(i)}
+        assert len(loaded.history("who")) == 20
+
+
+def test_a_thread_without_a_run_logs_into_the_main_threads_run(tmp_store: str) -> None:
+    import threading
+
+    with mlops.start_run("main") as main:
+        def work() -> None:
+            mlops.log_metric("from_thread", 1.0)
+            with mlops.start_run("worker") as child:
+                mlops.log_metric("own", 2.0)
+            done.append(child.run_id)
+
+        done: list[str] = []
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        assert mlops.active_run() is main
+    assert mlops.get_run(main.run_id).metrics == {"from_thread": 1.0}
+    child_run = mlops.get_run(done[0])
+    assert child_run.parent_run_id == main.run_id
+    assert child_run.metrics == {"own": 2.0}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 import jupyter_mlops as mlops
 from jupyter_mlops.store import Store
-from jupyter_mlops.store.writer import Writer
+from jupyter_mlops.store.writer import Writer, now_ms
 
 
 def _count(url: str, sql: str, *args: Any) -> int:
@@ -238,3 +238,30 @@ def test_threads_logging_at_once(tmp_store: str) -> None:
     for n in range(threads_n):
         assert record.metrics[f"t{n}"] == points_n - 1
         assert _points(tmp_store, run.run_id, f"t{n}") == points_n
+
+
+def test_a_value_the_database_refuses_loses_only_that_operation(
+        tmp_store: str, capfd: pytest.CaptureFixture[str]) -> None:
+    """A point the database cannot hold (a step beyond 64 bits slipped past validation) used
+    to fail the whole batch: the run row and every other point of it were lost."""
+    store = mlops.get_store()
+    writer = store.writer
+    writer.flush()
+    writer.interval = 3600.0
+    writer._wake.set()
+    try:
+        run = mlops.start_run("refused")  # its run row is in the same batch as the bad point
+        for i in range(100):
+            mlops.log_metric("good", float(i))
+        writer.queue.append(("m", run.run_id, "bad", 1.0, now_ms(), 2**70))
+        for i in range(100, 200):
+            mlops.log_metric("good", float(i))
+        run.end()
+        mlops.flush()
+    finally:
+        writer.interval = 0.2
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert _points(tmp_store, run.run_id, "good") == 200
+    assert loaded.metrics["good"] == 199.0
+    assert "dropped an invalid write" in capfd.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, not_, select
 
 from ..exceptions import InvalidFilterError
+from .records import RUN_STATUSES
 from .schema import experiments, metric_series, params, runs, tags
 
 ATTRIBUTES = {
@@ -118,7 +119,13 @@ def _value(kind: str, token: str) -> Any:
 
 def compile_filter(expression: str | None) -> list[ColumnElement[bool]]:
     """SQL conditions on ``runs`` for a filter expression (empty list for none)."""
-    if expression is None or not expression.strip():
+    if expression is None:
+        return []
+    if not isinstance(expression, str):
+        raise InvalidFilterError(
+            f"filter must be a string such as \"metrics.acc > 0.9\", got "
+            f"{type(expression).__name__} {expression!r}.")
+    if not expression.strip():
         return []
     tokens = _tokens(expression)
     conditions: list[ColumnElement[bool]] = []
@@ -267,10 +274,15 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
             select(experiments.c.experiment_id).where(_compare(experiments.c.name, op, value))
         )
     column = ATTRIBUTES[ident.key]
-    if op == "IN" or op in ("IS NULL", "IS NOT NULL"):
-        return _compare(column, op, value)
-    if ident.key == "status" and isinstance(value, str):
-        value = value.upper()
+    if ident.key == "status" and op in ("=", "==", "!=", "<>", "IN"):
+        # A misspelt status would silently match nothing (or everything, with !=).
+        given = value if isinstance(value, list) else [value]
+        values = [v.upper() if isinstance(v, str) else v for v in given]
+        bad = [g for g, v in zip(given, values, strict=True) if v not in RUN_STATUSES]
+        if bad:
+            raise InvalidFilterError(
+                f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
+        value = values if op == "IN" else values[0]
     return _compare(column, op, value)
 
 
@@ -283,9 +295,18 @@ class OrderTerm:
 def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
     if order_by is None:
         return []
-    items = order_by.split(",") if isinstance(order_by, str) else list(order_by)
+    if isinstance(order_by, str):
+        items = order_by.split(",")
+    elif isinstance(order_by, Iterable) and not isinstance(order_by, (bytes, dict)):
+        items = list(order_by)
+    else:
+        items = [order_by]
     terms = []
     for item in items:
+        if not isinstance(item, str):
+            raise InvalidFilterError(
+                f"order_by takes strings such as 'metrics.acc DESC', got "
+                f"{type(item).__name__} {item!r}.")
         words = item.strip()
         if not words:
             continue

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from ..config import mask_url, resolve_artifacts_url, resolve_store_url
 from ..exceptions import InvalidFilterError, InvalidParameterError, RunNotFoundError
 from .artifacts import ArtifactStore
 from .engine import WRITE, create_store_engine, ensure_schema
-from .filters import ATTRIBUTES, compile_filter, parse_order_by
+from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by
 from .records import RUN_STATUSES, CellRecord, RunRecord, load_json
 from .schema import (
     MAX_NAME_LENGTH,
@@ -43,6 +45,37 @@ MAX_PAGE = 100_000
 STALE_HEARTBEAT_MS = 10 * 60 * 1000
 
 HOST = socket.gethostname()
+
+_id_lock = threading.Lock()
+_id_last_ms = 0
+_id_counter = 0
+_ID_COUNTER_MAX = 0xFFF
+
+
+def new_run_id() -> tuple[str, int]:
+    """A time-ordered run id and the millisecond timestamp it encodes.
+
+    UUIDv7 layout (RFC 9562) as 32 lowercase hex characters, MLflow's run id format: 48 bits
+    of Unix milliseconds, the version nibble, a 12-bit per-process counter, the variant bits
+    and 62 random bits. Within one process the ids strictly increase, even for runs started
+    in the same millisecond or while the clock steps back, so ``start_time DESC, run_id DESC``
+    lists runs in reverse creation order (random uuid4 ids made same-millisecond ties come
+    back in random order). Runs use the returned timestamp as ``start_time``, so the two
+    never disagree. The random bits keep ids of other processes (and forks) distinct.
+    """
+    global _id_last_ms, _id_counter
+    now = time.time_ns() // 1_000_000
+    with _id_lock:
+        if now > _id_last_ms:
+            _id_last_ms, _id_counter = now, 0
+        elif _id_counter < _ID_COUNTER_MAX:
+            _id_counter += 1
+        else:  # 4096 ids in one millisecond: borrow the next one (RFC 9562, 6.2)
+            _id_last_ms, _id_counter = _id_last_ms + 1, 0
+        stamp, counter = _id_last_ms, _id_counter
+    value = ((stamp & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62
+             | int.from_bytes(os.urandom(8), "big") >> 2)
+    return f"{value:032x}", stamp
 
 
 class Store:
@@ -116,8 +149,10 @@ class Store:
     def new_run_row(self, *, name: str, experiment_id: str, kind: str,
                     parent_run_id: str | None = None, run_id: str | None = None,
                     **extra: Any) -> dict[str, Any]:
-        run_id = run_id or uuid.uuid4().hex
-        stamp = now_ms()
+        if run_id is None:
+            run_id, stamp = new_run_id()
+        else:
+            stamp = now_ms()
         row = {
             "run_id": run_id, "experiment_id": experiment_id, "name": name, "kind": kind,
             "status": "RUNNING", "start_time": stamp, "end_time": None,
@@ -172,7 +207,8 @@ class Store:
 
         query = select(runs.c.run_id).where(*conditions)
         ordering = []
-        for term in parse_order_by(order_by):
+        terms = parse_order_by(order_by)
+        for term in terms:
             ident = term.ident
             if ident.entity in ("metric", "param", "tag"):
                 if ident.entity == "metric":
@@ -198,7 +234,12 @@ class Store:
             else:
                 column = ATTRIBUTES[ident.key]
             ordering.append(nulls_last(desc(column) if term.descending else asc(column)))
-        ordering += [desc(runs.c.start_time), asc(runs.c.run_id)]
+        # Ties (same start millisecond) go by run id, which is time-ordered within a process
+        # (new_run_id): newest first by default, oldest first when sorting by start_time ASC.
+        oldest_first = any(t.ident == Identifier("attribute", "start_time") and not t.descending
+                           for t in terms)
+        ordering += [desc(runs.c.start_time),
+                     asc(runs.c.run_id) if oldest_first else desc(runs.c.run_id)]
         page = query.order_by(*ordering).offset(offset)
         if limit is not None:
             page = page.limit(limit)

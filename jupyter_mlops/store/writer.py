@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, case, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from .engine import WRITE
 from .schema import artifacts, metric_series, params, run_cells, runs, tags
@@ -76,6 +76,7 @@ class Writer:
         self.watched_runs: set[str] = set()
         self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
         self._captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+        self._pending_capture: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
 
     # -- producer side -------------------------------------------------------------------
     def submit(self, op: tuple[Any, ...]) -> None:
@@ -188,11 +189,11 @@ class Writer:
 
     def _apply_with_retry(self, work: list[tuple[Any, ...]]) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
+            self._pending_capture = {}
             try:
                 with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, \
                         conn.begin():
                     self._apply(conn, work)
-                return
             except OperationalError as exc:
                 # Busy or briefly unreachable database: keep the batch and retry.
                 if delay is None:
@@ -201,15 +202,26 @@ class Writer:
                     return
                 self._series.clear()
                 time.sleep(delay)
-            except IntegrityError:
+            except Exception:
+                # A write the database refuses (constraint, out-of-range value, ...) must not
+                # take the rest of the batch with it: a run row and thousands of points
+                # would be lost for one bad value. Halve the batch until the bad operation
+                # is alone (O(log n) transactions, order kept), then drop only that one.
                 self._series.clear()
                 if len(work) == 1:
                     print("jupyter-mlops: dropped an invalid write:\n" + traceback.format_exc(),
                           file=sys.stderr)
                     return
-                # Isolate the bad operation so the rest of the batch is kept.
-                for op in work:
-                    self._apply_with_retry([op])
+                middle = len(work) // 2
+                self._apply_with_retry(work[:middle])
+                self._apply_with_retry(work[middle:])
+                return
+            else:
+                # Live points are handed on only once committed (never twice after a retry).
+                for series, (steps, values) in self._pending_capture.items():
+                    column = self._captured.setdefault(series, ([], []))
+                    column[0].extend(steps)
+                    column[1].extend(values)
                 return
 
     def _apply(self, conn: Connection, work: list[tuple[Any, ...]]) -> None:
@@ -288,7 +300,7 @@ class Writer:
             best = latest.get(sid)
             if best is None or (step, ts) >= (best[0], best[1]):
                 latest[sid] = (step, ts, stored)
-        self._captured = captured
+        self._pending_capture = captured
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(
             "INSERT INTO metrics (series_id, step, timestamp, value) "

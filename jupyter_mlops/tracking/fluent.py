@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import InvalidParameterError, NoActiveRunError
+from ..exceptions import InvalidParameterError, NoActiveRunError, RunNotFoundError
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
 from .capture import environment_info, git_info
@@ -29,7 +29,13 @@ _lock = threading.RLock()
 _store: Store | None = None
 _store_url: str | None = None
 _experiment: str | None = None
-_run_stack: list[ActiveRun] = []
+_run_stack: list[ActiveRun] = []  # every active run of the process, in start order
+# The active runs of each thread (by thread ident), innermost last. Logging calls go to the
+# calling thread's own innermost run: four threads each inside `with start_run()` must not
+# log into each other's runs or become each other's children. A thread without a run of
+# its own (a data loader, a callback thread) logs into the main thread's run (the cell's).
+_thread_stacks: dict[int, list[ActiveRun]] = {}
+_get_ident = threading.get_ident
 # Hooks for front ends (the live widget), called with each new ActiveRun and its options.
 run_started_hooks: list[Callable[[ActiveRun, dict[str, Any]], None]] = []
 
@@ -71,6 +77,7 @@ def reset() -> None:
         for run in list(reversed(_run_stack)):
             run.end("KILLED", error="tracking state was reset")
         _run_stack.clear()
+        _thread_stacks.clear()
         if _store is not None:
             _store.close()
         _store, _store_url, _experiment = None, None, None
@@ -94,16 +101,34 @@ def active_runs() -> list[ActiveRun]:
     return list(_run_stack)
 
 
+def _enclosing_run() -> ActiveRun | None:
+    """The run a new run of this thread nests in: this thread's innermost, else the main
+    thread's (a worker of a tracked cell), never another worker thread's."""
+    stack = _thread_stacks.get(threading.get_ident()) or _thread_stacks.get(
+        threading.main_thread().ident or 0)
+    return stack[-1] if stack else None
+
+
 def active_run() -> ActiveRun | None:
-    """The innermost active run, or None."""
-    return _run_stack[-1] if _run_stack else None
+    """The innermost active run of this thread; in a thread without runs of its own, the main
+    thread's, or the one thread's that has runs; None when no run is active (or it would be
+    a guess between several threads' runs)."""
+    if not _run_stack:
+        return None
+    run = _enclosing_run()
+    if run is None:
+        stacks = [stack for stack in list(_thread_stacks.values()) if stack]
+        if len(stacks) == 1:
+            run = stacks[0][-1]
+    return run
 
 
 def _require_run() -> ActiveRun:
-    if not _run_stack:
+    run = active_run()
+    if run is None:
         raise NoActiveRunError(
             "No active run: use `with mlops.start_run():`, `%%track` or `%track start` first.")
-    return _run_stack[-1]
+    return run
 
 
 def start_run(
@@ -127,8 +152,9 @@ def start_run(
     experiment_name = experiment if experiment is not None else current_experiment()
     experiment_id = store.experiment_id(experiment_name)
     parent_id = parent.run_id if isinstance(parent, ActiveRun) else parent
-    if parent_id is None and _run_stack:
-        parent_id = _run_stack[-1].run_id
+    if parent_id is None:
+        enclosing = _enclosing_run()
+        parent_id = enclosing.run_id if enclosing is not None else None
     if parent_id is None:
         # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
         parent_id = os.environ.get(PARENT_RUN_ENV) or None
@@ -145,7 +171,8 @@ def start_run(
     row = store.new_run_row(name=name or "", experiment_id=experiment_id, kind=kind,
                             parent_run_id=parent_id, **columns)
     if not name:
-        row["name"] = f"run-{row['run_id'][:8]}"
+        # The id's tail: its head is a timestamp, shared by every run of the same minute.
+        row["name"] = f"run-{row['run_id'][-8:]}"
     run = ActiveRun(store, row, on_end=_pop)
     run.params.update(run_params)
     writer = store.writer
@@ -154,7 +181,9 @@ def start_run(
     if capture:
         notebook = row.get("notebook_path")
         writer.submit(("call", lambda: (run.run_id, _capture_columns(notebook))))
-    _run_stack.append(run)
+    with _lock:
+        _run_stack.append(run)
+        _thread_stacks.setdefault(threading.get_ident(), []).append(run)
     for hook in list(run_started_hooks):
         hook(run, {"live": live})
     return run
@@ -175,6 +204,12 @@ def _pop(run: ActiveRun) -> None:
     with _lock:
         if run in _run_stack:
             _run_stack.remove(run)
+        # A run may be ended from another thread than the one that started it.
+        for ident, stack in list(_thread_stacks.items()):
+            if run in stack:
+                stack.remove(run)
+                if not stack:
+                    del _thread_stacks[ident]
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -185,9 +220,8 @@ def end_run(status: str = "FINISHED") -> None:
 
 def log_metric(key: str, value: float, step: int | None = None) -> None:
     """Log one metric point; returns at once (the background writer stores it)."""
-    if not _run_stack:
-        _require_run()
-    _run_stack[-1].log_metric(key, value, step)
+    stack = _thread_stacks.get(_get_ident())  # the hot path: one dict lookup
+    (stack[-1] if stack else _require_run()).log_metric(key, value, step)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -225,7 +259,14 @@ def flush(timeout: float | None = 60.0) -> None:
 def get_run(run_id: str) -> Run:
     """A run read back from the store, with ``.params``, ``.metrics``, ``.history(key)``..."""
     store = get_store()
-    return Run(store, store.get_run(run_id))
+    try:
+        return Run(store, store.get_run(run_id))
+    except RunNotFoundError:
+        # Not a full id: try it as a unique prefix (git-style, as `jupyter mlops runs show`);
+        # resolve_run_id says whether it matched nothing or several runs.
+        if not isinstance(run_id, str) or not run_id.strip():
+            raise
+        return Run(store, store.get_run(store.resolve_run_id(run_id)))
 
 
 SUMMARY_COLUMNS = ["run_id", "name", "experiment", "status", "start_time", "end_time",
@@ -238,6 +279,11 @@ def runs(experiment: str | list[str] | None = None, filter: str | None = None,  
 
     All experiments when none is given and none was set with ``set_experiment``.
     """
+    if experiment is not None and not isinstance(experiment, str) and not (
+            isinstance(experiment, (list, tuple, set))
+            and all(isinstance(n, str) for n in experiment)):
+        raise InvalidParameterError(
+            f"experiment must be a name or a list of names, got {experiment!r}.")
     store = get_store()
     names = [experiment] if isinstance(experiment, str) else experiment
     if names is None and _experiment is not None:

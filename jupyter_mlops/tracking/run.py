@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -62,6 +63,38 @@ def metric_value(key: str, value: Any) -> float:
         raise InvalidParameterError(
             f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}."
         ) from None
+    except OverflowError:  # an int beyond float's range: float() would raise a bare error
+        raise InvalidParameterError(
+            f"Metric {key!r} value {str(value)[:40]}... is too large for a float.") from None
+
+
+# Steps are stored as 64-bit integers (BIGINT); a larger one would fail in the writer.
+STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1
+
+
+def metric_step(key: str, step: Any) -> int:
+    """An int step: ints, integer-valued floats and numpy integers (``np.arange`` loops) are
+    accepted; bools, strings and out-of-range values are refused, naming the key."""
+    if isinstance(step, bool) or step is None:
+        number = None
+    elif isinstance(step, float):
+        number = int(step) if step.is_integer() else None
+    else:
+        try:
+            number = operator.index(step)  # int and numpy integer types
+        except TypeError:
+            number = None
+        if number is None and hasattr(step, "is_integer"):  # numpy floats
+            try:
+                number = int(step) if step.is_integer() else None
+            except (TypeError, ValueError, OverflowError):
+                number = None
+    if number is None:
+        raise InvalidParameterError(f"Metric {key!r} step must be an integer, got {step!r}.")
+    if not STEP_MIN <= number <= STEP_MAX:
+        raise InvalidParameterError(
+            f"Metric {key!r} step {number} is out of range; steps are 64-bit integers.")
+    return number
 
 
 class ActiveRun:
@@ -111,12 +144,8 @@ class ActiveRun:
             value = metric_value(key, value)
         if step is None:
             step = self._steps.get(key, -1) + 1
-        elif type(step) is not int:
-            if isinstance(step, bool) or not isinstance(step, (int, float)) or (
-                    isinstance(step, float) and not step.is_integer()):
-                raise InvalidParameterError(f"Metric {key!r} step must be an integer, "
-                                            f"got {step!r}.")
-            step = int(step)
+        elif type(step) is not int or not STEP_MIN <= step <= STEP_MAX:
+            step = metric_step(key, step)
         self._steps[key] = step
         self._append(("m", self.run_id, key, value,
                       timestamp if timestamp is not None else int(time.time() * 1000), step))
@@ -151,6 +180,8 @@ class ActiveRun:
         self.log_params({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
+        if not isinstance(tags, Mapping):
+            raise InvalidParameterError(f"set_tags expects a dict, got {type(tags).__name__}.")
         items = [(validate_key(k, "Tag key"), tag_text(k, v)) for k, v in tags.items()]
         if items:
             self._writer.submit(("tags", self.run_id, items))
