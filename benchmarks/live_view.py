@@ -64,8 +64,9 @@ def execute(kc, code: str) -> tuple[list[dict], float]:
 
 def measure(calls: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, JUPYTER_MLOPS_STORE=f"sqlite:///{tmp}/mlops.db",
-                   JUPYTER_MLOPS_LIVE="1")
+        env = dict(
+            os.environ, JUPYTER_MLOPS_STORE=f"sqlite:///{tmp}/mlops.db", JUPYTER_MLOPS_LIVE="1"
+        )
         km, kc = start_new_kernel(kernel_name="python3", env=env)
         try:
             execute(kc, SETUP)
@@ -73,11 +74,12 @@ def measure(calls: int, repeats: int) -> dict[str, float]:
             off, on, rates = [], [], []
             for index in range(repeats):
                 # alternate which mode goes first, so neither always follows the other
-                for live in ((False, True) if index % 2 == 0 else (True, False)):
+                for live in (False, True) if index % 2 == 0 else (True, False):
                     messages, _ = execute(kc, CELL.format(mode=live, live=live, calls=calls))
                     out = [m for m in messages if m["msg_type"] == "stream"]
                     elapsed = json.loads(out[-1]["content"]["text"].strip().splitlines()[-1])[
-                        "elapsed"]
+                        "elapsed"
+                    ]
                     (on if live else off).append(elapsed)
             # Steady state: a tight loop for several seconds, every comm message counted
             # (widget creation and the final close included).
@@ -115,12 +117,16 @@ def main() -> None:
     print(f"{'log_metric loop, live off (median s)':<44}{result['loop_off_s']:>12.3f}")
     print(f"{'log_metric loop, live on (median s)':<44}{result['loop_on_s']:>12.3f}")
     print(f"{'slowdown with live view on':<44}{result['slowdown_pct']:>11.1f}%  < 10%")
-    print(f"{'  loop off / on, min..max (s)':<44}"
-          f"{result['loop_off_min_max_s'][0]:.3f}..{result['loop_off_min_max_s'][1]:.3f} / "
-          f"{result['loop_on_min_max_s'][0]:.3f}..{result['loop_on_min_max_s'][1]:.3f}")
+    print(
+        f"{'  loop off / on, min..max (s)':<44}"
+        f"{result['loop_off_min_max_s'][0]:.3f}..{result['loop_off_min_max_s'][1]:.3f} / "
+        f"{result['loop_on_min_max_s'][0]:.3f}..{result['loop_on_min_max_s'][1]:.3f}"
+    )
     print(f"{'  load average (1, 5, 15 min)':<44}{result['load_average']}")
-    print(f"{'front-end messages/s, 5 s tight loop (max)':<44}{result['messages_per_s_max']:>12.1f}"
-          "  <= 10")
+    print(
+        f"{'front-end messages/s, 5 s tight loop (max)':<44}{result['messages_per_s_max']:>12.1f}"
+        "  <= 10"
+    )
     print(json.dumps(result))
 
 

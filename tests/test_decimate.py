@@ -37,7 +37,7 @@ def test_buffer_stays_bounded_for_a_million_points() -> None:
     values[400_000] = 9.0
     for start in range(0, 1_000_000, 10_000):
         chunk = range(start, start + 10_000)
-        buffer.extend([float(i) for i in chunk], values[start:start + 10_000].tolist())
+        buffer.extend([float(i) for i in chunk], values[start : start + 10_000].tolist())
         assert len(buffer) <= 2 * buffer.capacity
     x, y = buffer.points()
     assert len(x) <= buffer.capacity

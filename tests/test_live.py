@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -83,10 +84,12 @@ def test_headless_execution_outputs_static_figure_not_widget(tmp_store) -> None:
         nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
         nbformat.v4.new_code_cell(
             "%%track train\nimport jupyter_mlops as mlops\n"
-            "for i in range(3000):\n    mlops.log_metric('loss', 1 / (i + 1))"),
+            "for i in range(3000):\n    mlops.log_metric('loss', 1 / (i + 1))"
+        ),
         nbformat.v4.new_code_cell(
             "import jupyter_mlops as mlops\nwith mlops.start_run('api'):\n"
-            "    mlops.log_metric('acc', 0.5)"),
+            "    mlops.log_metric('acc', 0.5)"
+        ),
         nbformat.v4.new_code_cell("%%track quiet --no-live\nmlops.log_metric('x', 1)"),
     ]
     NotebookClient(nb, kernel_name="python3", timeout=120).execute()
@@ -111,13 +114,21 @@ def test_live_follows_a_run_logged_by_another_process(tmp_store, monkeypatch) ->
     import jupyter_mlops as mlops
 
     monkeypatch.setenv("JUPYTER_MLOPS_LIVE", "1")  # as in a widget-capable front end
-    writer = subprocess.Popen([sys.executable, "-c", (
-        "import time, jupyter_mlops as mlops\n"
-        "with mlops.start_run('elsewhere') as run:\n"
-        "    print(run.run_id, flush=True)\n"
-        "    for i in range(40):\n"
-        "        mlops.log_metric('loss', 1 / (i + 1)); time.sleep(0.05)\n")],
-        stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time, jupyter_mlops as mlops\n"
+                "with mlops.start_run('elsewhere') as run:\n"
+                "    print(run.run_id, flush=True)\n"
+                "    for i in range(40):\n"
+                "        mlops.log_metric('loss', 1 / (i + 1)); time.sleep(0.05)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     run_id = writer.stdout.readline().strip()
     deadline = time.monotonic() + 30
     while not mlops.get_store().run_exists(run_id):  # the writer commits within ~0.2 s
@@ -159,3 +170,187 @@ def test_live_default_follows_env_and_config(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("JUPYTER_MLOPS_LIVE", "off")
     assert manager._live_default() is False
     assert manager.frontend_renders_widgets() is False
+
+
+# -- many runs in one cell (a sweep): one view, bounded outputs --------------------------------
+
+SWEEP = """import jupyter_mlops as mlops
+for i in range({runs}):
+    with mlops.start_run(params={{"lr": i / 1000, "batch": 32}}):
+        {body}
+"""
+
+
+def _bundles(outputs: list) -> list[dict]:
+    return [o.get("data", {}) for o in outputs if o.get("output_type") == "display_data"]
+
+
+@pytest.mark.slow
+def test_headless_sweep_of_1000_runs_outputs_one_figure_and_one_table(tmp_store) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            SWEEP.format(
+                runs=1000, body="mlops.log_metrics({'loss': 1 / (i + 1), 'acc': i / 1000})"
+            )
+        ),
+        nbformat.v4.new_code_cell(SWEEP.format(runs=1000, body="pass")),
+        nbformat.v4.new_code_cell(
+            "with mlops.start_run('alone'):\n"
+            "    for s in range(50):\n        mlops.log_metric('loss', 1 / (s + 1))\n"
+            "print('after')"
+        ),
+    ]
+    NotebookClient(nb, kernel_name="python3", timeout=300).execute()
+    sweep, quiet, alone = (_bundles(cell.outputs) for cell in nb.cells)
+
+    assert len(sweep) == 2, [list(b) for b in sweep]  # one figure, one table: not 1,000 charts
+    figure_bundle, table = sweep
+    spec = figure_bundle[PLOTLY_MIME]
+    assert [t["name"] for t in spec["data"]] == ["acc", "loss"]
+    assert all(len(t["y"]) == 1000 for t in spec["data"])  # the latest value of every run
+    assert spec["data"][1]["y"][-1] == pytest.approx(1 / 1000)
+    assert "1000 runs in this cell: 1000 FINISHED" in table["text/plain"]
+    assert table["text/plain"].count("\n") < 30  # bounded rows, whatever the number of runs
+    assert "980 more runs not shown" in table["text/plain"]
+    assert "lr" in table["text/html"] and "0.999" in table["text/plain"]  # the varying param
+    assert len(json.dumps([o for o in nb.cells[0].outputs])) < 300_000
+
+    # Runs without metrics: a table, no empty chart, no 1,000 status lines.
+    assert len(quiet) == 1 and PLOTLY_MIME not in quiet[0]
+    assert "1000 runs in this cell: 1000 FINISHED" in quiet[0]["text/plain"]
+
+    # One run in a cell keeps its own chart, as before.
+    assert len(alone) == 1
+    assert [t["name"] for t in alone[0][PLOTLY_MIME]["data"]] == ["loss"]
+    assert len(alone[0][PLOTLY_MIME]["data"][0]["x"]) == 50
+
+
+def _execute_collecting(kc, code: str) -> list[dict]:
+    msg_id = kc.execute(code)
+    messages = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=300)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return messages
+
+
+@pytest.mark.slow
+def test_live_sweep_shows_one_chart_and_one_table_then_static(tmp_store) -> None:
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ, JUPYTER_MLOPS_LIVE="1")  # as in a widget-capable front end
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        messages = _execute_collecting(
+            kc,
+            SWEEP.format(
+                runs=300,
+                body=(
+                    "for s in range(20):\n"
+                    "            mlops.log_metrics({'loss': 1 / (s + 1 + i), 'acc': s / 20})"
+                ),
+            ),
+        )
+        failing = _execute_collecting(
+            kc,
+            SWEEP.format(
+                runs=3,
+                body=("mlops.log_metric('loss', 1.0)\n        if i == 1:\n            break"),
+            )
+            + "with mlops.start_run('bad'):\n    1 / 0\n",
+        )
+        quiet = _execute_collecting(kc, SWEEP.format(runs=50, body="pass"))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+    def kinds(msgs: list[dict], kind: str) -> list[dict]:
+        return [m for m in msgs if m["msg_type"] == kind]
+
+    opened = [
+        m["content"]["data"]["state"].get("_model_name") for m in kinds(messages, "comm_open")
+    ]
+    assert opened == ["AnyModel"], opened  # one FigureWidget (anywidget) for 300 runs
+    displays = kinds(messages, "display_data")
+    assert len(displays) == 2  # the chart, then (from the second run on) the table
+    chart_id = displays[0]["content"]["transient"]["display_id"]
+    table_id = displays[1]["content"]["transient"]["display_id"]
+    assert WIDGET_MIME in displays[0]["content"]["data"]
+    updates = kinds(messages, "update_display_data")
+    final_chart = [m for m in updates if m["content"]["transient"]["display_id"] == chart_id][-1]
+    final_table = [m for m in updates if m["content"]["transient"]["display_id"] == table_id][-1]
+    assert PLOTLY_MIME in final_chart["content"]["data"]  # static: readable without a kernel
+    assert "300 runs in this cell: 300 FINISHED" in final_table["content"]["data"]["text/plain"]
+    assert len(updates) < 100  # throttled: not one update per run
+
+    # A failing run ends the cell: the view still turns final, with the failure in red.
+    final = kinds(failing, "update_display_data")
+    table = [m for m in final if "text/html" in m["content"]["data"]][-1]["content"]["data"]
+    assert "3 runs in this cell: 2 FINISHED, 1 FAILED" in table["text/plain"]
+    assert figure.STATUS_COLORS["FAILED"] in table["text/html"]
+    assert kinds(failing, "error")
+
+    # Runs without metrics: one status strip turned into one line, plus the table.
+    assert len(kinds(quiet, "display_data")) == 2
+    final = kinds(quiet, "update_display_data")
+    assert not any(PLOTLY_MIME in m["content"]["data"] for m in final)
+    assert any(
+        "50 runs in this cell: 50 FINISHED" in m["content"]["data"].get("text/plain", "")
+        for m in final
+    )
+
+
+def test_sweep_table_and_figure_stay_small_for_10000_runs() -> None:
+    from jupyter_mlops.widgets.sweep import RunSummary, sweep_figure, table_bundle
+
+    runs = []
+    for i in range(10_000):
+        run = RunSummary(
+            f"{i:032x}",
+            f"run-{i}",
+            0.0,
+            params={"lr": str(i), "seed": "0"},
+            status="FAILED" if i == 5 else "FINISHED",
+            ended=1.0,
+        )
+        run.feed_columns("loss", [0, 1], [2.0, 1.0 / (i + 1)])
+        runs.append(run)
+    spec = sweep_figure(runs)
+    assert spec is not None and len(spec["data"][0]["y"]) == 10_000
+    assert "text" not in spec["data"][0]  # past MAX_LABELLED_RUNS, no per-point labels
+    assert len(json.dumps(spec)) < 400_000
+    bundle = table_bundle(runs)
+    assert len(bundle["text/html"]) < 10_000 and len(bundle["text/plain"]) < 5_000
+    lines = bundle["text/plain"].splitlines()
+    assert lines[0] == "10000 runs in this cell: 9999 FINISHED, 1 FAILED"
+    header = lines[1].split()
+    assert header[:5] == ["#", "run", "status", "time", "lr"]  # varying params first
+    assert "run-9999" in bundle["text/plain"] and "run-5000" not in bundle["text/plain"]
+    assert sweep_figure([RunSummary("a" * 32, "quiet", 0.0)]) is None  # no empty chart
+
+
+def test_sweep_table_lists_failed_runs_hidden_in_the_middle() -> None:
+    from jupyter_mlops.widgets.sweep import RunSummary, table_text
+
+    runs = [
+        RunSummary(
+            f"{i:032x}",
+            f"run-{i}",
+            0.0,
+            ended=1.0,
+            status="FAILED" if i in (40, 41) else "FINISHED",
+        )
+        for i in range(100)
+    ]
+    text = table_text(runs)
+    assert "run-40 " in text and "run-41 " in text and "run-50 " not in text
+    assert text.count("…") == 2  # a gap before and after the failures
+    assert "78 more runs not shown" in text
+    live = table_text(runs, live=True)  # the newest runs, and the failures so far
+    assert "run-40 " in live and "run-99" in live and "run-0 " not in live

@@ -35,20 +35,26 @@ def _prompt(page, index: int) -> str:
 def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> None:
     page = lab_page
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
-                nbformat.v4.new_code_cell(TRAIN)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
+        nbformat.v4.new_code_cell(TRAIN),
+    ]
     nbformat.write(nb, lab_server.root / "live.ipynb")
 
     # A workspace of its own: the layout other browser tests leave behind is not restored here.
     page.goto(lab_server.lab_url("lab/workspaces/live-widget-tests/tree/live.ipynb"))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor")
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     run_cell(page, 0)
-    page.wait_for_function("() => document.querySelectorAll('.jp-InputPrompt')[0]"
-                           ".innerText.includes('[1]')", timeout=60_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-InputPrompt')[0].innerText.includes('[1]')",
+        timeout=60_000,
+    )
     run_cell(page, 1)
 
     counts_while_running: list[int] = []
@@ -66,7 +72,8 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
 
     assert counts_while_running, "no chart appeared while the cell was running"
     assert len(set(counts_while_running)) >= 2, (
-        f"chart did not grow while running: {counts_while_running}")
+        f"chart did not grow while running: {counts_while_running}"
+    )
     assert counts_while_running == sorted(counts_while_running)
 
     page.wait_for_function(f"() => ({COUNT_JS})() === {POINTS}", timeout=30_000)

@@ -18,8 +18,12 @@ from .decimate import SeriesBuffer
 
 MAX_ROWS = 6
 ROW_HEIGHT = 170
-STATUS_COLORS = {"RUNNING": "#1f77b4", "FINISHED": "#2ca02c", "FAILED": "#d62728",
-                 "KILLED": "#ff7f0e"}
+STATUS_COLORS = {
+    "RUNNING": "#1f77b4",
+    "FINISHED": "#2ca02c",
+    "FAILED": "#d62728",
+    "KILLED": "#ff7f0e",
+}
 
 
 def format_value(value: float | None) -> str:
@@ -30,8 +34,9 @@ def format_value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def status_line(name: str, status: str, started: float, ended: float | None,
-                series: Mapping[str, SeriesBuffer]) -> str:
+def status_line(
+    name: str, status: str, started: float, ended: float | None, series: Mapping[str, SeriesBuffer]
+) -> str:
     elapsed = (ended or time.time()) - started
     latest = ", ".join(f"{k}={format_value(b.last)}" for k, b in sorted(series.items())[:6])
     more = " ..." if len(series) > 6 else ""
@@ -54,17 +59,28 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
         out["xaxis"] = {"visible": False}
         out["yaxis"] = {"visible": False}
         out["margin"] = {"l": 10, "r": 10, "t": 40, "b": 5}
-        out["annotations"] = [{"text": "waiting for metrics…", "showarrow": False,
-                               "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
-                               "font": {"color": "#888"}}]
+        out["annotations"] = [
+            {
+                "text": "waiting for metrics…",
+                "showarrow": False,
+                "x": 0.5,
+                "y": 0.5,
+                "xref": "paper",
+                "yref": "paper",
+                "font": {"color": "#888"},
+            }
+        ]
         return out
     if rows > 1:
         span = (1.0 - gap * (rows - 1)) / rows
         for i, key in enumerate(keys):
             top = 1.0 - i * (span + gap)
             axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
-            out[axis] = {"domain": [max(top - span, 0.0), top], "title": {"text": key},
-                         "anchor": "x"}
+            out[axis] = {
+                "domain": [max(top - span, 0.0), top],
+                "title": {"text": key},
+                "anchor": "x",
+            }
     elif keys:
         out["yaxis"] = {"title": {"text": keys[0] if len(keys) == 1 else "value"}}
     return out
@@ -78,16 +94,18 @@ def traces(series: Mapping[str, SeriesBuffer], arrays: bool = False) -> list[dic
     out = []
     for i, key in enumerate(keys):
         x, y = series[key].points()
-        out.append({
-            "type": "scattergl" if len(x) > 5000 else "scatter",
-            "mode": "lines+markers" if len(x) < 50 else "lines",
-            "name": key,
-            "x": x.astype(np.int64) if arrays else _json_list(x, integral=True),
-            "y": y.copy() if arrays else _json_list(y),
-            "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
-            "visible": True if rows or i < MAX_ROWS else "legendonly",
-            "hovertemplate": f"{key}=%{{y}}<extra></extra>",
-        })
+        out.append(
+            {
+                "type": "scattergl" if len(x) > 5000 else "scatter",
+                "mode": "lines+markers" if len(x) < 50 else "lines",
+                "name": key,
+                "x": x.astype(np.int64) if arrays else _json_list(x, integral=True),
+                "y": y.copy() if arrays else _json_list(y),
+                "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
+                "visible": True if rows or i < MAX_ROWS else "legendonly",
+                "hovertemplate": f"{key}=%{{y}}<extra></extra>",
+            }
+        )
     return out
 
 
@@ -98,16 +116,29 @@ def _json_list(values: np.ndarray, integral: bool = False) -> list[Any]:
     return [None if not math.isfinite(v) else float(v) for v in values.tolist()]
 
 
-def figure_dict(name: str, status: str, started: float, ended: float | None,
-                series: Mapping[str, SeriesBuffer], arrays: bool = False) -> dict[str, Any]:
+def figure_dict(
+    name: str,
+    status: str,
+    started: float,
+    ended: float | None,
+    series: Mapping[str, SeriesBuffer],
+    arrays: bool = False,
+) -> dict[str, Any]:
     color = STATUS_COLORS.get(status, "#333")
-    title = (f"<span style='color:{color}'>●</span> "
-             + status_line(name, status, started, ended, series))
+    title = f"<span style='color:{color}'>●</span> " + status_line(
+        name, status, started, ended, series
+    )
     return {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
 
 
-def summary_text(name: str, run_id: str, status: str, started: float, ended: float | None,
-                 series: Mapping[str, SeriesBuffer]) -> str:
+def summary_text(
+    name: str,
+    run_id: str,
+    status: str,
+    started: float,
+    ended: float | None,
+    series: Mapping[str, SeriesBuffer],
+) -> str:
     lines = [f"Run {name} ({run_id}): {status} in {((ended or time.time()) - started):.2f}s"]
     for key in sorted(series):
         buffer = series[key]

@@ -24,17 +24,24 @@ def live(run: Any, *, poll_interval: float = POLL_INTERVAL_S) -> LiveView:
     if not isinstance(run_id, str):
         raise TypeError(f"live() expects a run id or a run, got {type(run).__name__}.")
     record = store.get_run(store.resolve_run_id(run_id))
-    view = LiveView(record.run_id, record.name, widget=frontend_renders_widgets(),
-                    started=record.start_time / 1000.0)
+    view = LiveView(
+        record.run_id,
+        record.name,
+        widget=frontend_renders_widgets(),
+        started=record.start_time / 1000.0,
+    )
     last_id = _catch_up(store, view, record.run_id, 0)
     if record.status != "RUNNING" or not view.widget:
         view.ended = (record.end_time or time.time() * 1000) / 1000.0
         view.finish(record.status)
         return view
     view.show()
-    thread = threading.Thread(target=_follow, args=(store, view, record.run_id, last_id,
-                                                    poll_interval),
-                              name=f"mlops-follow-{record.run_id[:8]}", daemon=True)
+    thread = threading.Thread(
+        target=_follow,
+        args=(store, view, record.run_id, last_id, poll_interval),
+        name=f"mlops-follow-{record.run_id[:8]}",
+        daemon=True,
+    )
     thread.start()
     return view
 

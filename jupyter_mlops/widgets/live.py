@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .decimate import SeriesBuffer
@@ -29,9 +29,17 @@ STATUS_REFRESH_S = 1.0
 class LiveView:
     """The chart and status line of one run, live (widget) or static (headless)."""
 
-    def __init__(self, run_id: str, name: str, *, widget: bool,
-                 interval: float = UPDATE_INTERVAL_S, capacity: int = 2000,
-                 started: float | None = None) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        name: str,
+        *,
+        widget: bool,
+        interval: float = UPDATE_INTERVAL_S,
+        capacity: int = 2000,
+        started: float | None = None,
+        display_id: str | None = None,
+    ) -> None:
         self.run_id = run_id
         self.name = name
         self.widget = widget
@@ -42,8 +50,11 @@ class LiveView:
         self.started = started if started is not None else time.time()
         self.ended: float | None = None
         self.updates_sent = 0  # figure updates pushed to the front end
-        self.display_id = f"jupyter-mlops-live-{run_id}"
+        self.display_id = display_id or f"jupyter-mlops-live-{run_id}"
         self.figure: Any = None
+        # Called by the timer thread after each tick (the sweep table of a cell refreshes
+        # there, so it is throttled with the chart and never sent from the cell).
+        self.on_tick: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._dirty = False
         self._drawn_keys: list[str] = []
@@ -64,8 +75,7 @@ class LiveView:
             for key, (xs, ys) in grouped.items():
                 buffer = self.series.get(key)
                 if buffer is None:
-                    buffer = self.series[key] = SeriesBuffer(self.capacity,
-                                                             self.capacity // 4)
+                    buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
                 buffer.extend(xs, ys)
             self._dirty = True
 
@@ -77,6 +87,29 @@ class LiveView:
                 buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
             buffer.extend(steps, values)
             self._dirty = True
+
+    def restart(self, run_id: str, name: str, started: float) -> None:
+        """Follow another run in the same chart (the next run of a sweep): no new widget."""
+        with self._lock:
+            self.run_id = run_id
+            self.name = name
+            self.started = started
+            self.ended = None
+            self.status = "RUNNING"
+            self.series = {}
+            self._dirty = True
+
+    def set_status(self, status: str, ended: float | None = None) -> None:
+        """The run ended: the chart's title shows it (coloured) at the next tick."""
+        with self._lock:
+            self.status = status
+            self.ended = ended if ended is not None else time.time()
+            self._dirty = True
+
+    def latest(self) -> dict[str, tuple[float | None, int]]:
+        """Each key's latest value and point count (what a run's summary keeps)."""
+        with self._lock:
+            return {key: (b.last, b.total) for key, b in self.series.items()}
 
     # -- display ---------------------------------------------------------------------------
     def show(self) -> None:
@@ -91,17 +124,26 @@ class LiveView:
             self._drawn_keys = sorted(self.series)
         self.figure = go.FigureWidget(spec)
         display(self.figure, display_id=self.display_id)
-        self._thread = threading.Thread(target=self._loop, name=f"mlops-live-{self.run_id[:8]}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"mlops-live-{self.run_id[:8]}", daemon=True
+        )
         self._thread.start()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 self.push()
+                if self.on_tick is not None:
+                    self.on_tick()
             except Exception:  # a drawing problem must never disturb the run
                 traceback.print_exc()
                 return
+
+    def stop(self) -> None:
+        """Stop the timer thread (its last push, if one is under way, completes first)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
     def push(self, force: bool = False) -> bool:
         """Send one figure update if anything changed (or the status line is stale)."""
@@ -112,12 +154,21 @@ class LiveView:
             stale = now - self._last_push >= STATUS_REFRESH_S
             if not (self._dirty or force or stale):
                 return False
-            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series,
-                               arrays=True)
+            spec = figure_dict(
+                self.name, self.status, self.started, self.ended, self.series, arrays=True
+            )
             self._dirty = False
         keys = [trace["name"] for trace in spec["data"]]
         figure = self.figure
-        if keys != self._drawn_keys:
+        if not keys and self._drawn_keys:
+            # The next run of a sweep has no points yet: empty the traces but keep the rows,
+            # rather than collapsing to the status strip and growing back a moment later.
+            with figure.batch_update():
+                for trace in figure.data:
+                    trace.x = []
+                    trace.y = []
+                figure.layout.title.text = spec["layout"]["title"]["text"]
+        elif keys != self._drawn_keys:
             # New metric keys: rebuild the traces (rare), then lay out the rows.
             with figure.batch_update():
                 figure.data = ()
@@ -138,8 +189,9 @@ class LiveView:
     def static_bundle(self) -> dict[str, Any]:
         with self._lock:
             spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
-            text = summary_text(self.name, self.run_id, self.status, self.started, self.ended,
-                                self.series)
+            text = summary_text(
+                self.name, self.run_id, self.status, self.started, self.ended, self.series
+            )
         if not spec["data"]:  # no metrics: the summary line says it all, no empty chart
             return {"text/plain": text}
         return {PLOTLY_MIME: spec, "text/plain": text}
@@ -148,9 +200,7 @@ class LiveView:
         """Show the final state: a static figure (kept in the saved notebook) and a summary."""
         from IPython.display import display, update_display
 
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self.stop()
         with self._lock:
             self.status = status
             self.ended = time.time()

@@ -10,6 +10,7 @@ from ..config import configured
 from ..tracking import fluent
 from ..tracking.capture import current_cell_id
 from ..tracking.run import ActiveRun
+from .cell import CellRuns
 from .live import LiveView
 
 LIVE_ENV = "JUPYTER_MLOPS_LIVE"
@@ -17,14 +18,20 @@ HEADLESS_ENV = "JUPYTER_MLOPS_HEADLESS"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-_views: dict[str, LiveView] = {}
-_listening: set[int] = set()
+# Where the writer delivers each watched run's points: its chart (LiveView) or, for a run of
+# a sweep that the chart has moved past, its RunSummary.
+_views: dict[str, Any] = {}
+_route_lock = threading.Lock()
+_writers: list[Any] = []  # writers we listen to (a store switch brings a new one)
 _lock = threading.Lock()
+_current_cell: CellRuns | None = None
+_cell_hooks: set[int] = set()  # shells whose post_run_cell ends the current cell's group
 
 
 def live_view_for(run_id: str) -> LiveView | None:
-    """The live view of a run started in this kernel, if it has one."""
-    return _views.get(run_id)
+    """The live view of a run started in this kernel, if it has one now."""
+    view = _views.get(run_id)
+    return view if isinstance(view, LiveView) else None
 
 
 def _kernel_shell() -> Any:
@@ -64,18 +71,29 @@ def _live_default() -> bool:
 
 def _on_run_started(run: ActiveRun, options: dict[str, Any]) -> None:
     requested = options.get("live")
-    if requested is False or run.parent_run_id and requested is None and run_is_nested(run):
+    if requested is False:
+        return
+    nested = bool(run.parent_run_id) and run_is_nested(run)
+    if nested and requested is None:
         return
     shell = _kernel_shell()
     if shell is None or (requested is None and not _live_default()):
         return
     widget = frontend_renders_widgets(shell)
-    view = LiveView(run.run_id, run.name, widget=widget, started=run.start_time / 1000.0)
     _listen(run.store.writer)
-    _views[run.run_id] = view
     run.store.writer.watched_runs.add(run.run_id)
-    view.show()
-    run.listeners.append(_finish)
+    if nested:
+        # A nested run that asked for a view with live=True gets one of its own, final as the
+        # run ends.
+        view = LiveView(run.run_id, run.name, widget=widget, started=run.start_time / 1000.0)
+        _route(run.run_id, view)
+        view.show()
+        run.listeners.append(_finish)
+        return
+    # Top-level runs share one view per cell execution: a %%track cell (one run) keeps its
+    # chart, and a sweep of Python-API runs shows one chart and one table, not one chart per
+    # run. The view turns final once the cell and its runs have ended.
+    _cell_runs(shell, widget).add(run)
 
 
 def run_is_nested(run: ActiveRun) -> bool:
@@ -83,28 +101,68 @@ def run_is_nested(run: ActiveRun) -> bool:
     return any(r.run_id == run.parent_run_id for r in fluent.active_runs())
 
 
+def _cell_runs(shell: Any, widget: bool) -> CellRuns:
+    """The runs of the cell executing now (a new group after each cell's end)."""
+    global _current_cell
+    with _lock:
+        if _current_cell is None or _current_cell.cell_done:
+            _current_cell = CellRuns(widget, _route, _unroute)
+        if id(shell) not in _cell_hooks:
+            shell.events.register("post_run_cell", _end_of_cell)
+            _cell_hooks.add(id(shell))
+        return _current_cell
+
+
+def _end_of_cell(*_: Any) -> None:
+    global _current_cell
+    with _lock:
+        cell, _current_cell = _current_cell, None
+    if cell is not None:
+        cell.end_of_cell()
+
+
+def _route(run_id: str, target: Any, chart: LiveView | None = None) -> None:
+    """Deliver a run's committed points to ``target`` (a LiveView or a RunSummary).
+
+    With ``chart``, the run is leaving that chart: its summary takes the chart's latest values
+    under the same lock the writer's delivery takes, so no batch falls between the two.
+    """
+    with _route_lock:
+        if chart is not None:
+            target.take(chart.latest())
+        _views[run_id] = target
+
+
+def _unroute(run_id: str) -> None:
+    with _route_lock:
+        _views.pop(run_id, None)
+    for writer in _writers:
+        writer.watched_runs.discard(run_id)
+
+
 def _finish(run: ActiveRun) -> None:
     if run.run_id not in _views:
         return
     run.store.writer.flush()  # every point of the run has reached the view
-    view = _views.pop(run.run_id)
-    run.store.writer.watched_runs.discard(run.run_id)
+    view = _views[run.run_id]
+    _unroute(run.run_id)
     if view.series or view.widget:
         view.finish(run.status)
 
 
 def _on_points(captured: dict[tuple[str, str], tuple[list[int], list[float]]]) -> None:
-    for (run_id, key), (steps, values) in captured.items():
-        view = _views.get(run_id)
-        if view is not None:
-            view.feed_columns(key, steps, values)
+    with _route_lock:
+        for (run_id, key), (steps, values) in captured.items():
+            target = _views.get(run_id)
+            if target is not None:
+                target.feed_columns(key, steps, values)
 
 
 def _listen(writer: Any) -> None:
     with _lock:
-        if id(writer) not in _listening:
+        if writer not in _writers:
             writer.point_listeners.append(_on_points)
-            _listening.add(id(writer))
+            _writers.append(writer)
 
 
 def enable_live_view(shell: Any = None) -> None:
