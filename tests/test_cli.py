@@ -92,7 +92,8 @@ def test_runs_list_options(two_runs: dict[str, str], capsys: pytest.CaptureFixtu
 
 
 def test_runs_show_text(two_runs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = cli(capsys, "runs", "show", two_runs["alpha"][:8])
+    # ids start with their creation time: a unique prefix reaches past it (16 characters)
+    code, out, err = cli(capsys, "runs", "show", two_runs["alpha"][:16])
     assert code == 0, err
     assert f"Run alpha  ({two_runs['alpha']})" in out
     assert "experiment : cli-exp" in out
@@ -245,6 +246,8 @@ def test_failing_notebook_exits_non_zero_and_records_failed(
         (["run", "{good}", "-p", "not-an-identifier=1"], "not a Python identifier"),
         (["run", "{good}", "--timeout", "0"], "positive integer"),
         (["run", "{good}", "-o", "/nonexistent-dir-xyz/out.ipynb"], "does not exist"),
+        (["run", "{good}", "--kernel", "no-such-kernel"], "No kernel named 'no-such-kernel'"),
+        (["run", "{nokernel}"], "names no kernel; pass --kernel NAME"),
         (["run"], "the following arguments are required: notebook"),
     ],
 )
@@ -254,9 +257,30 @@ def test_run_bad_paths_and_args(tmp_store: str, make_notebook, tmp_path: Path,
     garbage = tmp_path / "garbage.ipynb"
     garbage.write_text("this is not json")
     good = make_notebook("good.ipynb", "x = 1")
-    argv = [a.format(garbage=garbage, good=good) for a in argv]
+    nokernel = tmp_path / "nokernel.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+                   nokernel)
+    argv = [a.format(garbage=garbage, good=good, nokernel=nokernel) for a in argv]
     code, out, err = cli(capsys, *argv)
     assert code == 2
     assert message in err
     assert "Traceback" not in err
     assert mlops.runs().empty  # nothing was started
+
+
+def test_runs_list_keeps_creation_order_within_a_millisecond(
+        tmp_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    created = []
+    for i in range(100):
+        with mlops.start_run(f"tight-{i}") as run:
+            pass
+        created.append(run.run_id)
+    mlops.flush()
+    frame = mlops.runs()
+    assert frame["start_time"].duplicated().any(), "no same-millisecond runs: test is moot"
+    assert frame["run_id"].tolist() == created[::-1]
+    code, out, _ = cli(capsys, "runs", "list", "--format", "json")
+    assert code == 0
+    assert [r["run_id"] for r in json.loads(out)] == created[::-1]
+    code, out, _ = cli(capsys, "runs", "list")
+    assert [line.split()[0] for line in out.splitlines()[1:]] == created[::-1]

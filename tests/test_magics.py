@@ -204,9 +204,16 @@ def test_track_cell_exception_is_failed_and_the_cell_errors_as_usual(kernel: Ker
 
 def test_track_cell_syntax_error_is_not_a_run(kernel: Kernel) -> None:
     before = kernel.run_names()
-    cell = kernel.run("%%track broken-syntax\nx = (1,")
+    cell = kernel.run("%%track broken-syntax\ny = 1\nx = (1,")
     error = error_of(cell)
     assert error is not None and "SyntaxError" in error.ename
+    # shown as in a plain cell: the cell's own line numbers (the magic is line 1) and none
+    # of the magic's or IPython's compiler frames
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    assert re.search(r"Cell In\[\d+\], line 3", shown), shown
+    assert "x = (1," in shown
+    for internal in ("track.py", "compilerop", "interactiveshell", "Traceback"):
+        assert internal not in shown, shown
     time.sleep(0.5)
     assert "broken-syntax" not in kernel.run_names()
     assert kernel.run_names() == before

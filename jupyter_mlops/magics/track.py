@@ -83,7 +83,10 @@ class MLOpsMagics(Magics):
             args.name = f"cell [{current_execution_count(self.shell)}]"
         # Parse before starting the run: a syntax error is the user's, not a failed run.
         code = self.shell.transform_cell(cell)
-        tree = self.shell.compile.ast_parse(code)
+        try:
+            tree = self.shell.compile.ast_parse(code)
+        except SyntaxError as exc:
+            return self._syntax_error(exc, source.split("\n", 1)[0], code)
         cell_id = current_cell_id(self.shell)
         run = self._start(args, kind="cell", source=source, cell_id=cell_id)
         cell_row = {"position": 0, "execution_count": current_execution_count(self.shell),
@@ -104,6 +107,32 @@ class MLOpsMagics(Magics):
         sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
         self._finish_cell(run, cell_row, started, "FINISHED", None, _combine(tail, err_tail))
         return result
+
+    def _syntax_error(self, exc: SyntaxError, header: str, code: str) -> None:
+        """Show a syntax error in a %%track cell as IPython shows one in a plain cell.
+
+        Raised from here, IPython would print it with the frames of this magic and of its
+        own compiler above it, and with the line number of the body (one less than the line
+        the notebook shows under the magic line). So: point it at the cell as displayed,
+        show it without frames, and mark the cell as failed in the execution result, which
+        is what the kernel's reply (and so nbclient, papermill and CI) reads.
+        """
+        __tracebackhide__ = True
+        count = current_execution_count(self.shell)
+        filename = self.shell.compile.cache(f"{header}\n{code}", count)
+        exc.filename = filename
+        if exc.lineno is not None:
+            exc.lineno += 1
+            if getattr(exc, "end_lineno", None) is not None:
+                exc.end_lineno += 1  # type: ignore[operator]
+        result = getattr(self.shell.displayhook, "exec_result", None)
+        if result is None:  # not inside run_cell (called directly): a plain raise is all
+            raise exc.with_traceback(None)
+        try:
+            raise exc.with_traceback(None)
+        except SyntaxError:
+            self.shell.showsyntaxerror()
+        result.error_in_exec = exc
 
     @staticmethod
     def _finish_cell(run: ActiveRun, cell_row: dict[str, Any], started: float, status: str,

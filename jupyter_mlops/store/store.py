@@ -333,7 +333,11 @@ class Store:
         if not found:
             raise RunNotFoundError(f"No run with id {prefix!r} in store {self.display_url}.")
         if len(found) > 1:
-            raise RunNotFoundError(f"Run id prefix {prefix!r} is ambiguous; give more characters.")
+            # Ids start with their creation time (new_run_id): runs of the same minute share
+            # 8 characters, and only the 16th on tells runs of one process apart.
+            raise RunNotFoundError(
+                f"Run id prefix {prefix!r} is ambiguous (ids start with their creation time); "
+                "give more characters, 16 or more usually suffice.")
         return found[0]
 
     def run_exists(self, run_id: str) -> bool:

@@ -78,6 +78,7 @@ def execute_notebook(
     if output is not None and not Path(output).resolve().parent.is_dir():
         raise InvalidParameterError(
             f"Output folder {str(Path(output).resolve().parent)!r} does not exist.")
+    _check_kernel(kernel_name or node.metadata.get("kernelspec", {}).get("name"), source)
     params = dict(parameters or {})
     run = fluent.start_run(
         name or source.stem, experiment=experiment, params=params, kind="notebook",
@@ -124,6 +125,21 @@ def execute_notebook(
     message = _failure_message(failure)
     run.end("FAILED", error=message)
     raise NotebookExecutionError(message, run_id=run.run_id) from None
+
+
+def _check_kernel(name: str | None, notebook: Path) -> None:
+    """A missing kernel is the user's error: say so before a run is started, instead of a
+    FAILED run whose message is the first line of jupyter_client's traceback."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    installed = sorted(KernelSpecManager().find_kernel_specs())
+    if not name:
+        raise InvalidParameterError(
+            f"Notebook {str(notebook)!r} names no kernel; pass --kernel NAME "
+            f"(installed: {', '.join(installed) or 'none'}).")
+    if name not in installed:
+        raise InvalidParameterError(
+            f"No kernel named {name!r} (installed: {', '.join(installed) or 'none'}).")
 
 
 def _read_if_exists(path: Path) -> nbformat.NotebookNode | None:
@@ -178,4 +194,6 @@ def _failure_message(exc: BaseException) -> str:
     if isinstance(exc, PapermillExecutionError):
         return (f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n"
                 + "".join(exc.traceback if isinstance(exc.traceback, list) else []))
-    return "".join(traceback.format_exception(exc))
+    # The exception itself first: the CLI prints the message's first line.
+    return ("".join(traceback.format_exception_only(exc)).strip() + "\n\n"
+            + "".join(traceback.format_exception(exc)))
