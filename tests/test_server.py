@@ -454,6 +454,7 @@ BAD_QUERIES = [
     ("runs/{id}/metrics/acc?max_points=-5", 400),
     ("runs/{id}/metrics/acc?max_points=abc", 400),
     ("runs/{id}/metrics/acc?max_points=100001", 400),
+    ("runs/{id}/metrics/acc%00x", 400),  # PostgreSQL refuses NUL in text: say so up front
     ("runs/ffffffffffffffffffffffffffffffff", 404),
     ("runs/ffffffffffffffffffffffffffffffff/metrics/acc", 404),
     ("runs/ffffffffffffffffffffffffffffffff/artifacts", 404),
@@ -479,6 +480,24 @@ async def test_bad_input_is_4xx(raw_get: Any, seeded: dict, query: str, status: 
 async def test_unknown_api_path_is_json_404(raw_get: Any, path: str) -> None:
     await assert_error(raw_get, path, (404,))
     assert (await raw_get(path, auth=False)).code in (401, 403)
+
+
+@pytest.mark.parametrize(("query", "status", "quoted"), [
+    ("runs?limit=5%25", 400, "'5%'"),
+    ("runs/a%25b", 404, "'a%b'"),
+    ("runs/a%25b/artifacts", 404, "'a%b'"),
+    ("no%25such", 404, "'no%such'"),
+    ("runs?filter=name%20LIKE%20'%25s%25d'%20and", 400, None),
+])
+@on_server_loop
+async def test_error_message_quotes_input_verbatim(raw_get: Any, seeded: dict, query: str,
+                                                   status: int, quoted: str | None) -> None:
+    """Tornado doubles the % of an HTTPError message without args; the user must see
+    what they sent, not ``'5%%'``."""
+    body = await assert_error(raw_get, query, (status,))
+    assert "%%" not in body["message"], body
+    if quoted:
+        assert quoted in body["message"], body
 
 
 @on_server_loop

@@ -9,6 +9,7 @@ Bad input is a 4xx ``{"message", "reason"}``, never a 500.
 from __future__ import annotations
 
 import asyncio
+import json
 import posixpath
 import re
 import urllib.parse
@@ -46,6 +47,18 @@ CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?\d{1,18}")
 
 
+def error_message(exc: Any) -> str | None:
+    """An HTTPError's message without args, unescaped; None for anything else.
+
+    Tornado 6.5 returns ``log_message`` with every ``%`` doubled when there are no args (so
+    that ``log_message % args`` is safe); our messages quote user input verbatim.
+    """
+    if not isinstance(exc, web.HTTPError) or exc.args:
+        return None
+    raw = exc.__dict__.get("_log_message", exc.log_message)
+    return raw if isinstance(raw, str) and raw else None
+
+
 class MLOpsHandler(APIHandler):
     """Common plumbing: the store, argument validation, error mapping."""
 
@@ -80,11 +93,22 @@ class MLOpsHandler(APIHandler):
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado uses an HTTPError's message as a %-format string; ours quote user input.
-        if isinstance(value, web.HTTPError) and value.log_message and not value.args:
-            self.log.warning("%d %s: %s", value.status_code, self._request_summary(),
-                             value.log_message)
+        message = error_message(value)
+        if message is not None:
+            self.log.warning("%d %s: %s", value.status_code, self._request_summary(), message)
             return
         super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{"message", "reason"}`` with the message as raised (APIHandler's would show
+        Tornado's %-escaped copy: ``got '5%%'`` for ``limit=5%``)."""
+        exc_info = kwargs.get("exc_info")
+        message = error_message(exc_info[1]) if exc_info else None
+        if message is None:
+            super().write_error(status_code, **kwargs)
+            return
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message, "reason": exc_info[1].reason}))
 
     # -- arguments -----------------------------------------------------------------------------
     def text_arg(self, name: str) -> str | None:
@@ -182,6 +206,8 @@ class MetricHistoryHandler(MLOpsHandler):
         run_id = self.run_id_arg(run_id)
         if not key:
             raise self.bad_request("Metric key is empty.")
+        if "\x00" in key:
+            raise self.bad_request("Metric key contains a NUL character.")
         max_points = self.int_arg("max_points", None, 1, MAX_POINTS)
         # The store keeps first and last points, so it needs 2; 1 means "the latest point".
         asked = None if max_points is None else max(2, max_points)
