@@ -54,6 +54,54 @@ export function formatTime(
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
 }
 
+const MONTHS = [
+  'Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
+  'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'
+];
+
+/** For narrow columns: `HH:MM` today, `Mon D` this year, else `YYYY-MM`. */
+export function formatShortTime(
+  ms: number | null | undefined,
+  now: number = Date.now()
+): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  const d = new Date(ms);
+  const n = new Date(now);
+  if (d.getFullYear() !== n.getFullYear()) {
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
+  }
+  if (d.getMonth() === n.getMonth() && d.getDate() === n.getDate()) {
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+  return `${MONTHS[d.getMonth()]} ${d.getDate()}`;
+}
+
+/** For narrow columns: `120ms`, `1.2s`, `42s`, `3m04s`, `2h05m`, `3d04h`. */
+export function formatShortDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) {
+    return '';
+  }
+  if (ms < 1000) {
+    return `${Math.round(ms)}ms`;
+  }
+  const s = ms / 1000;
+  if (s < 60) {
+    return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
+  }
+  const totalS = Math.round(s);
+  const m = Math.floor(totalS / 60);
+  if (m < 60) {
+    return `${m}m${pad(totalS % 60)}s`;
+  }
+  const h = Math.floor(m / 60);
+  if (h < 24) {
+    return `${h}h${pad(m % 60)}m`;
+  }
+  return `${Math.floor(h / 24)}d${pad(h % 24)}h`;
+}
+
 /** Full local date-time for tooltips. */
 export function formatDateTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) {

@@ -143,6 +143,58 @@ describe('RunsPanel', () => {
   });
 });
 
+describe('RunsPanel at the default sidebar width', () => {
+  beforeAll(() => {
+    Object.defineProperty(HTMLElement.prototype, 'clientWidth', {
+      configurable: true,
+      get(this: HTMLElement) {
+        return this.classList.contains('jp-mlops-runs-viewport') ? 250 : 0;
+      }
+    });
+  });
+  afterAll(() => {
+    // back to Element.prototype's getter
+    delete (HTMLElement.prototype as any).clientWidth;
+  });
+
+  it('fits 250 px without a sideways scroll, with tooltips for what is cut', async () => {
+    const run = makeRun({
+      name: 'a-rather-long-run-name-that-cannot-fit-in-the-sidebar',
+      metrics: { acc: 0.123456789 }
+    });
+    const { controller, model } = makeController([run]);
+    await act(async () => {
+      root.render(
+        <RunsPanel controller={controller} onOpenRun={() => void 0} onCompare={() => void 0} />
+      );
+    });
+    const header = container.querySelector('.jp-mlops-runs-header') as HTMLElement;
+    expect(parseInt(header.style.minWidth, 10)).toBeLessThanOrEqual(250);
+    const row = container.querySelector('.jp-mlops-run-row') as HTMLElement;
+    const cols = Array.from(row.querySelectorAll('[data-column]')).map(c =>
+      c.getAttribute('data-column')
+    );
+    expect(cols).toEqual(['status', 'name', 'start_time']);
+    const name = row.querySelector('[data-column="name"]') as HTMLElement;
+    expect(name.title).toBe(run.name);
+    // what was left out is in the row's tooltip
+    expect(row.title).toContain('Duration');
+
+    // a chosen metric column is shown, with its full value as a tooltip
+    await act(async () => {
+      model.toggleColumn('metrics.acc');
+    });
+    const acc = container.querySelector(
+      '.jp-mlops-run-row [data-column="metrics.acc"]'
+    ) as HTMLElement;
+    expect(acc).not.toBeNull();
+    expect(acc.textContent).toBe('0.1235');
+    expect(acc.title).toContain('0.123456789');
+    const header2 = container.querySelector('.jp-mlops-runs-header') as HTMLElement;
+    expect(parseInt(header2.style.minWidth, 10)).toBeLessThanOrEqual(250);
+  });
+});
+
 describe('LineChart', () => {
   it('draws an svg with data-points', () => {
     act(() => {

@@ -8,8 +8,16 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { LiveState, MLOpsController } from '../controller';
-import { formatDateTime, formatDuration, formatTime, formatValue } from '../format';
+import {
+  formatDateTime,
+  formatDuration,
+  formatShortDuration,
+  formatShortTime,
+  formatTime,
+  formatValue
+} from '../format';
 import { durationMs, runValue } from '../filter';
+import { IListLayout, listLayout } from '../layout';
 import { IColumnInfo, RunsModel } from '../model';
 import { IRunSummary, RUN_STATUSES, RunStatus } from '../tokens';
 import { scrollToRow, visibleWindow } from '../windowing';
@@ -27,54 +35,72 @@ export interface IRunsPanelProps {
   onColumnsChanged?: (columns: string[]) => void;
 }
 
-function columnWidth(col: IColumnInfo): string {
-  switch (col.key) {
-    case 'status':
-      return '86px';
-    case 'name':
-      return 'minmax(120px, 1fr)';
-    case 'start_time':
-      return '118px';
-    case 'duration':
-      return '76px';
-    default:
-      return '96px';
-  }
-}
-
-function gridTemplate(columns: IColumnInfo[]): string {
-  return ['26px', ...columns.map(columnWidth)].join(' ');
-}
-
-function minWidth(columns: IColumnInfo[]): number {
-  return 26 + columns.reduce((w, c) => w + (c.key === 'name' ? 120 : parseInt(columnWidth(c), 10)), 0) + 8;
-}
-
-function cellText(run: IRunSummary, col: IColumnInfo, now: number): string {
+function cellText(
+  run: IRunSummary,
+  col: IColumnInfo,
+  now: number,
+  compact: boolean
+): string {
   switch (col.key) {
     case 'name':
       return run.name || run.run_id;
     case 'start_time':
-      return formatTime(run.start_time, now);
+      return compact
+        ? formatShortTime(run.start_time, now)
+        : formatTime(run.start_time, now);
     case 'duration':
-      return formatDuration(durationMs(run, now));
+      return compact
+        ? formatShortDuration(durationMs(run, now))
+        : formatDuration(durationMs(run, now));
     default:
       return formatValue(runValue(run, col.key, now));
   }
 }
 
+/** A cell's tooltip: the full value (cells are cut with an ellipsis). */
+function cellTitle(run: IRunSummary, col: IColumnInfo, now: number): string {
+  switch (col.key) {
+    case 'name':
+      return run.name || run.run_id;
+    case 'status':
+      return run.status.toLowerCase();
+    case 'start_time':
+      return `Started ${formatDateTime(run.start_time)}`;
+    case 'duration':
+      return `Duration ${formatDuration(durationMs(run, now))}`;
+    default: {
+      const v = runValue(run, col.key, now);
+      return `${col.key} = ${v === null || v === undefined ? '(none)' : String(v)}`;
+    }
+  }
+}
+
+/** The row's tooltip: identity, and the columns left out for lack of room. */
+function rowTitle(run: IRunSummary, hidden: IColumnInfo[], now: number): string {
+  const lines = [
+    run.name || run.run_id,
+    `${run.experiment} · ${run.run_id}`,
+    `${run.status.toLowerCase()} · started ${formatDateTime(run.start_time)}`
+  ];
+  for (const col of hidden) {
+    if (col.key !== 'start_time') {
+      lines.push(`${col.label}: ${cellText(run, col, now, false)}`);
+    }
+  }
+  return lines.join('\n');
+}
+
 const RunRow = React.memo(function RunRow(props: {
   run: IRunSummary;
   index: number;
-  columns: IColumnInfo[];
-  template: string;
+  layout: IListLayout;
   selected: boolean;
   active: boolean;
   now: number;
   onOpen: (runId: string) => void;
   onToggle: (runId: string) => void;
 }): JSX.Element {
-  const { run, index, columns, template, selected, active, now } = props;
+  const { run, index, layout, selected, active, now } = props;
   return (
     <div
       className={
@@ -92,9 +118,9 @@ const RunRow = React.memo(function RunRow(props: {
       style={{
         top: index * ROW_HEIGHT,
         height: ROW_HEIGHT,
-        gridTemplateColumns: template
+        gridTemplateColumns: layout.template
       }}
-      title={`${run.name || run.run_id}\n${run.experiment} · ${run.run_id}\nstarted ${formatDateTime(run.start_time)}`}
+      title={rowTitle(run, layout.hidden, now)}
       onClick={() => props.onOpen(run.run_id)}
     >
       <span className="jp-mlops-cell jp-mlops-cell-select" role="gridcell">
@@ -107,17 +133,18 @@ const RunRow = React.memo(function RunRow(props: {
           onChange={() => props.onToggle(run.run_id)}
         />
       </span>
-      {columns.map(col => (
+      {layout.columns.map(({ column: col }) => (
         <span
           key={col.key}
           role="gridcell"
           className={`jp-mlops-cell jp-mlops-cell-${col.kind}`}
           data-column={col.key}
+          title={cellTitle(run, col, now)}
         >
           {col.key === 'status' ? (
-            <StatusBadge status={run.status} />
+            <StatusBadge status={run.status} dot={layout.statusDot} />
           ) : (
-            cellText(run, col, now)
+            cellText(run, col, now, layout.compact)
           )}
         </span>
       ))}
@@ -206,12 +233,16 @@ const RunsList = React.memo(function RunsList(
 ): JSX.Element {
   const { model, runs, columns, onOpenRun } = props;
   const viewportRef = React.useRef<HTMLDivElement>(null);
-  const { height: viewportHeight } = useElementSize(viewportRef);
+  const { width: viewportWidth, height: viewportHeight } =
+    useElementSize(viewportRef);
   const [scrollTop, setScrollTop] = React.useState(0);
   const [activeRun, setActiveRun] = React.useState<string | null>(null);
   const frame = React.useRef<number | null>(null);
 
-  const template = gridTemplate(columns);
+  const layout = React.useMemo(
+    () => listLayout(columns, viewportWidth),
+    [columns, viewportWidth]
+  );
   const rowsViewport = Math.max(0, viewportHeight - HEADER_HEIGHT);
   const win = visibleWindow(
     scrollTop - HEADER_HEIGHT,
@@ -302,9 +333,9 @@ const RunsList = React.memo(function RunsList(
         className="jp-mlops-runs-header"
         role="row"
         style={{
-          gridTemplateColumns: template,
+          gridTemplateColumns: layout.template,
           height: HEADER_HEIGHT,
-          minWidth: minWidth(columns)
+          minWidth: layout.minWidth
         }}
       >
         <span className="jp-mlops-cell jp-mlops-cell-select" role="columnheader">
@@ -320,7 +351,7 @@ const RunsList = React.memo(function RunsList(
             }
           />
         </span>
-        {columns.map(col => (
+        {layout.columns.map(({ column: col }) => (
           <span
             key={col.key}
             role="columnheader"
@@ -333,20 +364,21 @@ const RunsList = React.memo(function RunsList(
                   : 'descending'
                 : 'none'
             }
-            title={`${col.key} — click to sort`}
+            aria-label={col.label}
+            title={`${col.kind === 'attribute' ? col.label : col.key} — click to sort`}
             onClick={() => model.toggleSort(col.key)}
           >
             {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
             {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
             {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
-            {col.label}
+            {col.key === 'status' && layout.statusDot ? '' : col.label}
             {sort.key === col.key && (sort.direction === 'asc' ? ' ▲' : ' ▼')}
           </span>
         ))}
       </div>
       <div
         className="jp-mlops-runs-body"
-        style={{ height: win.totalHeight, minWidth: minWidth(columns) }}
+        style={{ height: win.totalHeight, minWidth: layout.minWidth }}
         data-total-rows={runs.length}
       >
         {slice.map((run, i) => (
@@ -354,8 +386,7 @@ const RunsList = React.memo(function RunsList(
             key={run.run_id}
             run={run}
             index={win.start + i}
-            columns={columns}
-            template={template}
+            layout={layout}
             selected={model.isSelected(run.run_id)}
             active={run.run_id === activeRun}
             now={run.status === 'RUNNING' ? now : minute}

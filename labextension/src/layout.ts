@@ -1,0 +1,132 @@
+/**
+ * Column layout of the runs list for the width it has (pure).
+ *
+ * The sidebar is narrow by default (about 250 px), so the list degrades in
+ * steps until its columns fit, instead of asking for a sideways scroll:
+ *
+ * 1. every column at its natural width;
+ * 2. compact widths (short times, short durations, narrower values);
+ * 3. without the Duration column;
+ * 4. without the Started column;
+ * 5. the status badge as a coloured dot.
+ *
+ * A column left out stays in the row's tooltip. Only columns the user chose
+ * (params, metrics, tags) are never left out: when even step 5 does not fit,
+ * the list scrolls sideways (`minWidth` > the width), and the name gets its
+ * natural width back.
+ */
+import { IColumnInfo } from './model';
+
+/** Width of the compare checkbox column. */
+export const SELECT_WIDTH = 24;
+
+interface IWidths {
+  natural: number;
+  compact: number;
+  /** Grows to fill the row (the name). */
+  flex?: boolean;
+}
+
+const WIDTHS: { [key: string]: IWidths } = {
+  status: { natural: 86, compact: 72 },
+  name: { natural: 140, compact: 76, flex: true },
+  start_time: { natural: 118, compact: 64 },
+  duration: { natural: 80, compact: 56 }
+};
+const VALUE_WIDTHS: IWidths = { natural: 96, compact: 64 };
+/** The status as a dot. */
+export const STATUS_DOT_WIDTH = 22;
+
+/** Attribute columns the layout may leave out, in the order it does. */
+const OPTIONAL = ['duration', 'start_time'];
+
+export interface IColumnLayout {
+  column: IColumnInfo;
+  /** px; the flexible column's minimum. */
+  width: number;
+  flex: boolean;
+}
+
+export interface IListLayout {
+  /** The columns shown, in order. */
+  columns: IColumnLayout[];
+  /** Columns left out for lack of room (shown in the row tooltip). */
+  hidden: IColumnInfo[];
+  /** `grid-template-columns`, the checkbox column first. */
+  template: string;
+  /** Width the rows need; wider than the list means a sideways scroll. */
+  minWidth: number;
+  /** Short times and durations. */
+  compact: boolean;
+  /** The status badge is a dot. */
+  statusDot: boolean;
+}
+
+function widths(column: IColumnInfo): IWidths {
+  return WIDTHS[column.key] ?? VALUE_WIDTHS;
+}
+
+function build(
+  columns: IColumnInfo[],
+  compact: boolean,
+  hide: Set<string>,
+  statusDot: boolean,
+  wideName = false
+): IListLayout {
+  const shown: IColumnLayout[] = [];
+  const hidden: IColumnInfo[] = [];
+  for (const column of columns) {
+    if (hide.has(column.key)) {
+      hidden.push(column);
+      continue;
+    }
+    const w = widths(column);
+    const width =
+      column.key === 'status' && statusDot
+        ? STATUS_DOT_WIDTH
+        : compact && !(w.flex && wideName)
+          ? w.compact
+          : w.natural;
+    shown.push({ column, width, flex: !!w.flex });
+  }
+  const template = [
+    `${SELECT_WIDTH}px`,
+    ...shown.map(c => (c.flex ? `minmax(${c.width}px, 1fr)` : `${c.width}px`))
+  ].join(' ');
+  const minWidth = shown.reduce((sum, c) => sum + c.width, SELECT_WIDTH);
+  return { columns: shown, hidden, template, minWidth, compact, statusDot };
+}
+
+/**
+ * The layout of `columns` in `available` px (the list's inner width). An
+ * unknown width (0: not measured yet) gets every column at its natural width.
+ */
+export function listLayout(
+  columns: IColumnInfo[],
+  available: number
+): IListLayout {
+  const natural = build(columns, false, new Set(), false);
+  if (!(available > 0) || natural.minWidth <= available) {
+    return natural;
+  }
+  const hide = new Set<string>();
+  let layout = build(columns, true, hide, false);
+  for (const key of OPTIONAL) {
+    if (layout.minWidth <= available) {
+      return layout;
+    }
+    if (columns.some(c => c.key === key)) {
+      hide.add(key);
+      layout = build(columns, true, hide, false);
+    }
+  }
+  if (layout.minWidth <= available) {
+    return layout;
+  }
+  layout = build(columns, true, hide, true);
+  if (layout.minWidth <= available) {
+    return layout;
+  }
+  // It scrolls sideways anyway: give the name room to be read.
+  return build(columns, true, hide, true, true);
+}
