@@ -70,6 +70,10 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
 
     A plain file path (no ``://``) means SQLite. Raises :class:`InvalidStoreURLError`.
     """
+    if not isinstance(url_or_path, (str, os.PathLike)):
+        raise InvalidStoreURLError(
+            f"Store URL must be a string or a path, got {type(url_or_path).__name__} "
+            f"{url_or_path!r}.")
     text = os.fspath(url_or_path).strip()
     if not text:
         raise InvalidStoreURLError("Store URL is empty.")
@@ -83,7 +87,7 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
 
     try:
         url = make_url(text)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a malformed port
         raise InvalidStoreURLError(f"Invalid store URL {mask_url(text)!r}: {exc}") from None
     backend = url.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
@@ -99,6 +103,11 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
             f"In-memory SQLite store {mask_url(text)!r} is not supported (the background "
             "writer uses its own connection); use a file path or sqlite:///PATH."
         )
+    if backend == "sqlite" and not url.database.startswith("file:") and \
+            not os.path.isabs(url.database):
+        # sqlite:///relative.db is relative to the cwd, and `jupyter mlops run` hands the URL
+        # to a kernel running in the notebook's folder: it would write to another database.
+        url = url.set(database=str(Path(url.database).expanduser().resolve()))
     if backend == "postgresql" and url.drivername == "postgresql":
         # psycopg 3 is the driver we ship for; plain postgresql:// would ask for psycopg2.
         url = url.set(drivername="postgresql+psycopg")

@@ -181,3 +181,28 @@ def test_mask_url() -> None:
     assert mask_url("postgresql+psycopg://u:secret@h:5/d") == "postgresql+psycopg://u:***@h:5/d"
     assert mask_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     assert "secret" not in mask_url("://u:secret@h")
+
+
+def test_relative_sqlite_url_is_made_absolute(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`jupyter mlops run` hands the URL to a kernel in the notebook's folder: a relative
+    sqlite:///x.db there would be another database."""
+    monkeypatch.chdir(tmp_path)
+    assert normalize_store_url("sqlite:///sub/x.db") == f"sqlite:///{tmp_path / 'sub' / 'x.db'}"
+    assert normalize_store_url(f"sqlite:///{tmp_path}/y.db") == f"sqlite:///{tmp_path}/y.db"
+
+
+@pytest.mark.parametrize("url", ["postgresql://me:hunter2@[::1/db",
+                                 "postgresql://me:hunter2@host:port/db"])
+def test_malformed_url_is_a_typed_error_with_password_masked(url: str) -> None:
+    with pytest.raises(InvalidStoreURLError, match="Invalid store URL") as info:
+        normalize_store_url(url)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", [5, "", "   "])
+def test_set_store_of_a_non_url_is_refused_not_the_default_store(tmp_store: str,
+                                                                  url: object) -> None:
+    with pytest.raises(InvalidStoreURLError):
+        mlops.set_store(url)  # type: ignore[arg-type]
+    assert mlops.get_store().url == tmp_store  # the store in use is kept

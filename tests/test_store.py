@@ -18,6 +18,7 @@ from jupyter_mlops.exceptions import (
     InvalidParameterError,
     RunNotFoundError,
     SchemaTooNewError,
+    StoreError,
 )
 from jupyter_mlops.store import Store
 from jupyter_mlops.store import store as store_module
@@ -441,3 +442,14 @@ def test_runs_started_in_the_same_millisecond_list_in_creation_order(store: Stor
     assert [r.run_id for r in records] == created[::-1]
     oldest_first, _ = store.search_runs(order_by="start_time ASC")
     assert [r.run_id for r in oldest_first] == created
+
+
+def test_a_database_with_a_foreign_runs_table_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "other-app.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE runs (x INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="another application's database") as info:
+        Store(str(path))
+    assert "CREATE TABLE" not in str(info.value)

@@ -15,7 +15,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from ..config import mask_url
-from ..exceptions import InvalidStoreURLError, SchemaTooNewError, StoreUnreachableError
+from ..exceptions import (
+    InvalidStoreURLError,
+    SchemaTooNewError,
+    StoreError,
+    StoreUnreachableError,
+)
 from .schema import SCHEMA_HEAD
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -122,10 +127,23 @@ def ensure_schema(engine: Engine, url: str) -> None:
             f"jupyter-mlops (this one knows up to {SCHEMA_HEAD!r}). Upgrade jupyter-mlops; "
             "nothing was written to the store."
         )
-    _upgrade(engine)
+    _upgrade(engine, url)
 
 
-def _upgrade(engine: Engine) -> None:
+def _upgrade(engine: Engine, url: str) -> None:
+    try:
+        _run_migrations(engine)
+    except OperationalError as exc:
+        # e.g. another application's database that already has a table called "runs": say
+        # so, instead of the CREATE TABLE statement and SQLAlchemy's background link.
+        raise StoreError(
+            f"Cannot create or upgrade the jupyter-mlops tables in store {mask_url(url)!r}: "
+            f"{str(exc.orig).strip()}. Is it another application's database? Use a separate "
+            "file or database for jupyter-mlops."
+        ) from None
+
+
+def _run_migrations(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 

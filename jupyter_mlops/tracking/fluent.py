@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..config import normalize_store_url
 from ..exceptions import InvalidParameterError, NoActiveRunError, RunNotFoundError
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
@@ -63,7 +64,8 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
         if _run_stack:
             raise InvalidParameterError(
                 "Cannot switch stores while a run is active; end it first (mlops.end_run()).")
-        new = Store(os.fspath(url) if url is not None else None)
+        # Normalized here, so "" or a non-string is an error rather than "the default store".
+        new = Store(normalize_store_url(url) if url is not None else None)
         old, _store, _store_url = _store, new, new.url if url is not None else None
     if old is not None and old.url != new.url:
         old.close()
