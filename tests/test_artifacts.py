@@ -125,3 +125,22 @@ def test_log_artifact_through_the_api(tmp_store: str, tmp_path: Path) -> None:
     assert not (tmp_path / "outside").exists()
     with pytest.raises(mlops.NoActiveRunError):
         mlops.log_artifact(model)
+
+
+@pytest.mark.parametrize("path", [None, 5, ""])
+def test_log_artifact_of_a_non_path_is_a_clear_error(tmp_store: str, path: object) -> None:
+    with mlops.start_run(), pytest.raises(InvalidParameterError, match="must be a file or"):
+        mlops.log_artifact(path)  # type: ignore[arg-type]
+
+
+def test_log_artifact_of_a_special_file_is_an_error_not_nothing(tmp_store: str,
+                                                                tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with mlops.start_run() as run:
+        for special in (fifo, Path("/dev/null")):
+            with pytest.raises(InvalidParameterError, match="not a regular file or a directory"):
+                mlops.log_artifact(special)
+    assert mlops.get_run(run.run_id).artifacts == []

@@ -58,9 +58,16 @@ class ArtifactStore:
     def put(self, run_id: str, local_path: str | os.PathLike[str],
             artifact_path: str | None = None) -> list[tuple[str, int]]:
         """Copy a file or a directory tree; returns (relative path, size) of each file."""
+        if not isinstance(local_path, (str, os.PathLike)) or not os.fspath(local_path):
+            raise InvalidParameterError(
+                f"Artifact path must be a file or directory path, got {local_path!r}.")
         source = Path(local_path)
         if not source.exists():
             raise InvalidParameterError(f"Artifact {str(source)!r} does not exist.")
+        if not source.is_file() and not source.is_dir():
+            # /dev/null, a FIFO, a socket: nothing would be stored, and no error said so.
+            raise InvalidParameterError(
+                f"Artifact {str(source)!r} is not a regular file or a directory.")
         base = safe_relative_path(artifact_path) if artifact_path else None
         stored: list[tuple[str, int]] = []
         if source.is_file():

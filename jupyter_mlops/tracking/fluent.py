@@ -248,7 +248,7 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 
 def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
     """Copy a file or directory into the active run's artifacts. Returns the stored paths."""
-    return _require_run().log_artifact(os.fspath(local_path), artifact_path)
+    return _require_run().log_artifact(local_path, artifact_path)
 
 
 def flush(timeout: float | None = 60.0) -> None:

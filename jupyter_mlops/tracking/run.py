@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -189,7 +190,8 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
-    def log_artifact(self, local_path: str, artifact_path: str | None = None) -> list[str]:
+    def log_artifact(self, local_path: str | os.PathLike[str],
+                     artifact_path: str | None = None) -> list[str]:
         stored = self.store.artifacts.put(self.run_id, local_path, artifact_path)
         stamp = now_ms()
         for relative, size in stored:
