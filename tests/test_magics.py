@@ -407,3 +407,23 @@ def test_mlops_store_switches_the_store(kernel: Kernel) -> None:
     assert error_of(back) is None
     kernel.run("%%track back-home\npass")
     assert kernel.finished_run("back-home").status == "FINISHED"
+
+
+def test_quoted_experiment_and_store_path_lose_their_quotes(kernel: Kernel) -> None:
+    """%%track --experiment "my exp" reads the name without quotes; %experiment and
+    %mlops store must too, or the same words name another experiment / a path with quotes."""
+    assert error_of(kernel.run('%experiment "quoted exp"')) is None
+    kernel.run("%%track in-quoted\npass")
+    assert kernel.finished_run("in-quoted").experiment == "quoted exp"
+    kernel.run("%experiment unquoted words")
+    kernel.run("%%track in-unquoted\npass")
+    assert kernel.finished_run("in-unquoted").experiment == "unquoted words"
+    error = usage_error_of(kernel.run("%experiment 'a' 'b'"))
+    assert error is not None and "takes one value" in error
+    kernel.run("%experiment Default")
+
+    spaced = kernel.root / "with space" / "s.db"
+    switched = kernel.run(f"%mlops store '{spaced}'")
+    assert error_of(switched) is None and usage_error_of(switched) is None, switched.outputs
+    assert spaced.exists()
+    kernel.run(f"%mlops store {kernel.url}")

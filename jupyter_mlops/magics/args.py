@@ -33,3 +33,18 @@ def parse_key_values(pairs: list[str] | None, what: str = "--param") -> dict[str
             raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}.")
         out[key.strip()] = value
     return out
+
+
+def single_value(text: str, what: str) -> str:
+    """The one value of a line magic: ``my exp`` as typed, or ``"my exp"`` / ``'my exp'``
+    without its quotes (as %%track --experiment "my exp" reads it), not with them."""
+    text = text.strip()
+    if not text or text[0] not in "'\"":
+        return text
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: cannot split {text!r}: {exc}") from None
+    if len(words) != 1:
+        raise UsageError(f"{what} takes one value; quote it as a whole, got {text!r}.")
+    return words[0]

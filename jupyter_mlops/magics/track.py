@@ -23,7 +23,7 @@ from ..tracking.capture import (
     notebook_path,
 )
 from ..tracking.run import ActiveRun
-from .args import MagicArgumentParser, parse_key_values
+from .args import MagicArgumentParser, parse_key_values, single_value
 
 TRACK_USAGE = """\
 %%track [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...] [--no-live]
@@ -255,7 +255,7 @@ class MLOpsMagics(Magics):
     # -- %experiment, %mlops -----------------------------------------------------------------
     @line_magic
     def experiment(self, line: str) -> None:
-        name = line.strip()
+        name = single_value(line, "%experiment")
         if not name:
             print(f"Current experiment: {fluent.current_experiment()!r}")
             return
@@ -272,6 +272,7 @@ class MLOpsMagics(Magics):
         usage = ("%mlops store [URL]    show or set the run store\n"
                  "%mlops runs [--experiment E] [--filter EXPR] [--order-by EXPR] [--limit N]")
         if command == "store":
+            rest = single_value(rest, "%mlops store")
             if rest:
                 try:
                     store = fluent.set_store(rest)
