@@ -448,3 +448,12 @@ def test_a_thread_without_a_run_logs_into_the_main_threads_run(tmp_store: str) -
     child_run = mlops.get_run(done[0])
     assert child_run.parent_run_id == main.run_id
     assert child_run.metrics == {"own": 2.0}
+
+
+@pytest.mark.parametrize("keyword", ["param", "tag", "nmae", "status"])
+def test_start_run_with_an_unknown_keyword_is_an_error_not_lost_data(tmp_store: str,
+                                                                     keyword: str) -> None:
+    with pytest.raises(InvalidParameterError, match=f"unexpected keyword argument '{keyword}'"):
+        mlops.start_run("typo", **{keyword: {"lr": 0.1}})
+    assert mlops.active_run() is None
+    assert mlops.runs().empty

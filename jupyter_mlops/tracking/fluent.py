@@ -150,6 +150,14 @@ def start_run(
     A run started while another is active becomes its child. ``live`` shows the live metrics
     view under the cell (default: on in widget-capable front ends).
     """
+    if columns:
+        unknown = sorted(set(columns) - RUN_COLUMNS)
+        if unknown:
+            # Extra keywords become run columns; SQLAlchemy ignores keys that are not, so a
+            # typo (start_run(param={...}), tag=...) would silently lose what it carried.
+            raise InvalidParameterError(
+                f"start_run() got an unexpected keyword argument {unknown[0]!r}; "
+                "use params={...} and tags={...}.")
     store = get_store()
     experiment_name = experiment if experiment is not None else current_experiment()
     experiment_id = store.experiment_id(experiment_name)
@@ -189,6 +197,11 @@ def start_run(
     for hook in list(run_started_hooks):
         hook(run, {"live": live})
     return run
+
+
+# Run columns a caller (the magics, headless notebooks) may set through start_run(**columns).
+RUN_COLUMNS = frozenset({"run_id", "notebook_path", "execution_count", "cell_id", "source",
+                         "stdout", "error", "git", "environment", "user", "host", "pid"})
 
 
 def _capture_columns(notebook: str | None) -> dict[str, Any]:
