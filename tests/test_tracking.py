@@ -457,3 +457,15 @@ def test_start_run_with_an_unknown_keyword_is_an_error_not_lost_data(tmp_store: 
         mlops.start_run("typo", **{keyword: {"lr": 0.1}})
     assert mlops.active_run() is None
     assert mlops.runs().empty
+
+
+def test_log_metrics_with_one_bad_value_logs_none_of_the_batch(tmp_store: str) -> None:
+    with mlops.start_run() as run:
+        with pytest.raises(InvalidParameterError, match="Metric 'b' must be a number"):
+            mlops.log_metrics({"a": 1.0, "b": "oops", "c": 3.0}, step=0)
+        with pytest.raises(InvalidParameterError, match="step must be an integer"):
+            mlops.log_metrics({"a": 1.0}, step="1")  # type: ignore[arg-type]
+        mlops.log_metrics({"a": 2.0, "c": 4.0}, step=0)
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.metrics == {"a": 2.0, "c": 4.0}
+    assert len(loaded.history("a")) == 1

@@ -155,8 +155,17 @@ class ActiveRun:
         if not isinstance(metrics, Mapping):
             raise InvalidParameterError(
                 f"log_metrics expects a dict, got {type(metrics).__name__}.")
-        stamp = int(time.time() * 1000)
+        if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
+            step = metric_step(next(iter(metrics), "?"), step)
+        # Check every key and value before logging any: one bad value must not leave the
+        # batch half logged (the first keys stored, the rest not).
+        checked = []
         for key, value in metrics.items():
+            if key not in self._keys:
+                validate_key(key, "Metric key")
+            checked.append((key, value if type(value) is float else metric_value(key, value)))
+        stamp = int(time.time() * 1000)
+        for key, value in checked:
             self.log_metric(key, value, step, stamp)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
