@@ -284,3 +284,19 @@ def test_runs_list_keeps_creation_order_within_a_millisecond(
     assert [r["run_id"] for r in json.loads(out)] == created[::-1]
     code, out, _ = cli(capsys, "runs", "list")
     assert [line.split()[0] for line in out.splitlines()[1:]] == created[::-1]
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback(two_runs: dict[str, str]) -> None:
+    """`jupyter mlops runs list | head -1`: the reader goes away before the output is written."""
+    import os
+
+    for argv in (["runs", "list"], ["runs", "list", "--format", "json"]):
+        read, write = os.pipe()
+        os.close(read)  # no reader: the first write fails with EPIPE
+        try:
+            proc = subprocess.run([sys.executable, "-m", "jupyter_mlops.cli.main", *argv],
+                                  stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+        finally:
+            os.close(write)
+        assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+        assert proc.returncode == 141
