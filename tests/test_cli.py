@@ -244,6 +244,7 @@ def test_failing_notebook_exits_non_zero_and_records_failed(
         (["run", "{garbage}"], "not a valid Jupyter notebook"),
         (["run", "{good}", "-p", "novalue"], "KEY=VALUE"),
         (["run", "{good}", "-p", "not-an-identifier=1"], "not a Python identifier"),
+        (["run", "{good}", "-p", "lr=1", "-p", "lr=2"], "Parameter lr is given twice (1 and 2)"),
         (["run", "{good}", "--timeout", "0"], "positive integer"),
         (["run", "{good}", "-o", "/nonexistent-dir-xyz/out.ipynb"], "does not exist"),
         (["run", "{good}", "--kernel", "no-such-kernel"], "No kernel named 'no-such-kernel'"),

@@ -226,6 +226,7 @@ def test_track_cell_syntax_error_is_not_a_run(kernel: Kernel) -> None:
         ("%%track name --param novalue", "KEY=VALUE"),
         ("%%track name --param =1", "KEY=VALUE"),
         ("%%track name --tag nothing", "KEY=VALUE"),
+        ("%%track name -p lr=0.1 --param lr=0.2", "--param lr is given twice"),
         ("%%track one two", "unrecognized arguments: two"),
         ("%%track --experiment", "expected one argument"),
         ("%%track 'unclosed", "cannot split"),

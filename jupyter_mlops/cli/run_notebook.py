@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from ..exceptions import NotebookExecutionError
+from ..exceptions import InvalidParameterError, NotebookExecutionError
 from ..tracking.notebook import execute_notebook, load_notebook, parse_parameter
 from .main import open_store
 
 
 def run_notebook_command(args: argparse.Namespace) -> int:
-    parameters = dict(parse_parameter(p) for p in args.param)
+    parameters: dict[str, Any] = {}
+    for text in args.param:
+        key, value = parse_parameter(text)
+        if key in parameters and parameters[key] != value:
+            raise InvalidParameterError(
+                f"Parameter {key} is given twice ({parameters[key]!r} and {value!r}).")
+        parameters[key] = value
     load_notebook(args.notebook)  # fail on a bad path before touching the store
     store = open_store(args.store)
     progress = not args.no_progress and sys.stderr.isatty()

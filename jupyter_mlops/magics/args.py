@@ -31,7 +31,11 @@ def parse_key_values(pairs: list[str] | None, what: str = "--param") -> dict[str
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}.")
-        out[key.strip()] = value
+        key = key.strip()
+        if key in out and out[key] != value:
+            # Which one would the run record? Params are immutable: refuse, don't guess.
+            raise UsageError(f"{what} {key} is given twice ({out[key]!r} and {value!r}).")
+        out[key] = value
     return out
 
 
