@@ -4,20 +4,44 @@
  *
  *   metrics.acc > 0.9 and params.lr = '0.1' and tags.team = 'x'
  *   and status = 'FINISHED' and name LIKE 'sgd%'
+ *   and params.opt IN ('sgd', 'adam') and name NOT LIKE 'tmp%'
+ *   and tags.owner IS NULL and metrics.loss IS NOT NULL
+ *
+ * It refuses what the server refuses (a metric compared with a string,
+ * params and tags ordered with < >, an unknown status), so a bad filter gets
+ * its message at once.
  *
  * It lets the runs list apply the same filter to runs that arrive live over
  * the event stream, without a round trip.
  */
 import { IRunSummary } from './tokens';
 
-export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'LIKE' | 'ILIKE';
+export type FilterOp =
+  | '='
+  | '!='
+  | '<'
+  | '<='
+  | '>'
+  | '>='
+  | 'LIKE'
+  | 'ILIKE'
+  | 'IN'
+  | 'IS NULL'
+  | 'IS NOT NULL';
+
+export type FilterValue = string | number;
 
 export interface IFilterClause {
   /** `metrics.acc`, `params.lr`, `tags.team`, or an attribute (`status`, `name`...). */
   key: string;
   op: FilterOp;
-  value: string | number;
+  /** A list for `IN`, `null` for `IS [NOT] NULL`. */
+  value: FilterValue | FilterValue[] | null;
+  /** `NOT LIKE`, `NOT ILIKE`, `NOT IN`. */
+  negate?: boolean;
 }
+
+const RUN_STATUS_VALUES = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
 
 /** Attributes a filter (and the sort) may name without a prefix. */
 export const ATTRIBUTES = [
@@ -52,9 +76,12 @@ export class FilterSyntaxError extends Error {
 }
 
 interface IToken {
-  type: 'ident' | 'string' | 'number' | 'op' | 'and';
+  type: 'ident' | 'string' | 'number' | 'op' | 'and' | 'paren' | 'word';
   text: string;
 }
+
+/** Keywords of the syntax (case-insensitive), tokens of type `word`. */
+const WORDS = ['NOT', 'IN', 'IS', 'NULL'];
 
 function tokenize(expr: string): IToken[] {
   const tokens: IToken[] = [];
@@ -94,8 +121,14 @@ function tokenize(expr: string): IToken[] {
       i++;
       continue;
     }
+    if (c === '(' || c === ')' || c === ',') {
+      tokens.push({ type: 'paren', text: c });
+      i++;
+      continue;
+    }
     const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/.exec(expr.slice(i));
-    if (num && (tokens.length === 0 || tokens[tokens.length - 1].type === 'op')) {
+    const prev = tokens[tokens.length - 1];
+    if (num && (!prev || prev.type === 'op' || prev.type === 'paren')) {
       tokens.push({ type: 'number', text: num[0] });
       i += num[0].length;
       continue;
@@ -103,7 +136,7 @@ function tokenize(expr: string): IToken[] {
     // identifier: letters, digits, _ . - / : and `backtick quoted` parts
     let j = i;
     let text = '';
-    while (j < n && !/[\s=<>!'"]/.test(expr[j])) {
+    while (j < n && !/[\s=<>!'"(),]/.test(expr[j])) {
       if (expr[j] === '`') {
         const end = expr.indexOf('`', j + 1);
         if (end < 0) {
@@ -124,6 +157,8 @@ function tokenize(expr: string): IToken[] {
       tokens.push({ type: 'and', text });
     } else if (upper === 'LIKE' || upper === 'ILIKE') {
       tokens.push({ type: 'op', text: upper });
+    } else if (WORDS.includes(upper)) {
+      tokens.push({ type: 'word', text: upper });
     } else {
       tokens.push({ type: 'ident', text });
     }
@@ -155,6 +190,55 @@ export function normalizeKey(raw: string): string {
   );
 }
 
+function literal(token: IToken | undefined): FilterValue | undefined {
+  if (token?.type === 'string') {
+    return token.text;
+  }
+  if (token?.type === 'number') {
+    return Number(token.text);
+  }
+  return undefined;
+}
+
+/** The server's refusals, so that they show in the panel before a round trip. */
+function checkClause(clause: IFilterClause): IFilterClause {
+  const { key, op } = clause;
+  const values =
+    clause.value === null
+      ? []
+      : Array.isArray(clause.value)
+        ? clause.value
+        : [clause.value];
+  if (op === 'IS NULL' || op === 'IS NOT NULL') {
+    return clause;
+  }
+  if (key.startsWith('metrics.')) {
+    const text = values.find(v => typeof v === 'string');
+    if (op === 'LIKE' || op === 'ILIKE' || text !== undefined) {
+      throw new FilterSyntaxError(
+        `${key} is numeric: compare it with a number` +
+          (text !== undefined ? `, not '${text}'` : '')
+      );
+    }
+  } else if (key.startsWith('params.') || key.startsWith('tags.')) {
+    if (op === '<' || op === '<=' || op === '>' || op === '>=') {
+      throw new FilterSyntaxError(
+        `${key} values are strings: use =, !=, LIKE, ILIKE or IN`
+      );
+    }
+  } else if (key === 'status' && (op === '=' || op === '!=' || op === 'IN')) {
+    const upper = values.map(v => (typeof v === 'string' ? v.toUpperCase() : v));
+    const bad = upper.find(v => !RUN_STATUS_VALUES.includes(String(v)));
+    if (bad !== undefined) {
+      throw new FilterSyntaxError(
+        `Unknown status '${bad}'; use one of ${RUN_STATUS_VALUES.join(', ')}`
+      );
+    }
+    return { ...clause, value: op === 'IN' ? upper : upper[0] };
+  }
+  return clause;
+}
+
 /** Parse a filter expression; an empty string is an empty conjunction. */
 export function parseFilter(expr: string): IFilterClause[] {
   const tokens = tokenize(expr);
@@ -162,29 +246,90 @@ export function parseFilter(expr: string): IFilterClause[] {
   let i = 0;
   while (i < tokens.length) {
     const key = tokens[i];
-    const op = tokens[i + 1];
-    const value = tokens[i + 2];
     if (!key || key.type !== 'ident') {
       throw new FilterSyntaxError(`Expected a key, got '${key?.text ?? ''}'`);
     }
-    if (!op || op.type !== 'op') {
-      throw new FilterSyntaxError(`Expected an operator after '${key.text}'`);
-    }
-    if (!value || (value.type !== 'string' && value.type !== 'number')) {
-      throw new FilterSyntaxError(
-        `Expected a number or a quoted string after '${key.text} ${op.text}'`
-      );
-    }
     const nkey = normalizeKey(key.text);
-    if ((op.text === 'LIKE' || op.text === 'ILIKE') && value.type !== 'string') {
-      throw new FilterSyntaxError(`${op.text} needs a quoted pattern`);
+    i++;
+    let op = tokens[i];
+    if (op?.type === 'word' && op.text === 'IS') {
+      const notNull = tokens[i + 1]?.text === 'NOT';
+      const nullToken = tokens[i + (notNull ? 2 : 1)];
+      if (nullToken?.type !== 'word' || nullToken.text !== 'NULL') {
+        throw new FilterSyntaxError(
+          `Expected NULL or NOT NULL after '${key.text} IS'`
+        );
+      }
+      clauses.push({ key: nkey, op: notNull ? 'IS NOT NULL' : 'IS NULL', value: null });
+      i += notNull ? 3 : 2;
+    } else {
+      const negate = op?.type === 'word' && op.text === 'NOT';
+      if (negate) {
+        i++;
+        op = tokens[i];
+        const ok = op?.text === 'LIKE' || op?.text === 'ILIKE' || op?.text === 'IN';
+        if (!ok) {
+          throw new FilterSyntaxError(
+            `Expected LIKE, ILIKE or IN after '${key.text} NOT'`
+          );
+        }
+      }
+      if (op?.type === 'word' && op.text === 'IN') {
+        i++;
+        if (tokens[i]?.text !== '(') {
+          throw new FilterSyntaxError(
+            `IN must be followed by a list such as ('a', 'b')`
+          );
+        }
+        i++;
+        const values: FilterValue[] = [];
+        while (i < tokens.length && tokens[i].text !== ')') {
+          const v = literal(tokens[i]);
+          if (v === undefined) {
+            throw new FilterSyntaxError(
+              `Expected a number or a quoted string in the IN list, got '${tokens[i].text}'`
+            );
+          }
+          values.push(v);
+          i++;
+          if (tokens[i]?.text === ',') {
+            i++;
+          }
+        }
+        if (i >= tokens.length) {
+          throw new FilterSyntaxError('Unclosed IN list: add )');
+        }
+        if (!values.length) {
+          throw new FilterSyntaxError('IN list is empty');
+        }
+        i++;
+        clauses.push(
+          checkClause({ key: nkey, op: 'IN', value: values, ...(negate ? { negate } : {}) })
+        );
+      } else {
+        if (!op || op.type !== 'op') {
+          throw new FilterSyntaxError(`Expected an operator after '${key.text}'`);
+        }
+        const value = literal(tokens[i + 1]);
+        if (value === undefined) {
+          throw new FilterSyntaxError(
+            `Expected a number or a quoted string after '${key.text} ${op.text}'`
+          );
+        }
+        if ((op.text === 'LIKE' || op.text === 'ILIKE') && typeof value !== 'string') {
+          throw new FilterSyntaxError(`${op.text} needs a quoted pattern`);
+        }
+        clauses.push(
+          checkClause({
+            key: nkey,
+            op: op.text as FilterOp,
+            value,
+            ...(negate ? { negate } : {})
+          })
+        );
+        i += 2;
+      }
     }
-    clauses.push({
-      key: nkey,
-      op: op.text as FilterOp,
-      value: value.type === 'number' ? Number(value.text) : value.text
-    });
-    i += 3;
     if (i < tokens.length) {
       if (tokens[i].type !== 'and') {
         throw new FilterSyntaxError(`Expected 'and', got '${tokens[i].text}'`);
@@ -203,7 +348,7 @@ export function parseFilter(expr: string): IFilterClause[] {
  * text to search for): it contains a comparison operator or LIKE.
  */
 export function looksLikeExpression(text: string): boolean {
-  return /[=<>]|\s(i?like)\s/i.test(text);
+  return /[=<>]|\s(i?like)\s|\sin\s*\(|\sis\s+(not\s+)?null\b/i.test(text);
 }
 
 /** The value a key names on a run (`undefined` when the run lacks it). */
@@ -274,41 +419,69 @@ function toNumber(v: unknown): number | null {
   return null;
 }
 
-/** Evaluate one clause on a run. A missing key never matches. */
-export function matchClause(run: IRunSummary, clause: IFilterClause): boolean {
-  const actual = runValue(run, clause.key);
-  if (actual === undefined || actual === null) {
-    return false;
-  }
-  const { op, value } = clause;
-  if (op === 'LIKE' || op === 'ILIKE') {
-    return likeRegExp(String(value), op === 'ILIKE').test(String(actual));
-  }
+function compare(actual: unknown, value: FilterValue): number {
   const a = toNumber(actual);
   const b = toNumber(value);
-  let cmp: number;
   if (a !== null && b !== null && (typeof actual === 'number' || typeof value === 'number')) {
-    cmp = a === b ? 0 : a < b ? -1 : 1;
+    return a === b ? 0 : a < b ? -1 : 1;
+  }
+  const sa = String(actual);
+  const sb = String(value);
+  return sa === sb ? 0 : sa < sb ? -1 : 1;
+}
+
+function hasKey(run: IRunSummary, key: string): boolean {
+  const dot = key.indexOf('.');
+  const group = dot > 0 ? key.slice(0, dot) : '';
+  if (group === 'metrics' || group === 'params' || group === 'tags') {
+    const values = (run as any)[group] as { [k: string]: unknown } | undefined;
+    return !!values && Object.prototype.hasOwnProperty.call(values, key.slice(dot + 1));
+  }
+  const v = runValue(run, key);
+  return v !== null && v !== undefined;
+}
+
+/** Evaluate one clause on a run. A missing key never matches (but NOT ... does). */
+export function matchClause(run: IRunSummary, clause: IFilterClause): boolean {
+  const { op, value } = clause;
+  if (op === 'IS NULL' || op === 'IS NOT NULL') {
+    // a logged NaN metric (null in JSON) is not NULL: the server has its series
+    return hasKey(run, clause.key) === (op === 'IS NOT NULL');
+  }
+  const actual = runValue(run, clause.key);
+  let match: boolean;
+  if (actual === undefined || actual === null) {
+    match = false;
+  } else if (op === 'LIKE' || op === 'ILIKE') {
+    match = likeRegExp(String(value), op === 'ILIKE').test(String(actual));
+  } else if (op === 'IN') {
+    match = (value as FilterValue[]).some(v => compare(actual, v) === 0);
   } else {
-    const sa = String(actual);
-    const sb = String(value);
-    cmp = sa === sb ? 0 : sa < sb ? -1 : 1;
+    const cmp = compare(actual, value as FilterValue);
+    switch (op) {
+      case '=':
+        match = cmp === 0;
+        break;
+      case '!=':
+        match = cmp !== 0;
+        break;
+      case '<':
+        match = cmp < 0;
+        break;
+      case '<=':
+        match = cmp <= 0;
+        break;
+      case '>':
+        match = cmp > 0;
+        break;
+      case '>=':
+        match = cmp >= 0;
+        break;
+      default:
+        match = false;
+    }
   }
-  switch (op) {
-    case '=':
-      return cmp === 0;
-    case '!=':
-      return cmp !== 0;
-    case '<':
-      return cmp < 0;
-    case '<=':
-      return cmp <= 0;
-    case '>':
-      return cmp > 0;
-    case '>=':
-      return cmp >= 0;
-  }
-  return false;
+  return clause.negate ? !match : match;
 }
 
 export function matchAll(run: IRunSummary, clauses: IFilterClause[]): boolean {

@@ -108,3 +108,55 @@ describe('helpers', () => {
     expect(() => normalizeKey('foo')).toThrow(FilterSyntaxError);
   });
 });
+
+describe('the rest of the server syntax (IN, NOT, IS NULL)', () => {
+  const m = (expr: string) => matchAll(base, parseFilter(expr));
+
+  it('matches IN, NOT IN, NOT LIKE and IS [NOT] NULL like the server', () => {
+    expect(m("params.lr IN ('0.1', '0.01')")).toBe(true);
+    expect(m("params.opt NOT IN ('sgd')")).toBe(false);
+    expect(m("params.opt not in ('adam', 'rmsprop')")).toBe(true);
+    expect(m("status IN ('FAILED', 'KILLED')")).toBe(false);
+    expect(m("status in ('finished')")).toBe(true);
+    expect(m('metrics.acc IN (0.93, 1)')).toBe(true);
+    expect(m("name NOT LIKE 'adam%'")).toBe(true);
+    expect(m("name not ilike 'SGD%'")).toBe(false);
+    expect(m('tags.owner IS NULL')).toBe(true);
+    expect(m('tags.team IS NULL')).toBe(false);
+    expect(m('tags.team is not null and metrics.acc > 0.9')).toBe(true);
+    expect(m('parent_run_id IS NULL')).toBe(true);
+    // a NaN metric was logged: it is not NULL (the server has its series)
+    expect(m('metrics.nan IS NULL')).toBe(false);
+    expect(m('metrics.never IS NULL')).toBe(true);
+    expect(parseFilter("params.lr IN ('0.1', 2)")).toEqual([
+      { key: 'params.lr', op: 'IN', value: ['0.1', 2] }
+    ]);
+  });
+
+  it('takes them for expressions, not free text', () => {
+    expect(looksLikeExpression("params.lr IN ('0.1')")).toBe(true);
+    expect(looksLikeExpression('tags.x IS NULL')).toBe(true);
+    expect(looksLikeExpression('tags.x is not null')).toBe(true);
+    expect(looksLikeExpression("name NOT LIKE 'x%'")).toBe(true);
+    expect(looksLikeExpression('runs in progress')).toBe(false);
+    expect(looksLikeExpression('island')).toBe(false);
+  });
+
+  it('refuses what the server refuses, with a readable message', () => {
+    for (const [bad, message] of [
+      ["metrics.acc > 'x'", /numeric/],
+      ["metrics.acc LIKE 'x%'", /numeric/],
+      ["metrics.acc IN ('a')", /numeric/],
+      ['params.lr > 0.05', /strings/],
+      ["status = 'DONE'", /Unknown status/],
+      ["status IN ('FINISHED', 'DONE')", /Unknown status/],
+      ['params.lr IN ()', /empty/],
+      ["params.lr IN ('a'", /Unclosed/],
+      ["params.lr IN 'a'", /list/],
+      ['tags.x IS 5', /NULL/],
+      ["name NOT = 'x'", /NOT/]
+    ] as Array<[string, RegExp]>) {
+      expect(() => parseFilter(bad)).toThrow(message);
+    }
+  });
+});
