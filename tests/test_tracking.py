@@ -469,3 +469,26 @@ def test_log_metrics_with_one_bad_value_logs_none_of_the_batch(tmp_store: str) -
     loaded = mlops.get_run(run.run_id)
     assert loaded.metrics == {"a": 2.0, "c": 4.0}
     assert len(loaded.history("a")) == 1
+
+
+@pytest.mark.parametrize(("ending", "status"), [
+    ("raise RuntimeError('script crashed')", "FAILED"),
+    ("raise KeyboardInterrupt", "KILLED"),
+    ("pass", "FINISHED"),
+])
+def test_a_script_leaving_a_run_open_ends_it_with_how_it_exited(
+        tmp_store: str, ending: str, status: str) -> None:
+    import subprocess
+    import sys
+
+    script = ("import jupyter_mlops as mlops\n"
+              "run = mlops.start_run('script')\n"
+              "mlops.log_metric('a', 1.0)\n"
+              f"{ending}\n")
+    subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    (run_id,) = mlops.runs()["run_id"]
+    loaded = mlops.get_run(run_id)
+    assert loaded.status == status
+    assert loaded.metrics == {"a": 1.0}  # drained at exit
+    if status == "FAILED":
+        assert "RuntimeError: script crashed" in loaded.error

@@ -9,7 +9,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -333,12 +335,28 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
     return frame[ordered]
 
 
+def _in_ipython() -> bool:
+    shell_module = sys.modules.get("IPython")
+    return shell_module is not None and shell_module.get_ipython() is not None
+
+
 @atexit.register
 def _at_exit() -> None:
-    """Finish runs left open and drain the writer so nothing logged is lost."""
+    """Finish runs left open and drain the writer so nothing logged is lost.
+
+    A script that dies of an uncaught exception ends its open runs FAILED (KILLED for
+    Ctrl-C) with the traceback, not FINISHED: the interpreter leaves the exception in
+    ``sys.last_value`` when it prints it. IPython sets that for every failed cell too, so
+    in IPython the runs still left open are simply FINISHED.
+    """
+    status, error = "FINISHED", None
+    fatal = getattr(sys, "last_value", None)
+    if isinstance(fatal, BaseException) and not _in_ipython():
+        status = "KILLED" if isinstance(fatal, KeyboardInterrupt) else "FAILED"
+        error = "".join(traceback.format_exception(fatal))
     for run in list(reversed(_run_stack)):
         with contextlib.suppress(Exception):
-            run.end("FINISHED")
+            run.end(status, error=error)
     store = _store
     if store is not None:
         store.writer.close()
