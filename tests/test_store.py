@@ -453,3 +453,19 @@ def test_a_database_with_a_foreign_runs_table_is_a_clear_error(tmp_path: Path) -
     with pytest.raises(StoreError, match="another application's database") as info:
         Store(str(path))
     assert "CREATE TABLE" not in str(info.value)
+
+
+def test_numpy_integers_are_counts_and_bools_are_not(store: Store) -> None:
+    np = pytest.importorskip("numpy")
+    run_id = _add_run(store, "np")
+    store.writer.submit(("m", run_id, "loss", 1.0, now_ms(), 0))
+    store.writer.submit(("m", run_id, "loss", 2.0, now_ms(), 1))
+    store.writer.submit(("m", run_id, "loss", 3.0, now_ms(), 2))
+    store.flush()
+    assert len(store.search_runs(limit=np.int64(1), offset=np.int32(0))[0]) == 1
+    assert len(store.metric_history(run_id, "loss", max_points=np.int64(2))["step"]) == 2
+    for bad in (True, False):
+        with pytest.raises(InvalidParameterError, match="limit"):
+            store.search_runs(limit=bad)
+        with pytest.raises(InvalidParameterError, match="max_points"):
+            store.metric_history(run_id, "loss", max_points=bad)

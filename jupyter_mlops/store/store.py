@@ -6,6 +6,7 @@ Reads flush this process's pending writes first, so a process always reads its o
 from __future__ import annotations
 
 import math
+import operator
 import os
 import socket
 import threading
@@ -200,9 +201,10 @@ class Store:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         elif top_level_only:
             conditions.append(runs.c.parent_run_id.is_(None))
-        if limit is not None and (not isinstance(limit, int) or limit < 0 or limit > MAX_PAGE):
+        limit, offset = _integer(limit), _integer(offset)
+        if limit is not None and (not _is_count(limit) or limit < 0 or limit > MAX_PAGE):
             raise InvalidParameterError(f"limit must be an integer from 0 to {MAX_PAGE}.")
-        if not isinstance(offset, int) or offset < 0:
+        if not _is_count(offset) or offset < 0:
             raise InvalidParameterError("offset must be a non-negative integer.")
 
         query = select(runs.c.run_id).where(*conditions)
@@ -374,7 +376,8 @@ class Store:
         kept), found by index seeks in SQL so a 1,000,000-point history is never loaded.
         """
         self.flush()
-        if max_points is not None and (not isinstance(max_points, int) or max_points < 2):
+        max_points = _integer(max_points)
+        if max_points is not None and (not _is_count(max_points) or max_points < 2):
             raise InvalidParameterError("max_points must be an integer >= 2.")
         with self.engine.connect() as conn:
             series = conn.execute(
@@ -508,6 +511,21 @@ def _history_arrays(rows: Iterable[tuple[Any, ...]], total: int) -> dict[str, An
         "value": points["value"],
         "total_points": int(total),
     }
+
+
+def _integer(value: Any) -> Any:
+    """A numpy integer (``np.int64(100)``, a DataFrame's ``.shape[0] // 2``...) as an int;
+    anything else unchanged, for the caller to accept or refuse."""
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
