@@ -206,3 +206,12 @@ def test_set_store_of_a_non_url_is_refused_not_the_default_store(tmp_store: str,
     with pytest.raises(InvalidStoreURLError):
         mlops.set_store(url)  # type: ignore[arg-type]
     assert mlops.get_store().url == tmp_store  # the store in use is kept
+
+
+def test_a_driver_message_echoing_the_password_is_masked(tmp_store: str) -> None:
+    # psycopg quotes a bad option's value back; a password pasted into one must not show
+    url = "postgresql+psycopg://alice:pw-9f3k@127.0.0.1:1/runs?sslmode=pw-9f3k"
+    with pytest.raises(StoreUnreachableError) as info:
+        mlops.set_store(url)
+    assert "pw-9f3k" not in str(info.value)
+    assert "alice:***@127.0.0.1" in str(info.value)

@@ -52,9 +52,10 @@ def create_store_engine(url: str) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-        raise StoreUnreachableError(
-            f"Cannot open store {mask_url(url)!r}: {reason[0] if reason else exc}"
-        ) from None
+        message = reason[0] if reason else type(exc).__name__
+        if parsed.password:  # a driver may echo its connection string: never the password
+            message = message.replace(str(parsed.password), "***")
+        raise StoreUnreachableError(f"Cannot open store {mask_url(url)!r}: {message}") from None
     return engine
 
 
