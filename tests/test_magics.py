@@ -428,3 +428,21 @@ def test_quoted_experiment_and_store_path_lose_their_quotes(kernel: Kernel) -> N
     assert error_of(switched) is None and usage_error_of(switched) is None, switched.outputs
     assert spaced.exists()
     kernel.run(f"%mlops store {kernel.url}")
+
+
+def test_track_cell_compile_errors_start_no_run(kernel: Kernel) -> None:
+    """Errors only the compiler finds ('return' outside a function, top-level await) used to
+    start a run, then fail it with the magic's frames in the traceback."""
+    before = kernel.run_names()
+    cell = kernel.run("%%track returns\nx = 1\nreturn x")
+    error = error_of(cell)
+    assert error is not None and error.ename == "SyntaxError", cell.outputs
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))
+    assert re.search(r"Cell In\[\d+\], line 3", shown) and "track.py" not in shown, shown
+
+    cell = kernel.run("%%track awaits\nimport asyncio\nawait asyncio.sleep(0)\nprint('BODY RAN')")
+    message = usage_error_of(cell)
+    assert message is not None and "top-level await" in message, cell.outputs
+    assert "BODY RAN" not in text_of(cell)
+    time.sleep(0.5)
+    assert kernel.run_names() == before

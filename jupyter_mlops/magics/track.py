@@ -81,12 +81,22 @@ class MLOpsMagics(Magics):
         source = f"%%track {line}".rstrip() + "\n" + cell
         if args.name is None:
             args.name = f"cell [{current_execution_count(self.shell)}]"
-        # Parse before starting the run: a syntax error is the user's, not a failed run.
+        # Compile before starting the run: a syntax error is the user's, not a failed run.
+        header = source.split("\n", 1)[0]
         code = self.shell.transform_cell(cell)
         try:
             tree = self.shell.compile.ast_parse(code)
         except SyntaxError as exc:
-            return self._syntax_error(exc, source.split("\n", 1)[0], code)
+            return self._syntax_error(exc, header, code)
+        try:
+            compiled = self._compile(tree, code, header)
+        except SyntaxError as exc:
+            if _has_top_level_await(tree):
+                raise UsageError(
+                    "%%track cannot run a cell with top-level await: IPython runs cell magics "
+                    "synchronously. Use `with mlops.start_run(...):` inside the cell instead."
+                ) from None
+            return self._syntax_error(exc, header, code, shifted=True)
         cell_id = current_cell_id(self.shell)
         run = self._start(args, kind="cell", source=source, cell_id=cell_id)
         cell_row = {"position": 0, "execution_count": current_execution_count(self.shell),
@@ -97,7 +107,7 @@ class MLOpsMagics(Magics):
         sys.stdout = tail
         sys.stderr = StreamTail(stderr)
         try:
-            result = self._execute(tree, code, header=source.split("\n", 1)[0])
+            result = self._execute(*compiled)
         except BaseException as exc:
             sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -108,7 +118,8 @@ class MLOpsMagics(Magics):
         self._finish_cell(run, cell_row, started, "FINISHED", None, _combine(tail, err_tail))
         return result
 
-    def _syntax_error(self, exc: SyntaxError, header: str, code: str) -> None:
+    def _syntax_error(self, exc: SyntaxError, header: str, code: str,
+                      shifted: bool = False) -> None:
         """Show a syntax error in a %%track cell as IPython shows one in a plain cell.
 
         Raised from here, IPython would print it with the frames of this magic and of its
@@ -121,7 +132,7 @@ class MLOpsMagics(Magics):
         count = current_execution_count(self.shell)
         filename = self.shell.compile.cache(f"{header}\n{code}", count)
         exc.filename = filename
-        if exc.lineno is not None:
+        if exc.lineno is not None and not shifted:  # shifted: compiled with the header line
             exc.lineno += 1
             if getattr(exc, "end_lineno", None) is not None:
                 exc.end_lineno += 1  # type: ignore[operator]
@@ -144,11 +155,9 @@ class MLOpsMagics(Magics):
         run.update(stdout=output)
         run.end(status, error=error)
 
-    def _execute(self, tree: ast.Module, code: str, header: str | None = None) -> Any:
-        """Run the cell body in the user namespace; the value of a last expression is returned
-        so IPython displays it as the cell's output (as ``%%time`` does)."""
-        __tracebackhide__ = True
-        namespace = self.shell.user_ns
+    def _compile(self, tree: ast.Module, code: str,
+                 header: str | None = None) -> tuple[Any, Any | None]:
+        """The cell body compiled: the statements, and the last expression apart (or None)."""
         # Register the cell text so tracebacks show "Cell In[n], line k" with the source; with
         # the magic line on top, line k is the cell's line k as the notebook shows it.
         shown = code if header is None else f"{header}\n{code}"
@@ -159,9 +168,16 @@ class MLOpsMagics(Magics):
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
             last = ast.Expression(tree.body.pop().value)
         compiled = self.shell.compile(tree, filename, "exec")
-        exec(compiled, namespace)  # noqa: S102 - executing the user's own cell is the point
+        return compiled, None if last is None else self.shell.compile(last, filename, "eval")
+
+    def _execute(self, statements: Any, last: Any | None) -> Any:
+        """Run the cell body in the user namespace; the value of a last expression is returned
+        so IPython displays it as the cell's output (as ``%%time`` does)."""
+        __tracebackhide__ = True
+        namespace = self.shell.user_ns
+        exec(statements, namespace)  # noqa: S102 - executing the user's own cell is the point
         if last is not None:
-            return eval(self.shell.compile(last, filename, "eval"), namespace)  # noqa: S307
+            return eval(last, namespace)  # noqa: S307
         return None
 
     def _track_line(self, line: str) -> Any:
@@ -297,6 +313,19 @@ class MLOpsMagics(Magics):
             except MLOpsError as exc:
                 raise UsageError(str(exc)) from None
         raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")
+
+
+def _has_top_level_await(tree: ast.Module) -> bool:
+    """True when ``await``/``async for``/``async with`` appear outside any function."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Await, ast.AsyncFor, ast.AsyncWith)):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _combine(out: StreamTail, err: Any) -> str:
