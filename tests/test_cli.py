@@ -248,6 +248,7 @@ def test_failing_notebook_exits_non_zero_and_records_failed(
         (["run", "{good}", "--timeout", "0"], "positive integer"),
         (["run", "{good}", "-o", "/nonexistent-dir-xyz/out.ipynb"], "does not exist"),
         (["run", "{good}", "--kernel", "no-such-kernel"], "No kernel named 'no-such-kernel'"),
+        (["run", "{good}", "--cwd", "/nonexistent-dir-xyz"], "Working directory"),
         (["run", "{nokernel}"], "names no kernel; pass --kernel NAME"),
         (["run"], "the following arguments are required: notebook"),
     ],

@@ -78,6 +78,8 @@ def execute_notebook(
     if output is not None and not Path(output).resolve().parent.is_dir():
         raise InvalidParameterError(
             f"Output folder {str(Path(output).resolve().parent)!r} does not exist.")
+    if cwd is not None and not Path(cwd).is_dir():
+        raise InvalidParameterError(f"Working directory {str(cwd)!r} does not exist.")
     _check_kernel(kernel_name or node.metadata.get("kernelspec", {}).get("name"), source)
     params = dict(parameters or {})
     run = fluent.start_run(
