@@ -265,3 +265,39 @@ def test_a_value_the_database_refuses_loses_only_that_operation(
     assert _points(tmp_store, run.run_id, "good") == 200
     assert loaded.metrics["good"] == 199.0
     assert "dropped an invalid write" in capfd.readouterr().err
+
+
+def _pool_task(i: int) -> str:
+    with mlops.start_run(f"pool-{i}") as run:
+        for step in range(50):
+            mlops.log_metric("x", float(step), step=step)
+    return run.run_id
+
+
+def _process_leaving_a_run_open() -> None:
+    mlops.start_run("left-open")
+    mlops.log_metric("y", 1.0)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork start method")
+def test_multiprocessing_fork_children_lose_nothing(tmp_store: str) -> None:
+    """multiprocessing's children skip atexit (os._exit) and Pool.terminate() SIGTERMs its
+    workers: their runs used to vanish, run rows included, with the writer's queue."""
+    import multiprocessing
+
+    mlops.get_store()  # opened before the fork, as in a notebook
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:  # __exit__ is terminate()
+        run_ids = pool.map(_pool_task, range(4))
+    process = context.Process(target=_process_leaving_a_run_open)
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    for run_id in run_ids:
+        loaded = mlops.get_run(run_id)
+        assert loaded.status == "FINISHED"
+        assert len(loaded.history("x")) == 50
+    (left_open,) = mlops.runs(filter="name = 'left-open'")["run_id"]
+    loaded = mlops.get_run(left_open)
+    assert loaded.status == "FINISHED"  # ended at the child's exit, as atexit would
+    assert loaded.metrics == {"y": 1.0}

@@ -62,6 +62,9 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_heartbeat = 0.0
+        # True in a forked child. Such children often end without interpreter exit (atexit):
+        # multiprocessing workers leave through os._exit, or are SIGTERMed by Pool.terminate.
+        self.forked = False
         # True while the writer holds operations it took off the queue but has not committed.
         self._draining = False
         # Held while the writer is in a transaction. ``os.fork`` waits for it: a child must
@@ -140,6 +143,7 @@ class Writer:
         self._wake = threading.Event()
         self._start_lock = threading.Lock()
         self._thread = None
+        self.forked = True
         self.engine.dispose(close=False)
 
     # -- consumer side -------------------------------------------------------------------
@@ -400,3 +404,22 @@ def register_fork_handler(writer: Writer) -> None:
                 instance.after_fork_in_child()
 
         os.register_at_fork(before=_before, after_in_parent=_parent, after_in_child=_child)
+    # multiprocessing's children skip atexit (they leave through os._exit): drain the writer
+    # from multiprocessing's own exit finalizers instead, registered in each child it starts.
+    import multiprocessing.util as mp_util
+
+    mp_util.register_after_fork(writer, _drain_when_child_exits)
+
+
+def _drain_when_child_exits(writer: Writer) -> None:
+    import weakref
+    from multiprocessing.util import Finalize
+
+    ref = weakref.ref(writer)
+
+    def _close() -> None:
+        instance = ref()
+        if instance is not None:
+            instance.close()
+
+    Finalize(None, _close, exitpriority=10)

@@ -52,6 +52,7 @@ def get_store() -> Store:
     with _lock:
         if _store is None:
             _store = Store(_store_url)
+            _exit_with_multiprocessing_children()
         return _store
 
 
@@ -68,6 +69,7 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
                 "Cannot switch stores while a run is active; end it first (mlops.end_run()).")
         # Normalized here, so "" or a non-string is an error rather than "the default store".
         new = Store(normalize_store_url(url) if url is not None else None)
+        _exit_with_multiprocessing_children()
         old, _store, _store_url = _store, new, new.url if url is not None else None
     if old is not None and old.url != new.url:
         old.close()
@@ -333,6 +335,29 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
         sorted(c for c in frame.columns if c.startswith("metrics.")) + \
         sorted(c for c in frame.columns if c.startswith("tags."))
     return frame[ordered]
+
+
+class _ExitHook:
+    """multiprocessing keys after-fork callbacks by a weakly referenced object: this one."""
+
+
+_exit_hook: _ExitHook | None = None
+
+
+def _exit_with_multiprocessing_children() -> None:
+    """multiprocessing's children leave through os._exit, skipping atexit: end their open
+    runs from multiprocessing's exit finalizers instead, as ``_at_exit`` does at exit."""
+    global _exit_hook
+    if _exit_hook is not None:
+        return
+    import multiprocessing.util as mp_util
+
+    _exit_hook = _ExitHook()
+
+    def _in_child(_hook: _ExitHook) -> None:
+        mp_util.Finalize(None, _at_exit, exitpriority=20)  # before the writer's own drain
+
+    mp_util.register_after_fork(_exit_hook, _in_child)
 
 
 def _in_ipython() -> bool:
