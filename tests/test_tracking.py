@@ -492,3 +492,20 @@ def test_a_script_leaving_a_run_open_ends_it_with_how_it_exited(
     assert loaded.metrics == {"a": 1.0}  # drained at exit
     if status == "FAILED":
         assert "RuntimeError: script crashed" in loaded.error
+
+
+def test_start_run_checks_its_arguments_before_writing_anything(tmp_store: str) -> None:
+    with pytest.raises(InvalidParameterError, match="limit is"):
+        mlops.start_run("big", experiment="never-created", params={"p": "x" * 7000})
+    with pytest.raises(InvalidParameterError, match="parent must be a run or a run id"):
+        mlops.start_run("bad-parent", experiment="never-created", parent=5)  # type: ignore[arg-type]
+    assert "never-created" not in {e["name"] for e in mlops.get_store().list_experiments()}
+    assert mlops.runs().empty
+
+
+def test_parent_may_be_a_run_read_back(tmp_store: str) -> None:
+    with mlops.start_run("parent") as parent:
+        pass
+    with mlops.start_run("child", parent=mlops.get_run(parent.run_id)) as child:
+        pass
+    assert mlops.get_run(child.run_id).parent_run_id == parent.run_id

@@ -143,7 +143,7 @@ def start_run(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     *,
-    parent: str | ActiveRun | None = None,
+    parent: str | ActiveRun | Run | None = None,
     kind: str = "api",
     live: bool | None = None,
     capture: bool = True,
@@ -162,16 +162,8 @@ def start_run(
             raise InvalidParameterError(
                 f"start_run() got an unexpected keyword argument {unknown[0]!r}; "
                 "use params={...} and tags={...}.")
-    store = get_store()
-    experiment_name = experiment if experiment is not None else current_experiment()
-    experiment_id = store.experiment_id(experiment_name)
-    parent_id = parent.run_id if isinstance(parent, ActiveRun) else parent
-    if parent_id is None:
-        enclosing = _enclosing_run()
-        parent_id = enclosing.run_id if enclosing is not None else None
-    if parent_id is None:
-        # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
-        parent_id = os.environ.get(PARENT_RUN_ENV) or None
+    # Check everything the caller gave before touching the store: a bad param must not
+    # leave a new experiment (or anything else) behind.
     run_params = {}
     if params and not isinstance(params, Mapping):
         raise InvalidParameterError(f"params must be a dict, got {type(params).__name__}.")
@@ -182,6 +174,23 @@ def start_run(
     run_tags = [(validate_key(k, "Tag key"), tag_text(k, v)) for k, v in (tags or {}).items()]
     if name is not None:
         name = validate_name(name, "Run name")
+    if parent is None or isinstance(parent, str):
+        parent_id = parent or None
+    elif isinstance(getattr(parent, "run_id", None), str):  # an ActiveRun or a Run read back
+        parent_id = parent.run_id
+    else:
+        # It would reach the database as the parent id and fail there, losing the run.
+        raise InvalidParameterError(
+            f"parent must be a run or a run id, got {type(parent).__name__} {parent!r}.")
+    store = get_store()
+    experiment_name = experiment if experiment is not None else current_experiment()
+    experiment_id = store.experiment_id(experiment_name)
+    if parent_id is None:
+        enclosing = _enclosing_run()
+        parent_id = enclosing.run_id if enclosing is not None else None
+    if parent_id is None:
+        # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
+        parent_id = os.environ.get(PARENT_RUN_ENV) or None
     row = store.new_run_row(name=name or "", experiment_id=experiment_id, kind=kind,
                             parent_run_id=parent_id, **columns)
     if not name:
