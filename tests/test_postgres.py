@@ -156,3 +156,26 @@ def test_several_processes_opening_a_fresh_database_at_once(postgres_store_url: 
         store.close()
     assert errors == []
     assert len(stores) == 4
+
+
+def test_nul_characters_are_not_lost_on_postgres(pg: str, capfd: pytest.CaptureFixture[str]
+                                                 ) -> None:
+    """PostgreSQL text cannot hold NUL: a cell printing one (binary output) used to make the
+    writer drop the operation, the whole run with it when in the same batch."""
+    with mlops.start_run("prints-binary") as run:
+        mlops.log_metric("m", 1.0)
+        run.update(stdout="binary \x00 output", source="x = '\x00'")
+        run.record_cell({"position": 0, "execution_count": 1, "cell_id": None,
+                         "source": "print('\x00')", "start_time": 0, "duration_ms": 1.0,
+                         "status": "FINISHED", "error": None})
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert loaded.metrics == {"m": 1.0}
+    assert loaded.stdout == "binary \ufffd output" and loaded.source == "x = '\ufffd'"
+    assert loaded.cells["source"].tolist() == ["print('\ufffd')"]
+    assert "dropped an invalid write" not in capfd.readouterr().err
+    # keys, names and values given by the caller are refused up front, on every store
+    with pytest.raises(mlops.InvalidParameterError, match="NUL"):
+        mlops.start_run("nul\x00name")
+    with mlops.start_run(), pytest.raises(mlops.InvalidParameterError, match="NUL"):
+        mlops.log_param("p", "a\x00b")

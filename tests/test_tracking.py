@@ -509,3 +509,16 @@ def test_parent_may_be_a_run_read_back(tmp_store: str) -> None:
     with mlops.start_run("child", parent=mlops.get_run(parent.run_id)) as child:
         pass
     assert mlops.get_run(child.run_id).parent_run_id == parent.run_id
+
+
+def test_nul_characters_in_keys_names_and_values_are_refused(tmp_store: str) -> None:
+    """PostgreSQL text cannot hold NUL; every store refuses it alike, naming the problem."""
+    with pytest.raises(InvalidParameterError, match="NUL"):
+        mlops.start_run("a\x00b")
+    with pytest.raises(InvalidParameterError, match="NUL"):
+        mlops.set_experiment("exp\x00")
+    with mlops.start_run():
+        for call in (lambda: mlops.log_metric("k\x00", 1.0), lambda: mlops.log_param("p", "\x00"),
+                     lambda: mlops.set_tag("t", "v\x00"), lambda: mlops.log_param("\x00", 1)):
+            with pytest.raises(InvalidParameterError, match="NUL"):
+                call()

@@ -548,6 +548,8 @@ def validate_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidParameterError(f"{what} must be a non-empty string, got {name!r}.")
     name = name.strip()
+    if "\x00" in name:  # PostgreSQL text cannot hold it; refused on every store alike
+        raise InvalidParameterError(f"{what} {name!r} contains a NUL character.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidParameterError(f"{what} is {len(name)} characters; the limit is "
                                     f"{MAX_NAME_LENGTH}.")

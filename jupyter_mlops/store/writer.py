@@ -232,11 +232,16 @@ class Writer:
         points: list[tuple[Any, ...]] = []
         touched: dict[str, int] = {}
         stamp = now_ms()
+        # PostgreSQL refuses NUL in text: captured output or source holding one (a binary
+        # print) would fail the operation and lose it. Keys and names are refused up front.
+        no_nul = conn.dialect.name == "postgresql"
         for op in work:
             kind = op[0]
             if kind == "m":
                 points.append(op)
                 continue
+            if no_nul and kind != "call":
+                op = _without_nul(op)
             if kind == "run":
                 _, row, run_params, run_tags = op
                 conn.execute(runs.insert(), row)
@@ -267,6 +272,8 @@ class Writer:
                 except Exception:
                     traceback.print_exc()
                     continue
+                if no_nul:
+                    values = _without_nul(values)
                 conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
             else:
                 raise ValueError(f"unknown writer operation {kind!r}")
@@ -361,6 +368,20 @@ class Writer:
                 update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
                 [{"rid": rid} for rid in active],
             )
+
+
+def _without_nul(value: Any) -> Any:
+    """``value`` with NUL characters in its strings replaced by U+FFFD (nested tuples, lists
+    and dicts too); other values as they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, tuple):
+        return tuple(_without_nul(v) for v in value)
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _upsert(conn: Connection, table: Any, run_id: str, items: list[tuple[str, str]]) -> None:

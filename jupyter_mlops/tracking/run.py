@@ -29,6 +29,8 @@ def validate_key(key: Any, what: str = "Key") -> str:
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidParameterError(
             f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}.")
+    if "\x00" in key:  # PostgreSQL text cannot hold it; refused on every store alike
+        raise InvalidParameterError(f"{what} {key!r} contains a NUL character.")
     return key
 
 
@@ -40,6 +42,8 @@ def param_text(key: str, value: Any) -> str:
             f"Param {key!r} value is {len(text)} characters; the limit is "
             f"{MAX_PARAM_VALUE_LENGTH}. Log large values as an artifact (mlops.log_artifact) "
             "or a tag.")
+    if "\x00" in text:
+        raise InvalidParameterError(f"Param {key!r} value contains a NUL character.")
     return text
 
 
@@ -48,6 +52,8 @@ def tag_text(key: str, value: Any) -> str:
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameterError(
             f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}.")
+    if "\x00" in text:
+        raise InvalidParameterError(f"Tag {key!r} value contains a NUL character.")
     return text
 
 
