@@ -97,6 +97,21 @@ def test_filters_and_order(pg: str) -> None:
     assert names(mlops.runs(filter="name IN ('a', 'b')", order_by="params.opt")) == ["b", "a"]
     records, total = mlops.get_store().search_runs(limit=1, offset=1, order_by="name")
     assert total == 3 and [r.name for r in records] == ["b"]
+    # free-text search escapes LIKE's wildcards on PostgreSQL too
+    for name in ("lr_1", "lrx1", "back\\slash"):
+        with mlops.start_run(name):
+            pass
+    store = mlops.get_store()
+    assert [r.name for r in store.search_runs(search="lr_")[0]] == ["lr_1"]
+    assert [r.name for r in store.search_runs(search="k\\s")[0]] == ["back\\slash"]
+    # ties in start time come back in creation order
+    created = []
+    for i in range(50):
+        with mlops.start_run(f"tight-{i}") as run:
+            pass
+        created.append(run.run_id)
+    tight = mlops.runs(filter="name LIKE 'tight-%'")
+    assert tight["run_id"].tolist() == created[::-1]
 
 
 def test_reaper_on_postgres(pg: str) -> None:

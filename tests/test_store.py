@@ -469,3 +469,15 @@ def test_numpy_integers_are_counts_and_bools_are_not(store: Store) -> None:
             store.search_runs(limit=bad)
         with pytest.raises(InvalidParameterError, match="max_points"):
             store.metric_history(run_id, "loss", max_points=bad)
+
+
+def test_search_is_free_text_not_a_like_pattern(store: Store) -> None:
+    _add_run(store, "lr_0.1", status="FINISHED")
+    _add_run(store, "lrx0.1", status="FINISHED")
+    _add_run(store, "50% data", status="FINISHED")
+    _add_run(store, "500 data", status="FINISHED")
+    _add_run(store, "back\\slash", status="FINISHED")
+    assert [r.name for r in store.search_runs(search="lr_0")[0]] == ["lr_0.1"]
+    assert [r.name for r in store.search_runs(search="50%")[0]] == ["50% data"]
+    assert [r.name for r in store.search_runs(search="k\\s")[0]] == ["back\\slash"]
+    assert len(store.search_runs(search="data")[0]) == 2

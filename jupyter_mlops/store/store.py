@@ -193,10 +193,11 @@ class Store:
                     f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
             conditions.append(runs.c.status.in_([s.upper() for s in statuses]))
         if search:
-            pattern = f"%{search.lower()}%"
-            conditions.append(or_(func.lower(runs.c.name).like(pattern),
-                                  func.lower(runs.c.notebook_path).like(pattern),
-                                  runs.c.run_id.like(f"{search.lower()}%")))
+            # Free text, not a LIKE pattern: "lr_0.1" or "50%" match themselves only.
+            text = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(or_(func.lower(runs.c.name).like(f"%{text}%", escape="\\"),
+                                  func.lower(runs.c.notebook_path).like(f"%{text}%", escape="\\"),
+                                  runs.c.run_id.like(f"{text}%", escape="\\")))
         if parent_run_id:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         elif top_level_only:
