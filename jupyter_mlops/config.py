@@ -147,13 +147,22 @@ def resolve_artifacts_url(store_url: str, config: Config | None = None) -> str:
     """Artifact root: env > config > beside a SQLite store > the Jupyter data dir."""
     env = os.environ.get(ARTIFACTS_ENV, "").strip()
     if env:
-        return env
+        return _absolute_if_path(env)
     from_config = configured(config).artifacts_url.strip()
     if from_config:
-        return from_config
+        return _absolute_if_path(from_config)
     from sqlalchemy.engine import make_url
 
     url = make_url(store_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return str(Path(url.database).resolve().parent / "artifacts")
     return str(default_root() / "artifacts")
+
+
+def _absolute_if_path(url: str) -> str:
+    """A plain (relative) directory made absolute; fsspec URLs (``s3://...``) as they are.
+    `jupyter mlops run` hands the root to a kernel in the notebook's folder, where a relative
+    path would be another directory."""
+    if "://" in url:
+        return url
+    return str(Path(url).expanduser().resolve())

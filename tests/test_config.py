@@ -217,3 +217,13 @@ def test_a_driver_message_echoing_the_password_is_masked(tmp_store: str) -> None
     assert "alice:***@127.0.0.1" in message
     reason = message.split("': ", 1)[1]  # after the (masked) URL: the driver's own words
     assert "pw-9f3k" not in reason and '"***"' in reason, message
+
+
+def test_relative_artifacts_directory_is_made_absolute(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUPYTER_MLOPS_ARTIFACTS", "arts")
+    store_url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert resolve_artifacts_url(store_url) == str(tmp_path / "arts")
+    monkeypatch.setenv("JUPYTER_MLOPS_ARTIFACTS", "memory://bucket/arts")
+    assert resolve_artifacts_url(store_url) == "memory://bucket/arts"
