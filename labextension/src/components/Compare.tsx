@@ -5,6 +5,7 @@
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { bestValues, lowerIsBetter } from '../best';
 import { ISeries, seriesColor } from '../chart';
 import { MLOpsController } from '../controller';
 import { formatNumber } from '../format';
@@ -209,11 +210,7 @@ export function CompareView(props: ICompareProps): JSX.Element {
             </tr>
             {shownMetricRows.map(k => {
               const vals = runs.map(r => comparison.metrics[k]?.[r.run_id]);
-              const finite = vals.filter(
-                (v): v is number => typeof v === 'number' && Number.isFinite(v)
-              );
-              const max = finite.length > 1 ? Math.max(...finite) : null;
-              const min = finite.length > 1 ? Math.min(...finite) : null;
+              const { best, worst } = bestValues(k, vals);
               return (
                 <tr
                   key={`m-${k}`}
@@ -227,11 +224,16 @@ export function CompareView(props: ICompareProps): JSX.Element {
                       className={
                         v === undefined
                           ? 'jp-mlops-muted'
-                          : v === max && max !== min
-                            ? 'jp-mlops-best-max'
-                            : v === min && max !== min
-                              ? 'jp-mlops-best-min'
+                          : v === best
+                            ? 'jp-mlops-best'
+                            : v === worst
+                              ? 'jp-mlops-worst'
                               : ''
+                      }
+                      title={
+                        v === best
+                          ? `best ${k} (${lowerIsBetter(k) ? 'lowest' : 'highest'})`
+                          : undefined
                       }
                     >
                       {v === undefined ? '—' : v === null ? 'non-finite' : formatNumber(v)}
