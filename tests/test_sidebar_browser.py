@@ -207,6 +207,7 @@ def test_runs_list_and_detail(page, seeded: dict[str, str]) -> None:
         assert _row(page, name).first.get_attribute("data-run-id") == seeded[name]
         assert _row(page, name).first.get_attribute("data-status") == "FINISHED"
     page.locator(".jp-mlops-live-live").wait_for(timeout=WAIT_MS)  # the event stream is up
+    _assert_fits_without_sideways_scroll(page)
 
     run_id = _open_run(page, "seed-sgd")
     detail = f'.jp-mlops-run-detail[data-run-id="{run_id}"]'
@@ -228,6 +229,53 @@ def test_runs_list_and_detail(page, seeded: dict[str, str]) -> None:
     assert 'mlops.log_metric("loss", math.exp(-0.1 * step / 10) + 0.01)' in text
     assert "seed.ipynb" in page.locator(f"{detail} .jp-mlops-notebook-path").inner_text()
     screenshot(page, "sidebar-run-detail")
+
+
+def _assert_fits_without_sideways_scroll(page) -> None:
+    """At the default sidebar width every column is readable without a sideways scroll."""
+    viewport = page.locator(".jp-mlops-runs-viewport")
+    width, scroll_width = viewport.evaluate("el => [el.clientWidth, el.scrollWidth]")
+    assert scroll_width <= width, f"the runs list scrolls sideways: {scroll_width} > {width}"
+    row = _row(page, "seed-sgd").first
+    columns = row.locator("[data-column]").evaluate_all(
+        "els => els.map(e => e.dataset.column)")
+    assert columns[:3] == ["status", "name", "start_time"], columns
+    for column in columns:  # each cell lies within the list
+        right = row.locator(f'[data-column="{column}"]').evaluate(
+            "el => el.getBoundingClientRect().right")
+        left = viewport.evaluate("el => el.getBoundingClientRect().left")
+        assert right - left <= width + 1, (column, right - left, width)
+    assert "seed-sgd" in row.locator('[data-column="name"]').get_attribute("title")
+
+
+def test_filter_box(page, seeded: dict[str, str]) -> None:
+    """Good expressions filter; a bad one says why in the panel and leaves the list."""
+    _open_sidebar(page)
+    box = page.locator(".jp-mlops-filter")
+    count = page.locator(".jp-mlops-count")
+
+    def apply(text: str) -> None:
+        box.fill(text)
+        box.press("Enter")
+
+    apply("params.optimizer IN ('adam', 'rmsprop')")
+    page.wait_for_function(
+        """() => ![...document.querySelectorAll('.jp-mlops-run-row')]
+                   .some(r => r.innerText.includes('seed-sgd'))""", timeout=WAIT_MS)
+    assert _row(page, "seed-adam").count() == 1
+    apply("metrics.acc >> 0.5")
+    error = page.locator(".jp-mlops-filter-error")
+    error.wait_for(timeout=WAIT_MS)
+    assert "metrics.acc >" in error.inner_text()
+    assert _row(page, "seed-sgd").count() == 1, "a bad filter must not blank the list"
+    screenshot(page, "sidebar-filter-error")
+    apply("status = 'done'")
+    page.wait_for_function(
+        "() => (document.querySelector('.jp-mlops-filter-error') || {}).innerText"
+        "?.includes('Unknown status')", timeout=WAIT_MS)
+    box.press("Escape")
+    page.wait_for_selector(".jp-mlops-filter-error", state="detached", timeout=WAIT_MS)
+    assert int(count.get_attribute("data-count")) >= len(SEEDS)
 
 
 def test_compare_two_runs(page, seeded: dict[str, str]) -> None:
@@ -257,6 +305,12 @@ def test_compare_two_runs(page, seeded: dict[str, str]) -> None:
     assert "params.team" not in keys
     assert page.locator(f'{scope} .jp-mlops-compare-table tr[data-key="params.lr"]'
                         ).is_visible()
+    # the best value is the lowest loss and the highest accuracy
+    for metric, pick in (("loss", min), ("acc", max)):
+        row = page.locator(f'{scope} .jp-mlops-compare-table tr[data-key="metrics.{metric}"]')
+        values = [float(v) for v in row.locator("td").all_inner_texts()]
+        best = row.locator("td.jp-mlops-best")
+        assert best.count() == 1 and float(best.inner_text()) == pick(values), (metric, values)
     screenshot(page, "sidebar-compare")
 
     for name in ("seed-sgd", "seed-adam"):  # leave no selection behind

@@ -371,7 +371,11 @@ const RunsList = React.memo(function RunsList(
             {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
             {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
             {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
-            {col.key === 'status' && layout.statusDot ? '' : col.label}
+            {col.key === 'status' && layout.statusDot
+              ? ''
+              : col.key === 'start_time' && layout.compact
+                ? 'Start'
+                : col.label}
             {sort.key === col.key && (sort.direction === 'asc' ? ' ▲' : ' ▼')}
           </span>
         ))}
