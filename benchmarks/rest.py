@@ -92,8 +92,16 @@ class Client:
 class Server:
     """A server subprocess in a session of its own (stopped as a group), its output in a log."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log_path: Path,
-                 port: int, ready_path: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        port: int,
+        ready_path: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.name, self.command, self.env = name, command, env
         self.log_path, self.port, self.ready_path = log_path, port, ready_path
         self.headers = headers or {}
@@ -104,9 +112,14 @@ class Server:
     def start(self) -> Server:
         self.started = time.perf_counter()
         with open(self.log_path, "wb") as handle:
-            self.proc = subprocess.Popen(self.command, env=self.env, stdout=handle,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self
 
     def log_tail(self, lines: int = 40) -> str:
@@ -122,8 +135,9 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
+                )
             conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             try:
                 conn.request("GET", self.ready_path, headers=self.headers)
@@ -132,15 +146,17 @@ class Server:
                     self.start_s = time.perf_counter() - self.started
                     return self.start_s
                 if status in (401, 403, 404):  # up, but not what we asked for
-                    raise RuntimeError(f"{self.name}: GET {self.ready_path} -> {status}:\n"
-                                       f"{self.log_tail()}")
+                    raise RuntimeError(
+                        f"{self.name}: GET {self.ready_path} -> {status}:\n{self.log_tail()}"
+                    )
             except (ConnectionError, OSError, http.client.HTTPException):
                 pass
             finally:
                 conn.close()
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not answer within {timeout_s:.0f} s:\n"
-                                   f"{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} did not answer within {timeout_s:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.1)
 
     def stop(self) -> None:
@@ -170,6 +186,7 @@ def running(server: Server, timeout_s: float) -> Iterator[Server]:
 
 # -- jupyter-mlops ----------------------------------------------------------------------------
 
+
 def jupyter_server(store: Path, root: Path) -> tuple[Server, str]:
     """A real ``jupyter server`` serving ``store``; returns (server, token)."""
     token = secrets.token_hex(24)
@@ -177,24 +194,40 @@ def jupyter_server(store: Path, root: Path) -> tuple[Server, str]:
     for folder in ("notebooks", "runtime", "config"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.update({
-        "JUPYTER_MLOPS_STORE": str(store),
-        # the server's own runtime/user-config folders: nothing from the user's ~/.jupyter,
-        # nothing left in `jupyter server list`; the installed (sys.prefix) config that
-        # enables the extension still applies
-        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
-        "JUPYTER_CONFIG_DIR": str(root / "config"),
-    })
+    env.update(
+        {
+            "JUPYTER_MLOPS_STORE": str(store),
+            # the server's own runtime/user-config folders: nothing from the user's ~/.jupyter,
+            # nothing left in `jupyter server list`; the installed (sys.prefix) config that
+            # enables the extension still applies
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(root / "config"),
+        }
+    )
     command = [
-        sys.executable, "-m", "jupyter", "server",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", "--ServerApp.allow_root=True",
-        f"--ServerApp.base_url={BASE_URL}", "--ServerApp.open_browser=False",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "server",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.allow_root=True",
+        f"--ServerApp.base_url={BASE_URL}",
+        "--ServerApp.open_browser=False",
         f"--ServerApp.root_dir={root / 'notebooks'}",
     ]
     headers = {"Authorization": f"token {token}"}
-    return Server("jupyter server", command, env, root / "jupyter-server.log", port,
-                  API + "experiments", headers), token
+    return Server(
+        "jupyter server",
+        command,
+        env,
+        root / "jupyter-server.log",
+        port,
+        API + "experiments",
+        headers,
+    ), token
 
 
 def mlops(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -208,8 +241,10 @@ def mlops(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -
         server.start()
         stack.callback(server.stop)
         # While the server boots: the long metric, into the same store as the 10,000 runs.
-        log("jupyter-mlops", f"REST: jupyter server starting; logging {n_points:,} points "
-                             "into the search store ...")
+        log(
+            "jupyter-mlops",
+            f"REST: jupyter server starting; logging {n_points:,} points into the search store ...",
+        )
         mlops_api.set_store(store)
         mlops_api.set_experiment("rest-history")
         values = metric_values(n_points)
@@ -235,41 +270,61 @@ def mlops(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -
                 raise RuntimeError(f"GET {path}: wrong runs or wrong order")
             if body["total"] != total:
                 raise RuntimeError(f"GET {path}: total {body['total']}, expected {total}")
-            return {**timing, "runs": n_runs, "store_runs": n_runs + 1,
-                    "returned": len(names), "bytes": size}
+            return {
+                **timing,
+                "runs": n_runs,
+                "store_runs": n_runs + 1,
+                "returned": len(names),
+                "bytes": size,
+            }
 
         sorted_path = "runs?" + query(limit=SEARCH_LIMIT, order_by=SEARCH_ORDER)
-        filtered_path = "runs?" + query(limit=SEARCH_LIMIT, order_by=SEARCH_ORDER,
-                                        filter=SEARCH_FILTER)
+        filtered_path = "runs?" + query(
+            limit=SEARCH_LIMIT, order_by=SEARCH_ORDER, filter=SEARCH_FILTER
+        )
         out["rest.runs_sorted"] = runs_call(sorted_path, n_runs + 1)  # + the history run
         out["rest.runs_filtered"] = runs_call(filtered_path, above)
 
-        history_path = (f"runs/{run_id}/metrics/loss?"
-                        + query(max_points=sizes.max_points))
+        history_path = f"runs/{run_id}/metrics/loss?" + query(max_points=sizes.max_points)
 
         def history_call() -> tuple[Any, int]:
             return client.call("GET", API + history_path)
 
         timing, (body, size) = repeat(history_call, sizes.rest_repeats, warmup=WARMUP)
         steps = body["steps"]
-        if (body["total_points"] != n_points or not 2 <= len(steps) <= sizes.max_points
-                or steps[0] != 0 or steps[-1] != n_points - 1
-                or body["values"][-1] != values[-1]):
-            raise RuntimeError(f"GET {history_path}: wrong points "
-                               f"({len(steps)} of {body['total_points']})")
-        out["rest.history_sampled"] = {**timing, "points": n_points, "returned": len(steps),
-                                       "bytes": size}
-        out["rest.server"] = {"start_s": start_s, "connections": client.connects,
-                              "requests": 3 * (sizes.rest_repeats + WARMUP),
-                              "base_url": BASE_URL}
-    log("jupyter-mlops",
+        if (
+            body["total_points"] != n_points
+            or not 2 <= len(steps) <= sizes.max_points
+            or steps[0] != 0
+            or steps[-1] != n_points - 1
+            or body["values"][-1] != values[-1]
+        ):
+            raise RuntimeError(
+                f"GET {history_path}: wrong points ({len(steps)} of {body['total_points']})"
+            )
+        out["rest.history_sampled"] = {
+            **timing,
+            "points": n_points,
+            "returned": len(steps),
+            "bytes": size,
+        }
+        out["rest.server"] = {
+            "start_s": start_s,
+            "connections": client.connects,
+            "requests": 3 * (sizes.rest_repeats + WARMUP),
+            "base_url": BASE_URL,
+        }
+    log(
+        "jupyter-mlops",
         f"REST over {n_runs:,} runs: GET runs sorted {out['rest.runs_sorted']['median_ms']:.1f} "
         f"ms, filtered {out['rest.runs_filtered']['median_ms']:.1f} ms; metric history "
         f"max_points={sizes.max_points} of {n_points:,}: "
-        f"{out['rest.history_sampled']['median_ms']:.1f} ms (server up in {start_s:.1f} s)")
+        f"{out['rest.history_sampled']['median_ms']:.1f} ms (server up in {start_s:.1f} s)",
+    )
 
 
 # -- MLflow -----------------------------------------------------------------------------------
+
 
 def mlflow_server(db: Path, tmp: Path, name: str) -> Server:
     port = free_port()
@@ -277,13 +332,25 @@ def mlflow_server(db: Path, tmp: Path, name: str) -> Server:
     # On (the default), job execution starts a runner and 7 huey consumer processes.
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", f"sqlite:///{db}", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1", "--no-serve-artifacts",
-        "--default-artifact-root", (tmp / "mlflow-server-artifacts").as_uri(),
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        (tmp / "mlflow-server-artifacts").as_uri(),
     ]
-    return Server(f"mlflow server ({name})", command, env, tmp / f"mlflow-server-{name}.log",
-                  port, "/health")
+    return Server(
+        f"mlflow server ({name})", command, env, tmp / f"mlflow-server-{name}.log", port, "/health"
+    )
 
 
 def mlflow(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -295,6 +362,7 @@ def mlflow(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     with running(mlflow_server(db, tmp, "search"), sizes.server_start_timeout_s) as server:
         client = Client(server.port)
         try:
+
             def search_call(body: dict[str, Any]) -> dict[str, Any]:
                 def call() -> tuple[Any, int]:
                     return client.call("POST", "/api/2.0/mlflow/runs/search", body)
@@ -305,8 +373,11 @@ def mlflow(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
                     raise RuntimeError(f"MLflow runs/search {body}: wrong runs or wrong order")
                 return {**timing, "runs": len(data), "returned": len(names), "bytes": size}
 
-            base = {"experiment_ids": [experiment_id], "order_by": [SEARCH_ORDER],
-                    "max_results": SEARCH_LIMIT}
+            base = {
+                "experiment_ids": [experiment_id],
+                "order_by": [SEARCH_ORDER],
+                "max_results": SEARCH_LIMIT,
+            }
             out["rest.runs_sorted"] = search_call(base)
             out["rest.runs_filtered"] = search_call({**base, "filter": SEARCH_FILTER})
             search_start = server.start_s
@@ -315,23 +386,37 @@ def mlflow(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
 
     _, run_id, n = state["history_run"]
     log(side, f"REST: mlflow server on the metrics store ({n:,} points) ...")
-    with running(mlflow_server(state["history_store"], tmp, "metrics"),
-                 sizes.server_start_timeout_s) as server:
+    with running(
+        mlflow_server(state["history_store"], tmp, "metrics"), sizes.server_start_timeout_s
+    ) as server:
         client = Client(server.port)
-        path = ("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?"
-                + query(run_ids=run_id, metric_key="loss", max_results=sizes.max_points))
+        path = "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval?" + query(
+            run_ids=run_id, metric_key="loss", max_results=sizes.max_points
+        )
         try:
-            timing, (answer, size) = repeat(lambda: client.call("GET", path),
-                                            sizes.mlflow_rest_repeats, warmup=1)
+            timing, (answer, size) = repeat(
+                lambda: client.call("GET", path), sizes.mlflow_rest_repeats, warmup=1
+            )
         finally:
             client.close()
         points = answer.get("metrics", [])
         if not 2 <= len(points) <= sizes.max_points:
             raise RuntimeError(f"MLflow get-history-bulk-interval returned {len(points)} points")
-        out["rest.history_sampled"] = {**timing, "points": n, "returned": len(points),
-                                       "bytes": size}
-        out["rest.server"] = {"start_s": search_start, "start_s_metrics": server.start_s,
-                              "workers": 1, "job_execution": False}
-    log(side, f"REST: runs/search sorted {out['rest.runs_sorted']['median_ms']:.0f} ms, "
-              f"filtered {out['rest.runs_filtered']['median_ms']:.0f} ms; "
-              f"get-history-bulk-interval {out['rest.history_sampled']['median_ms']:.0f} ms")
+        out["rest.history_sampled"] = {
+            **timing,
+            "points": n,
+            "returned": len(points),
+            "bytes": size,
+        }
+        out["rest.server"] = {
+            "start_s": search_start,
+            "start_s_metrics": server.start_s,
+            "workers": 1,
+            "job_execution": False,
+        }
+    log(
+        side,
+        f"REST: runs/search sorted {out['rest.runs_sorted']['median_ms']:.0f} ms, "
+        f"filtered {out['rest.runs_filtered']['median_ms']:.0f} ms; "
+        f"get-history-bulk-interval {out['rest.history_sampled']['median_ms']:.0f} ms",
+    )

@@ -39,7 +39,7 @@ def template_regex(path: str) -> str:
     """``/jupyter-mlops/api/runs/{run_id}/metrics/{key}`` -> ``runs/([^/]+)/metrics/(.+)``:
     metric keys and artifact paths may hold slashes (and so must end the path)."""
     assert path.startswith(PREFIX), path
-    parts = path[len(PREFIX):].split("/")
+    parts = path[len(PREFIX) :].split("/")
     out = []
     for index, part in enumerate(parts):
         if re.fullmatch(r"\{\w+\}", part):
@@ -69,12 +69,16 @@ def test_every_route_documented_and_every_path_served() -> None:
     missing = sorted(documented[p] for p in set(documented) - set(served))
     assert set(documented) == set(served), (
         f"undocumented routes: {sorted(set(served) - set(documented))}; "
-        f"documented but not served: {missing}")
+        f"documented but not served: {missing}"
+    )
     for pattern, path in documented.items():
         handler = served[pattern]
         methods = {m.upper() for m in spec["paths"][path] if m != "parameters"}
-        implemented = {m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-                       if getattr(handler, m.lower()) is not getattr(RequestHandler, m.lower())}
+        implemented = {
+            m
+            for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(handler, m.lower()) is not getattr(RequestHandler, m.lower())
+        }
         assert methods == implemented, (path, methods, implemented)
 
 
@@ -100,8 +104,9 @@ def seeded(tmp_store: str, tmp_path: Path) -> dict[str, str]:
     artifact = tmp_path / "sub dir" / "weights.bin"
     artifact.parent.mkdir()
     artifact.write_bytes(b"\x00\x01binary")
-    with mlops.start_run(name="parent", experiment="spec", params={"lr": 0.1},
-                         tags={"t": "1"}) as parent:
+    with mlops.start_run(
+        name="parent", experiment="spec", params={"lr": 0.1}, tags={"t": "1"}
+    ) as parent:
         for step in range(50):
             mlops.log_metric("loss/train", 1 / (step + 1), step=step)
         mlops.log_metric("odd", math.nan)
@@ -124,12 +129,19 @@ def jp_server_config(seeded: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def live_server(jp_serverapp: Any, http_server: Any, jp_http_port: int, jp_base_url: str,
-                jp_auth_header: dict[str, str]) -> dict[str, Any]:
+def live_server(
+    jp_serverapp: Any,
+    http_server: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+) -> dict[str, Any]:
     """Base URL (the spec's paths are appended to it) and auth headers of the running server."""
-    return {"base_url": f"http://127.0.0.1:{jp_http_port}{jp_base_url.rstrip('/')}",
-            "headers": dict(jp_auth_header),
-            "token": jp_auth_header["Authorization"].split()[-1]}
+    return {
+        "base_url": f"http://127.0.0.1:{jp_http_port}{jp_base_url.rstrip('/')}",
+        "headers": dict(jp_auth_header),
+        "token": jp_auth_header["Authorization"].split()[-1],
+    }
 
 
 def _schema() -> Any:
@@ -148,8 +160,9 @@ def _operations(schema: Any) -> list[Any]:
     return operations
 
 
-def test_real_responses_match_schemas(live_server: dict[str, Any], seeded: dict[str, str],
-                                      jp_asyncio_loop: Any) -> None:
+def test_real_responses_match_schemas(
+    live_server: dict[str, Any], seeded: dict[str, str], jp_asyncio_loop: Any
+) -> None:
     """Seeded data (NaN/inf metrics, nested artifacts, children) through every operation."""
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import (
@@ -158,27 +171,39 @@ def test_real_responses_match_schemas(live_server: dict[str, Any], seeded: dict[
         status_code_conformance,
     )
 
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
     schema = _schema()
     parent, child = seeded["parent"], seeded["child"]
     calls = [
         (PREFIX + "experiments", {}, {}),
         (PREFIX + "runs", {}, {}),
-        (PREFIX + "runs", {}, {"experiment": "spec", "order_by": "metrics.acc DESC",
-                               "limit": 1, "offset": 1}),
+        (
+            PREFIX + "runs",
+            {},
+            {"experiment": "spec", "order_by": "metrics.acc DESC", "limit": 1, "offset": 1},
+        ),
         (PREFIX + "runs", {}, {"parent": "none", "status": "FAILED"}),
         (PREFIX + "runs", {}, {"filter": "nonsense >>> 1"}),
         (PREFIX + "runs/{run_id}", {"run_id": parent}, {}),
         (PREFIX + "runs/{run_id}", {"run_id": "nope"}, {}),
-        (PREFIX + "runs/{run_id}/metrics/{key}", {"run_id": parent, "key": "loss/train"},
-         {"max_points": 7}),
+        (
+            PREFIX + "runs/{run_id}/metrics/{key}",
+            {"run_id": parent, "key": "loss/train"},
+            {"max_points": 7},
+        ),
         (PREFIX + "runs/{run_id}/metrics/{key}", {"run_id": parent, "key": "odd"}, {}),
-        (PREFIX + "runs/{run_id}/metrics/{key}", {"run_id": parent, "key": "x"},
-         {"max_points": 0}),
+        (PREFIX + "runs/{run_id}/metrics/{key}", {"run_id": parent, "key": "x"}, {"max_points": 0}),
         (PREFIX + "runs/{run_id}/artifacts", {"run_id": parent}, {}),
-        (PREFIX + "runs/{run_id}/artifacts/{path}",
-         {"run_id": parent, "path": "sub dir/weights.bin"}, {}),
+        (
+            PREFIX + "runs/{run_id}/artifacts/{path}",
+            {"run_id": parent, "path": "sub dir/weights.bin"},
+            {},
+        ),
         (PREFIX + "runs/{run_id}/artifacts/{path}", {"run_id": parent, "path": "%2e%2e/x"}, {}),
         (PREFIX + "compare", {}, {"run_ids": [parent, child]}),
         (PREFIX + "compare", {}, {"run_ids": [parent, "missing"]}),
@@ -188,8 +213,7 @@ def test_real_responses_match_schemas(live_server: dict[str, Any], seeded: dict[
         codes = []
         for path, path_parameters, query in calls:
             case = schema[path]["GET"].Case(path_parameters=path_parameters, query=query)
-            response = case.call(base_url=live_server["base_url"],
-                                 headers=live_server["headers"])
+            response = case.call(base_url=live_server["base_url"], headers=live_server["headers"])
             case.validate_response(response, checks=checks, headers=live_server["headers"])
             codes.append(response.status_code)
         return codes
@@ -199,8 +223,9 @@ def test_real_responses_match_schemas(live_server: dict[str, Any], seeded: dict[
 
 
 @pytest.mark.timeout(int(os.environ.get("MLOPS_SCHEMATHESIS_TIMEOUT", "120")))
-def test_schemathesis_no_server_errors(live_server: dict[str, Any], seeded: dict[str, str],
-                                       jp_asyncio_loop: Any) -> None:
+def test_schemathesis_no_server_errors(
+    live_server: dict[str, Any], seeded: dict[str, str], jp_asyncio_loop: Any
+) -> None:
     """Property-based GETs (valid and invalid input) on every operation: never a 5xx, and
     valid input gets documented, schema-conforming answers."""
     from hypothesis import HealthCheck, Phase, given, settings
@@ -220,18 +245,27 @@ def test_schemathesis_no_server_errors(live_server: dict[str, Any], seeded: dict
             checks.append(response_schema_conformance)
 
         @given(case=operation.as_strategy(generation_mode=mode, **fixed))
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case: Any) -> None:
             # the token in both places the spec allows (a generated `token` would be refused)
-            response = case.call(base_url=live_server["base_url"],
-                                 headers=live_server["headers"],
-                                 params={"token": live_server["token"]}, timeout=10)
+            response = case.call(
+                base_url=live_server["base_url"],
+                headers=live_server["headers"],
+                params={"token": live_server["token"]},
+                timeout=10,
+            )
             statuses.setdefault(operation.label, set()).add(response.status_code)
             if response.status_code >= 500:
-                failures.append(f"{operation.label} {case.path_parameters} {case.query}: "
-                                f"{response.status_code} {response.text[:300]}")
+                failures.append(
+                    f"{operation.label} {case.path_parameters} {case.query}: "
+                    f"{response.status_code} {response.text[:300]}"
+                )
             case.validate_response(response, checks=checks, headers=live_server["headers"])
 
         check()

@@ -29,11 +29,29 @@ import jupyter_mlops as mlops
 
 API = "jupyter-mlops/api"
 SUMMARY_KEYS = {
-    "run_id", "name", "experiment", "experiment_id", "status", "start_time", "end_time",
-    "parent_run_id", "notebook_path", "params", "metrics", "tags", "last_update_time",
+    "run_id",
+    "name",
+    "experiment",
+    "experiment_id",
+    "status",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "notebook_path",
+    "params",
+    "metrics",
+    "tags",
+    "last_update_time",
 }
 DETAIL_KEYS = SUMMARY_KEYS | {
-    "source", "cells", "git", "environment", "artifacts", "stdout", "error", "metric_keys",
+    "source",
+    "cells",
+    "git",
+    "environment",
+    "artifacts",
+    "stdout",
+    "error",
+    "metric_keys",
     "children",
 }
 SECRET = "TOP-SECRET-CONTENT"
@@ -82,8 +100,9 @@ def seeded(tmp_store: str, tmp_path: Path) -> dict[str, Any]:
     (files / "sub dir").mkdir(parents=True)
     (files / "model.txt").write_text("weights")
     (files / "sub dir" / "notes 1.txt").write_text("nested notes")
-    with mlops.start_run(name="sgd", experiment="exp-a", params={"lr": 0.1, "opt": "sgd"},
-                         tags={"team": "x"}) as first:
+    with mlops.start_run(
+        name="sgd", experiment="exp-a", params={"lr": 0.1, "opt": "sgd"}, tags={"team": "x"}
+    ) as first:
         for step in range(1000):
             mlops.log_metric("acc", step / 1000, step=step)
         mlops.log_metric("loss/train", 0.5)
@@ -109,8 +128,13 @@ def seeded(tmp_store: str, tmp_path: Path) -> dict[str, Any]:
     (tmp_path / "secret.txt").write_text(SECRET)
     run_folder = artifacts_root / first.run_id
     os.symlink(tmp_path / "secret.txt", run_folder / "link.txt")  # a link leading out
-    return {"ids": ids, "first": first.run_id, "child": child.run_id, "store": tmp_store,
-            "artifacts": artifacts_root}
+    return {
+        "ids": ids,
+        "first": first.run_id,
+        "child": child.run_id,
+        "store": tmp_store,
+        "artifacts": artifacts_root,
+    }
 
 
 @pytest.fixture
@@ -128,13 +152,24 @@ def jp_server_config(seeded: dict[str, Any]) -> dict[str, Any]:
 def raw_get(http_server_client: Any, jp_base_url: str, jp_auth_header: dict[str, str]):
     """GET ``<base_url>jupyter-mlops/api/<path>`` with ``path`` sent exactly as given."""
 
-    async def fetch(path: str, *, auth: bool = True, method: str = "GET",
-                    headers: dict[str, str] | None = None, **kwargs: Any):
+    async def fetch(
+        path: str,
+        *,
+        auth: bool = True,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         headers = {**(jp_auth_header if auth else {}), **(headers or {})}
         try:
             return await http_server_client.fetch(
-                f"{jp_base_url}{API}/{path}", method=method, headers=headers,
-                raise_error=False, allow_nonstandard_methods=True, **kwargs)
+                f"{jp_base_url}{API}/{path}",
+                method=method,
+                headers=headers,
+                raise_error=False,
+                allow_nonstandard_methods=True,
+                **kwargs,
+            )
         except HTTPClientError as exc:  # pragma: no cover - raise_error=False
             return exc.response
 
@@ -173,8 +208,14 @@ def test_store_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     from jupyter_mlops.server import make_provider
 
     class App:
-        config = Config({"MLOps": {"store_url": str(tmp_path / "configured.db"),
-                                   "artifacts_url": str(tmp_path / "configured-artifacts")}})
+        config = Config(
+            {
+                "MLOps": {
+                    "store_url": str(tmp_path / "configured.db"),
+                    "artifacts_url": str(tmp_path / "configured-artifacts"),
+                }
+            }
+        )
         log = logging.getLogger("test")
 
     monkeypatch.delenv(STORE_ENV, raising=False)
@@ -283,7 +324,13 @@ async def test_run_detail(raw_get: Any, seeded: dict) -> None:
     assert paths["model.txt"] == len("weights")
     assert "sub dir/notes 1.txt" in paths
     assert run["environment"] is None or set(run["environment"]) == {
-        "python", "platform", "host", "user", "pid", "packages"}
+        "python",
+        "platform",
+        "host",
+        "user",
+        "pid",
+        "packages",
+    }
     assert run["git"] is None or set(run["git"]) == {"commit", "branch", "dirty", "diff"}
     broken = await get_json(raw_get, f"runs/{seeded['ids']['broken']}")
     assert "ZeroDivisionError" in broken["error"]
@@ -328,8 +375,7 @@ async def test_artifacts_list_and_download(raw_get: Any, seeded: dict) -> None:
     assert response.code == 200 and response.body == b"nested notes"
     await assert_error(raw_get, f"runs/{run_id}/artifacts/nope.txt", (404,))
     await assert_error(raw_get, f"runs/{run_id}/artifacts/sub%20dir", (404,))
-    assert (await get_json(raw_get, f"runs/{seeded['ids']['adam']}/artifacts")) == {
-        "artifacts": []}
+    assert (await get_json(raw_get, f"runs/{seeded['ids']['adam']}/artifacts")) == {"artifacts": []}
 
 
 @on_server_loop
@@ -350,9 +396,16 @@ async def test_compare(raw_get: Any, seeded: dict) -> None:
 # Auth, methods
 # ---------------------------------------------------------------------------------------------
 
-ENDPOINTS = ["experiments", "runs", "runs/{id}", "runs/{id}/metrics/acc",
-             "runs/{id}/artifacts", "runs/{id}/artifacts/model.txt", "compare?run_ids={id}",
-             "events"]
+ENDPOINTS = [
+    "experiments",
+    "runs",
+    "runs/{id}",
+    "runs/{id}/metrics/acc",
+    "runs/{id}/artifacts",
+    "runs/{id}/artifacts/model.txt",
+    "compare?run_ids={id}",
+    "events",
+]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)
@@ -482,16 +535,20 @@ async def test_unknown_api_path_is_json_404(raw_get: Any, path: str) -> None:
     assert (await raw_get(path, auth=False)).code in (401, 403)
 
 
-@pytest.mark.parametrize(("query", "status", "quoted"), [
-    ("runs?limit=5%25", 400, "'5%'"),
-    ("runs/a%25b", 404, "'a%b'"),
-    ("runs/a%25b/artifacts", 404, "'a%b'"),
-    ("no%25such", 404, "'no%such'"),
-    ("runs?filter=name%20LIKE%20'%25s%25d'%20and", 400, None),
-])
+@pytest.mark.parametrize(
+    ("query", "status", "quoted"),
+    [
+        ("runs?limit=5%25", 400, "'5%'"),
+        ("runs/a%25b", 404, "'a%b'"),
+        ("runs/a%25b/artifacts", 404, "'a%b'"),
+        ("no%25such", 404, "'no%such'"),
+        ("runs?filter=name%20LIKE%20'%25s%25d'%20and", 400, None),
+    ],
+)
 @on_server_loop
-async def test_error_message_quotes_input_verbatim(raw_get: Any, seeded: dict, query: str,
-                                                   status: int, quoted: str | None) -> None:
+async def test_error_message_quotes_input_verbatim(
+    raw_get: Any, seeded: dict, query: str, status: int, quoted: str | None
+) -> None:
     """Tornado doubles the % of an HTTPError message without args; the user must see
     what they sent, not ``'5%%'``."""
     body = await assert_error(raw_get, query, (status,))
@@ -543,8 +600,10 @@ def test_poll_once_classifies_changes(tmp_store: str) -> None:
         return parse_events("".join(poll_once(store, state)))
 
     first = poll()
-    assert [(e, d["run_id"]) for e, d in first] == [("run_updated", old.run_id),
-                                                    ("metrics", old.run_id)]
+    assert [(e, d["run_id"]) for e, d in first] == [
+        ("run_updated", old.run_id),
+        ("metrics", old.run_id),
+    ]
     assert poll() == []  # nothing changed, nothing sent (despite the look-back window)
     mlops.log_metric("a", 1.0)  # same value again: still new points
     mlops.log_metric("b", 2.0)
@@ -578,9 +637,14 @@ def parse_events(text: str) -> list[tuple[str, Any]]:
 
 
 @on_server_loop
-async def test_event_stream(jp_serverapp: Any, jp_http_port: int, jp_base_url: str,
-                            jp_auth_header: dict[str, str], http_server_client: Any,
-                            seeded: dict) -> None:
+async def test_event_stream(
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    http_server_client: Any,
+    seeded: dict,
+) -> None:
     hub = jp_serverapp.web_app.settings["jupyter_mlops_events"]
     received: list[str] = []
     stop = False
@@ -592,8 +656,12 @@ async def test_event_stream(jp_serverapp: Any, jp_http_port: int, jp_base_url: s
 
     client = AsyncHTTPClient(force_instance=True)
     request = HTTPRequest(
-        f"http://127.0.0.1:{jp_http_port}{jp_base_url}{API}/events", headers=jp_auth_header,
-        streaming_callback=on_chunk, request_timeout=60, header_callback=lambda line: None)
+        f"http://127.0.0.1:{jp_http_port}{jp_base_url}{API}/events",
+        headers=jp_auth_header,
+        streaming_callback=on_chunk,
+        request_timeout=60,
+        header_callback=lambda line: None,
+    )
     fetch = asyncio.ensure_future(client.fetch(request, raise_error=False))
 
     async def wait_for(predicate: Any, what: str, timeout: float = 15) -> None:
@@ -617,13 +685,18 @@ async def test_event_stream(jp_serverapp: Any, jp_http_port: int, jp_base_url: s
     run_id = await asyncio.to_thread(work)
 
     def has(kind: str, predicate: Any = lambda data: True) -> Any:
-        return lambda text: any(event == kind and data.get("run_id") == run_id
-                                and predicate(data) for event, data in parse_events(text))
+        return lambda text: any(
+            event == kind and data.get("run_id") == run_id and predicate(data)
+            for event, data in parse_events(text)
+        )
 
     await wait_for(has("run_created"), "run_created")
     await wait_for(has("metrics", lambda d: "live/acc" in d["keys"]), "metrics")
-    created = next(d for e, d in parse_events("".join(received))
-                   if e == "run_created" and d["run_id"] == run_id)
+    created = next(
+        d
+        for e, d in parse_events("".join(received))
+        if e == "run_created" and d["run_id"] == run_id
+    )
     assert set(created) == SUMMARY_KEYS and created["status"] == "RUNNING"
 
     def more() -> None:
@@ -634,8 +707,9 @@ async def test_event_stream(jp_serverapp: Any, jp_http_port: int, jp_base_url: s
     await asyncio.to_thread(more)
     await wait_for(has("run_updated", lambda d: d["status"] == "FINISHED"), "run_updated")
     await wait_for(lambda text: ": heartbeat" in text, "heartbeat")
-    metric_events = [d for e, d in parse_events("".join(received)) if e == "metrics"
-                     and d["run_id"] == run_id]
+    metric_events = [
+        d for e, d in parse_events("".join(received)) if e == "metrics" and d["run_id"] == run_id
+    ]
     assert metric_events and set(metric_events[0]) == {"run_id", "keys", "last_update_time"}
 
     # Clean disconnect: the client goes away, the server forgets it and stops polling.
@@ -652,8 +726,13 @@ async def test_event_stream(jp_serverapp: Any, jp_http_port: int, jp_base_url: s
 
 @on_server_loop
 async def test_event_stream_two_clients_share_one_poller(
-        jp_serverapp: Any, jp_http_port: int, jp_base_url: str,
-        jp_auth_header: dict[str, str], http_server_client: Any, seeded: dict) -> None:
+    jp_serverapp: Any,
+    jp_http_port: int,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    http_server_client: Any,
+    seeded: dict,
+) -> None:
     hub = jp_serverapp.web_app.settings["jupyter_mlops_events"]
     streams: list[list[str]] = [[], []]
     stop = False
@@ -663,14 +742,22 @@ async def test_event_stream_two_clients_share_one_poller(
             streams[index].append(chunk.decode())
             if stop:
                 raise HTTPInputError("done")
+
         return on_chunk
 
     client = AsyncHTTPClient(force_instance=True)
     fetches = [
-        asyncio.ensure_future(client.fetch(HTTPRequest(
-            f"http://127.0.0.1:{jp_http_port}{jp_base_url}{API}/events",
-            headers=jp_auth_header, streaming_callback=collector(i), request_timeout=60),
-            raise_error=False))
+        asyncio.ensure_future(
+            client.fetch(
+                HTTPRequest(
+                    f"http://127.0.0.1:{jp_http_port}{jp_base_url}{API}/events",
+                    headers=jp_auth_header,
+                    streaming_callback=collector(i),
+                    request_timeout=60,
+                ),
+                raise_error=False,
+            )
+        )
         for i in range(2)
     ]
     for _ in range(200):

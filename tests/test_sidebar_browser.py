@@ -63,15 +63,20 @@ for epoch in range(40):
 
 def _notebook(*sources: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     return nb
 
 
 def _seed_cell(name: str, lr: float, optimizer: str) -> str:
-    return (f"%%track {name} --no-live --param lr={lr} --param optimizer={optimizer}\n"
-            + SEED_BODY.format(points=POINTS, lr=lr))
+    return (
+        f"%%track {name} --no-live --param lr={lr} --param optimizer={optimizer}\n"
+        + SEED_BODY.format(points=POINTS, lr=lr)
+    )
 
 
 def _seed_by_notebook(lab_server: LabServer) -> Path:
@@ -83,8 +88,12 @@ def _seed_by_notebook(lab_server: LabServer) -> Path:
     nbformat.write(nb, path)
     env = dict(lab_server.env)
     env["JUPYTER_MLOPS_NOTEBOOK"] = str(path)  # what Jupyter tells a kernel about its notebook
-    client = NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(lab_server.root)}})
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(lab_server.root)}},
+    )
     client.execute(env=env)
     nbformat.write(nb, path)
     return path
@@ -93,14 +102,20 @@ def _seed_by_notebook(lab_server: LabServer) -> Path:
 def _shutdown_sessions(lab_server: LabServer, path: str) -> None:
     """Stop the kernels of ``path``'s sessions (REST), so they don't outlive the tests."""
     headers = {"Authorization": f"token {lab_server.token}"}
-    with urllib.request.urlopen(urllib.request.Request(
-            f"{lab_server.url}api/sessions", headers=headers), timeout=30) as resp:
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{lab_server.url}api/sessions", headers=headers), timeout=30
+    ) as resp:
         sessions = json.load(resp)
     for session in sessions:
         if session.get("path") == path:
-            urllib.request.urlopen(urllib.request.Request(
-                f"{lab_server.url}api/sessions/{session['id']}", method="DELETE",
-                headers=headers), timeout=30).close()
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{lab_server.url}api/sessions/{session['id']}",
+                    method="DELETE",
+                    headers=headers,
+                ),
+                timeout=30,
+            ).close()
 
 
 def _wait_lab(page, timeout: int = 90_000) -> None:
@@ -122,7 +137,9 @@ def _points(page, scope: str, metric: str | None = None) -> int:
     page.wait_for_function(
         """sel => { const el = document.querySelector(sel);
                     return !!el && Number(el.dataset.points) > 0; }""",
-        arg=chart, timeout=WAIT_MS)
+        arg=chart,
+        timeout=WAIT_MS,
+    )
     return int(page.locator(chart).first.get_attribute("data-points"))
 
 
@@ -132,8 +149,7 @@ def _open_run(page, name: str) -> str:
     row.first.wait_for(timeout=WAIT_MS)
     run_id = row.first.get_attribute("data-run-id")
     row.first.locator('[data-column="name"]').click()
-    page.wait_for_selector(f'.jp-mlops-run-detail[data-run-id="{run_id}"]:visible',
-                           timeout=WAIT_MS)
+    page.wait_for_selector(f'.jp-mlops-run-detail[data-run-id="{run_id}"]:visible', timeout=WAIT_MS)
     return run_id
 
 
@@ -142,8 +158,9 @@ def _set_theme(page, theme: str) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
     page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
     page.locator(".lm-Menu-itemLabel", has_text=theme).first.click()
-    page.wait_for_function("name => document.body.dataset.jpThemeName === name",
-                           arg=theme, timeout=WAIT_MS)
+    page.wait_for_function(
+        "name => document.body.dataset.jpThemeName === name", arg=theme, timeout=WAIT_MS
+    )
     # The theme's CSS is loaded and applied once the body colour follows it.
     light = theme != "JupyterLab Dark"
     page.wait_for_function(
@@ -152,7 +169,10 @@ def _set_theme(page, theme: str) -> None:
              if (!rgb) return false;
              const lum = (Number(rgb[0]) + Number(rgb[1]) + Number(rgb[2])) / 3;
              return light ? lum > 128 : lum < 128;
-           }""", arg=light, timeout=WAIT_MS)
+           }""",
+        arg=light,
+        timeout=WAIT_MS,
+    )
     # Lab shows its splash screen while it switches themes
     page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=WAIT_MS)
 
@@ -183,8 +203,10 @@ def seeded(lab_server: LabServer) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="module")
 def page(browser, lab_server: LabServer, seeded: dict[str, str]) -> Iterator[object]:
     """One Lab page for the module, in its own workspace, with the live notebook open."""
-    nbformat.write(_notebook("%load_ext jupyter_mlops", LIVE_CELL, 'print("after")'),
-                   lab_server.root / LIVE_NOTEBOOK)
+    nbformat.write(
+        _notebook("%load_ext jupyter_mlops", LIVE_CELL, 'print("after")'),
+        lab_server.root / LIVE_NOTEBOOK,
+    )
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
@@ -214,8 +236,10 @@ def test_runs_list_and_detail(page, seeded: dict[str, str]) -> None:
     params = page.locator(f"{detail} .jp-mlops-params-table")
     assert params.locator('tr[data-key="lr"] td').inner_text() == "0.1"
     assert params.locator('tr[data-key="optimizer"] td').inner_text() == "sgd"
-    assert page.locator(f'{detail} .jp-mlops-tags-table tr[data-key="team"] td'
-                        ).inner_text() == "vision"
+    assert (
+        page.locator(f'{detail} .jp-mlops-tags-table tr[data-key="team"] td').inner_text()
+        == "vision"
+    )
     assert _points(page, detail, "loss") == POINTS
     assert _points(page, detail, "acc") == POINTS
 
@@ -223,7 +247,9 @@ def test_runs_list_and_detail(page, seeded: dict[str, str]) -> None:
     source.wait_for(timeout=WAIT_MS)
     page.wait_for_function(
         "sel => document.querySelector(sel).querySelector('span[class*=\"tok-\"]') !== null",
-        arg=f"{detail} .jp-mlops-source", timeout=WAIT_MS)  # highlighted
+        arg=f"{detail} .jp-mlops-source",
+        timeout=WAIT_MS,
+    )  # highlighted
     text = source.inner_text()
     assert "%%track seed-sgd" in text
     assert 'mlops.log_metric("loss", math.exp(-0.1 * step / 10) + 0.01)' in text
@@ -237,12 +263,12 @@ def _assert_fits_without_sideways_scroll(page) -> None:
     width, scroll_width = viewport.evaluate("el => [el.clientWidth, el.scrollWidth]")
     assert scroll_width <= width, f"the runs list scrolls sideways: {scroll_width} > {width}"
     row = _row(page, "seed-sgd").first
-    columns = row.locator("[data-column]").evaluate_all(
-        "els => els.map(e => e.dataset.column)")
+    columns = row.locator("[data-column]").evaluate_all("els => els.map(e => e.dataset.column)")
     assert columns[:3] == ["status", "name", "start_time"], columns
     for column in columns:  # each cell lies within the list
         right = row.locator(f'[data-column="{column}"]').evaluate(
-            "el => el.getBoundingClientRect().right")
+            "el => el.getBoundingClientRect().right"
+        )
         left = viewport.evaluate("el => el.getBoundingClientRect().left")
         assert right - left <= width + 1, (column, right - left, width)
     assert "seed-sgd" in row.locator('[data-column="name"]').get_attribute("title")
@@ -261,7 +287,9 @@ def test_filter_box(page, seeded: dict[str, str]) -> None:
     apply("params.optimizer IN ('adam', 'rmsprop')")
     page.wait_for_function(
         """() => ![...document.querySelectorAll('.jp-mlops-run-row')]
-                   .some(r => r.innerText.includes('seed-sgd'))""", timeout=WAIT_MS)
+                   .some(r => r.innerText.includes('seed-sgd'))""",
+        timeout=WAIT_MS,
+    )
     assert _row(page, "seed-adam").count() == 1
     apply("metrics.acc >> 0.5")
     error = page.locator(".jp-mlops-filter-error")
@@ -272,7 +300,9 @@ def test_filter_box(page, seeded: dict[str, str]) -> None:
     apply("status = 'done'")
     page.wait_for_function(
         "() => (document.querySelector('.jp-mlops-filter-error') || {}).innerText"
-        "?.includes('Unknown status')", timeout=WAIT_MS)
+        "?.includes('Unknown status')",
+        timeout=WAIT_MS,
+    )
     box.press("Escape")
     page.wait_for_selector(".jp-mlops-filter-error", state="detached", timeout=WAIT_MS)
     assert int(count.get_attribute("data-count")) >= len(SEEDS)
@@ -285,8 +315,11 @@ def test_compare_two_runs(page, seeded: dict[str, str]) -> None:
         box.check()
         assert box.is_checked()
     button = page.locator(".jp-mlops-compare-button")
-    page.wait_for_function("sel => !document.querySelector(sel).disabled",
-                           arg=".jp-mlops-compare-button", timeout=WAIT_MS)
+    page.wait_for_function(
+        "sel => !document.querySelector(sel).disabled",
+        arg=".jp-mlops-compare-button",
+        timeout=WAIT_MS,
+    )
     button.click()
 
     ids = {seeded["seed-sgd"], seeded["seed-adam"]}
@@ -298,13 +331,14 @@ def test_compare_two_runs(page, seeded: dict[str, str]) -> None:
     assert _points(page, scope, "loss") == 2 * POINTS
     lines = page.locator(f'{scope} svg.jp-mlops-chart[data-metric="loss"] .jp-mlops-chart-line')
     assert sorted(lines.evaluate_all("els => els.map(e => e.dataset.series)")) == [
-        "seed-adam", "seed-sgd"]
+        "seed-adam",
+        "seed-sgd",
+    ]
     diff = page.locator(f"{scope} .jp-mlops-compare-table tr.jp-mlops-diff")
     keys = diff.evaluate_all("els => els.map(e => e.dataset.key)")
     assert {"params.lr", "params.optimizer", "metrics.loss"} <= set(keys), keys
     assert "params.team" not in keys
-    assert page.locator(f'{scope} .jp-mlops-compare-table tr[data-key="params.lr"]'
-                        ).is_visible()
+    assert page.locator(f'{scope} .jp-mlops-compare-table tr[data-key="params.lr"]').is_visible()
     # the best value is the lowest loss and the highest accuracy
     for metric, pick in (("loss", min), ("acc", max)):
         row = page.locator(f'{scope} .jp-mlops-compare-table tr[data-key="metrics.{metric}"]')
@@ -322,19 +356,22 @@ def test_live_run_appears_without_reload(page, lab_server: LabServer) -> None:
     page.locator(".jp-mlops-live-live").wait_for(timeout=WAIT_MS)
     page.evaluate("() => { window.__mlopsNoReload = 'still here'; }")
     page.locator(".lm-TabBar-tab", has_text=LIVE_NOTEBOOK).first.click()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=90_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
     run_cell(page, 0)
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[0]"
-                           ".innerText.includes('[1]')", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[0]"
+        ".innerText.includes('[1]')",
+        timeout=WAIT_MS,
+    )
     assert _row(page, "new-live-run").count() == 0
     run_cell(page, 1)
 
     row = _row(page, "new-live-run").first
     row.wait_for(timeout=WAIT_MS)
     first_status = row.get_attribute("data-status")
-    page.wait_for_selector(f'{ROW}[data-status="FINISHED"]:has-text("new-live-run")',
-                           timeout=WAIT_MS)
+    page.wait_for_selector(
+        f'{ROW}[data-status="FINISHED"]:has-text("new-live-run")', timeout=WAIT_MS
+    )
     assert page.evaluate("() => window.__mlopsNoReload") == "still here", "the page reloaded"
     print(f"new-live-run first seen as {first_status}")
     screenshot(page, "sidebar-live")
@@ -344,11 +381,13 @@ def test_open_notebook_at_this_cell(page) -> None:
     _open_sidebar(page)
     # the cell after the tracked one is active: opening must move to the tracked cell
     page.locator(".lm-TabBar-tab", has_text=LIVE_NOTEBOOK).first.click()
-    page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1]"
-                           ".innerText.match(/\\[\\d+\\]/)", timeout=WAIT_MS)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[1]"
+        ".innerText.match(/\\[\\d+\\]/)",
+        timeout=WAIT_MS,
+    )
     page.locator(".jp-Notebook .jp-CodeCell").nth(2).locator(".jp-InputPrompt").click()
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell:nth-child(3).jp-mod-active",
-                           timeout=WAIT_MS)
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell:nth-child(3).jp-mod-active", timeout=WAIT_MS)
 
     run_id = _open_run(page, "new-live-run")
     detail = f'.jp-mlops-run-detail[data-run-id="{run_id}"]'
@@ -357,15 +396,18 @@ def test_open_notebook_at_this_cell(page) -> None:
 
     notebook = page.locator(".jp-NotebookPanel:visible")
     notebook.wait_for(timeout=WAIT_MS)
-    assert page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current",
-                        has_text=LIVE_NOTEBOOK).count() == 1
+    assert (
+        page.locator(".lm-DockPanel .lm-TabBar-tab.lm-mod-current", has_text=LIVE_NOTEBOOK).count()
+        == 1
+    )
     active = notebook.locator(".jp-Cell.jp-mod-active")
     page.wait_for_function(
         """() => { const nb = [...document.querySelectorAll('.jp-NotebookPanel')]
                               .find(n => n.offsetParent !== null);
                    const a = nb && nb.querySelector('.jp-Cell.jp-mod-active');
                    return !!a && a.innerText.includes('%%track new-live-run'); }""",
-        timeout=WAIT_MS)
+        timeout=WAIT_MS,
+    )
     assert active.count() == 1
     cells = notebook.locator(".jp-Cell")
     index = cells.evaluate_all("els => els.findIndex(e => e.classList.contains('jp-mod-active'))")
@@ -384,11 +426,15 @@ def test_dark_theme(page, seeded: dict[str, str]) -> None:
         colors = page.evaluate(
             """sels => sels.map(s => { const el = document.querySelector(s);
                                        return el && getComputedStyle(el).color; })""",
-            [f"{ROW} [data-column='name']", f"{detail} .jp-mlops-detail-title",
-             f"{detail} .jp-mlops-params-table th"])
+            [
+                f"{ROW} [data-column='name']",
+                f"{detail} .jp-mlops-detail-title",
+                f"{detail} .jp-mlops-params-table th",
+            ],
+        )
         for color in colors:
             assert color, colors
-            rgb = [int(c) for c in color[color.index("(") + 1:].split(",")[:3]]
+            rgb = [int(c) for c in color[color.index("(") + 1 :].split(",")[:3]]
             assert sum(rgb) / 3 > 128, f"dark text on the dark theme: {colors}"
         screenshot(page, "sidebar-dark")
     finally:
@@ -412,8 +458,9 @@ def scale_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         try:
             mlops.set_experiment("scale")
             for i in range(SCALE_RUNS):
-                with mlops.start_run(name=f"bulk-{i:05d}", params={"i": i, "lr": 0.1},
-                                     live=False, capture=False):
+                with mlops.start_run(
+                    name=f"bulk-{i:05d}", params={"i": i, "lr": 0.1}, live=False, capture=False
+                ):
                     mlops.log_metric("acc", math.sin(i) ** 2)
             mlops.flush()
             assert len(mlops.runs(limit=SCALE_RUNS + 1)) == SCALE_RUNS
@@ -470,11 +517,17 @@ def test_ten_thousand_runs(browser, scale_lab: LabServer) -> None:
         result = page.evaluate(MEASURE_JS, [SCALE_RUNS, 30_000])
         wall = time.monotonic() - wall
         assert result["clicked"], result
-        timing = {"runs": SCALE_RUNS, "click_to_rows_ms": round(result["elapsed_ms"]),
-                  "wall_s": round(wall, 2), "count": result["count"],
-                  "rows_in_dom": result["rows"]}
-        print(f"\n10 000 runs: click -> count {result['count']} and {result['rows']} rows "
-              f"in {result['elapsed_ms']:.0f} ms (wall {wall:.2f} s)")
+        timing = {
+            "runs": SCALE_RUNS,
+            "click_to_rows_ms": round(result["elapsed_ms"]),
+            "wall_s": round(wall, 2),
+            "count": result["count"],
+            "rows_in_dom": result["rows"],
+        }
+        print(
+            f"\n10 000 runs: click -> count {result['count']} and {result['rows']} rows "
+            f"in {result['elapsed_ms']:.0f} ms (wall {wall:.2f} s)"
+        )
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "sidebar-timing.json").write_text(json.dumps(timing, indent=2) + "\n")
         assert result["count"] >= SCALE_RUNS, result

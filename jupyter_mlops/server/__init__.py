@@ -26,8 +26,9 @@ SETTINGS_KEY = "jupyter_mlops"
 class StoreProvider:
     """The server's one Store, opened at load time; retried on demand if that failed."""
 
-    def __init__(self, store_url: str | None = None, config: Config | None = None,
-                 log: Any = None) -> None:
+    def __init__(
+        self, store_url: str | None = None, config: Config | None = None, log: Any = None
+    ) -> None:
         self.store_url = store_url
         self.config = config
         self.log = log

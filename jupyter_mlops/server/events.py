@@ -139,8 +139,9 @@ class EventHub:
             except Exception as exc:  # database locked or gone: keep the stream, retry later
                 failures += 1
                 if self.log is not None and (failures in (1, 10) or failures % 100 == 0):
-                    self.log.warning("jupyter-mlops: event poll failed (%s): %s",
-                                     type(exc).__name__, exc)
+                    self.log.warning(
+                        "jupyter-mlops: event poll failed (%s): %s", type(exc).__name__, exc
+                    )
                 messages = []
             for message in messages:
                 self.publish(message)
@@ -172,31 +173,29 @@ def poll_once(store: Any, state: PollState) -> list[str]:
         run_counts = counts.get(record.run_id)
         if previous is None:
             created = record.start_time >= max(state.started_ms, state.watermark - FORGET_MS)
-            messages.append(format_event("run_created" if created else "run_updated",
-                                         summary))
+            messages.append(format_event("run_created" if created else "run_updated", summary))
             if record.metrics:
-                messages.append(format_event("metrics",
-                                             _metrics_event(record, sorted(record.metrics))))
+                messages.append(
+                    format_event("metrics", _metrics_event(record, sorted(record.metrics)))
+                )
         else:
             if run_counts is not None:
-                keys = sorted(k for k, n in run_counts.items()
-                              if previous.counts.get(k) != n)
+                keys = sorted(k for k, n in run_counts.items() if previous.counts.get(k) != n)
             else:  # a store without point counts: compare latest values
-                keys = sorted(k for k, v in summary["metrics"].items()
-                              if k not in previous.summary["metrics"]
-                              or previous.summary["metrics"][k] != v)
+                keys = sorted(
+                    k
+                    for k, v in summary["metrics"].items()
+                    if k not in previous.summary["metrics"] or previous.summary["metrics"][k] != v
+                )
             if keys:  # before the summary, which carries the new latest values
                 messages.append(format_event("metrics", _metrics_event(record, keys)))
             if summary != previous.summary:
                 messages.append(format_event("run_updated", summary))
-        state.seen[record.run_id] = _Seen(record.last_update_time, summary,
-                                          run_counts or {})
+        state.seen[record.run_id] = _Seen(record.last_update_time, summary, run_counts or {})
     if records:
-        state.watermark = max(state.watermark,
-                              max(r.last_update_time for r in records))
+        state.watermark = max(state.watermark, max(r.last_update_time for r in records))
     horizon = state.watermark - FORGET_MS
-    if len(state.seen) > 10_000 or any(s.last_update_time < horizon
-                                       for s in state.seen.values()):
+    if len(state.seen) > 10_000 or any(s.last_update_time < horizon for s in state.seen.values()):
         state.seen = {k: s for k, s in state.seen.items() if s.last_update_time >= horizon}
     return messages
 

@@ -83,13 +83,15 @@ class MLOpsHandler(APIHandler):
         except MLOpsError as exc:
             raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
         except OperationalError as exc:  # locked, unreachable: try again later
-            raise web.HTTPError(503, f"The run store is unavailable: {exc.orig}",
-                                reason="StoreUnreachableError") from None
+            raise web.HTTPError(
+                503, f"The run store is unavailable: {exc.orig}", reason="StoreUnreachableError"
+            ) from None
         except DBAPIError as exc:
             # e.g. PostgreSQL refusing a comparison a filter asked for: the input's fault
             self.log.warning("jupyter-mlops: database refused a query: %s", exc.orig)
-            raise web.HTTPError(400, f"The store could not run this query: {exc.orig}",
-                                reason="InvalidFilterError") from None
+            raise web.HTTPError(
+                400, f"The store could not run this query: {exc.orig}", reason="InvalidFilterError"
+            ) from None
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado uses an HTTPError's message as a %-format string; ours quote user input.
@@ -142,8 +144,9 @@ class MLOpsHandler(APIHandler):
                 raise InvalidParameterError(run_id)
             return safe_run_id(run_id)
         except InvalidParameterError:
-            raise web.HTTPError(404, f"No run with id {run_id[:80]!r}.",
-                                reason="RunNotFoundError") from None
+            raise web.HTTPError(
+                404, f"No run with id {run_id[:80]!r}.", reason="RunNotFoundError"
+            ) from None
 
 
 class ExperimentsHandler(MLOpsHandler):
@@ -159,8 +162,11 @@ class RunsHandler(MLOpsHandler):
         experiment = self.text_arg("experiment")
         status = self.text_arg("status")
         if status is not None and status.upper() not in RUN_STATUSES:
-            raise web.HTTPError(400, f"Unknown status {status[:40]!r}; use one of "
-                                f"{', '.join(RUN_STATUSES)}.", reason="InvalidFilterError")
+            raise web.HTTPError(
+                400,
+                f"Unknown status {status[:40]!r}; use one of {', '.join(RUN_STATUSES)}.",
+                reason="InvalidFilterError",
+            )
         query = {
             "filter": self.text_arg("filter"),
             "search": self.text_arg("search"),
@@ -184,12 +190,14 @@ class RunsHandler(MLOpsHandler):
             return store.search_runs(**query)
 
         records, total = await self.call(search)
-        self.finish({
-            "runs": [serialize.run_summary(r) for r in records],
-            "total": total,
-            "offset": query["offset"],
-            "limit": query["limit"],
-        })
+        self.finish(
+            {
+                "runs": [serialize.run_summary(r) for r in records],
+                "total": total,
+                "offset": query["offset"],
+                "limit": query["limit"],
+            }
+        )
 
 
 class RunHandler(MLOpsHandler):
@@ -265,8 +273,9 @@ class ArtifactHandler(MLOpsHandler):
         try:
             handle = await self.call(open_artifact)
         except (FileNotFoundError, IsADirectoryError, PermissionError):
-            raise web.HTTPError(404, f"No artifact {relative!r} in run {run_id}.",
-                                reason="ArtifactNotFound") from None
+            raise web.HTTPError(
+                404, f"No artifact {relative!r} in run {run_id}.", reason="ArtifactNotFound"
+            ) from None
         await self._send(handle, posixpath.basename(relative))
 
     async def _send(self, handle: Any, filename: str) -> None:
@@ -320,8 +329,9 @@ class NotFoundHandler(MLOpsHandler):
 
     @web.authenticated
     def get(self, path: str) -> None:
-        raise web.HTTPError(404, f"No such jupyter-mlops endpoint: {path[:200]!r}.",
-                            reason="NotFound")
+        raise web.HTTPError(
+            404, f"No such jupyter-mlops endpoint: {path[:200]!r}.", reason="NotFound"
+        )
 
 
 ROUTES: list[tuple[str, type[APIHandler]]] = [
@@ -340,8 +350,13 @@ def setup_handlers(web_app: Any) -> None:
     base_url = web_app.settings["base_url"]
     from . import API_PREFIX
 
-    web_app.add_handlers(".*$", [
-        *((url_path_join(base_url, API_PREFIX, pattern) + "$", handler)
-          for pattern, handler in ROUTES),
-        (url_path_join(base_url, API_PREFIX, "(.*)") + "$", NotFoundHandler),
-    ])
+    web_app.add_handlers(
+        ".*$",
+        [
+            *(
+                (url_path_join(base_url, API_PREFIX, pattern) + "$", handler)
+                for pattern, handler in ROUTES
+            ),
+            (url_path_join(base_url, API_PREFIX, "(.*)") + "$", NotFoundHandler),
+        ],
+    )

@@ -14,11 +14,27 @@ from typing import Any
 from ..store.records import json_number
 
 SUMMARY_FIELDS = (
-    "run_id", "name", "experiment", "experiment_id", "status", "start_time", "end_time",
-    "parent_run_id", "notebook_path", "last_update_time",
+    "run_id",
+    "name",
+    "experiment",
+    "experiment_id",
+    "status",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "notebook_path",
+    "last_update_time",
 )
-CELL_FIELDS = ("position", "execution_count", "source", "start_time", "duration_ms", "status",
-               "cell_id", "error")
+CELL_FIELDS = (
+    "position",
+    "execution_count",
+    "source",
+    "start_time",
+    "duration_ms",
+    "status",
+    "cell_id",
+    "error",
+)
 GIT_FIELDS = ("commit", "branch", "dirty", "diff")
 ENVIRONMENT_FIELDS = ("python", "platform", "host", "user", "pid", "packages")
 
@@ -71,8 +87,9 @@ def _environment(env: Any, record: Any) -> dict[str, Any] | None:
     if out["pid"] is None:
         out["pid"] = record.pid
     packages = out["packages"]
-    out["packages"] = ({str(k): str(v) for k, v in packages.items()}
-                       if isinstance(packages, dict) else {})
+    out["packages"] = (
+        {str(k): str(v) for k, v in packages.items()} if isinstance(packages, dict) else {}
+    )
     for name in ("python", "platform", "host", "user"):
         if out[name] is not None:
             out[name] = str(out[name])
@@ -100,8 +117,10 @@ def run_detail(record: Any) -> dict[str, Any]:
 
 
 def artifact_list(artifacts: list[tuple[str, int | None]]) -> list[dict[str, Any]]:
-    return [{"path": path, "size": None if size is None else max(0, int(size))}
-            for path, size in artifacts]
+    return [
+        {"path": path, "size": None if size is None else max(0, int(size))}
+        for path, size in artifacts
+    ]
 
 
 def experiment(row: dict[str, Any]) -> dict[str, Any]:
@@ -113,8 +132,9 @@ def experiment(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def metric_history(key: str, history: dict[str, Any],
-                   keep_last: int | None = None) -> dict[str, Any]:
+def metric_history(
+    key: str, history: dict[str, Any], keep_last: int | None = None
+) -> dict[str, Any]:
     """MetricHistory from ``Store.metric_history``'s arrays (``keep_last``: tail only)."""
     steps = [int(s) for s in history["step"]]
     stamps = [int(t) for t in history["timestamp"]]
@@ -149,7 +169,8 @@ def comparison(records: list[Any]) -> dict[str, Any]:
         for key, value in record.metrics.items():
             metrics.setdefault(str(key), {})[record.run_id] = finite(value)
     differing = sorted(
-        key for key, by_run in params.items()
+        key
+        for key, by_run in params.items()
         if len(by_run) < len(records) or len(set(by_run.values())) > 1
     )
     return {

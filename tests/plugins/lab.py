@@ -24,9 +24,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
@@ -82,13 +88,15 @@ def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
     token = uuid.uuid4().hex
     port = _free_port()
     env = dict(os.environ)
-    env.update({
-        "JUPYTER_MLOPS_STORE": store_url,
-        "JUPYTER_MLOPS_ARTIFACTS": str(base / "artifacts"),
-        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-    })
+    env.update(
+        {
+            "JUPYTER_MLOPS_STORE": store_url,
+            "JUPYTER_MLOPS_ARTIFACTS": str(base / "artifacts"),
+            "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        }
+    )
     env.pop("JUPYTER_MLOPS_LIVE", None)
     # No "get notified about Jupyter news?" toast over the screenshots.
     news = base / "settings" / "@jupyterlab" / "apputils-extension"
@@ -97,13 +105,26 @@ def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
     log = base / "lab.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-             "--ServerApp.allow_root=True",
-             f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={token}",
+                "--ServerApp.allow_root=True",
+                f"--ServerApp.root_dir={root}",
+                "--LabApp.news_url=",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -133,8 +154,9 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                              headless=True)
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield instance
         instance.close()
 
