@@ -8,6 +8,7 @@ import sqlite3
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -301,3 +302,30 @@ def test_multiprocessing_fork_children_lose_nothing(tmp_store: str) -> None:
     loaded = mlops.get_run(left_open)
     assert loaded.status == "FINISHED"  # ended at the child's exit, as atexit would
     assert loaded.metrics == {"y": 1.0}
+
+
+def _spawned_task(i: int) -> str:
+    with mlops.start_run(f"spawned-{i}") as run:
+        mlops.log_metric("x", float(i))
+    return run.run_id
+
+
+def test_spawned_children_use_the_store_and_experiment_set_here(
+        tmp_store: str, tmp_path: Path) -> None:
+    """set_store / set_experiment are exported to child processes (as MLflow's
+    set_tracking_uri is): spawned workers used the default store, and Pool.terminate()
+    killed them before their runs were written."""
+    import multiprocessing
+
+    other = tmp_path / "elsewhere" / "mlops.db"
+    mlops.set_store(other)
+    mlops.set_experiment("spawned")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:  # __exit__ is terminate()
+        run_ids = pool.map(_spawned_task, range(3))
+    for run_id in run_ids:
+        loaded = mlops.get_run(run_id)
+        assert loaded.status == "FINISHED" and loaded.experiment == "spawned"
+    assert len(mlops.runs()) == 3
+    mlops.set_store(None)  # back to the environment's store, and the environment restored
+    assert os.environ["JUPYTER_MLOPS_STORE"] == tmp_store
+    assert mlops.get_store().url == tmp_store

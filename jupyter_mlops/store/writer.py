@@ -62,9 +62,10 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_heartbeat = 0.0
-        # True in a forked child. Such children often end without interpreter exit (atexit):
-        # multiprocessing workers leave through os._exit, or are SIGTERMed by Pool.terminate.
-        self.forked = False
+        # True in a forked or multiprocessing child. Such children often end without
+        # interpreter exit (atexit): multiprocessing's workers leave through os._exit, or are
+        # SIGTERMed by Pool.terminate. Ended runs are then committed before end_run returns.
+        self.child_process = in_multiprocessing_child()
         # True while the writer holds operations it took off the queue but has not committed.
         self._draining = False
         # Held while the writer is in a transaction. ``os.fork`` waits for it: a child must
@@ -143,7 +144,7 @@ class Writer:
         self._wake = threading.Event()
         self._start_lock = threading.Lock()
         self._thread = None
-        self.forked = True
+        self.child_process = True
         self.engine.dispose(close=False)
 
     # -- consumer side -------------------------------------------------------------------
@@ -426,10 +427,19 @@ def register_fork_handler(writer: Writer) -> None:
 
         os.register_at_fork(before=_before, after_in_parent=_parent, after_in_child=_child)
     # multiprocessing's children skip atexit (they leave through os._exit): drain the writer
-    # from multiprocessing's own exit finalizers instead, registered in each child it starts.
+    # from multiprocessing's own exit finalizers instead, registered in each child it forks,
+    # or now when this process is such a child (spawn, forkserver).
     import multiprocessing.util as mp_util
 
     mp_util.register_after_fork(writer, _drain_when_child_exits)
+    if writer.child_process:
+        _drain_when_child_exits(writer)
+
+
+def in_multiprocessing_child() -> bool:
+    """True in a process started by multiprocessing (any start method)."""
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and mp.parent_process() is not None
 
 
 def _drain_when_child_exits(writer: Writer) -> None:

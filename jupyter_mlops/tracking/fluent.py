@@ -15,10 +15,11 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..config import normalize_store_url
+from ..config import STORE_ENV, normalize_store_url
 from ..exceptions import InvalidParameterError, NoActiveRunError, RunNotFoundError
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
+from ..store.writer import in_multiprocessing_child
 from .capture import environment_info, git_info
 from .run import ActiveRun, Run, param_text, tag_text, validate_key
 
@@ -39,6 +40,9 @@ _run_stack: list[ActiveRun] = []  # every active run of the process, in start or
 # its own (a data loader, a callback thread) logs into the main thread's run (the cell's).
 _thread_stacks: dict[int, list[ActiveRun]] = {}
 _get_ident = threading.get_ident
+# Environment values as they were before set_store / set_experiment exported theirs.
+_UNSET = object()
+_saved_env: dict[str, Any] = {}
 # Hooks for front ends (the live widget), called with each new ActiveRun and its options.
 run_started_hooks: list[Callable[[ActiveRun, dict[str, Any]], None]] = []
 
@@ -67,10 +71,16 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
         if _run_stack:
             raise InvalidParameterError(
                 "Cannot switch stores while a run is active; end it first (mlops.end_run()).")
+        if url is None:
+            _export(STORE_ENV, None)  # the environment as it was, before resolving with it
         # Normalized here, so "" or a non-string is an error rather than "the default store".
         new = Store(normalize_store_url(url) if url is not None else None)
         _exit_with_multiprocessing_children()
         old, _store, _store_url = _store, new, new.url if url is not None else None
+        if url is not None:
+            # Exported, as MLflow's set_tracking_uri does: processes this one starts (spawned
+            # or forkserver multiprocessing workers, subprocesses) log to the same store.
+            _export(STORE_ENV, new.url)
     if old is not None and old.url != new.url:
         old.close()
     return new
@@ -87,6 +97,8 @@ def reset() -> None:
         if _store is not None:
             _store.close()
         _store, _store_url, _experiment = None, None, None
+        for variable in list(_saved_env):
+            _export(variable, None)
 
 
 def set_experiment(name: str) -> str:
@@ -95,7 +107,24 @@ def set_experiment(name: str) -> str:
     name = validate_name(name, "Experiment name")
     experiment_id = get_store().experiment_id(name)
     _experiment = name
+    _export(EXPERIMENT_ENV, name)  # for child processes, as set_store does
     return experiment_id
+
+
+def _export(variable: str, value: str | None) -> None:
+    """Set ``variable`` for child processes, or (None) put back what it was before."""
+    with _lock:
+        if value is not None:
+            _saved_env.setdefault(variable, os.environ.get(variable, _UNSET))
+            os.environ[variable] = value
+            return
+        previous = _saved_env.pop(variable, None)
+        if previous is None:
+            return
+        if previous is _UNSET:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous
 
 
 def current_experiment() -> str:
@@ -367,6 +396,8 @@ def _exit_with_multiprocessing_children() -> None:
         mp_util.Finalize(None, _at_exit, exitpriority=20)  # before the writer's own drain
 
     mp_util.register_after_fork(_exit_hook, _in_child)
+    if in_multiprocessing_child():  # spawn / forkserver: this process is already a child
+        _in_child(_exit_hook)
 
 
 def _in_ipython() -> bool:

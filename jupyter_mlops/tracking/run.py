@@ -242,8 +242,8 @@ class ActiveRun:
         self._writer.submit(("update", self.run_id, values))
         self._writer.active_runs.discard(self.run_id)
         self._writer.wake()
-        if self._writer.forked:
-            # A forked child (a multiprocessing worker) may be killed or os._exit right after
+        if self._writer.child_process:
+            # A multiprocessing worker may be killed or os._exit right after
             # its task returns: make the ended run durable before returning.
             self._writer.flush()
         if self._on_end is not None:
