@@ -34,6 +34,11 @@ const WIDTHS: { [key: string]: IWidths } = {
   duration: { natural: 80, compact: 56 }
 };
 const VALUE_WIDTHS: IWidths = { natural: 96, compact: 64 };
+/** Header labels of the compact layout. */
+const SHORT_LABELS: { [key: string]: string } = {
+  start_time: 'Start',
+  duration: 'Dur.'
+};
 /** The status as a dot. */
 export const STATUS_DOT_WIDTH = 22;
 
@@ -42,6 +47,8 @@ const OPTIONAL = ['duration', 'start_time'];
 
 export interface IColumnLayout {
   column: IColumnInfo;
+  /** Header text: short in a compact layout (`Start`, `Dur.`). */
+  label: string;
   /** px; the flexible column's minimum. */
   width: number;
   flex: boolean;
@@ -87,7 +94,13 @@ function build(
         : compact && !(w.flex && wideName)
           ? w.compact
           : w.natural;
-    shown.push({ column, width, flex: !!w.flex });
+    const label =
+      column.key === 'status' && statusDot
+        ? ''
+        : compact
+          ? (SHORT_LABELS[column.key] ?? column.label)
+          : column.label;
+    shown.push({ column, label, width, flex: !!w.flex });
   }
   const template = [
     `${SELECT_WIDTH}px`,

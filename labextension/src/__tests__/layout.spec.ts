@@ -28,6 +28,7 @@ describe('listLayout', () => {
       expect(layout.hidden.map(c => c.key)).toEqual(['duration']);
       expect(layout.compact).toBe(true);
       expect(layout.statusDot).toBe(false);
+      expect(layout.columns.map(c => c.label)).toEqual(['Status', 'Name', 'Start']);
     }
   });
 

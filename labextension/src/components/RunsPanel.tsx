@@ -351,7 +351,7 @@ const RunsList = React.memo(function RunsList(
             }
           />
         </span>
-        {layout.columns.map(({ column: col }) => (
+        {layout.columns.map(({ column: col, label }) => (
           <span
             key={col.key}
             role="columnheader"
@@ -371,11 +371,7 @@ const RunsList = React.memo(function RunsList(
             {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
             {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
             {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
-            {col.key === 'status' && layout.statusDot
-              ? ''
-              : col.key === 'start_time' && layout.compact
-                ? 'Start'
-                : col.label}
+            {label}
             {sort.key === col.key && (sort.direction === 'asc' ? ' ▲' : ' ▼')}
           </span>
         ))}
