@@ -16,6 +16,7 @@ from jupyter_mlops.widgets.live import PLOTLY_MIME, WIDGET_MIME, LiveView
 
 def test_updates_are_throttled_whatever_the_logging_rate(monkeypatch) -> None:
     view = LiveView("r" * 32, "throttle", widget=True, interval=0.2)
+    view.feed([("loss", 0, 1.0)])  # with a point to draw, show() makes the chart at once
     view.show()  # a real FigureWidget (no front end: plotly uses a dummy comm)
     sent = []
     original = view.figure._send_update_msg
@@ -135,7 +136,7 @@ def test_live_follows_a_run_logged_by_another_process(tmp_store, monkeypatch) ->
         assert time.monotonic() < deadline
         time.sleep(0.05)
     view = mlops.live(run_id)
-    assert view.widget and view.figure is not None
+    assert view.widget and view.shown
     assert writer.wait(timeout=60) == 0
     deadline = time.monotonic() + 30
     while view.status == "RUNNING":
@@ -276,12 +277,14 @@ def test_live_sweep_shows_one_chart_and_one_table_then_static(tmp_store) -> None
     opened = [
         m["content"]["data"]["state"].get("_model_name") for m in kinds(messages, "comm_open")
     ]
-    assert opened == ["AnyModel"], opened  # one FigureWidget (anywidget) for 300 runs
+    # At most one FigureWidget (anywidget, ~5 MB of plotly.js each) for 300 runs; it is made
+    # only once a run's points arrive while that run is still the newest.
+    assert opened in ([], ["AnyModel"]), opened
     displays = kinds(messages, "display_data")
     assert len(displays) == 2  # the chart, then (from the second run on) the table
     chart_id = displays[0]["content"]["transient"]["display_id"]
     table_id = displays[1]["content"]["transient"]["display_id"]
-    assert WIDGET_MIME in displays[0]["content"]["data"]
+    assert set(displays[0]["content"]["data"]) & {WIDGET_MIME, "text/html"}
     updates = kinds(messages, "update_display_data")
     final_chart = [m for m in updates if m["content"]["transient"]["display_id"] == chart_id][-1]
     final_table = [m for m in updates if m["content"]["transient"]["display_id"] == table_id][-1]
@@ -298,6 +301,7 @@ def test_live_sweep_shows_one_chart_and_one_table_then_static(tmp_store) -> None
 
     # Runs without metrics: one status strip turned into one line, plus the table.
     assert len(kinds(quiet, "display_data")) == 2
+    assert not kinds(quiet, "comm_open")  # no metrics, no chart widget (nor its 5 MB of JS)
     final = kinds(quiet, "update_display_data")
     assert not any(PLOTLY_MIME in m["content"]["data"] for m in final)
     assert any(
@@ -354,3 +358,83 @@ def test_sweep_table_lists_failed_runs_hidden_in_the_middle() -> None:
     assert "78 more runs not shown" in text
     live = table_text(runs, live=True)  # the newest runs, and the failures so far
     assert "run-40 " in live and "run-99" in live and "run-0 " not in live
+
+
+def test_step_axis_sits_under_the_lowest_row() -> None:
+    from jupyter_mlops.widgets.sweep import RunSummary, sweep_figure
+
+    view = LiveView("d" * 32, "rows", widget=False)
+    view.feed([(key, 0, 1.0) for key in ("a", "b", "c")])
+    spec = view.static_bundle()[PLOTLY_MIME]
+    assert spec["layout"]["xaxis"]["anchor"] == "y3"  # not between the first two rows
+    runs = [RunSummary(f"{i:032x}", f"r{i}", 0.0, last={"a": 1.0, "b": 2.0}) for i in range(3)]
+    assert sweep_figure(runs)["layout"]["xaxis"]["anchor"] == "y2"
+
+
+def _capture_displays(monkeypatch) -> list[tuple[str, dict]]:
+    """(display_id, bundle) of every display/update_display, instead of a front end."""
+    import IPython.display
+
+    shown: list[tuple[str, dict]] = []
+
+    def record(obj, *args, display_id=None, **kwargs):
+        shown.append((display_id, obj if isinstance(obj, dict) else {"widget": obj}))
+
+    monkeypatch.setattr(IPython.display, "display", record)
+    monkeypatch.setattr(IPython.display, "update_display", record)
+    return shown
+
+
+def test_status_line_follows_the_next_run_at_once(monkeypatch) -> None:
+    shown = _capture_displays(monkeypatch)
+    view = LiveView("e" * 32, "first", widget=True)
+    view.show()
+    view.stop()  # ticks are driven by hand below
+    assert "first" in shown[-1][1]["text/plain"]
+    view.restart("f" * 32, "second (run 2)", time.time())
+    assert view.push() is True  # not a second later: the line named a run that had ended
+    assert "second (run 2) · RUNNING" in shown[-1][1]["text/plain"]
+
+
+class _FakeWriter:
+    def __init__(self) -> None:
+        self.watched_runs: set[str] = set()
+        self.point_listeners: list = []
+
+    def flush(self, timeout: float | None = None) -> bool:
+        return True
+
+
+class _FakeRun:
+    def __init__(self, run_id: str, writer: _FakeWriter) -> None:
+        self.run_id, self.name, self.status = run_id, f"run-{run_id[:4]}", "RUNNING"
+        self.start_time, self.params, self.listeners = time.time() * 1000, {"lr": run_id[0]}, []
+        self.store = type("S", (), {"writer": writer})()
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.status = status
+        for listener in self.listeners:
+            listener(self)
+
+
+def test_sweep_table_shows_points_that_arrive_after_a_run_left_the_chart(monkeypatch) -> None:
+    from jupyter_mlops.widgets import cell, manager
+
+    shown = _capture_displays(monkeypatch)
+    monkeypatch.setattr(cell, "TABLE_REFRESH_S", 0.0)
+    writer = _FakeWriter()
+    group = cell.CellRuns(True, manager._route, manager._unroute)
+    first, second = _FakeRun("1" * 32, writer), _FakeRun("2" * 32, writer)
+    group.add(first)
+    group.view.stop()  # ticks are driven by hand below
+    first.end()
+    group.add(second)  # the table appears, without run 1's metrics: none committed yet
+    assert shown[-1][0] == group.table_id and "0.125" not in shown[-1][1]["text/plain"]
+    # The writer commits run 1's points now: they reach its summary, and the next tick
+    # shows them (runs neither started nor ended in between).
+    manager._on_points({("1" * 32, "loss"): ([0, 1], [0.5, 0.125])})
+    group._tick()
+    assert shown[-1][0] == group.table_id and "0.125" in shown[-1][1]["text/plain"]
+    second.end()
+    group.end_of_cell()
+    assert not any(run_id in manager._views for run_id in ("1" * 32, "2" * 32))

@@ -95,3 +95,129 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
     figure = next(o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
     assert len(figure["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"]) == POINTS
+
+
+SWEEP = """import time
+import jupyter_mlops as mlops
+for lr in [0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]:
+    with mlops.start_run(params={"lr": lr, "epochs": 15}):
+        for epoch in range(15):
+            mlops.log_metrics({"loss": 1 / (1 + lr * 40 * epoch), "acc": 1 - 1 / (2 + lr * epoch)},
+                              step=epoch)
+            time.sleep(0.04)
+"""
+
+PLOTS_IN_CELL_JS = """(index) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
+  return cell.querySelectorAll('.js-plotly-plot').length;
+}"""
+
+TABLE_IN_CELL_JS = """(index) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
+  const table = cell.querySelector('.jupyter-mlops-sweep');
+  return table ? table.innerText : null;
+}"""
+
+
+def _open(page, lab_server: LabServer, name: str, cells: list[str]) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, lab_server.root / name)
+    # A workspace per notebook: a shared one would restore other tests' notebooks too.
+    stem = name.removesuffix(".ipynb")
+    page.goto(lab_server.lab_url(f"lab/workspaces/live-{stem}/tree/{name}"))
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor")
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+
+
+def _wait_done(page, index: int) -> None:
+    page.wait_for_function(
+        "(i) => { const p = document.querySelectorAll('.jp-Notebook .jp-InputPrompt')[i];"
+        " return p && /\\[\\d+\\]/.test(p.innerText); }",
+        arg=index,
+        timeout=120_000,
+    )
+
+
+def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: LabServer) -> None:
+    page = lab_page
+    _open(page, lab_server, "sweep.ipynb", [SWEEP])
+    run_cell(page, 0)
+
+    plots_while_running: list[int] = []
+    live_annotations: list[int] = []
+    table_seen = False
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and "*" in _prompt(page, 0):
+        plots = page.evaluate(PLOTS_IN_CELL_JS, 0)
+        if plots:
+            plots_while_running.append(plots)
+            info = page.evaluate(TRACES_JS, 0)
+            if info and info["traces"]:  # metrics drawn: no "waiting for metrics" left over
+                live_annotations.append(info["annotations"])
+        table = page.evaluate(TABLE_IN_CELL_JS, 0)
+        if table and "FINISHED" in table and not table_seen:
+            table_seen = True
+            screenshot(page, "live-chart-sweep-running")
+        time.sleep(0.2)
+    _wait_done(page, 0)
+    assert plots_while_running and max(plots_while_running) == 1, plots_while_running
+    assert table_seen, "the table of finished runs never showed while the sweep ran"
+    assert live_annotations and set(live_annotations) == {0}, live_annotations
+
+    page.wait_for_function(
+        f"() => ({TABLE_IN_CELL_JS})(0)?.includes('8 runs in this cell')", timeout=30_000
+    )
+    text = page.evaluate(TABLE_IN_CELL_JS, 0)
+    assert "8 FINISHED" in text and "0.0001" in text
+    assert page.evaluate(PLOTS_IN_CELL_JS, 0) == 1  # the final figure: one per cell
+    page.locator(".jp-Notebook .jp-CodeCell").nth(0).scroll_into_view_if_needed()
+    screenshot(page, "live-chart-sweep-final")
+
+
+KEYS_CELL = """%%track keys-{n}
+import math
+import jupyter_mlops as mlops
+for step in range(40):
+    mlops.log_metrics({{f"m{{k:02d}}": math.sin(step / 6 + k) * (k + 1) for k in range({n})}},
+                      step=step)
+"""
+
+TRACES_JS = """(index) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
+  const gd = cell.querySelector('.js-plotly-plot');
+  if (!gd || !gd.data) return null;
+  const title = gd.querySelector('.g-xtitle');
+  const plots = [...gd.querySelectorAll('.cartesianlayer .subplot')];
+  const lowest = Math.max(...plots.map(p => p.getBoundingClientRect().bottom));
+  return {traces: gd.data.length,
+          visible: gd.data.filter(t => t.visible !== 'legendonly').length,
+          height: gd.getBoundingClientRect().height,
+          annotations: gd.querySelectorAll('.annotation').length,
+          xTitleBelowPlots: title ? title.getBoundingClientRect().top >= lowest - 1 : null};
+}"""
+
+
+@pytest.mark.parametrize("keys", [1, 3, 12, 50])
+def test_many_metric_keys_stay_readable(lab_page, lab_server: LabServer, keys: int) -> None:
+    page = lab_page
+    _open(
+        page, lab_server, f"keys{keys}.ipynb", ["%load_ext jupyter_mlops", KEYS_CELL.format(n=keys)]
+    )
+    run_cell(page, 0)
+    _wait_done(page, 0)
+    run_cell(page, 1)
+    _wait_done(page, 1)
+    page.wait_for_function(f"() => ({TRACES_JS})(1)?.traces === {keys}", timeout=30_000)
+    info = page.evaluate(TRACES_JS, 1)
+    assert info["visible"] == min(keys, 6)  # past six keys the legend selects the rest
+    assert info["height"] < 1400  # a chart, not a wall of subplots
+    assert info["annotations"] == 0  # the "waiting for metrics" strip is gone
+    assert info["xTitleBelowPlots"] is True  # the step axis under the lowest row
+    page.locator(".jp-Notebook .jp-CodeCell").nth(1).scroll_into_view_if_needed()
+    screenshot(page, f"live-chart-keys-{keys}")

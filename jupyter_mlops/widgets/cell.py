@@ -124,10 +124,13 @@ class CellRuns:
 
         now = time.monotonic()
         with self._lock:
+            # Runs' latest values change without any run starting or ending (points are
+            # committed after their run left the chart): refresh while any may still come.
+            changed = self._table_sent != self._table_version or self._running
             if (
                 not self._table_shown
                 or self.finalized
-                or self._table_sent == self._table_version
+                or not changed
                 or now - self._table_sent_at < TABLE_REFRESH_S
             ):
                 return

@@ -7,6 +7,7 @@ legend is the selector (keys beyond the first rows start hidden).
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from collections.abc import Mapping
@@ -46,7 +47,7 @@ def status_line(
 def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     rows = len(keys) if 0 < len(keys) <= MAX_ROWS else 1
     gap = 0.06 if rows > 1 else 0.0
-    height = 120 + ROW_HEIGHT * rows if keys else 90
+    height = 120 + ROW_HEIGHT * rows
     out: dict[str, Any] = {
         "title": {"text": title_html, "x": 0.01, "font": {"size": 13}},
         "height": height,
@@ -55,23 +56,11 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
         "hovermode": "x unified",
         "xaxis": {"title": {"text": "step"}},
     }
-    if not keys:  # a thin status strip until the first metric arrives
-        out["xaxis"] = {"visible": False}
-        out["yaxis"] = {"visible": False}
-        out["margin"] = {"l": 10, "r": 10, "t": 40, "b": 5}
-        out["annotations"] = [
-            {
-                "text": "waiting for metrics…",
-                "showarrow": False,
-                "x": 0.5,
-                "y": 0.5,
-                "xref": "paper",
-                "yref": "paper",
-                "font": {"color": "#888"},
-            }
-        ]
+    if not keys:  # no chart is drawn without metrics (a status line stands in for it)
         return out
     if rows > 1:
+        # The x axis (ticks and title) under the lowest row, not between the first two.
+        out["xaxis"]["anchor"] = f"y{rows}"
         span = (1.0 - gap * (rows - 1)) / rows
         for i, key in enumerate(keys):
             top = 1.0 - i * (span + gap)
@@ -129,6 +118,24 @@ def figure_dict(
         name, status, started, ended, series
     )
     return {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
+
+
+def status_bundle(
+    name: str,
+    status: str,
+    started: float,
+    ended: float | None,
+    series: Mapping[str, SeriesBuffer],
+) -> dict[str, str]:
+    """The one-line view of a run with no metrics yet (no chart, no widget)."""
+    color = STATUS_COLORS.get(status, "#333")
+    line = status_line(name, status, started, ended, series)
+    waiting = " · waiting for metrics…" if status == "RUNNING" and not series else ""
+    return {
+        "text/html": f"<div class='jupyter-mlops-status'><span style='color:{color}'>●</span> "
+        f"{html.escape(line)}<span style='color:#888'>{waiting}</span></div>",
+        "text/plain": line + waiting,
+    }
 
 
 def summary_text(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .decimate import SeriesBuffer
-from .figure import figure_dict, summary_text
+from .figure import figure_dict, status_bundle, summary_text
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -58,6 +58,8 @@ class LiveView:
         self._lock = threading.Lock()
         self._dirty = False
         self._drawn_keys: list[str] = []
+        self._drawn_layout: set[str] = set()  # top-level layout keys the browser has
+        self._shown = False
         self._last_push = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -106,6 +108,11 @@ class LiveView:
             self.ended = ended if ended is not None else time.time()
             self._dirty = True
 
+    @property
+    def shown(self) -> bool:
+        """Whether the view is displayed under a cell (as a status line or a chart)."""
+        return self._shown
+
     def latest(self) -> dict[str, tuple[float | None, int]]:
         """Each key's latest value and point count (what a run's summary keeps)."""
         with self._lock:
@@ -113,23 +120,53 @@ class LiveView:
 
     # -- display ---------------------------------------------------------------------------
     def show(self) -> None:
-        """Display the widget under the current cell and start pushing updates."""
+        """Display the view under the current cell and start the timer thread.
+
+        Until the first metric arrives the view is a one-line status (HTML): the chart widget
+        is made by the timer thread only once there is something to draw. A plotly
+        FigureWidget carries plotly.js (~5 MB) in its comm_open and its first creation takes
+        about a second, so a run that logs no metrics costs neither, and the cell never
+        waits for either.
+        """
         if not self.widget:
             return
-        import plotly.graph_objects as go
         from IPython.display import display
 
         with self._lock:
-            spec = figure_dict(self.name, self.status, self.started, None, self.series)
-            self._drawn_keys = sorted(self.series)
-        self.figure = go.FigureWidget(spec)
-        display(self.figure, display_id=self.display_id)
+            has_points = bool(self.series)
+        if has_points:  # mlops.live() of a run with history: draw it at once
+            self.figure = self._new_figure()
+            display(self.figure, display_id=self.display_id)
+        else:
+            display(self._status_bundle(), raw=True, display_id=self.display_id)
+        self._shown = True
+        self._last_push = time.monotonic()
         self._thread = threading.Thread(
             target=self._loop, name=f"mlops-live-{self.run_id[:8]}", daemon=True
         )
         self._thread.start()
 
+    def _new_figure(self) -> Any:
+        import plotly.graph_objects as go
+
+        with self._lock:
+            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            self._dirty = False
+        self._drawn_keys = [trace["name"] for trace in spec["data"]]
+        self._drawn_layout = set(spec["layout"])
+        return go.FigureWidget(spec)
+
+    def _status_bundle(self) -> dict[str, str]:
+        with self._lock:
+            return status_bundle(self.name, self.status, self.started, self.ended, self.series)
+
     def _loop(self) -> None:
+        if self.figure is None:
+            # Importing plotly's FigureWidget (anywidget, ipywidgets) takes about a second the
+            # first time: do it now, off the cell, so the chart is ready when metrics come.
+            import plotly.graph_objects as go
+
+            _ = go.FigureWidget
         while not self._stop.wait(self.interval):
             try:
                 self.push()
@@ -146,10 +183,12 @@ class LiveView:
             self._thread.join(timeout=5)
 
     def push(self, force: bool = False) -> bool:
-        """Send one figure update if anything changed (or the status line is stale)."""
-        if self.figure is None:
+        """Send one update if anything changed (or the status line is stale)."""
+        if not self._shown:
             return False
         now = time.monotonic()
+        if self.figure is None:
+            return self._push_status(now, force)
         with self._lock:
             stale = now - self._last_push >= STATUS_REFRESH_S
             if not (self._dirty or force or stale):
@@ -162,19 +201,26 @@ class LiveView:
         figure = self.figure
         if not keys and self._drawn_keys:
             # The next run of a sweep has no points yet: empty the traces but keep the rows,
-            # rather than collapsing to the status strip and growing back a moment later.
+            # rather than collapsing and growing back a moment later.
             with figure.batch_update():
                 for trace in figure.data:
                     trace.x = []
                     trace.y = []
                 figure.layout.title.text = spec["layout"]["title"]["text"]
         elif keys != self._drawn_keys:
-            # New metric keys: rebuild the traces (rare), then lay out the rows.
+            # New metric keys (rare): new traces and rows. Containers of the old layout that
+            # the new one lacks are removed explicitly (None): a plain layout assignment
+            # only sends the new keys, and the browser would keep drawing the old axes.
             with figure.batch_update():
                 figure.data = ()
             figure.add_traces(spec["data"])
-            figure.layout = spec["layout"]
+            layout = spec["layout"]
+            stale = self._drawn_layout - set(layout)
+            if stale:  # removed while the Python side still has them (it validates paths)
+                figure.plotly_relayout(dict.fromkeys(stale))
+            figure.layout = layout
             self._drawn_keys = keys
+            self._drawn_layout = set(layout)
         else:
             with figure.batch_update():
                 for trace, new in zip(figure.data, spec["data"], strict=True):
@@ -182,6 +228,26 @@ class LiveView:
                     trace.y = new["y"]
                     trace.mode = new["mode"]
                 figure.layout.title.text = spec["layout"]["title"]["text"]
+        self._last_push = now
+        self.updates_sent += 1
+        return True
+
+    def _push_status(self, now: float, force: bool) -> bool:
+        """No chart yet: the first metrics bring the widget; otherwise refresh the line."""
+        from IPython.display import update_display
+
+        with self._lock:
+            has_points = bool(self.series)
+            # dirty without points: the line names another run or status (restart, end)
+            stale = self._dirty or now - self._last_push >= STATUS_REFRESH_S
+            self._dirty = False
+        if has_points:
+            self.figure = self._new_figure()
+            update_display(self.figure, display_id=self.display_id)
+        elif force or stale:
+            update_display(self._status_bundle(), raw=True, display_id=self.display_id)
+        else:
+            return False
         self._last_push = now
         self.updates_sent += 1
         return True
@@ -205,10 +271,11 @@ class LiveView:
             self.status = status
             self.ended = time.time()
         bundle = self.static_bundle()
-        if self.widget and self.figure is not None:
+        if self.widget and self._shown:
             update_display(bundle, raw=True, display_id=self.display_id)
-            self.figure.close()
-            self.figure = None
+            if self.figure is not None:
+                self.figure.close()
+                self.figure = None
         elif _in_ipython():
             display(bundle, raw=True)
         else:  # a plain Python process: the summary is what a terminal can show

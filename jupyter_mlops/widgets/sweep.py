@@ -127,7 +127,7 @@ def sweep_figure(runs: list[RunSummary]) -> dict[str, Any] | None:
         data.append(trace)
     title = f"<b>{html.escape(headline(runs))}</b> · latest value of each metric per run"
     spec_layout = layout(keys, title)
-    spec_layout["xaxis"] = {"title": {"text": "run # in this cell"}}
+    spec_layout["xaxis"]["title"] = {"text": "run # in this cell"}
     for run_index, run in enumerate(runs, start=1):  # failed runs stand out on the x axis
         if run.status in BAD and run_index <= MAX_LABELLED_RUNS:
             spec_layout.setdefault("shapes", []).append(
