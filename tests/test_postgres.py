@@ -194,3 +194,30 @@ def test_nul_characters_are_not_lost_on_postgres(pg: str, capfd: pytest.CaptureF
         mlops.start_run("nul\x00name")
     with mlops.start_run(), pytest.raises(mlops.InvalidParameterError, match="NUL"):
         mlops.log_param("p", "a\x00b")
+
+
+def test_processes_creating_the_same_experiment_at_once(pg: str) -> None:
+    """Two first runs of a new experiment in two processes raced: on PostgreSQL both read
+    "no such experiment", both inserted, and the loser got a raw IntegrityError."""
+    stores = [Store(pg, reap=False) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    ids: dict[str, set[str]] = {f"raced-{i}": set() for i in range(10)}
+    errors: list[BaseException] = []
+
+    def create(store: Store) -> None:
+        for name in ids:  # ten rounds: the race is likely in at least one
+            barrier.wait()
+            try:
+                ids[name].add(store.experiment_id(name))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=create, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert not errors, errors
+    assert all(len(found) == 1 for found in ids.values()), ids

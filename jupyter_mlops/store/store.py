@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import psutil
 from sqlalchemy import asc, desc, func, literal, nulls_last, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
 from ..exceptions import InvalidFilterError, InvalidParameterError, RunNotFoundError
@@ -122,12 +123,20 @@ class Store:
         if found is None:
             if not create:
                 raise InvalidParameterError(f"No experiment named {name!r}.")
-            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                found = conn.execute(query).scalar()
+            try:
+                with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                    found = conn.execute(query).scalar()
+                    if found is None:
+                        found = uuid.uuid4().hex
+                        conn.execute(experiments.insert().values(
+                            experiment_id=found, name=name, creation_time=now_ms()))
+            except IntegrityError:
+                # Another process created it between our read and insert (PostgreSQL reads
+                # committed data, so two first runs of a new experiment can race): use theirs.
+                with self.engine.connect() as conn:
+                    found = conn.execute(query).scalar()
                 if found is None:
-                    found = uuid.uuid4().hex
-                    conn.execute(experiments.insert().values(
-                        experiment_id=found, name=name, creation_time=now_ms()))
+                    raise
         self._experiment_ids[name] = found
         return found
 
