@@ -522,3 +522,13 @@ def test_nul_characters_in_keys_names_and_values_are_refused(tmp_store: str) -> 
                      lambda: mlops.set_tag("t", "v\x00"), lambda: mlops.log_param("\x00", 1)):
             with pytest.raises(InvalidParameterError, match="NUL"):
                 call()
+
+
+def test_children_are_listed_in_creation_order(tmp_store: str) -> None:
+    with mlops.start_run("parent") as parent:
+        created = []
+        for i in range(30):
+            with mlops.start_run(f"child-{i}") as child:
+                pass
+            created.append(child.run_id)
+    assert mlops.get_run(parent.run_id).children == created

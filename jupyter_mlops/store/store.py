@@ -328,7 +328,7 @@ class Store:
             ]
             record.children = [r[0] for r in conn.execute(
                 select(runs.c.run_id).where(runs.c.parent_run_id == run_id)
-                .order_by(runs.c.start_time))]
+                .order_by(runs.c.start_time, runs.c.run_id))]  # creation order (new_run_id)
         record.artifacts = self.artifacts.list(run_id)
         return record
 
