@@ -91,6 +91,9 @@ export class MLOpsController implements IDisposable {
     }
     if (this._started) {
       this._setupLive();
+      if (s.maxRuns !== prev.maxRuns) {
+        void this.reload(); // more (or fewer) runs to load: the list must show it
+      }
     }
   }
 

@@ -140,6 +140,23 @@ describe('MLOpsController', () => {
     jest.useRealTimers();
   });
 
+  it('reloads when the number of runs to load changes in the settings', async () => {
+    const runs = Array.from({ length: 300 }, () => makeRun());
+    const { controller, model } = setup(runs);
+    controller.configure({ maxRuns: 50 });
+    await controller.start();
+    expect(model.size).toBe(50);
+    expect(model.total).toBe(300);
+    controller.configure({ maxRuns: 200 });
+    await flush();
+    await flush();
+    expect(model.size).toBe(200);
+    controller.configure({ maxRuns: 200, liveUpdates: false });
+    await flush();
+    expect(model.size).toBe(200);
+    controller.dispose();
+  });
+
   it('reports server errors on the model', async () => {
     const { settings } = fakeServer(() => ({ status: 400, body: { message: 'Bad filter' } }));
     const model = new RunsModel();
