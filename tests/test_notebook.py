@@ -110,7 +110,11 @@ def test_bad_notebook_paths(tmp_store: str, tmp_path: Path) -> None:
     ("text", "expected"),
     [("lr=0.1", ("lr", 0.1)), ("n=3", ("n", 3)), ("name=abc", ("name", "abc")),
      ("s='quoted'", ("s", "quoted")), ("flag=true", ("flag", True)), ("v=None", ("v", None)),
-     ("xs=[1, 2]", ("xs", [1, 2])), ("eq=a=b", ("eq", "a=b")), (" k = 1", ("k", 1))],
+     ("xs=[1, 2]", ("xs", [1, 2])), ("eq=a=b", ("eq", "a=b")), (" k = 1", ("k", 1)),
+     # literals papermill cannot inject stay text (a set used to fail the started run)
+     ("s={1, 2}", ("s", "{1, 2}")), ("t=(1,2)", ("t", "(1,2)")), ("b=b'x'", ("b", "b'x'")),
+     ("c=1j", ("c", "1j")), ("d={1: 'a'}", ("d", "{1: 'a'}")),
+     ("m={'k': [1, {'x': None}]}", ("m", {"k": [1, {"x": None}]}))],
 )
 def test_parse_parameter(text: str, expected: tuple[str, object]) -> None:
     assert parse_parameter(text) == expected

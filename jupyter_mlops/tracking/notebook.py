@@ -34,10 +34,24 @@ def parse_parameter(text: str) -> tuple[str, Any]:
         raise InvalidParameterError(f"Parameter name {key!r} is not a Python identifier.")
     try:
         value: Any = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         lowered = raw.strip().lower()
         value = {"true": True, "false": False, "none": None, "null": None}.get(lowered, raw)
+    if not _papermill_value(value):
+        # papermill injects str, numbers, bools, None, lists and dicts; a tuple became the
+        # text of the tuple, and a set or bytes failed the run after it had started.
+        value = raw
     return key, value
+
+
+def _papermill_value(value: Any) -> bool:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(_papermill_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _papermill_value(v) for k, v in value.items())
+    return False
 
 
 def load_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
