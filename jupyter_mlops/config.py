@@ -12,7 +12,7 @@ from pathlib import Path
 from traitlets import Bool, Unicode
 from traitlets.config import Config, Configurable
 
-from .exceptions import InvalidStoreURLError
+from .exceptions import InvalidStoreURLError, StoreUnreachableError
 
 STORE_ENV = "JUPYTER_MLOPS_STORE"
 ARTIFACTS_ENV = "JUPYTER_MLOPS_ARTIFACTS"
@@ -139,7 +139,12 @@ def resolve_store_url(explicit: str | None = None, config: Config | None = None)
     if from_config:
         return normalize_store_url(from_config)
     root = default_root()
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnreachableError(
+            f"Cannot create the default store's folder {str(root)!r}: {exc.strerror or exc}. "
+            f"Set {STORE_ENV} (or mlops.set_store) to a writable location.") from None
     return normalize_store_url(str(root / "mlops.db"))
 
 

@@ -227,3 +227,13 @@ def test_relative_artifacts_directory_is_made_absolute(tmp_path: Path,
     assert resolve_artifacts_url(store_url) == str(tmp_path / "arts")
     monkeypatch.setenv("JUPYTER_MLOPS_ARTIFACTS", "memory://bucket/arts")
     assert resolve_artifacts_url(store_url) == "memory://bucket/arts"
+
+
+def test_an_unwritable_default_location_is_a_clear_error(clean_env: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = clean_env / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(blocker / "data"))
+    with pytest.raises(StoreUnreachableError, match="default store's folder") as info:
+        resolve_store_url()
+    assert "JUPYTER_MLOPS_STORE" in str(info.value)
