@@ -144,3 +144,19 @@ def test_log_artifact_of_a_special_file_is_an_error_not_nothing(tmp_store: str,
             with pytest.raises(InvalidParameterError, match="not a regular file or a directory"):
                 mlops.log_artifact(special)
     assert mlops.get_run(run.run_id).artifacts == []
+
+
+def test_an_unwritable_artifact_root_is_a_store_error(tmp_store: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mlops.exceptions import StoreError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("JUPYTER_MLOPS_ARTIFACTS", str(blocker / "artifacts"))
+    source = tmp_path / "model.txt"
+    source.write_text("weights")
+    with mlops.start_run() as run:
+        with pytest.raises(StoreError, match="Cannot store artifact .*model.txt"):
+            mlops.log_artifact(source)
+        mlops.log_metric("still", 1.0)  # the run goes on
+    assert mlops.get_run(run.run_id).metrics == {"still": 1.0}

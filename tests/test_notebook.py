@@ -124,3 +124,20 @@ def test_parse_parameter(text: str, expected: tuple[str, object]) -> None:
 def test_parse_parameter_errors(text: str) -> None:
     with pytest.raises(InvalidParameterError):
         parse_parameter(text)
+
+
+@pytest.mark.slow
+def test_an_unstorable_executed_notebook_still_ends_the_run(
+        tmp_store: str, make_notebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mlops.exceptions import StoreError
+
+    notebook = make_notebook("ok.ipynb", "x = 1")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    mlops.get_store()  # opened with the good artifact root; then the root goes bad
+    mlops.get_store().artifacts.root = str(blocker / "artifacts")
+    with pytest.raises(StoreError, match="Cannot store artifact 'executed.ipynb'"):
+        execute_notebook(notebook)
+    (status,) = mlops.runs()["status"]
+    assert status == "FINISHED"  # not left RUNNING
+    assert mlops.active_run() is None

@@ -13,7 +13,7 @@ from typing import IO
 
 import fsspec
 
-from ..exceptions import InvalidParameterError
+from ..exceptions import InvalidParameterError, StoreError
 
 
 def safe_relative_path(path: str) -> str:
@@ -81,16 +81,26 @@ class ArtifactStore:
             if base:
                 relative = posixpath.join(base, relative)
             target = self._full(run_id, relative)
-            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-            self.fs.put_file(str(file), target)
+            try:
+                self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+                self.fs.put_file(str(file), target)
+            except OSError as exc:  # unwritable root, unreadable file, full disk...
+                raise StoreError(
+                    f"Cannot store artifact {str(file)!r} in {self.root_url!r}: "
+                    f"{exc.strerror or exc}.") from None
             stored.append((relative, file.stat().st_size))
         return stored
 
     def put_bytes(self, run_id: str, relative: str, data: bytes) -> tuple[str, int]:
         target = self._full(run_id, relative)
-        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
-        with self.fs.open(target, "wb") as handle:
-            handle.write(data)
+        try:
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            with self.fs.open(target, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot store artifact {relative!r} in {self.root_url!r}: {exc.strerror or exc}."
+            ) from None
         return safe_relative_path(relative), len(data)
 
     def open(self, run_id: str, relative: str) -> IO[bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import sys
 import tempfile
 import traceback
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from typing import Any
 
 import nbformat
 
-from ..exceptions import InvalidParameterError, NotebookExecutionError
+from ..exceptions import InvalidParameterError, NotebookExecutionError, StoreError
 from . import fluent
 from .run import ActiveRun
 
@@ -130,11 +131,19 @@ def execute_notebook(
                     os.environ[key] = value
         executed = _read_if_exists(out_path) or node
         _record_cells(run, executed)
+        artifact_error: StoreError | None = None
         if out_path.exists():
-            run.log_artifact_bytes(EXECUTED_ARTIFACT, out_path.read_bytes())
+            try:
+                run.log_artifact_bytes(EXECUTED_ARTIFACT, out_path.read_bytes())
+            except StoreError as exc:  # the run must still end, with the notebook's status
+                artifact_error = exc
     if failure is None:
         run.end("FINISHED")
+        if artifact_error is not None:
+            raise artifact_error
         return run
+    if artifact_error is not None:
+        print(f"jupyter-mlops: {artifact_error}", file=sys.stderr)
     if isinstance(failure, KeyboardInterrupt):
         run.end("KILLED", error="KeyboardInterrupt")
         raise failure
