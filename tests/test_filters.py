@@ -172,3 +172,34 @@ def test_order_by_of_the_wrong_type_is_a_clear_error(order_by: object) -> None:
 def test_filter_of_the_wrong_type_is_a_clear_error(expression: object) -> None:
     with pytest.raises(InvalidFilterError, match="filter must be a string"):
         compile_filter(expression)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("start_time > 'yesterday'", "start_time is a number"),
+        ("end_time = 'x'", "end_time is a number"),
+        ("start_time LIKE '17%'", "start_time is a number"),
+        ("name > 5", "name is text"),
+        ("name = 5", "name is text"),
+        ("run_id = 5", "run_id is text"),
+        ("experiment = 5", "experiment is text"),
+        ("user IN (1, 'a')", "user is text"),
+    ],
+)
+def test_comparisons_across_types_are_errors_on_every_store(store: Store, expression: str,
+                                                           message: str) -> None:
+    """PostgreSQL fails these queries ("operator does not exist: bigint > character
+    varying") where SQLite quietly matches nothing: both now say what is wrong."""
+    with pytest.raises(InvalidFilterError, match=message):
+        store.search_runs(filter=expression)
+
+
+def test_numbers_are_exact_and_huge_ones_still_compare(store: Store) -> None:
+    assert compile_filter("start_time > 12345678901234567")  # no float rounding on parse
+    from jupyter_mlops.store.filters import _value
+
+    assert _value("number", "12345678901234567") == 12345678901234567
+    assert _value("number", "99999999999999999999999") == 1e23  # beyond BIGINT: a float
+    assert store.search_runs(filter="start_time > 99999999999999999999999")[1] == 0
+    assert store.search_runs(filter="start_time < 99999999999999999999999")[1] == len(RUNS)

@@ -111,9 +111,11 @@ def _value(kind: str, token: str) -> Any:
     if kind == "string":
         return _unquote(token)
     if kind == "number":
-        number = float(token)
-        integral = number.is_integer() and not any(c in token.lower() for c in ".e")
-        return int(number) if integral else number
+        if not any(c in token.lower() for c in ".e"):
+            integer = int(token)  # exact: float() would round a 17-digit start_time
+            # Beyond BIGINT, PostgreSQL refuses the bound value; as a float it compares.
+            return integer if -(2**63) <= integer < 2**63 else float(integer)
+        return float(token)
     raise InvalidFilterError(f"Expected a value (a number or a 'quoted string'), got {token!r}.")
 
 
@@ -269,6 +271,7 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
             table.c.key == ident.key,
             _compare(table.c.value, op, value),
         )
+    _check_attribute_values(ident.key, op, value)
     if ident.key == "experiment":
         return runs.c.experiment_id.in_(
             select(experiments.c.experiment_id).where(_compare(experiments.c.name, op, value))
@@ -284,6 +287,26 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
                 f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
         value = values if op == "IN" else values[0]
     return _compare(column, op, value)
+
+
+# Run attributes holding numbers (milliseconds since the epoch); every other one is text.
+NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "last_update_time"})
+
+
+def _check_attribute_values(key: str, op: str, value: Any) -> None:
+    """Refuse comparisons across types: SQLite quietly answers them with nothing, PostgreSQL
+    fails the query ("operator does not exist: bigint > character varying")."""
+    if op in ("IS NULL", "IS NOT NULL"):
+        return
+    values = value if isinstance(value, list) else [value]
+    if key in NUMERIC_ATTRIBUTES:
+        if op in ("LIKE", "ILIKE") or any(isinstance(v, str) for v in values):
+            raise InvalidFilterError(
+                f"{key} is a number (milliseconds since the epoch): compare it with a number, "
+                f"not {value!r}.")
+    elif any(not isinstance(v, str) for v in values):
+        raise InvalidFilterError(f"{key} is text: compare it with a 'quoted string', "
+                                 f"not {value!r}.")
 
 
 @dataclass(frozen=True)
