@@ -19,6 +19,7 @@ from jupyter_mlops.exceptions import (
     RunNotFoundError,
     SchemaTooNewError,
     StoreError,
+    StoreUnreachableError,
 )
 from jupyter_mlops.store import Store
 from jupyter_mlops.store import store as store_module
@@ -481,3 +482,21 @@ def test_search_is_free_text_not_a_like_pattern(store: Store) -> None:
     assert [r.name for r in store.search_runs(search="50%")[0]] == ["50% data"]
     assert [r.name for r in store.search_runs(search="k\\s")[0]] == ["back\\slash"]
     assert len(store.search_runs(search="data")[0]) == 2
+
+
+def test_a_database_gone_after_opening_is_a_store_error(store: Store, tmp_path: Path) -> None:
+    run_id = _add_run(store, "before")
+    good = store.engine
+    # The database becomes unreachable (a server down, a volume unmounted):
+    store.engine = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
+    try:
+        for call in (lambda: store.search_runs(), lambda: store.get_run(run_id),
+                     lambda: store.metric_history(run_id, "loss"),
+                     lambda: store.list_experiments(), lambda: store.experiment_id("new"),
+                     lambda: store.resolve_run_id(run_id[:16])):
+            with pytest.raises(StoreUnreachableError, match="is unavailable") as info:
+                call()
+            assert "SELECT" not in str(info.value)
+    finally:
+        store.engine.dispose()
+        store.engine = good

@@ -5,6 +5,7 @@ Reads flush this process's pending writes first, so a process always reads its o
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import os
@@ -12,16 +13,21 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import psutil
 from sqlalchemy import asc, desc, func, literal, nulls_last, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
-from ..exceptions import InvalidFilterError, InvalidParameterError, RunNotFoundError
+from ..exceptions import (
+    InvalidFilterError,
+    InvalidParameterError,
+    RunNotFoundError,
+    StoreUnreachableError,
+)
 from .artifacts import ArtifactStore
 from .engine import WRITE, create_store_engine, ensure_schema
 from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by
@@ -80,6 +86,29 @@ def new_run_id() -> tuple[str, int]:
     return f"{value:032x}", stamp
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _unavailable_as_store_error(method: Callable[Concatenate[Store, P], R]
+                                ) -> Callable[Concatenate[Store, P], R]:
+    """A database that went away (or stayed locked past the busy timeout) after the store
+    was opened is a StoreUnreachableError naming the masked URL, as at opening, not a raw
+    SQLAlchemy OperationalError with its SQL."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()
+            raise StoreUnreachableError(
+                f"Store {self.display_url!r} is unavailable: "
+                f"{reason[0] if reason else type(exc.orig).__name__}") from None
+
+    return wrapper
+
+
 class Store:
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
@@ -111,6 +140,7 @@ class Store:
         self.writer.flush()
 
     # -- experiments -----------------------------------------------------------------------
+    @_unavailable_as_store_error
     def experiment_id(self, name: str, create: bool = True) -> str:
         """Id of the experiment called ``name``, created on first use."""
         name = validate_name(name, "Experiment name")
@@ -140,6 +170,7 @@ class Store:
         self._experiment_ids[name] = found
         return found
 
+    @_unavailable_as_store_error
     def list_experiments(self) -> list[dict[str, Any]]:
         self.flush()
         count = (
@@ -176,6 +207,7 @@ class Store:
         row.update(extra)
         return row
 
+    @_unavailable_as_store_error
     def search_runs(
         self,
         experiment_ids: Sequence[str] | None = None,
@@ -303,6 +335,7 @@ class Store:
                 by_id[run_id].metrics[key] = math.nan if value is None else value
         return [by_id[i] for i in ids if i in by_id]
 
+    @_unavailable_as_store_error
     def get_run(self, run_id: str) -> RunRecord:
         """A run with everything captured (source, cells, git, environment, artifacts)."""
         self.flush()
@@ -332,6 +365,7 @@ class Store:
         record.artifacts = self.artifacts.list(run_id)
         return record
 
+    @_unavailable_as_store_error
     def resolve_run_id(self, prefix: str) -> str:
         """The full id of the run whose id is or starts with ``prefix`` (git-style)."""
         self.flush()
@@ -352,6 +386,7 @@ class Store:
                 "give more characters, 16 or more usually suffice.")
         return found[0]
 
+    @_unavailable_as_store_error
     def run_exists(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(
@@ -378,6 +413,7 @@ class Store:
         return out
 
     # -- metric history --------------------------------------------------------------------
+    @_unavailable_as_store_error
     def metric_history(self, run_id: str, key: str,
                        max_points: int | None = None) -> dict[str, Any]:
         """Points of one metric as numpy arrays ``step``, ``timestamp``, ``value``.
@@ -440,6 +476,7 @@ class Store:
             return [(i, k, s, t, math.nan if v is None else v)
                     for i, k, s, t, v in conn.execute(query)]
 
+    @_unavailable_as_store_error
     def run_status(self, run_id: str) -> str:
         with self.engine.connect() as conn:
             status = conn.execute(select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
