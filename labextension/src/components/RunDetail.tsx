@@ -58,6 +58,9 @@ function Section(props: {
   );
 }
 
+/** Above this many keys a key/value table flows into columns. */
+const FLOW_KEYS = 8;
+
 function KeyValueTable(props: {
   data: { [k: string]: unknown };
   className?: string;
@@ -67,8 +70,10 @@ function KeyValueTable(props: {
   if (!keys.length) {
     return <div className="jp-mlops-muted">{props.empty ?? 'none'}</div>;
   }
+  // many keys (a metric per layer...) flow into columns, so the charts stay in reach
+  const flow = keys.length > FLOW_KEYS ? ' jp-mlops-kv-flow' : '';
   return (
-    <table className={`jp-mlops-kv ${props.className ?? ''}`}>
+    <table className={`jp-mlops-kv${flow} ${props.className ?? ''}`}>
       <tbody>
         {keys.map(k => {
           const v = props.data[k];
