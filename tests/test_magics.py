@@ -446,3 +446,17 @@ def test_track_cell_compile_errors_start_no_run(kernel: Kernel) -> None:
     assert "BODY RAN" not in text_of(cell)
     time.sleep(0.5)
     assert kernel.run_names() == before
+
+
+def test_mlops_store_masks_credentials_of_the_artifact_url(kernel: Kernel) -> None:
+    other = kernel.root / "masked" / "m.db"
+    kernel.run("import os\n"
+               "_saved = os.environ['JUPYTER_MLOPS_ARTIFACTS']\n"
+               "os.environ['JUPYTER_MLOPS_ARTIFACTS'] = 'memory://bob:hunter2@host/arts'")
+    try:
+        shown = kernel.run(f"%mlops store {other}")
+        assert error_of(shown) is None, shown.outputs
+        assert "bob:***@host" in text_of(shown) and "hunter2" not in text_of(shown)
+    finally:
+        kernel.run("os.environ['JUPYTER_MLOPS_ARTIFACTS'] = _saved")
+        kernel.run(f"%mlops store {kernel.url}")

@@ -13,6 +13,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
+from ..config import mask_url
 from ..exceptions import MLOpsError
 from ..store.writer import now_ms
 from ..tracking import fluent
@@ -296,7 +297,8 @@ class MLOpsMagics(Magics):
                     raise UsageError(str(exc)) from None
             else:
                 store = fluent.get_store()
-            print(f"Store: {store.display_url}\nArtifacts: {store.artifacts.root_url}")
+            # An fsspec URL may carry credentials too (sftp://user:password@host/...).
+            print(f"Store: {store.display_url}\nArtifacts: {mask_url(store.artifacts.root_url)}")
             return None
         if command == "runs":
             parser = MagicArgumentParser(prog="%mlops runs")
