@@ -201,9 +201,15 @@ def test_headless_sweep_of_1000_runs_outputs_one_figure_and_one_table(tmp_store)
             "    for s in range(50):\n        mlops.log_metric('loss', 1 / (s + 1))\n"
             "print('after')"
         ),
+        nbformat.v4.new_code_cell(
+            SWEEP.format(runs=50, body="mlops.log_metric('x', 1)").replace(
+                "start_run(", "start_run(live=False, "
+            )
+        ),
     ]
     NotebookClient(nb, kernel_name="python3", timeout=300).execute()
-    sweep, quiet, alone = (_bundles(cell.outputs) for cell in nb.cells)
+    sweep, quiet, alone, off = (_bundles(cell.outputs) for cell in nb.cells)
+    assert off == []  # live=False: no view at all
 
     assert len(sweep) == 2, [list(b) for b in sweep]  # one figure, one table: not 1,000 charts
     figure_bundle, table = sweep

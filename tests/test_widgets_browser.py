@@ -179,6 +179,20 @@ def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: Lab
     page.locator(".jp-Notebook .jp-CodeCell").nth(0).scroll_into_view_if_needed()
     screenshot(page, "live-chart-sweep-final")
 
+    # Saved, the cell keeps two static outputs, readable without a kernel: the figure and the
+    # table (no widget view, which would need one).
+    page.keyboard.press("Control+s")
+    outputs: list = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(outputs) < 2:
+        saved = nbformat.read(lab_server.root / "sweep.ipynb", as_version=4)
+        outputs = saved.cells[0].get("outputs", [])
+        time.sleep(0.3)
+    kinds = [set(o.get("data", {})) for o in outputs]
+    assert len(kinds) == 2, kinds
+    assert "application/vnd.plotly.v1+json" in kinds[0] and "text/html" in kinds[1], kinds
+    assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
+
 
 KEYS_CELL = """%%track keys-{n}
 import math
@@ -220,4 +234,12 @@ def test_many_metric_keys_stay_readable(lab_page, lab_server: LabServer, keys: i
     assert info["annotations"] == 0  # the "waiting for metrics" strip is gone
     assert info["xTitleBelowPlots"] is True  # the step axis under the lowest row
     page.locator(".jp-Notebook .jp-CodeCell").nth(1).scroll_into_view_if_needed()
+    # Hover shows the values of every key at that step.
+    box = page.locator(".jp-Notebook .jp-CodeCell").nth(1).locator(".nsewdrag").first
+    box.hover(position={"x": 200, "y": 40})
+    page.wait_for_selector(".hoverlayer .legend, .hoverlayer .hovertext", timeout=10_000)
+    hover = page.evaluate("() => document.querySelector('.hoverlayer').textContent")
+    assert "m00=" in hover, hover
+    if 1 < keys <= 6:  # stacked rows: one hover lists every row's value at that step
+        assert f"m{keys - 1:02d}=" in hover, hover
     screenshot(page, f"live-chart-keys-{keys}")

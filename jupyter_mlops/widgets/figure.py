@@ -61,6 +61,8 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     if rows > 1:
         # The x axis (ticks and title) under the lowest row, not between the first two.
         out["xaxis"]["anchor"] = f"y{rows}"
+        # One hover lists the values of every row at that step, not only the hovered row's.
+        out["hoversubplots"] = "axis"
         span = (1.0 - gap * (rows - 1)) / rows
         for i, key in enumerate(keys):
             top = 1.0 - i * (span + gap)
@@ -92,7 +94,7 @@ def traces(series: Mapping[str, SeriesBuffer], arrays: bool = False) -> list[dic
                 "y": y.copy() if arrays else _json_list(y),
                 "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
                 "visible": True if rows or i < MAX_ROWS else "legendonly",
-                "hovertemplate": f"{key}=%{{y}}<extra></extra>",
+                "hovertemplate": f"{key}=%{{y:.4g}}<extra></extra>",
             }
         )
     return out

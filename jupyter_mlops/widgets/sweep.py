@@ -118,12 +118,12 @@ def sweep_figure(runs: list[RunSummary]) -> dict[str, Any] | None:
             "y": y,
             "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
             "visible": True if rows or i < MAX_ROWS else "legendonly",
-            "hovertemplate": f"{key}=%{{y}}<extra></extra>",
+            "hovertemplate": f"{key}=%{{y:.4g}}<extra></extra>",
         }
         # Unified hover lists every trace at one x: the run's name and params once is enough.
         if i == 0 and labelled:
             trace["text"] = labels
-            trace["hovertemplate"] = f"%{{text}}<br>{key}=%{{y}}<extra></extra>"
+            trace["hovertemplate"] = f"%{{text}}<br>{key}=%{{y:.4g}}<extra></extra>"
         data.append(trace)
     title = f"<b>{html.escape(headline(runs))}</b> · latest value of each metric per run"
     spec_layout = layout(keys, title)
