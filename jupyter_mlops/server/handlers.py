@@ -167,10 +167,16 @@ class RunsHandler(MLOpsHandler):
                 f"Unknown status {status[:40]!r}; use one of {', '.join(RUN_STATUSES)}.",
                 reason="InvalidFilterError",
             )
+        order_by = self.text_arg("order_by")
+        if order_by is not None and any(not part.strip() for part in order_by.split(",")):
+            raise self.bad_request(
+                f"order_by has an empty item: {order_by[:80]!r} (use KEY [ASC|DESC], ...).",
+                reason="InvalidFilterError",
+            )
         query = {
             "filter": self.text_arg("filter"),
             "search": self.text_arg("search"),
-            "order_by": self.text_arg("order_by"),
+            "order_by": order_by,
             "limit": self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": self.int_arg("offset", 0, 0, MAX_OFFSET),
             "statuses": [status.upper()] if status else None,
