@@ -444,3 +444,26 @@ def test_sweep_table_shows_points_that_arrive_after_a_run_left_the_chart(monkeyp
     second.end()
     group.end_of_cell()
     assert not any(run_id in manager._views for run_id in ("1" * 32, "2" * 32))
+
+
+@pytest.mark.slow
+def test_live_metrics_notebook_outputs_one_view_per_cell(tmp_store, tmp_path) -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "live-metrics.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    by_source = {
+        cell.source.split("\n", 1)[0]: _bundles(cell.outputs)
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    }
+    track = by_source["%%track sgd --param lr=0.1 --param epochs=40"]
+    assert len(track) == 1 and "FINISHED" in track[0]["text/plain"]
+    assert {t["name"] for t in track[0][PLOTLY_MIME]["data"]} == {"accuracy", "loss"}
+    sweep = by_source["def train(lr, epochs=10):"]
+    assert len(sweep) == 2  # six runs: one figure, one table
+    assert len(sweep[0][PLOTLY_MIME]["data"][0]["y"]) == 6
+    assert "6 runs in this cell: 6 FINISHED" in sweep[1]["text/plain"]
