@@ -23,8 +23,11 @@ class MLOps(Configurable):
 
     store_url = Unicode("", help="SQLAlchemy URL or file path of the run store.").tag(config=True)
     artifacts_url = Unicode("", help="fsspec URL of the artifact root.").tag(config=True)
-    live = Bool(True, help="Show live metric charts under tracked cells in front ends that "
-                "render widgets (JUPYTER_MLOPS_LIVE=0/1 overrides).").tag(config=True)
+    live = Bool(
+        True,
+        help="Show live metric charts under tracked cells in front ends that "
+        "render widgets (JUPYTER_MLOPS_LIVE=0/1 overrides).",
+    ).tag(config=True)
 
 
 def default_root() -> Path:
@@ -73,7 +76,8 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
     if not isinstance(url_or_path, (str, os.PathLike)):
         raise InvalidStoreURLError(
             f"Store URL must be a string or a path, got {type(url_or_path).__name__} "
-            f"{url_or_path!r}.")
+            f"{url_or_path!r}."
+        )
     text = os.fspath(url_or_path).strip()
     if not text:
         raise InvalidStoreURLError("Store URL is empty.")
@@ -95,16 +99,20 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
             f"Unsupported store URL {mask_url(text)!r}: use sqlite:///PATH, a file path, or "
             "postgresql+psycopg://USER:PASSWORD@HOST/DB."
         )
-    if backend == "sqlite" and (not url.database or ":memory:" in url.database
-                                or "mode=memory" in url.database):
+    if backend == "sqlite" and (
+        not url.database or ":memory:" in url.database or "mode=memory" in url.database
+    ):
         # Each connection to an in-memory database is a separate database: the background
         # writer would commit to one that no reader ever sees.
         raise InvalidStoreURLError(
             f"In-memory SQLite store {mask_url(text)!r} is not supported (the background "
             "writer uses its own connection); use a file path or sqlite:///PATH."
         )
-    if backend == "sqlite" and not url.database.startswith("file:") and \
-            not os.path.isabs(url.database):
+    if (
+        backend == "sqlite"
+        and not url.database.startswith("file:")
+        and not os.path.isabs(url.database)
+    ):
         # sqlite:///relative.db is relative to the cwd, and `jupyter mlops run` hands the URL
         # to a kernel running in the notebook's folder: it would write to another database.
         url = url.set(database=str(Path(url.database).expanduser().resolve()))
@@ -144,7 +152,8 @@ def resolve_store_url(explicit: str | None = None, config: Config | None = None)
     except OSError as exc:
         raise StoreUnreachableError(
             f"Cannot create the default store's folder {str(root)!r}: {exc.strerror or exc}. "
-            f"Set {STORE_ENV} (or mlops.set_store) to a writable location.") from None
+            f"Set {STORE_ENV} (or mlops.set_store) to a writable location."
+        ) from None
     return normalize_store_url(str(root / "mlops.db"))
 
 

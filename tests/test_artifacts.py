@@ -15,8 +15,13 @@ RUN = "0123456789abcdef0123456789abcdef"
 
 @pytest.mark.parametrize(
     ("path", "normal"),
-    [("model.pkl", "model.pkl"), ("a/b/../c.txt", "a/c.txt"), ("./x//y", "x/y"),
-     ("dir\\file.txt", "dir/file.txt"), ("..hidden", "..hidden")],
+    [
+        ("model.pkl", "model.pkl"),
+        ("a/b/../c.txt", "a/c.txt"),
+        ("./x//y", "x/y"),
+        ("dir\\file.txt", "dir/file.txt"),
+        ("..hidden", "..hidden"),
+    ],
 )
 def test_safe_relative_path_normalises(path: str, normal: str) -> None:
     assert safe_relative_path(path) == normal
@@ -24,8 +29,21 @@ def test_safe_relative_path_normalises(path: str, normal: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["../secret", "a/../../secret", "..", "/etc/passwd", "\\\\server\\share", "C:\\evil",
-     "c:/evil", ".", "", "   ", "a/\x00b", "x/../..", "..\\..\\evil"],
+    [
+        "../secret",
+        "a/../../secret",
+        "..",
+        "/etc/passwd",
+        "\\\\server\\share",
+        "C:\\evil",
+        "c:/evil",
+        ".",
+        "",
+        "   ",
+        "a/\x00b",
+        "x/../..",
+        "..\\..\\evil",
+    ],
 )
 def test_path_traversal_is_refused(path: str) -> None:
     with pytest.raises(InvalidParameterError):
@@ -43,11 +61,16 @@ def test_put_list_open_roundtrip(tmp_path: Path) -> None:
 
     assert store.put(RUN, single) == [("model.txt", 7)]
     assert store.put(RUN, folder, "figures") == [
-        ("figures/plots/a.png", 4), ("figures/plots/sub/b.csv", 4)]
+        ("figures/plots/a.png", 4),
+        ("figures/plots/sub/b.csv", 4),
+    ]
     assert store.put_bytes(RUN, "notes/readme.md", b"hello") == ("notes/readme.md", 5)
     assert store.list(RUN) == [
-        ("figures/plots/a.png", 4), ("figures/plots/sub/b.csv", 4), ("model.txt", 7),
-        ("notes/readme.md", 5)]
+        ("figures/plots/a.png", 4),
+        ("figures/plots/sub/b.csv", 4),
+        ("model.txt", 7),
+        ("notes/readme.md", 5),
+    ]
     with store.open(RUN, "model.txt") as handle:
         assert handle.read() == b"weights"
     assert (tmp_path / "root" / RUN / "figures" / "plots" / "sub" / "b.csv").exists()
@@ -133,8 +156,9 @@ def test_log_artifact_of_a_non_path_is_a_clear_error(tmp_store: str, path: objec
         mlops.log_artifact(path)  # type: ignore[arg-type]
 
 
-def test_log_artifact_of_a_special_file_is_an_error_not_nothing(tmp_store: str,
-                                                                tmp_path: Path) -> None:
+def test_log_artifact_of_a_special_file_is_an_error_not_nothing(
+    tmp_store: str, tmp_path: Path
+) -> None:
     import os
 
     fifo = tmp_path / "pipe"
@@ -146,8 +170,9 @@ def test_log_artifact_of_a_special_file_is_an_error_not_nothing(tmp_store: str,
     assert mlops.get_run(run.run_id).artifacts == []
 
 
-def test_an_unwritable_artifact_root_is_a_store_error(tmp_store: str, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_artifact_root_is_a_store_error(
+    tmp_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jupyter_mlops.exceptions import StoreError
 
     blocker = tmp_path / "a-file"

@@ -19,8 +19,17 @@ from jupyter_mlops.tracking.capture import (
     notebook_path,
 )
 
-GIT = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com",
-       "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=Test",
+    "-c",
+    "user.email=test@example.com",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+]
 
 
 @pytest.fixture
@@ -38,8 +47,9 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _head(root: Path) -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_clean_repository(repo: Path) -> None:

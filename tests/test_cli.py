@@ -14,8 +14,20 @@ import pytest
 import jupyter_mlops as mlops
 from jupyter_mlops.cli.main import main
 
-SUMMARY_FIELDS = {"run_id", "name", "experiment", "experiment_id", "status", "start_time",
-                  "end_time", "params", "metrics", "tags", "parent_run_id", "notebook_path"}
+SUMMARY_FIELDS = {
+    "run_id",
+    "name",
+    "experiment",
+    "experiment_id",
+    "status",
+    "start_time",
+    "end_time",
+    "params",
+    "metrics",
+    "tags",
+    "parent_run_id",
+    "notebook_path",
+}
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -54,8 +66,16 @@ def test_runs_list_table(two_runs: dict[str, str], capsys: pytest.CaptureFixture
     code, out, err = cli(capsys, "runs", "list")
     assert code == 0, err
     lines = out.strip().splitlines()
-    assert lines[0].split() == ["RUN_ID", "NAME", "EXPERIMENT", "STATUS", "START", "(UTC)",
-                                "DURATION", "METRICS"]
+    assert lines[0].split() == [
+        "RUN_ID",
+        "NAME",
+        "EXPERIMENT",
+        "STATUS",
+        "START",
+        "(UTC)",
+        "DURATION",
+        "METRICS",
+    ]
     assert lines[1].startswith(two_runs["beta"])  # newest first
     assert lines[2].startswith(two_runs["alpha"])
     assert "cli-exp" in lines[2] and "FINISHED" in lines[2] and "acc=0.9" in lines[2]
@@ -109,8 +129,17 @@ def test_runs_show_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[
     assert code == 0, err
     data = json.loads(out)
     assert set(data) >= SUMMARY_FIELDS
-    for field in ("source", "cells", "git", "environment", "artifacts", "stdout", "error",
-                  "children", "execution_count"):
+    for field in (
+        "source",
+        "cells",
+        "git",
+        "environment",
+        "artifacts",
+        "stdout",
+        "error",
+        "children",
+        "execution_count",
+    ):
         assert field in data, field
     assert data["run_id"] == two_runs["alpha"]
     assert data["artifacts"] == [{"path": "model.txt", "size": 7}]
@@ -138,9 +167,9 @@ def test_runs_show_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[
         (["--store", "sqlite://", "runs", "list"], "In-memory"),
     ],
 )
-def test_errors_are_clear_with_exit_code_2(two_runs: dict[str, str], argv: list[str],
-                                           message: str,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_clear_with_exit_code_2(
+    two_runs: dict[str, str], argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = cli(capsys, *argv)
     assert code == 2
     assert message in err + out
@@ -170,12 +199,20 @@ def test_store_option(tmp_store: str, tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_console_script(tmp_store: str) -> None:
     """The installed entry point, as a user runs it (`jupyter mlops` dispatches to it)."""
-    done = subprocess.run([sys.executable, "-m", "jupyter_mlops", "runs", "list", "--format",
-                           "json"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "runs", "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
-    done = subprocess.run([sys.executable, "-m", "jupyter_mlops", "runs", "show", "abc"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_mlops", "runs", "show", "abc"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "jupyter mlops: error:" in done.stderr and "Traceback" not in done.stderr
 
@@ -184,8 +221,9 @@ def test_console_script(tmp_store: str) -> None:
 
 
 @pytest.mark.slow
-def test_run_notebook_with_params_and_output(tmp_store: str, make_notebook, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_notebook_with_params_and_output(
+    tmp_store: str, make_notebook, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     notebook = make_notebook(
         "train.ipynb",
         ("epochs = 1\nname = 'default'", ["parameters"]),
@@ -196,8 +234,20 @@ def test_run_notebook_with_params_and_output(tmp_store: str, make_notebook, tmp_
         "print('trained', epochs, name)",
     )
     output = tmp_path / "executed.ipynb"
-    code, out, err = cli(capsys, "run", str(notebook), "-p", "epochs=3", "-p", "name=big model",
-                         "-o", str(output), "--experiment", "cli-nb", "--no-progress")
+    code, out, err = cli(
+        capsys,
+        "run",
+        str(notebook),
+        "-p",
+        "epochs=3",
+        "-p",
+        "name=big model",
+        "-o",
+        str(output),
+        "--experiment",
+        "cli-nb",
+        "--no-progress",
+    )
     assert code == 0, err
     assert "FINISHED" in out and "4 cells" in out and "1 child runs" in out
     executed = nbformat.read(output, as_version=4)
@@ -219,15 +269,15 @@ def test_run_notebook_with_params_and_output(tmp_store: str, make_notebook, tmp_
     assert len(detail["cells"]) == 4
     assert "print('trained', epochs, name)" in detail["source"]
     assert detail["notebook_path"] == str(notebook.resolve())
-    assert {"path": "executed.ipynb", "size": detail["artifacts"][0]["size"]} in detail[
-        "artifacts"]
+    assert {"path": "executed.ipynb", "size": detail["artifacts"][0]["size"]} in detail["artifacts"]
     code, out, err = cli(capsys, "runs", "show", record.run_id)
     assert code == 0 and "Cells (4):" in out and f"notebook   : {notebook.resolve()}" in out
 
 
 @pytest.mark.slow
 def test_failing_notebook_exits_non_zero_and_records_failed(
-        tmp_store: str, make_notebook, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_store: str, make_notebook, capsys: pytest.CaptureFixture[str]
+) -> None:
     notebook = make_notebook("fails.ipynb", "a = 1", "raise KeyError('missing column')")
     code, out, err = cli(capsys, "run", str(notebook), "--no-progress")
     assert code != 0
@@ -253,15 +303,19 @@ def test_failing_notebook_exits_non_zero_and_records_failed(
         (["run"], "the following arguments are required: notebook"),
     ],
 )
-def test_run_bad_paths_and_args(tmp_store: str, make_notebook, tmp_path: Path,
-                                argv: list[str], message: str,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_bad_paths_and_args(
+    tmp_store: str,
+    make_notebook,
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     garbage = tmp_path / "garbage.ipynb"
     garbage.write_text("this is not json")
     good = make_notebook("good.ipynb", "x = 1")
     nokernel = tmp_path / "nokernel.ipynb"
-    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
-                   nokernel)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), nokernel)
     argv = [a.format(garbage=garbage, good=good, nokernel=nokernel) for a in argv]
     code, out, err = cli(capsys, *argv)
     assert code == 2
@@ -271,7 +325,8 @@ def test_run_bad_paths_and_args(tmp_store: str, make_notebook, tmp_path: Path,
 
 
 def test_runs_list_keeps_creation_order_within_a_millisecond(
-        tmp_store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     created = []
     for i in range(100):
         with mlops.start_run(f"tight-{i}") as run:
@@ -296,8 +351,13 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(two_runs: dict[str, str]) 
         read, write = os.pipe()
         os.close(read)  # no reader: the first write fails with EPIPE
         try:
-            proc = subprocess.run([sys.executable, "-m", "jupyter_mlops.cli.main", *argv],
-                                  stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+            proc = subprocess.run(
+                [sys.executable, "-m", "jupyter_mlops.cli.main", *argv],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=120,
+            )
         finally:
             os.close(write)
         assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr

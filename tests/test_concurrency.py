@@ -54,13 +54,26 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
     script.write_text(WORKER)
     go = tmp_path / "go"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
-    env.update(JUPYTER_MLOPS_STORE=str(store), JUPYTER_MLOPS_ARTIFACTS=str(tmp_path / "arts"),
-               PYTHONUNBUFFERED="1")
+    env.update(
+        JUPYTER_MLOPS_STORE=str(store),
+        JUPYTER_MLOPS_ARTIFACTS=str(tmp_path / "arts"),
+        PYTHONUNBUFFERED="1",
+    )
     procs = [
         subprocess.Popen(
-            [sys.executable, str(script), str(go), str(n), str(RUNS_PER_PROCESS),
-             str(POINTS_PER_RUN)],
-            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(script),
+                str(go),
+                str(n),
+                str(RUNS_PER_PROCESS),
+                str(POINTS_PER_RUN),
+            ],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(PROCESSES)
     ]
@@ -78,20 +91,28 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
     conn = sqlite3.connect(store)
     try:
         runs_total = RUNS_PER_PROCESS * PROCESSES
-        assert conn.execute("SELECT COUNT(*) FROM experiments WHERE name = 'shared'").fetchone()[
-            0] == 1
+        assert (
+            conn.execute("SELECT COUNT(*) FROM experiments WHERE name = 'shared'").fetchone()[0]
+            == 1
+        )
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2 * runs_total
-        assert conn.execute(
-            "SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0] == 2 * runs_total
+        assert (
+            conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0]
+            == 2 * runs_total
+        )
         assert conn.execute("SELECT COUNT(*) FROM params").fetchone()[0] == 2 * runs_total
-        assert conn.execute(
-            "SELECT COUNT(*) FROM tags WHERE key = 'progress'").fetchone()[0] == runs_total
+        assert (
+            conn.execute("SELECT COUNT(*) FROM tags WHERE key = 'progress'").fetchone()[0]
+            == runs_total
+        )
         assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == (
-            runs_total * (2 * POINTS_PER_RUN + 1))
+            runs_total * (2 * POINTS_PER_RUN + 1)
+        )
         per_series = conn.execute(
             "SELECT r.name, s.key, s.point_count, COUNT(m.id), s.latest_step "
             "FROM metric_series s JOIN runs r ON r.run_id = s.run_id "
-            "JOIN metrics m ON m.series_id = s.series_id GROUP BY s.series_id").fetchall()
+            "JOIN metrics m ON m.series_id = s.series_id GROUP BY s.series_id"
+        ).fetchall()
         assert len(per_series) == runs_total * 3
         for name, key, point_count, rows, latest_step in per_series:
             expected = 1 if key == "child" else POINTS_PER_RUN
@@ -101,7 +122,8 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
         steps = conn.execute(
             "SELECT COUNT(DISTINCT m.step), MIN(m.step), MAX(m.step) FROM metrics m "
             "JOIN metric_series s ON s.series_id = m.series_id WHERE s.key = 'loss' "
-            "GROUP BY s.series_id").fetchall()
+            "GROUP BY s.series_id"
+        ).fetchall()
         assert set(steps) == {(POINTS_PER_RUN, 0, POINTS_PER_RUN - 1)}
     finally:
         conn.close()

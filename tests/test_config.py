@@ -22,8 +22,12 @@ from jupyter_mlops.tracking import fluent
 @pytest.fixture
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """No store/artifact env vars; Jupyter config and data dirs inside ``tmp_path``."""
-    for name in ("JUPYTER_MLOPS_STORE", "JUPYTER_MLOPS_ARTIFACTS", "JUPYTER_MLOPS_EXPERIMENT",
-                 "JUPYTER_MLOPS_PARENT_RUN"):
+    for name in (
+        "JUPYTER_MLOPS_STORE",
+        "JUPYTER_MLOPS_ARTIFACTS",
+        "JUPYTER_MLOPS_EXPERIMENT",
+        "JUPYTER_MLOPS_PARENT_RUN",
+    ):
         monkeypatch.delenv(name, raising=False)
     config_dir = tmp_path / "config"
     config_dir.mkdir()
@@ -183,8 +187,9 @@ def test_mask_url() -> None:
     assert "secret" not in mask_url("://u:secret@h")
 
 
-def test_relative_sqlite_url_is_made_absolute(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_sqlite_url_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`jupyter mlops run` hands the URL to a kernel in the notebook's folder: a relative
     sqlite:///x.db there would be another database."""
     monkeypatch.chdir(tmp_path)
@@ -192,8 +197,9 @@ def test_relative_sqlite_url_is_made_absolute(tmp_path: Path,
     assert normalize_store_url(f"sqlite:///{tmp_path}/y.db") == f"sqlite:///{tmp_path}/y.db"
 
 
-@pytest.mark.parametrize("url", ["postgresql://me:hunter2@[::1/db",
-                                 "postgresql://me:hunter2@host:port/db"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://me:hunter2@[::1/db", "postgresql://me:hunter2@host:port/db"]
+)
 def test_malformed_url_is_a_typed_error_with_password_masked(url: str) -> None:
     with pytest.raises(InvalidStoreURLError, match="Invalid store URL") as info:
         normalize_store_url(url)
@@ -201,8 +207,9 @@ def test_malformed_url_is_a_typed_error_with_password_masked(url: str) -> None:
 
 
 @pytest.mark.parametrize("url", [5, "", "   "])
-def test_set_store_of_a_non_url_is_refused_not_the_default_store(tmp_store: str,
-                                                                  url: object) -> None:
+def test_set_store_of_a_non_url_is_refused_not_the_default_store(
+    tmp_store: str, url: object
+) -> None:
     with pytest.raises(InvalidStoreURLError):
         mlops.set_store(url)  # type: ignore[arg-type]
     assert mlops.get_store().url == tmp_store  # the store in use is kept
@@ -219,8 +226,9 @@ def test_a_driver_message_echoing_the_password_is_masked(tmp_store: str) -> None
     assert "pw-9f3k" not in reason and '"***"' in reason, message
 
 
-def test_relative_artifacts_directory_is_made_absolute(tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_artifacts_directory_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JUPYTER_MLOPS_ARTIFACTS", "arts")
     store_url = f"sqlite:///{tmp_path / 'm.db'}"
@@ -229,8 +237,9 @@ def test_relative_artifacts_directory_is_made_absolute(tmp_path: Path,
     assert resolve_artifacts_url(store_url) == "memory://bucket/arts"
 
 
-def test_an_unwritable_default_location_is_a_clear_error(clean_env: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unwritable_default_location_is_a_clear_error(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     blocker = clean_env / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(blocker / "data"))

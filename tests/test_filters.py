@@ -18,12 +18,27 @@ from jupyter_mlops.store.writer import now_ms
 
 RUNS = {
     # name: (experiment, status, params, metrics, tags)
-    "sgd-fast": ("exp-a", "FINISHED", {"lr": "0.1", "opt": "sgd"},
-                 {"acc": 0.91, "val loss": 0.3}, {"team": "vision"}),
-    "sgd-slow": ("exp-a", "FAILED", {"lr": "0.01", "opt": "sgd"},
-                 {"acc": 0.75, "val loss": 0.8}, {"team": "nlp"}),
-    "adam": ("exp-b", "FINISHED", {"lr": "0.001", "opt": "adam"},
-             {"acc": 0.97}, {"team": "vision", "note": "it's good"}),
+    "sgd-fast": (
+        "exp-a",
+        "FINISHED",
+        {"lr": "0.1", "opt": "sgd"},
+        {"acc": 0.91, "val loss": 0.3},
+        {"team": "vision"},
+    ),
+    "sgd-slow": (
+        "exp-a",
+        "FAILED",
+        {"lr": "0.01", "opt": "sgd"},
+        {"acc": 0.75, "val loss": 0.8},
+        {"team": "nlp"},
+    ),
+    "adam": (
+        "exp-b",
+        "FINISHED",
+        {"lr": "0.001", "opt": "adam"},
+        {"acc": 0.97},
+        {"team": "vision", "note": "it's good"},
+    ),
     "nan-run": ("exp-b", "KILLED", {"opt": "adam"}, {"acc": math.nan}, {}),
 }
 
@@ -118,17 +133,29 @@ def test_bad_filter_is_a_clear_error(store: Store, expression: str, message: str
 
 def test_order_by(store: Store) -> None:
     assert names(store, "metrics.acc IS NOT NULL", "metrics.acc DESC")[:3] == [
-        "adam", "sgd-fast", "sgd-slow"]
+        "adam",
+        "sgd-fast",
+        "sgd-slow",
+    ]
     assert names(store, "params.lr IS NOT NULL", ["params.lr ASC"]) == [
-        "adam", "sgd-slow", "sgd-fast"]
+        "adam",
+        "sgd-slow",
+        "sgd-fast",
+    ]
     assert names(store, None, "name") == sorted(RUNS)
     assert names(store, None, "experiment DESC, name DESC") == [
-        "nan-run", "adam", "sgd-slow", "sgd-fast"]
+        "nan-run",
+        "adam",
+        "sgd-slow",
+        "sgd-fast",
+    ]
     # default: newest first
     assert names(store) == list(reversed(RUNS))
     # runs without the key sort last either way
     assert names(store, None, "metrics.`val loss` DESC")[-2:] in (
-        ["adam", "nan-run"], ["nan-run", "adam"])
+        ["adam", "nan-run"],
+        ["nan-run", "adam"],
+    )
     with pytest.raises(InvalidFilterError):
         names(store, None, "bogus DESC")
 
@@ -141,7 +168,10 @@ def test_parse_identifier_and_order_by() -> None:
     assert parse_identifier("metrics.a.b") == Identifier("metric", "a.b")
     terms = parse_order_by("metrics.acc DESC, start_time asc,, name")
     assert [(t.ident.key, t.descending) for t in terms] == [
-        ("acc", True), ("start_time", False), ("name", False)]
+        ("acc", True),
+        ("start_time", False),
+        ("name", False),
+    ]
     assert parse_order_by(None) == []
 
 
@@ -153,8 +183,9 @@ def test_parse_identifier_and_order_by() -> None:
         ("status IN ('FINISHED', 'OK')", "Unknown status 'OK'"),
     ],
 )
-def test_a_misspelt_status_is_an_error_not_an_empty_result(store: Store, expression: str,
-                                                          message: str) -> None:
+def test_a_misspelt_status_is_an_error_not_an_empty_result(
+    store: Store, expression: str, message: str
+) -> None:
     with pytest.raises(InvalidFilterError, match=message):
         store.search_runs(filter=expression)
     # the right spellings, in any case, still work
@@ -187,8 +218,9 @@ def test_filter_of_the_wrong_type_is_a_clear_error(expression: object) -> None:
         ("user IN (1, 'a')", "user is text"),
     ],
 )
-def test_comparisons_across_types_are_errors_on_every_store(store: Store, expression: str,
-                                                           message: str) -> None:
+def test_comparisons_across_types_are_errors_on_every_store(
+    store: Store, expression: str, message: str
+) -> None:
     """PostgreSQL fails these queries ("operator does not exist: bigint > character
     varying") where SQLite quietly matches nothing: both now say what is wrong."""
     with pytest.raises(InvalidFilterError, match=message):

@@ -55,7 +55,8 @@ def _progress(db: Path) -> tuple[str | None, int | None, int, float | None, floa
         count, first, last = conn.execute(
             "SELECT COUNT(*), MIN(m.value), MAX(m.value) FROM metrics m "
             "JOIN metric_series s ON s.series_id = m.series_id WHERE s.run_id = ?",
-            (run[0],)).fetchone()
+            (run[0],),
+        ).fetchone()
         return run[0], run[1], count, first, last
     except sqlite3.OperationalError:  # tables not created yet
         return None, None, 0, None, None
@@ -64,7 +65,8 @@ def _progress(db: Path) -> tuple[str | None, int | None, int, float | None, floa
 
 
 def test_sigkill_mid_run_is_killed_with_metrics_kept(
-        kernel: tuple[KernelManager, str], tmp_path: Path) -> None:
+    kernel: tuple[KernelManager, str], tmp_path: Path
+) -> None:
     km, url = kernel
     client = km.client()
     client.start_channels()
@@ -78,8 +80,7 @@ def test_sigkill_mid_run_is_killed_with_metrics_kept(
         while True:
             run_id, pid, count, first, last = _progress(tmp_path / "mlops.db")
             now = time.time()
-            if (first is not None and last is not None and last - first >= 3.0
-                    and now - last < 1.0):
+            if first is not None and last is not None and last - first >= 3.0 and now - last < 1.0:
                 break
             assert time.monotonic() < deadline, "the kernel never logged 3 s of metrics"
             time.sleep(0.05)

@@ -111,7 +111,10 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
     env.update(JUPYTER_MLOPS_STORE=url, JUPYTER_MLOPS_ARTIFACTS=str(root / "artifacts"))
     client = NotebookClient(
-        nbformat.v4.new_notebook(), kernel_name="python3", timeout=120, allow_errors=True,
+        nbformat.v4.new_notebook(),
+        kernel_name="python3",
+        timeout=120,
+        allow_errors=True,
         resources={"metadata": {"path": str(root)}},
     )
     with client.setup_kernel(env=env):
@@ -158,8 +161,9 @@ def test_track_cell_finished(kernel: Kernel) -> None:
     assert recorded.execution_count == cell.execution_count
     assert recorded.status == "FINISHED" and recorded.source == run.source
     assert run.environment["python"]
-    assert "pandas" in {p.lower() for p in run.environment["packages"]} or run.environment[
-        "packages"]
+    assert (
+        "pandas" in {p.lower() for p in run.environment["packages"]} or run.environment["packages"]
+    )
     # the variable the cell assigned lives on in the kernel
     assert "42" in text_of(kernel.run("result"))
 
@@ -233,7 +237,8 @@ def test_track_cell_syntax_error_is_not_a_run(kernel: Kernel) -> None:
     ],
 )
 def test_bad_track_options_are_usage_errors_and_the_cell_does_not_run(
-        kernel: Kernel, line: str, message: str) -> None:
+    kernel: Kernel, line: str, message: str
+) -> None:
     flag = kernel.root / "bad-option-ran.txt"
     before = kernel.run_names()
     cell = kernel.run(f"{line}\nopen({str(flag)!r}, 'w').close()\nprint('BODY RAN')")
@@ -246,11 +251,13 @@ def test_bad_track_options_are_usage_errors_and_the_cell_does_not_run(
 
 
 def test_bad_track_line_commands(kernel: Kernel) -> None:
-    for line, message in (("%track sideways", "Unknown %track command"),
-                          ("%track", "Unknown %track command"),
-                          ("%track stop", "No session run is on"),
-                          ("%track stop now", "takes no arguments"),
-                          ("%track start --nope", "unrecognized arguments")):
+    for line, message in (
+        ("%track sideways", "Unknown %track command"),
+        ("%track", "Unknown %track command"),
+        ("%track stop", "No session run is on"),
+        ("%track stop now", "takes no arguments"),
+        ("%track start --nope", "unrecognized arguments"),
+    ):
         error = usage_error_of(kernel.run(line))
         assert error is not None and message in error, (line, error)
 
@@ -318,7 +325,12 @@ def test_session_records_every_cell_in_order_including_out_of_order(kernel: Kern
     cells = run.cells
     assert [c.position for c in cells] == [0, 1, 2, 3, 4]
     assert [c.source for c in cells] == [
-        "x = 1", "x = x * 10", "x = 1", "print('x is', x)", "y = 1 / 0"]
+        "x = 1",
+        "x = x * 10",
+        "x = 1",
+        "print('x is', x)",
+        "y = 1 / 0",
+    ]
     assert [c.execution_count for c in cells] == seen_counts
     counts = [c.execution_count for c in cells]
     assert counts == sorted(counts) and len(set(counts)) == 5
@@ -365,9 +377,9 @@ def test_experiment_magic(kernel: Kernel) -> None:
 
 
 def test_mlops_runs_output(kernel: Kernel) -> None:
-    kernel.run("%%track listed-run --param k=v\n"
-               "import jupyter_mlops as m\n"
-               "m.log_metric('acc', 0.5)")
+    kernel.run(
+        "%%track listed-run --param k=v\nimport jupyter_mlops as m\nm.log_metric('acc', 0.5)"
+    )
     kernel.finished_run("listed-run")
     cell = kernel.run("%mlops runs --limit 200")
     assert error_of(cell) is None, cell.outputs
@@ -378,8 +390,12 @@ def test_mlops_runs_output(kernel: Kernel) -> None:
     filtered = kernel.run("%mlops runs --filter \"params.k = 'v'\"")
     assert "listed-run" in text_of(filtered)
     assert "my-cell" not in text_of(filtered)
-    for line in ("%mlops runs --limit 0", "%mlops runs --filter 'nonsense ~'",
-                 "%mlops frobnicate", "%mlops"):
+    for line in (
+        "%mlops runs --limit 0",
+        "%mlops runs --filter 'nonsense ~'",
+        "%mlops frobnicate",
+        "%mlops",
+    ):
         assert usage_error_of(kernel.run(line)) is not None, line
 
 
@@ -450,9 +466,11 @@ def test_track_cell_compile_errors_start_no_run(kernel: Kernel) -> None:
 
 def test_mlops_store_masks_credentials_of_the_artifact_url(kernel: Kernel) -> None:
     other = kernel.root / "masked" / "m.db"
-    kernel.run("import os\n"
-               "_saved = os.environ['JUPYTER_MLOPS_ARTIFACTS']\n"
-               "os.environ['JUPYTER_MLOPS_ARTIFACTS'] = 'memory://bob:hunter2@host/arts'")
+    kernel.run(
+        "import os\n"
+        "_saved = os.environ['JUPYTER_MLOPS_ARTIFACTS']\n"
+        "os.environ['JUPYTER_MLOPS_ARTIFACTS'] = 'memory://bob:hunter2@host/arts'"
+    )
     try:
         shown = kernel.run(f"%mlops store {other}")
         assert error_of(shown) is None, shown.outputs

@@ -29,7 +29,8 @@ TRAIN = (
 
 @pytest.mark.slow
 def test_execute_notebook_tracks_one_run_with_cells_children_and_artifact(
-        tmp_store: str, make_notebook, tmp_path: Path) -> None:
+    tmp_store: str, make_notebook, tmp_path: Path
+) -> None:
     notebook = make_notebook("train.ipynb", *TRAIN)
     output = tmp_path / "out" / "executed.ipynb"
     output.parent.mkdir()
@@ -75,8 +76,7 @@ def test_execute_notebook_tracks_one_run_with_cells_children_and_artifact(
 
 
 @pytest.mark.slow
-def test_failing_notebook_is_failed_with_the_cells_that_ran(
-        tmp_store: str, make_notebook) -> None:
+def test_failing_notebook_is_failed_with_the_cells_that_ran(tmp_store: str, make_notebook) -> None:
     notebook = make_notebook(
         "broken.ipynb",
         "x = 1",
@@ -108,13 +108,24 @@ def test_bad_notebook_paths(tmp_store: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("lr=0.1", ("lr", 0.1)), ("n=3", ("n", 3)), ("name=abc", ("name", "abc")),
-     ("s='quoted'", ("s", "quoted")), ("flag=true", ("flag", True)), ("v=None", ("v", None)),
-     ("xs=[1, 2]", ("xs", [1, 2])), ("eq=a=b", ("eq", "a=b")), (" k = 1", ("k", 1)),
-     # literals papermill cannot inject stay text (a set used to fail the started run)
-     ("s={1, 2}", ("s", "{1, 2}")), ("t=(1,2)", ("t", "(1,2)")), ("b=b'x'", ("b", "b'x'")),
-     ("c=1j", ("c", "1j")), ("d={1: 'a'}", ("d", "{1: 'a'}")),
-     ("m={'k': [1, {'x': None}]}", ("m", {"k": [1, {"x": None}]}))],
+    [
+        ("lr=0.1", ("lr", 0.1)),
+        ("n=3", ("n", 3)),
+        ("name=abc", ("name", "abc")),
+        ("s='quoted'", ("s", "quoted")),
+        ("flag=true", ("flag", True)),
+        ("v=None", ("v", None)),
+        ("xs=[1, 2]", ("xs", [1, 2])),
+        ("eq=a=b", ("eq", "a=b")),
+        (" k = 1", ("k", 1)),
+        # literals papermill cannot inject stay text (a set used to fail the started run)
+        ("s={1, 2}", ("s", "{1, 2}")),
+        ("t=(1,2)", ("t", "(1,2)")),
+        ("b=b'x'", ("b", "b'x'")),
+        ("c=1j", ("c", "1j")),
+        ("d={1: 'a'}", ("d", "{1: 'a'}")),
+        ("m={'k': [1, {'x': None}]}", ("m", {"k": [1, {"x": None}]})),
+    ],
 )
 def test_parse_parameter(text: str, expected: tuple[str, object]) -> None:
     assert parse_parameter(text) == expected
@@ -128,7 +139,8 @@ def test_parse_parameter_errors(text: str) -> None:
 
 @pytest.mark.slow
 def test_an_unstorable_executed_notebook_still_ends_the_run(
-        tmp_store: str, make_notebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_store: str, make_notebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from jupyter_mlops.exceptions import StoreError
 
     notebook = make_notebook("ok.ipynb", "x = 1")

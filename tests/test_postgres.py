@@ -31,7 +31,8 @@ def test_schema_is_created_by_alembic_and_matches(pg: str) -> None:
     assert store.engine.dialect.name == "postgresql"
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
-            SCHEMA_HEAD)
+            SCHEMA_HEAD
+        )
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
     assert set(metadata.tables) <= set(sa.inspect(store.engine).get_table_names())
@@ -88,12 +89,10 @@ def test_filters_and_order(pg: str) -> None:
         with mlops.start_run(name, params={"opt": opt}, tags={"t": name.upper()}):
             mlops.log_metric("acc", acc)
     names = lambda frame: list(frame["name"])  # noqa: E731
-    assert names(mlops.runs(filter="metrics.acc > 0.8", order_by="metrics.acc DESC")) == [
-        "c", "a"]
+    assert names(mlops.runs(filter="metrics.acc > 0.8", order_by="metrics.acc DESC")) == ["c", "a"]
     assert names(mlops.runs(filter="params.opt = 'sgd' and tags.t != 'A'")) == ["c"]
     assert names(mlops.runs(filter="params.opt ILIKE 'AD%'")) == ["b"]
-    assert names(mlops.runs(filter="status = 'finished'", order_by="name", limit=2)) == [
-        "a", "b"]
+    assert names(mlops.runs(filter="status = 'finished'", order_by="name", limit=2)) == ["a", "b"]
     assert names(mlops.runs(filter="name IN ('a', 'b')", order_by="params.opt")) == ["b", "a"]
     records, total = mlops.get_store().search_runs(limit=1, offset=1, order_by="name")
     assert total == 3 and [r.name for r in records] == ["b"]
@@ -118,11 +117,16 @@ def test_reaper_on_postgres(pg: str) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     store = mlops.get_store()
-    row = store.new_run_row(name="ghost", experiment_id=store.experiment_id("Default"),
-                            kind="api", pid=int(proc.stdout))
+    row = store.new_run_row(
+        name="ghost", experiment_id=store.experiment_id("Default"), kind="api", pid=int(proc.stdout)
+    )
     store.writer.submit(("run", row, [], []))
     store.flush()
     fresh = Store(pg)
@@ -143,13 +147,15 @@ def test_schema_too_new_on_postgres(postgres_store_url: str, tmp_store: str) -> 
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM experiments")).scalar() == 0
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == (
-                "9999_future")
+                "9999_future"
+            )
     finally:
         engine.dispose()
 
 
-def test_several_processes_opening_a_fresh_database_at_once(postgres_store_url: str,
-                                                             tmp_store: str) -> None:
+def test_several_processes_opening_a_fresh_database_at_once(
+    postgres_store_url: str, tmp_store: str
+) -> None:
     """Schema creation is serialised (advisory lock): every opener succeeds."""
     errors: list[BaseException] = []
     stores: list[Store] = []
@@ -173,16 +179,26 @@ def test_several_processes_opening_a_fresh_database_at_once(postgres_store_url: 
     assert len(stores) == 4
 
 
-def test_nul_characters_are_not_lost_on_postgres(pg: str, capfd: pytest.CaptureFixture[str]
-                                                 ) -> None:
+def test_nul_characters_are_not_lost_on_postgres(
+    pg: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """PostgreSQL text cannot hold NUL: a cell printing one (binary output) used to make the
     writer drop the operation, the whole run with it when in the same batch."""
     with mlops.start_run("prints-binary") as run:
         mlops.log_metric("m", 1.0)
         run.update(stdout="binary \x00 output", source="x = '\x00'")
-        run.record_cell({"position": 0, "execution_count": 1, "cell_id": None,
-                         "source": "print('\x00')", "start_time": 0, "duration_ms": 1.0,
-                         "status": "FINISHED", "error": None})
+        run.record_cell(
+            {
+                "position": 0,
+                "execution_count": 1,
+                "cell_id": None,
+                "source": "print('\x00')",
+                "start_time": 0,
+                "duration_ms": 1.0,
+                "status": "FINISHED",
+                "error": None,
+            }
+        )
     loaded = mlops.get_run(run.run_id)
     assert loaded.status == "FINISHED"
     assert loaded.metrics == {"m": 1.0}

@@ -41,11 +41,18 @@ def _dump(path: str) -> list[str]:
         conn.close()
 
 
-def _add_run(store: Store, name: str, *, status: str = "RUNNING", experiment: str = "Default",
-             **columns: object) -> str:
+def _add_run(
+    store: Store,
+    name: str,
+    *,
+    status: str = "RUNNING",
+    experiment: str = "Default",
+    **columns: object,
+) -> str:
     """Insert a run row straight through the writer (no ActiveRun, not in active_runs)."""
-    row = store.new_run_row(name=name, experiment_id=store.experiment_id(experiment),
-                            kind="api", **columns)
+    row = store.new_run_row(
+        name=name, experiment_id=store.experiment_id(experiment), kind="api", **columns
+    )
     row["status"] = status
     if status != "RUNNING":
         row["end_time"] = row["start_time"] + 1
@@ -231,8 +238,7 @@ def test_run_row_records_who_and_where(store: Store) -> None:
 
 
 def test_search_runs_paging_and_criteria(store: Store) -> None:
-    ids = [_add_run(store, f"run-{i}", status="FINISHED" if i % 2 else "FAILED")
-           for i in range(7)]
+    ids = [_add_run(store, f"run-{i}", status="FINISHED" if i % 2 else "FAILED") for i in range(7)]
     parent = ids[0]
     child = _add_run(store, "child", status="FINISHED", parent_run_id=parent)
 
@@ -327,8 +333,9 @@ def test_history_downsampling_with_repeated_steps(store: Store) -> None:
     ("points", "per_step", "max_points"),
     [(1000, 100, 2), (101, 10, 7), (5000, 1, 3), (37, 4, 10), (999, 3, 333), (64, 64, 5)],
 )
-def test_history_never_exceeds_max_points(store: Store, points: int, per_step: int,
-                                          max_points: int) -> None:
+def test_history_never_exceeds_max_points(
+    store: Store, points: int, per_step: int, max_points: int
+) -> None:
     run_id = _add_run(store, "bounded")
     _log_points(store, run_id, "v", [i // per_step for i in range(points)])
     sampled = store.metric_history(run_id, "v", max_points=max_points)
@@ -363,8 +370,12 @@ def test_latest_metric_is_the_highest_step(store: Store) -> None:
 
 
 def _dead_pid() -> int:
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(proc.stdout)
 
 
@@ -373,8 +384,9 @@ def test_reaper_marks_runs_of_dead_processes_killed(tmp_store: str) -> None:
     dead = _add_run(store, "dead", pid=_dead_pid())
     alive = _add_run(store, "alive")  # this process: alive
     long_ago = now_ms() - store_module.STALE_HEARTBEAT_MS - 60_000
-    stale = _add_run(store, "stale", host="some-other-host", pid=1, heartbeat=long_ago,
-                     last_update_time=long_ago)
+    stale = _add_run(
+        store, "stale", host="some-other-host", pid=1, heartbeat=long_ago, last_update_time=long_ago
+    )
     # a heartbeat is old but the run wrote recently: still alive
     writing = _add_run(store, "writing", host="some-other-host", pid=1, heartbeat=long_ago)
     fresh = _add_run(store, "fresh", host="some-other-host", pid=1)
@@ -427,7 +439,8 @@ def test_run_ids_are_time_ordered_mlflow_format_ids() -> None:
 
 
 def test_run_id_counter_overflow_borrows_the_next_millisecond(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(store_module.time, "time_ns", lambda: 1_700_000_000_000 * 1_000_000)
     monkeypatch.setattr(store_module, "_id_last_ms", 0)
     ids = [store_module.new_run_id() for _ in range(store_module._ID_COUNTER_MAX + 3)]
@@ -490,10 +503,14 @@ def test_a_database_gone_after_opening_is_a_store_error(store: Store, tmp_path: 
     # The database becomes unreachable (a server down, a volume unmounted):
     store.engine = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-dir' / 'x.db'}")
     try:
-        for call in (lambda: store.search_runs(), lambda: store.get_run(run_id),
-                     lambda: store.metric_history(run_id, "loss"),
-                     lambda: store.list_experiments(), lambda: store.experiment_id("new"),
-                     lambda: store.resolve_run_id(run_id[:16])):
+        for call in (
+            lambda: store.search_runs(),
+            lambda: store.get_run(run_id),
+            lambda: store.metric_history(run_id, "loss"),
+            lambda: store.list_experiments(),
+            lambda: store.experiment_id("new"),
+            lambda: store.resolve_run_id(run_id[:16]),
+        ):
             with pytest.raises(StoreUnreachableError, match="is unavailable") as info:
                 call()
             assert "SELECT" not in str(info.value)

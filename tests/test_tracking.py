@@ -19,17 +19,32 @@ from jupyter_mlops.store.schema import (
 
 
 def test_public_names_exist() -> None:
-    for name in ("set_experiment", "start_run", "end_run", "active_run", "log_param",
-                 "log_params", "log_metric", "log_metrics", "set_tag", "log_artifact", "runs",
-                 "get_run", "flush", "set_store", "load_ipython_extension"):
+    for name in (
+        "set_experiment",
+        "start_run",
+        "end_run",
+        "active_run",
+        "log_param",
+        "log_params",
+        "log_metric",
+        "log_metrics",
+        "set_tag",
+        "log_artifact",
+        "runs",
+        "get_run",
+        "flush",
+        "set_store",
+        "load_ipython_extension",
+    ):
         assert callable(getattr(mlops, name)), name
     assert mlops.__version__
 
 
 def test_start_run_context_manager(tmp_store: str) -> None:
     assert mlops.active_run() is None
-    with mlops.start_run("first", params={"lr": 0.1, "layers": [1, 2]},
-                         tags={"team": "vision"}) as run:
+    with mlops.start_run(
+        "first", params={"lr": 0.1, "layers": [1, 2]}, tags={"team": "vision"}
+    ) as run:
         assert mlops.active_run() is run
         assert run.status == "RUNNING"
         mlops.log_metric("acc", 0.5)
@@ -140,7 +155,12 @@ def test_log_param_and_params(tmp_store: str) -> None:
         with pytest.raises(InvalidParameterError, match="already logged"):
             mlops.log_param("lr", 0.02)
     assert mlops.get_run(run.run_id).params == {
-        "lr": "0.01", "opt": "adam", "betas": "[0.9, 0.99]", "flag": "True", "none": "None"}
+        "lr": "0.01",
+        "opt": "adam",
+        "betas": "[0.9, 0.99]",
+        "flag": "True",
+        "none": "None",
+    }
 
 
 def test_oversized_param_value_states_the_limit(tmp_store: str) -> None:
@@ -200,9 +220,13 @@ def test_nan_and_inf_metrics_are_accepted(tmp_store: str) -> None:
 
 
 def test_logging_without_a_run_is_an_error(tmp_store: str) -> None:
-    for call in (lambda: mlops.log_metric("a", 1), lambda: mlops.log_param("a", 1),
-                 lambda: mlops.set_tag("a", 1), lambda: mlops.log_metrics({"a": 1}),
-                 lambda: mlops.log_params({"a": 1})):
+    for call in (
+        lambda: mlops.log_metric("a", 1),
+        lambda: mlops.log_param("a", 1),
+        lambda: mlops.set_tag("a", 1),
+        lambda: mlops.log_metrics({"a": 1}),
+        lambda: mlops.log_params({"a": 1}),
+    ):
         with pytest.raises(NoActiveRunError, match="start_run"):
             call()
 
@@ -301,14 +325,22 @@ def test_set_store_is_refused_while_a_run_is_active(tmp_store: str, tmp_path: Pa
         mlops.set_store(tmp_path / "other.db")
 
 
-def test_git_is_captured_in_a_repository(tmp_store: str, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_git_is_captured_in_a_repository(
+    tmp_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import subprocess
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c",
-           "commit.gpgsign=false"]
+    git = [
+        "git",
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "-c",
+        "commit.gpgsign=false",
+    ]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     (repo / "train.py").write_text("print(1)\n")
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
@@ -387,15 +419,19 @@ def test_default_run_names_differ_for_runs_of_the_same_minute(tmp_store: str) ->
     assert len(names) == 20
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"experiment": 5}, InvalidParameterError, "experiment must be a name"),
-    ({"experiment": ["a", 5]}, InvalidParameterError, "experiment must be a name"),
-    ({"filter": 5}, mlops.InvalidFilterError, "filter must be a string"),
-    ({"order_by": 5}, mlops.InvalidFilterError, "order_by takes strings"),
-    ({"order_by": ["name", None]}, mlops.InvalidFilterError, "order_by takes strings"),
-])
-def test_runs_with_arguments_of_the_wrong_type(tmp_store: str, kwargs: dict[str, object],
-                                               error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"experiment": 5}, InvalidParameterError, "experiment must be a name"),
+        ({"experiment": ["a", 5]}, InvalidParameterError, "experiment must be a name"),
+        ({"filter": 5}, mlops.InvalidFilterError, "filter must be a string"),
+        ({"order_by": 5}, mlops.InvalidFilterError, "order_by takes strings"),
+        ({"order_by": ["name", None]}, mlops.InvalidFilterError, "order_by takes strings"),
+    ],
+)
+def test_runs_with_arguments_of_the_wrong_type(
+    tmp_store: str, kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         mlops.runs(**kwargs)  # type: ignore[arg-type]
 
@@ -433,6 +469,7 @@ def test_a_thread_without_a_run_logs_into_the_main_threads_run(tmp_store: str) -
     import threading
 
     with mlops.start_run("main") as main:
+
         def work() -> None:
             mlops.log_metric("from_thread", 1.0)
             with mlops.start_run("worker") as child:
@@ -451,8 +488,9 @@ def test_a_thread_without_a_run_logs_into_the_main_threads_run(tmp_store: str) -
 
 
 @pytest.mark.parametrize("keyword", ["param", "tag", "nmae", "status"])
-def test_start_run_with_an_unknown_keyword_is_an_error_not_lost_data(tmp_store: str,
-                                                                     keyword: str) -> None:
+def test_start_run_with_an_unknown_keyword_is_an_error_not_lost_data(
+    tmp_store: str, keyword: str
+) -> None:
     with pytest.raises(InvalidParameterError, match=f"unexpected keyword argument '{keyword}'"):
         mlops.start_run("typo", **{keyword: {"lr": 0.1}})
     assert mlops.active_run() is None
@@ -471,20 +509,26 @@ def test_log_metrics_with_one_bad_value_logs_none_of_the_batch(tmp_store: str) -
     assert len(loaded.history("a")) == 1
 
 
-@pytest.mark.parametrize(("ending", "status"), [
-    ("raise RuntimeError('script crashed')", "FAILED"),
-    ("raise KeyboardInterrupt", "KILLED"),
-    ("pass", "FINISHED"),
-])
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [
+        ("raise RuntimeError('script crashed')", "FAILED"),
+        ("raise KeyboardInterrupt", "KILLED"),
+        ("pass", "FINISHED"),
+    ],
+)
 def test_a_script_leaving_a_run_open_ends_it_with_how_it_exited(
-        tmp_store: str, ending: str, status: str) -> None:
+    tmp_store: str, ending: str, status: str
+) -> None:
     import subprocess
     import sys
 
-    script = ("import jupyter_mlops as mlops\n"
-              "run = mlops.start_run('script')\n"
-              "mlops.log_metric('a', 1.0)\n"
-              f"{ending}\n")
+    script = (
+        "import jupyter_mlops as mlops\n"
+        "run = mlops.start_run('script')\n"
+        "mlops.log_metric('a', 1.0)\n"
+        f"{ending}\n"
+    )
     subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     (run_id,) = mlops.runs()["run_id"]
     loaded = mlops.get_run(run_id)
@@ -518,8 +562,12 @@ def test_nul_characters_in_keys_names_and_values_are_refused(tmp_store: str) -> 
     with pytest.raises(InvalidParameterError, match="NUL"):
         mlops.set_experiment("exp\x00")
     with mlops.start_run():
-        for call in (lambda: mlops.log_metric("k\x00", 1.0), lambda: mlops.log_param("p", "\x00"),
-                     lambda: mlops.set_tag("t", "v\x00"), lambda: mlops.log_param("\x00", 1)):
+        for call in (
+            lambda: mlops.log_metric("k\x00", 1.0),
+            lambda: mlops.log_param("p", "\x00"),
+            lambda: mlops.set_tag("t", "v\x00"),
+            lambda: mlops.log_param("\x00", 1),
+        ):
             with pytest.raises(InvalidParameterError, match="NUL"):
                 call()
 

@@ -29,8 +29,10 @@ def _count(url: str, sql: str, *args: Any) -> int:
 
 
 def _points(url: str, run_id: str, key: str | None = None) -> int:
-    sql = ("SELECT COUNT(*) FROM metrics m JOIN metric_series s ON s.series_id = m.series_id "
-           "WHERE s.run_id = ?")
+    sql = (
+        "SELECT COUNT(*) FROM metrics m JOIN metric_series s ON s.series_id = m.series_id "
+        "WHERE s.run_id = ?"
+    )
     if key is None:
         return _count(url, sql, run_id)
     return _count(url, sql + " AND s.key = ?", run_id, key)
@@ -57,8 +59,7 @@ def test_logging_never_waits_on_the_database(tmp_store: str) -> None:
     points are committed when the lock is released."""
     with mlops.start_run("deferred") as run:
         mlops.flush()
-        other = sqlite3.connect(sa.engine.make_url(tmp_store).database or "",
-                                isolation_level=None)
+        other = sqlite3.connect(sa.engine.make_url(tmp_store).database or "", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the busy timeout is 60 s: a blocked call would hang
         try:
             for i in range(5000):
@@ -116,7 +117,8 @@ def test_nan_and_inf_are_stored_and_read_back(tmp_store: str) -> None:
 
 
 def test_an_invalid_operation_does_not_lose_the_rest_of_the_batch(
-        tmp_store: str, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     store = mlops.get_store()
     with mlops.start_run("mixed") as run:
         mlops.flush()
@@ -127,8 +129,16 @@ def test_an_invalid_operation_does_not_lose_the_rest_of_the_batch(
             mlops.log_metric("good", 1.0)
             # a cell row for a run that does not exist violates nothing in SQLite (no FK
             # enforcement) but a duplicate primary key does:
-            row = {"position": 0, "execution_count": 1, "cell_id": None, "source": "x",
-                   "start_time": 0, "duration_ms": 1.0, "status": "FINISHED", "error": None}
+            row = {
+                "position": 0,
+                "execution_count": 1,
+                "cell_id": None,
+                "source": "x",
+                "start_time": 0,
+                "duration_ms": 1.0,
+                "status": "FINISHED",
+                "error": None,
+            }
             writer.queue.append(("cell", run.run_id, row))
             writer.queue.append(("cell", run.run_id, row))
             mlops.log_metric("good", 2.0)
@@ -242,7 +252,8 @@ def test_threads_logging_at_once(tmp_store: str) -> None:
 
 
 def test_a_value_the_database_refuses_loses_only_that_operation(
-        tmp_store: str, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     """A point the database cannot hold (a step beyond 64 bits slipped past validation) used
     to fail the whole batch: the run row and every other point of it were lost."""
     store = mlops.get_store()
@@ -311,7 +322,8 @@ def _spawned_task(i: int) -> str:
 
 
 def test_spawned_children_use_the_store_and_experiment_set_here(
-        tmp_store: str, tmp_path: Path) -> None:
+    tmp_store: str, tmp_path: Path
+) -> None:
     """set_store / set_experiment are exported to child processes (as MLflow's
     set_tracking_uri is): spawned workers used the default store, and Pool.terminate()
     killed them before their runs were written."""

@@ -38,12 +38,22 @@ def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> st
     header = ["RUN_ID", "NAME", "EXPERIMENT", "STATUS", "START (UTC)", "DURATION", "METRICS"]
     rows = []
     for r in records:
-        metrics = ", ".join(f"{k}={format_number(v)}"
-                            for k, v in sorted(r.metrics.items())[:metric_limit])
+        metrics = ", ".join(
+            f"{k}={format_number(v)}" for k, v in sorted(r.metrics.items())[:metric_limit]
+        )
         if len(r.metrics) > metric_limit:
             metrics += ", ..."
-        rows.append([r.run_id, r.name, r.experiment, r.status, format_time(r.start_time),
-                     format_duration(r.start_time, r.end_time), metrics])
+        rows.append(
+            [
+                r.run_id,
+                r.name,
+                r.experiment,
+                r.status,
+                format_time(r.start_time),
+                format_duration(r.start_time, r.end_time),
+                metrics,
+            ]
+        )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
     widths = [min(w, 40) if i in (1, 2) else w for i, w in enumerate(widths)]
 
@@ -65,11 +75,15 @@ def format_run_text(r: RunRecord) -> str:
     if r.parent_run_id:
         out.append(f"  parent     : {r.parent_run_id}")
     if r.notebook_path:
-        out.append(f"  notebook   : {r.notebook_path}"
-                   + (f" (cell In[{r.execution_count}])" if r.execution_count else ""))
+        out.append(
+            f"  notebook   : {r.notebook_path}"
+            + (f" (cell In[{r.execution_count}])" if r.execution_count else "")
+        )
     if r.git:
-        out.append(f"  git        : {r.git.get('commit')} on {r.git.get('branch')}"
-                   + (" (dirty)" if r.git.get("dirty") else ""))
+        out.append(
+            f"  git        : {r.git.get('commit')} on {r.git.get('branch')}"
+            + (" (dirty)" if r.git.get("dirty") else "")
+        )
     if r.environment:
         out.append(f"  python     : {r.environment.get('python')} on {r.environment.get('host')}")
     for title, items in (("Params", r.params), ("Tags", r.tags)):
@@ -83,8 +97,10 @@ def format_run_text(r: RunRecord) -> str:
         out.append(f"Cells ({len(r.cells)}):")
         for c in r.cells:
             first = (c.source.strip().splitlines() or [""])[0][:70]
-            out.append(f"  #{c.position} In[{c.execution_count}] {c.status} "
-                       f"{(c.duration_ms or 0):.0f}ms  {first}")
+            out.append(
+                f"  #{c.position} In[{c.execution_count}] {c.status} "
+                f"{(c.duration_ms or 0):.0f}ms  {first}"
+            )
     if r.source:
         out.append("Source:")
         out += [f"  {line}" for line in r.source.splitlines()]

@@ -18,8 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jupyter mlops",
         description="jupyter-mlops: tracked runs, headless notebooks and pipelines.",
     )
-    parser.add_argument("--store", help="store URL or SQLite file (default: "
-                        "$JUPYTER_MLOPS_STORE, config, then the Jupyter data dir)")
+    parser.add_argument(
+        "--store",
+        help="store URL or SQLite file (default: "
+        "$JUPYTER_MLOPS_STORE, config, then the Jupyter data dir)",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -27,12 +30,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(print_runs_usage=runs.print_usage)
     runs_cmd = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     runs_list = runs_cmd.add_parser("list", help="list runs, newest first")
-    runs_list.add_argument("--experiment", "-e", action="append",
-                           help="only this experiment (repeatable)")
-    runs_list.add_argument("--filter", "-f", help="e.g. \"metrics.acc > 0.9 and "
-                           "params.lr = '0.1'\"")
-    runs_list.add_argument("--order-by", "-o", action="append",
-                           help="e.g. 'metrics.acc DESC' (repeatable)")
+    runs_list.add_argument(
+        "--experiment", "-e", action="append", help="only this experiment (repeatable)"
+    )
+    runs_list.add_argument(
+        "--filter", "-f", help="e.g. \"metrics.acc > 0.9 and params.lr = '0.1'\""
+    )
+    runs_list.add_argument(
+        "--order-by", "-o", action="append", help="e.g. 'metrics.acc DESC' (repeatable)"
+    )
     runs_list.add_argument("--limit", "-n", type=_positive_int, default=None)
     runs_list.add_argument("--format", choices=("table", "json"), default="table")
     runs_show = runs_cmd.add_parser("show", help="show one run in full")
@@ -41,16 +47,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute a notebook headless with papermill, tracked")
     run.add_argument("notebook", help="the notebook to execute (.ipynb)")
-    run.add_argument("-o", "--output", help="where to write the executed notebook "
-                     "(default: kept only as the run's artifact)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="K=V",
-                     help="papermill parameter (value parsed as a Python literal, else text)")
+    run.add_argument(
+        "-o",
+        "--output",
+        help="where to write the executed notebook (default: kept only as the run's artifact)",
+    )
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="papermill parameter (value parsed as a Python literal, else text)",
+    )
     run.add_argument("--experiment", "-e", help="experiment of the notebook's runs")
     run.add_argument("--name", help="name of the notebook run (default: the notebook's name)")
     run.add_argument("--kernel", "-k", help="kernel name (default: the notebook's)")
     run.add_argument("--cwd", help="working directory (default: the notebook's folder)")
-    run.add_argument("--timeout", type=_positive_int, default=None,
-                     help="seconds a cell may run before it fails")
+    run.add_argument(
+        "--timeout", type=_positive_int, default=None, help="seconds a cell may run before it fails"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -116,8 +132,7 @@ def open_store(url: str | None) -> Any:
 def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.runs_command is None:
         args.print_runs_usage(sys.stderr)
-        print("jupyter mlops runs: error: a subcommand is required (list or show)",
-              file=sys.stderr)
+        print("jupyter mlops runs: error: a subcommand is required (list or show)", file=sys.stderr)
         return 2
     store = open_store(args.store)
     if args.runs_command == "list":
@@ -126,12 +141,19 @@ def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
             missing = [name for name in args.experiment if name not in known]
             if missing:
-                print(f"jupyter mlops: error: no experiment named {missing[0]!r} "
-                      f"(known: {', '.join(sorted(known)) or 'none'})", file=sys.stderr)
+                print(
+                    f"jupyter mlops: error: no experiment named {missing[0]!r} "
+                    f"(known: {', '.join(sorted(known)) or 'none'})",
+                    file=sys.stderr,
+                )
                 return 2
             experiment_ids = [known[name] for name in args.experiment]
-        records, _ = store.search_runs(experiment_ids=experiment_ids, filter=args.filter,
-                                       order_by=args.order_by, limit=args.limit)
+        records, _ = store.search_runs(
+            experiment_ids=experiment_ids,
+            filter=args.filter,
+            order_by=args.order_by,
+            limit=args.limit,
+        )
         if args.format == "json":
             print(json.dumps([r.summary() for r in records], indent=2))
         else:

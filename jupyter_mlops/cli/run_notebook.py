@@ -17,26 +17,36 @@ def run_notebook_command(args: argparse.Namespace) -> int:
         key, value = parse_parameter(text)
         if key in parameters and parameters[key] != value:
             raise InvalidParameterError(
-                f"Parameter {key} is given twice ({parameters[key]!r} and {value!r}).")
+                f"Parameter {key} is given twice ({parameters[key]!r} and {value!r})."
+            )
         parameters[key] = value
     load_notebook(args.notebook)  # fail on a bad path before touching the store
     store = open_store(args.store)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
         run = execute_notebook(
-            args.notebook, args.output, parameters, experiment=args.experiment,
-            name=args.name, kernel_name=args.kernel, cwd=args.cwd, timeout=args.timeout,
+            args.notebook,
+            args.output,
+            parameters,
+            experiment=args.experiment,
+            name=args.name,
+            kernel_name=args.kernel,
+            cwd=args.cwd,
+            timeout=args.timeout,
             progress=progress,
         )
     except NotebookExecutionError as exc:
         store.flush()
-        print(f"jupyter mlops: notebook failed (run {exc.run_id}): {str(exc).splitlines()[0]}",
-              file=sys.stderr)
+        print(
+            f"jupyter mlops: notebook failed (run {exc.run_id}): {str(exc).splitlines()[0]}",
+            file=sys.stderr,
+        )
         return 1
     store.flush()
     record = store.get_run(run.run_id)
-    print(f"Run {record.name} ({record.run_id}) {record.status}: "
-          f"{len(record.cells or [])} cells, {len(record.children or [])} child runs"
-          + (f", output {args.output}" if args.output else ""))
+    print(
+        f"Run {record.name} ({record.run_id}) {record.status}: "
+        f"{len(record.cells or [])} cells, {len(record.children or [])} child runs"
+        + (f", output {args.output}" if args.output else "")
+    )
     return 0
-

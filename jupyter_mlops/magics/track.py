@@ -69,10 +69,14 @@ class MLOpsMagics(Magics):
         tags = parse_key_values(args.tag, "--tag")
         try:
             return fluent.start_run(
-                args.name, experiment=args.experiment, params=params, tags=tags,
+                args.name,
+                experiment=args.experiment,
+                params=params,
+                tags=tags,
                 live=False if getattr(args, "no_live", False) else None,
                 notebook_path=notebook_path(self.shell.user_ns),
-                execution_count=current_execution_count(self.shell), **columns,
+                execution_count=current_execution_count(self.shell),
+                **columns,
             )
         except MLOpsError as exc:
             raise UsageError(str(exc)) from None
@@ -100,8 +104,13 @@ class MLOpsMagics(Magics):
             return self._syntax_error(exc, header, code, shifted=True)
         cell_id = current_cell_id(self.shell)
         run = self._start(args, kind="cell", source=source, cell_id=cell_id)
-        cell_row = {"position": 0, "execution_count": current_execution_count(self.shell),
-                    "cell_id": cell_id, "source": source, "start_time": now_ms()}
+        cell_row = {
+            "position": 0,
+            "execution_count": current_execution_count(self.shell),
+            "cell_id": cell_id,
+            "source": source,
+            "start_time": now_ms(),
+        }
         started = time.perf_counter()
         stdout, stderr = sys.stdout, sys.stderr
         tail = StreamTail(stdout)
@@ -119,8 +128,9 @@ class MLOpsMagics(Magics):
         self._finish_cell(run, cell_row, started, "FINISHED", None, _combine(tail, err_tail))
         return result
 
-    def _syntax_error(self, exc: SyntaxError, header: str, code: str,
-                      shifted: bool = False) -> None:
+    def _syntax_error(
+        self, exc: SyntaxError, header: str, code: str, shifted: bool = False
+    ) -> None:
         """Show a syntax error in a %%track cell as IPython shows one in a plain cell.
 
         Raised from here, IPython would print it with the frames of this magic and of its
@@ -147,17 +157,25 @@ class MLOpsMagics(Magics):
         result.error_in_exec = exc
 
     @staticmethod
-    def _finish_cell(run: ActiveRun, cell_row: dict[str, Any], started: float, status: str,
-                     error: str | None, output: str) -> None:
+    def _finish_cell(
+        run: ActiveRun,
+        cell_row: dict[str, Any],
+        started: float,
+        status: str,
+        error: str | None,
+        output: str,
+    ) -> None:
         """The run of a %%track cell has that one cell as its cell timeline."""
-        cell_row.update(duration_ms=(time.perf_counter() - started) * 1000.0, status=status,
-                        error=error)
+        cell_row.update(
+            duration_ms=(time.perf_counter() - started) * 1000.0, status=status, error=error
+        )
         run.record_cell(cell_row)
         run.update(stdout=output)
         run.end(status, error=error)
 
-    def _compile(self, tree: ast.Module, code: str,
-                 header: str | None = None) -> tuple[Any, Any | None]:
+    def _compile(
+        self, tree: ast.Module, code: str, header: str | None = None
+    ) -> tuple[Any, Any | None]:
         """The cell body compiled: the statements, and the last expression apart (or None)."""
         # Register the cell text so tracebacks show "Cell In[n], line k" with the source; with
         # the magic line on top, line k is the cell's line k as the notebook shows it.
@@ -196,8 +214,9 @@ class MLOpsMagics(Magics):
 
     def start_session(self, args: Any) -> None:
         if self.session is not None:
-            raise UsageError(f"A session run is already on ({self.session.name!r}); "
-                             "%track stop it first.")
+            raise UsageError(
+                f"A session run is already on ({self.session.name!r}); %track stop it first."
+            )
         if args.name is None:
             args.name = f"session [{current_execution_count(self.shell)}]"
         args.no_live = True
@@ -207,8 +226,10 @@ class MLOpsMagics(Magics):
         self._pending_cell = None
         self.shell.events.register("pre_run_cell", self._pre_run_cell)
         self.shell.events.register("post_run_cell", self._post_run_cell)
-        print(f"Tracking session run {self.session.name!r} ({self.session.run_id}); "
-              "%track stop ends it.")
+        print(
+            f"Tracking session run {self.session.name!r} ({self.session.run_id}); "
+            "%track stop ends it."
+        )
 
     def stop_session(self, report: bool = False) -> None:
         session = self.session
@@ -216,8 +237,10 @@ class MLOpsMagics(Magics):
             if report:
                 raise UsageError("No session run is on; start one with %track start [NAME].")
             return
-        for name, callback in (("pre_run_cell", self._pre_run_cell),
-                               ("post_run_cell", self._post_run_cell)):
+        for name, callback in (
+            ("pre_run_cell", self._pre_run_cell),
+            ("post_run_cell", self._post_run_cell),
+        ):
             with contextlib.suppress(ValueError):
                 self.shell.events.unregister(name, callback)
         self.session = None
@@ -225,8 +248,10 @@ class MLOpsMagics(Magics):
         if session.status == "RUNNING":
             session.end("FINISHED")
         if report:
-            print(f"Session run {session.name!r} ({session.run_id}) recorded "
-                  f"{self._session_cells} cells.")
+            print(
+                f"Session run {session.name!r} ({session.run_id}) recorded "
+                f"{self._session_cells} cells."
+            )
 
     def _pre_run_cell(self, info: Any) -> None:
         if self.session is None:
@@ -243,8 +268,7 @@ class MLOpsMagics(Magics):
         session = self.session
         if session is None or pending is None:
             return
-        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec",
-                                                                    None)
+        error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
         if error is None:
             status = "FINISHED"
         elif isinstance(error, KeyboardInterrupt):
@@ -286,8 +310,10 @@ class MLOpsMagics(Magics):
         words = line.split(None, 1)
         command = words[0] if words else ""
         rest = words[1].strip() if len(words) > 1 else ""
-        usage = ("%mlops store [URL]    show or set the run store\n"
-                 "%mlops runs [--experiment E] [--filter EXPR] [--order-by EXPR] [--limit N]")
+        usage = (
+            "%mlops store [URL]    show or set the run store\n"
+            "%mlops runs [--experiment E] [--filter EXPR] [--order-by EXPR] [--limit N]"
+        )
         if command == "store":
             rest = single_value(rest, "%mlops store")
             if rest:
@@ -310,8 +336,12 @@ class MLOpsMagics(Magics):
             if args.limit < 1:
                 raise UsageError("--limit must be a positive integer.")
             try:
-                return fluent.runs(experiment=args.experiment, filter=args.filter,
-                                   order_by=args.order_by or "start_time DESC", limit=args.limit)
+                return fluent.runs(
+                    experiment=args.experiment,
+                    filter=args.filter,
+                    order_by=args.order_by or "start_time DESC",
+                    limit=args.limit,
+                )
             except MLOpsError as exc:
                 raise UsageError(str(exc)) from None
         raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")

@@ -33,8 +33,12 @@ def safe_relative_path(path: str) -> str:
 
 def safe_run_id(run_id: str) -> str:
     """A run id used as one folder name: no separators, not ``.``/``..``, not empty."""
-    if (not isinstance(run_id, str) or not run_id.strip() or run_id in (".", "..")
-            or any(c in run_id for c in "/\\\x00")):
+    if (
+        not isinstance(run_id, str)
+        or not run_id.strip()
+        or run_id in (".", "..")
+        or any(c in run_id for c in "/\\\x00")
+    ):
         raise InvalidParameterError(f"Invalid run id {run_id!r}.")
     return run_id
 
@@ -55,19 +59,22 @@ class ArtifactStore:
     def _full(self, run_id: str, relative: str) -> str:
         return posixpath.join(self.root, safe_run_id(run_id), safe_relative_path(relative))
 
-    def put(self, run_id: str, local_path: str | os.PathLike[str],
-            artifact_path: str | None = None) -> list[tuple[str, int]]:
+    def put(
+        self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[tuple[str, int]]:
         """Copy a file or a directory tree; returns (relative path, size) of each file."""
         if not isinstance(local_path, (str, os.PathLike)) or not os.fspath(local_path):
             raise InvalidParameterError(
-                f"Artifact path must be a file or directory path, got {local_path!r}.")
+                f"Artifact path must be a file or directory path, got {local_path!r}."
+            )
         source = Path(local_path)
         if not source.exists():
             raise InvalidParameterError(f"Artifact {str(source)!r} does not exist.")
         if not source.is_file() and not source.is_dir():
             # /dev/null, a FIFO, a socket: nothing would be stored, and no error said so.
             raise InvalidParameterError(
-                f"Artifact {str(source)!r} is not a regular file or a directory.")
+                f"Artifact {str(source)!r} is not a regular file or a directory."
+            )
         base = safe_relative_path(artifact_path) if artifact_path else None
         stored: list[tuple[str, int]] = []
         if source.is_file():
@@ -87,7 +94,8 @@ class ArtifactStore:
             except OSError as exc:  # unwritable root, unreadable file, full disk...
                 raise StoreError(
                     f"Cannot store artifact {str(file)!r} in {self.root_url!r}: "
-                    f"{exc.strerror or exc}.") from None
+                    f"{exc.strerror or exc}."
+                ) from None
             stored.append((relative, file.stat().st_size))
         return stored
 

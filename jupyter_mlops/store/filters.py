@@ -35,10 +35,16 @@ ATTRIBUTES = {
     "experiment_id": runs.c.experiment_id,
 }
 ENTITY_PREFIXES = {
-    "metrics": "metric", "metric": "metric",
-    "params": "param", "param": "param",
-    "tags": "tag", "tag": "tag",
-    "attributes": "attribute", "attribute": "attribute", "attr": "attribute", "run": "attribute",
+    "metrics": "metric",
+    "metric": "metric",
+    "params": "param",
+    "param": "param",
+    "tags": "tag",
+    "tag": "tag",
+    "attributes": "attribute",
+    "attribute": "attribute",
+    "attr": "attribute",
+    "run": "attribute",
 }
 COMPARATORS = ("<=", ">=", "!=", "<>", "=", "==", "<", ">")
 
@@ -89,7 +95,7 @@ def _tokens(expression: str) -> list[tuple[str, str]]:
         match = _TOKEN.match(expression, pos)
         if not match or match.end() == pos:
             raise InvalidFilterError(
-                f"Cannot parse filter at position {pos}: {expression[pos:pos + 20]!r}"
+                f"Cannot parse filter at position {pos}: {expression[pos : pos + 20]!r}"
             )
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
@@ -125,8 +131,9 @@ def compile_filter(expression: str | None) -> list[ColumnElement[bool]]:
         return []
     if not isinstance(expression, str):
         raise InvalidFilterError(
-            f"filter must be a string such as \"metrics.acc > 0.9\", got "
-            f"{type(expression).__name__} {expression!r}.")
+            f'filter must be a string such as "metrics.acc > 0.9", got '
+            f"{type(expression).__name__} {expression!r}."
+        )
     if not expression.strip():
         return []
     tokens = _tokens(expression)
@@ -150,7 +157,7 @@ def compile_filter(expression: str | None) -> list[ColumnElement[bool]]:
             op = op.upper()
         elif kind == "ident" and op.upper() == "IS":
             # IS NULL / IS NOT NULL
-            rest = [t[1].upper() for t in tokens[i + 1:i + 3]]
+            rest = [t[1].upper() for t in tokens[i + 1 : i + 3]]
             if rest[:1] == ["NULL"]:
                 conditions.append(_condition(ident, "IS NULL", None))
                 i += 2
@@ -247,8 +254,11 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
                 f"metrics.{ident.key} is numeric: compare it with a number, not {value!r}."
             )
         if op == "IS NULL":
-            return not_(exists().where(
-                metric_series.c.run_id == runs.c.run_id, metric_series.c.key == ident.key))
+            return not_(
+                exists().where(
+                    metric_series.c.run_id == runs.c.run_id, metric_series.c.key == ident.key
+                )
+            )
         return exists().where(
             metric_series.c.run_id == runs.c.run_id,
             metric_series.c.key == ident.key,
@@ -284,7 +294,8 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
         bad = [g for g, v in zip(given, values, strict=True) if v not in RUN_STATUSES]
         if bad:
             raise InvalidFilterError(
-                f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
+                f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}."
+            )
         value = values if op == "IN" else values[0]
     return _compare(column, op, value)
 
@@ -303,10 +314,12 @@ def _check_attribute_values(key: str, op: str, value: Any) -> None:
         if op in ("LIKE", "ILIKE") or any(isinstance(v, str) for v in values):
             raise InvalidFilterError(
                 f"{key} is a number (milliseconds since the epoch): compare it with a number, "
-                f"not {value!r}.")
+                f"not {value!r}."
+            )
     elif any(not isinstance(v, str) for v in values):
-        raise InvalidFilterError(f"{key} is text: compare it with a 'quoted string', "
-                                 f"not {value!r}.")
+        raise InvalidFilterError(
+            f"{key} is text: compare it with a 'quoted string', not {value!r}."
+        )
 
 
 @dataclass(frozen=True)
@@ -329,7 +342,8 @@ def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
         if not isinstance(item, str):
             raise InvalidFilterError(
                 f"order_by takes strings such as 'metrics.acc DESC', got "
-                f"{type(item).__name__} {item!r}.")
+                f"{type(item).__name__} {item!r}."
+            )
         words = item.strip()
         if not words:
             continue
@@ -340,6 +354,7 @@ def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
         if " " in words and not words.endswith("`"):
             raise InvalidFilterError(
                 f"Cannot order by {item.strip()!r}: use KEY [ASC|DESC], with a key that has "
-                "spaces in backticks (metrics.`val loss` DESC).")
+                "spaces in backticks (metrics.`val loss` DESC)."
+            )
         terms.append(OrderTerm(parse_identifier(words), descending))
     return terms

@@ -56,8 +56,20 @@ class RunRecord:
     children: list[str] | None = None
 
     SUMMARY_FIELDS = (
-        "run_id", "name", "experiment", "experiment_id", "status", "start_time", "end_time",
-        "last_update_time", "parent_run_id", "notebook_path", "cell_id", "kind", "user", "host",
+        "run_id",
+        "name",
+        "experiment",
+        "experiment_id",
+        "status",
+        "start_time",
+        "end_time",
+        "last_update_time",
+        "parent_run_id",
+        "notebook_path",
+        "cell_id",
+        "kind",
+        "user",
+        "host",
     )
 
     def summary(self) -> dict[str, Any]:

@@ -81,8 +81,13 @@ def new_run_id() -> tuple[str, int]:
         else:  # 4096 ids in one millisecond: borrow the next one (RFC 9562, 6.2)
             _id_last_ms, _id_counter = _id_last_ms + 1, 0
         stamp, counter = _id_last_ms, _id_counter
-    value = ((stamp & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62
-             | int.from_bytes(os.urandom(8), "big") >> 2)
+    value = (
+        (stamp & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | counter << 64
+        | 0b10 << 62
+        | int.from_bytes(os.urandom(8), "big") >> 2
+    )
     return f"{value:032x}", stamp
 
 
@@ -90,8 +95,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _unavailable_as_store_error(method: Callable[Concatenate[Store, P], R]
-                                ) -> Callable[Concatenate[Store, P], R]:
+def _unavailable_as_store_error(
+    method: Callable[Concatenate[Store, P], R],
+) -> Callable[Concatenate[Store, P], R]:
     """A database that went away (or stayed locked past the busy timeout) after the store
     was opened is a StoreUnreachableError naming the masked URL, as at opening, not a raw
     SQLAlchemy OperationalError with its SQL."""
@@ -104,7 +110,8 @@ def _unavailable_as_store_error(method: Callable[Concatenate[Store, P], R]
             reason = str(exc.orig).strip().splitlines()
             raise StoreUnreachableError(
                 f"Store {self.display_url!r} is unavailable: "
-                f"{reason[0] if reason else type(exc.orig).__name__}") from None
+                f"{reason[0] if reason else type(exc.orig).__name__}"
+            ) from None
 
     return wrapper
 
@@ -112,8 +119,9 @@ def _unavailable_as_store_error(method: Callable[Concatenate[Store, P], R]
 class Store:
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
-    def __init__(self, url: str | None = None, *, reap: bool = True,
-                 config: Config | None = None) -> None:
+    def __init__(
+        self, url: str | None = None, *, reap: bool = True, config: Config | None = None
+    ) -> None:
         """``config``: extra traitlets config with ``c.MLOps`` settings (the server's)."""
         self.url = resolve_store_url(url, config)
         self.engine = create_store_engine(self.url)
@@ -158,8 +166,11 @@ class Store:
                     found = conn.execute(query).scalar()
                     if found is None:
                         found = uuid.uuid4().hex
-                        conn.execute(experiments.insert().values(
-                            experiment_id=found, name=name, creation_time=now_ms()))
+                        conn.execute(
+                            experiments.insert().values(
+                                experiment_id=found, name=name, creation_time=now_ms()
+                            )
+                        )
             except IntegrityError:
                 # Another process created it between our read and insert (PostgreSQL reads
                 # committed data, so two first runs of a new experiment can race): use theirs.
@@ -187,21 +198,42 @@ class Store:
             return [dict(row._mapping) for row in conn.execute(query)]
 
     # -- runs ------------------------------------------------------------------------------
-    def new_run_row(self, *, name: str, experiment_id: str, kind: str,
-                    parent_run_id: str | None = None, run_id: str | None = None,
-                    **extra: Any) -> dict[str, Any]:
+    def new_run_row(
+        self,
+        *,
+        name: str,
+        experiment_id: str,
+        kind: str,
+        parent_run_id: str | None = None,
+        run_id: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         if run_id is None:
             run_id, stamp = new_run_id()
         else:
             stamp = now_ms()
         row = {
-            "run_id": run_id, "experiment_id": experiment_id, "name": name, "kind": kind,
-            "status": "RUNNING", "start_time": stamp, "end_time": None,
-            "last_update_time": stamp, "heartbeat": stamp, "parent_run_id": parent_run_id,
-            "user": USER, "host": HOST, "pid": os.getpid(),
-            "notebook_path": None, "execution_count": None, "cell_id": None,
-            "source": None, "stdout": None,
-            "error": None, "git": None, "environment": None,
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "name": name,
+            "kind": kind,
+            "status": "RUNNING",
+            "start_time": stamp,
+            "end_time": None,
+            "last_update_time": stamp,
+            "heartbeat": stamp,
+            "parent_run_id": parent_run_id,
+            "user": USER,
+            "host": HOST,
+            "pid": os.getpid(),
+            "notebook_path": None,
+            "execution_count": None,
+            "cell_id": None,
+            "source": None,
+            "stdout": None,
+            "error": None,
+            "git": None,
+            "environment": None,
             "artifact_uri": self.artifacts.run_uri(run_id),
         }
         row.update(extra)
@@ -231,14 +263,19 @@ class Store:
             bad = [s for s in statuses if s.upper() not in RUN_STATUSES]
             if bad:
                 raise InvalidFilterError(
-                    f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}.")
+                    f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}."
+                )
             conditions.append(runs.c.status.in_([s.upper() for s in statuses]))
         if search:
             # Free text, not a LIKE pattern: "lr_0.1" or "50%" match themselves only.
             text = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(or_(func.lower(runs.c.name).like(f"%{text}%", escape="\\"),
-                                  func.lower(runs.c.notebook_path).like(f"%{text}%", escape="\\"),
-                                  runs.c.run_id.like(f"{text}%", escape="\\")))
+            conditions.append(
+                or_(
+                    func.lower(runs.c.name).like(f"%{text}%", escape="\\"),
+                    func.lower(runs.c.notebook_path).like(f"%{text}%", escape="\\"),
+                    runs.c.run_id.like(f"{text}%", escape="\\"),
+                )
+            )
         if parent_run_id:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         elif top_level_only:
@@ -258,8 +295,10 @@ class Store:
                 if ident.entity == "metric":
                     column = (
                         select(metric_series.c.latest_value)
-                        .where(metric_series.c.run_id == runs.c.run_id,
-                               metric_series.c.key == ident.key)
+                        .where(
+                            metric_series.c.run_id == runs.c.run_id,
+                            metric_series.c.key == ident.key,
+                        )
                         .scalar_subquery()
                     )
                 else:
@@ -280,10 +319,13 @@ class Store:
             ordering.append(nulls_last(desc(column) if term.descending else asc(column)))
         # Ties (same start millisecond) go by run id, which is time-ordered within a process
         # (new_run_id): newest first by default, oldest first when sorting by start_time ASC.
-        oldest_first = any(t.ident == Identifier("attribute", "start_time") and not t.descending
-                           for t in terms)
-        ordering += [desc(runs.c.start_time),
-                     asc(runs.c.run_id) if oldest_first else desc(runs.c.run_id)]
+        oldest_first = any(
+            t.ident == Identifier("attribute", "start_time") and not t.descending for t in terms
+        )
+        ordering += [
+            desc(runs.c.start_time),
+            asc(runs.c.run_id) if oldest_first else desc(runs.c.run_id),
+        ]
         page = query.order_by(*ordering).offset(offset)
         if limit is not None:
             page = page.limit(limit)
@@ -294,8 +336,10 @@ class Store:
             elif not count:
                 total = -1
             else:
-                total = conn.execute(
-                    select(func.count()).select_from(runs).where(*conditions)).scalar() or 0
+                total = (
+                    conn.execute(select(func.count()).select_from(runs).where(*conditions)).scalar()
+                    or 0
+                )
             records = self._records(conn, ids)
         return records, total
 
@@ -303,35 +347,50 @@ class Store:
         if not ids:
             return []
         by_id: dict[str, RunRecord] = {}
-        names = {e["experiment_id"]: e["name"] for e in
-                 (dict(r._mapping) for r in conn.execute(select(experiments)))}
+        names = {
+            e["experiment_id"]: e["name"]
+            for e in (dict(r._mapping) for r in conn.execute(select(experiments)))
+        }
         # Chunk IN lists: SQLite caps bound parameters.
         for chunk in _chunks(ids, 500):
             rows = conn.execute(select(runs).where(runs.c.run_id.in_(chunk)))
             for row in rows:
                 m = row._mapping
                 by_id[m["run_id"]] = RunRecord(
-                    run_id=m["run_id"], name=m["name"], experiment_id=m["experiment_id"],
-                    experiment=names.get(m["experiment_id"], ""), kind=m["kind"],
-                    status=m["status"], start_time=m["start_time"], end_time=m["end_time"],
-                    last_update_time=m["last_update_time"], heartbeat=m["heartbeat"],
-                    parent_run_id=m["parent_run_id"], user=m["user"], host=m["host"],
-                    pid=m["pid"], notebook_path=m["notebook_path"],
-                    execution_count=m["execution_count"], cell_id=m["cell_id"],
+                    run_id=m["run_id"],
+                    name=m["name"],
+                    experiment_id=m["experiment_id"],
+                    experiment=names.get(m["experiment_id"], ""),
+                    kind=m["kind"],
+                    status=m["status"],
+                    start_time=m["start_time"],
+                    end_time=m["end_time"],
+                    last_update_time=m["last_update_time"],
+                    heartbeat=m["heartbeat"],
+                    parent_run_id=m["parent_run_id"],
+                    user=m["user"],
+                    host=m["host"],
+                    pid=m["pid"],
+                    notebook_path=m["notebook_path"],
+                    execution_count=m["execution_count"],
+                    cell_id=m["cell_id"],
                     artifact_uri=m["artifact_uri"],
                 )
             for run_id, key, value in conn.execute(
-                    select(params.c.run_id, params.c.key, params.c.value)
-                    .where(params.c.run_id.in_(chunk))):
+                select(params.c.run_id, params.c.key, params.c.value).where(
+                    params.c.run_id.in_(chunk)
+                )
+            ):
                 by_id[run_id].params[key] = value
             for run_id, key, value in conn.execute(
-                    select(tags.c.run_id, tags.c.key, tags.c.value)
-                    .where(tags.c.run_id.in_(chunk))):
+                select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
+            ):
                 by_id[run_id].tags[key] = value
             for run_id, key, value in conn.execute(
-                    select(metric_series.c.run_id, metric_series.c.key,
-                           metric_series.c.latest_value)
-                    .where(metric_series.c.run_id.in_(chunk))):
+                select(
+                    metric_series.c.run_id, metric_series.c.key, metric_series.c.latest_value
+                ).where(metric_series.c.run_id.in_(chunk))
+            ):
                 by_id[run_id].metrics[key] = math.nan if value is None else value
         return [by_id[i] for i in ids if i in by_id]
 
@@ -347,21 +406,37 @@ class Store:
                 raise RunNotFoundError(f"No run with id {run_id!r} in store {self.display_url}.")
             record = found[0]
             row = conn.execute(
-                select(runs.c.source, runs.c.stdout, runs.c.error, runs.c.git,
-                       runs.c.environment).where(runs.c.run_id == run_id)).one()
+                select(
+                    runs.c.source, runs.c.stdout, runs.c.error, runs.c.git, runs.c.environment
+                ).where(runs.c.run_id == run_id)
+            ).one()
             record.source, record.stdout, record.error = row.source, row.stdout, row.error
             record.git, record.environment = load_json(row.git), load_json(row.environment)
             record.cells = [
                 CellRecord(**dict(r._mapping))
                 for r in conn.execute(
-                    select(run_cells.c.position, run_cells.c.execution_count,
-                           run_cells.c.cell_id, run_cells.c.source, run_cells.c.start_time,
-                           run_cells.c.duration_ms, run_cells.c.status, run_cells.c.error)
-                    .where(run_cells.c.run_id == run_id).order_by(run_cells.c.position))
+                    select(
+                        run_cells.c.position,
+                        run_cells.c.execution_count,
+                        run_cells.c.cell_id,
+                        run_cells.c.source,
+                        run_cells.c.start_time,
+                        run_cells.c.duration_ms,
+                        run_cells.c.status,
+                        run_cells.c.error,
+                    )
+                    .where(run_cells.c.run_id == run_id)
+                    .order_by(run_cells.c.position)
+                )
             ]
-            record.children = [r[0] for r in conn.execute(
-                select(runs.c.run_id).where(runs.c.parent_run_id == run_id)
-                .order_by(runs.c.start_time, runs.c.run_id))]  # creation order (new_run_id)
+            record.children = [
+                r[0]
+                for r in conn.execute(
+                    select(runs.c.run_id)
+                    .where(runs.c.parent_run_id == run_id)
+                    .order_by(runs.c.start_time, runs.c.run_id)
+                )
+            ]  # creation order (new_run_id)
         record.artifacts = self.artifacts.list(run_id)
         return record
 
@@ -371,11 +446,16 @@ class Store:
         self.flush()
         text = (prefix or "").strip().lower()
         if not text or not all(c in "0123456789abcdef" for c in text):
-            raise RunNotFoundError(f"{prefix!r} is not a run id (32 hex characters, or a "
-                                   "unique prefix of one).")
+            raise RunNotFoundError(
+                f"{prefix!r} is not a run id (32 hex characters, or a unique prefix of one)."
+            )
         with self.engine.connect() as conn:
-            found = [r[0] for r in conn.execute(
-                select(runs.c.run_id).where(runs.c.run_id.like(f"{text}%")).limit(2))]
+            found = [
+                r[0]
+                for r in conn.execute(
+                    select(runs.c.run_id).where(runs.c.run_id.like(f"{text}%")).limit(2)
+                )
+            ]
         if not found:
             raise RunNotFoundError(f"No run with id {prefix!r} in store {self.display_url}.")
         if len(found) > 1:
@@ -383,21 +463,29 @@ class Store:
             # 8 characters, and only the 16th on tells runs of one process apart.
             raise RunNotFoundError(
                 f"Run id prefix {prefix!r} is ambiguous (ids start with their creation time); "
-                "give more characters, 16 or more usually suffice.")
+                "give more characters, 16 or more usually suffice."
+            )
         return found[0]
 
     @_unavailable_as_store_error
     def run_exists(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(literal(1)).where(runs.c.run_id == run_id)).first() is not None
+            return (
+                conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first() is not None
+            )
 
     def runs_updated_since(self, since_ms: int, limit: int = 1000) -> list[RunRecord]:
         """Runs whose row changed after ``since_ms`` (for the live event stream)."""
         with self.engine.connect() as conn:
-            ids = [r[0] for r in conn.execute(
-                select(runs.c.run_id).where(runs.c.last_update_time > since_ms)
-                .order_by(runs.c.last_update_time).limit(limit))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    select(runs.c.run_id)
+                    .where(runs.c.last_update_time > since_ms)
+                    .order_by(runs.c.last_update_time)
+                    .limit(limit)
+                )
+            ]
             return self._records(conn, ids)
 
     def metric_point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -406,16 +494,18 @@ class Store:
         with self.engine.connect() as conn:
             for chunk in _chunks(list(run_ids), 500):
                 for run_id, key, count in conn.execute(
-                        select(metric_series.c.run_id, metric_series.c.key,
-                               metric_series.c.point_count)
-                        .where(metric_series.c.run_id.in_(chunk))):
+                    select(
+                        metric_series.c.run_id, metric_series.c.key, metric_series.c.point_count
+                    ).where(metric_series.c.run_id.in_(chunk))
+                ):
                     out[run_id][key] = int(count or 0)
         return out
 
     # -- metric history --------------------------------------------------------------------
     @_unavailable_as_store_error
-    def metric_history(self, run_id: str, key: str,
-                       max_points: int | None = None) -> dict[str, Any]:
+    def metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> dict[str, Any]:
         """Points of one metric as numpy arrays ``step``, ``timestamp``, ``value``.
 
         With ``max_points``, at most that many points evenly spaced by step (first and last
@@ -427,8 +517,10 @@ class Store:
             raise InvalidParameterError("max_points must be an integer >= 2.")
         with self.engine.connect() as conn:
             series = conn.execute(
-                select(metric_series.c.series_id, metric_series.c.point_count)
-                .where(metric_series.c.run_id == run_id, metric_series.c.key == key)).first()
+                select(metric_series.c.series_id, metric_series.c.point_count).where(
+                    metric_series.c.run_id == run_id, metric_series.c.key == key
+                )
+            ).first()
             if series is None:
                 if not conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first():
                     raise RunNotFoundError(f"No run with id {run_id!r}.")
@@ -441,18 +533,23 @@ class Store:
                 if max_points is None or total <= max_points:
                     cursor.execute(
                         "SELECT step, timestamp, value FROM metrics "
-                        f"WHERE series_id = {marker} ORDER BY step, id", (sid,))
+                        f"WHERE series_id = {marker} ORDER BY step, id",
+                        (sid,),
+                    )
                     return _history_arrays(cursor, total)
                 # Two scalar subqueries: SQLite answers a lone min() or max() with one index
                 # lookup, but min() and max() together in one SELECT scan the whole index.
                 of_series = metrics.c.series_id == sid
-                lo, hi = conn.execute(select(
-                    select(func.min(metrics.c.step)).where(of_series).scalar_subquery(),
-                    select(func.max(metrics.c.step)).where(of_series).scalar_subquery(),
-                )).one()
+                lo, hi = conn.execute(
+                    select(
+                        select(func.min(metrics.c.step)).where(of_series).scalar_subquery(),
+                        select(func.max(metrics.c.step)).where(of_series).scalar_subquery(),
+                    )
+                ).one()
                 if hi - lo + 1 >= max_points:
-                    cursor.execute(_driver_sql(_SEEK_SQL, marker),
-                                   (max_points, sid, lo, hi, lo, max_points))
+                    cursor.execute(
+                        _driver_sql(_SEEK_SQL, marker), (max_points, sid, lo, hi, lo, max_points)
+                    )
                 else:  # few distinct steps, many points: sample by rank instead
                     # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
                     stride = math.ceil((total - 1) / (max_points - 1))
@@ -461,20 +558,28 @@ class Store:
             finally:
                 cursor.close()
 
-    def metric_points_after(self, run_id: str, after_id: int = 0,
-                            limit: int = 50_000) -> list[tuple[int, str, int, int, float]]:
+    def metric_points_after(
+        self, run_id: str, after_id: int = 0, limit: int = 50_000
+    ) -> list[tuple[int, str, int, int, float]]:
         """Points of a run logged after point id ``after_id`` (id, key, step, timestamp,
         value), oldest first: lets a viewer follow a run another process is logging."""
         query = (
-            select(metrics.c.id, metric_series.c.key, metrics.c.step, metrics.c.timestamp,
-                   metrics.c.value)
+            select(
+                metrics.c.id,
+                metric_series.c.key,
+                metrics.c.step,
+                metrics.c.timestamp,
+                metrics.c.value,
+            )
             .join(metric_series, metric_series.c.series_id == metrics.c.series_id)
             .where(metric_series.c.run_id == run_id, metrics.c.id > after_id)
-            .order_by(metrics.c.id).limit(limit)
+            .order_by(metrics.c.id)
+            .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [(i, k, s, t, math.nan if v is None else v)
-                    for i, k, s, t, v in conn.execute(query)]
+            return [
+                (i, k, s, t, math.nan if v is None else v) for i, k, s, t, v in conn.execute(query)
+            ]
 
     @_unavailable_as_store_error
     def run_status(self, run_id: str) -> str:
@@ -490,9 +595,15 @@ class Store:
         stamp = now_ms()
         with self.engine.connect() as conn:
             candidates = conn.execute(
-                select(runs.c.run_id, runs.c.host, runs.c.pid, runs.c.start_time,
-                       runs.c.heartbeat, runs.c.last_update_time)
-                .where(runs.c.status == "RUNNING")).all()
+                select(
+                    runs.c.run_id,
+                    runs.c.host,
+                    runs.c.pid,
+                    runs.c.start_time,
+                    runs.c.heartbeat,
+                    runs.c.last_update_time,
+                ).where(runs.c.status == "RUNNING")
+            ).all()
         dead = []
         for run_id, host, pid, start_time, heartbeat, last_update in candidates:
             if run_id in self.writer.active_runs:
@@ -508,10 +619,16 @@ class Store:
             with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
                 for run_id, last_seen in dead:
                     conn.execute(
-                        update(runs).where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
-                        .values(status="KILLED", end_time=last_seen, last_update_time=stamp,
-                                error="The process running this run died (kernel died, "
-                                      "was killed, or lost its host)."))
+                        update(runs)
+                        .where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
+                        .values(
+                            status="KILLED",
+                            end_time=last_seen,
+                            last_update_time=stamp,
+                            error="The process running this run died (kernel died, "
+                            "was killed, or lost its host).",
+                        )
+                    )
         return [run_id for run_id, _ in dead]
 
 
@@ -577,7 +694,7 @@ def _is_count(value: Any) -> bool:
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _process_alive(pid: int, start_time_ms: int) -> bool:
@@ -598,8 +715,9 @@ def validate_name(name: Any, what: str) -> str:
     if "\x00" in name:  # PostgreSQL text cannot hold it; refused on every store alike
         raise InvalidParameterError(f"{what} {name!r} contains a NUL character.")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidParameterError(f"{what} is {len(name)} characters; the limit is "
-                                    f"{MAX_NAME_LENGTH}.")
+        raise InvalidParameterError(
+            f"{what} is {len(name)} characters; the limit is {MAX_NAME_LENGTH}."
+        )
     return name
 
 

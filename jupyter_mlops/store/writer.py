@@ -156,8 +156,10 @@ class Writer:
                 self._drain_once()
                 self._maybe_heartbeat()
             except Exception:  # never let the writer die; report and go on
-                print("jupyter-mlops: background writer error:\n" + traceback.format_exc(),
-                      file=sys.stderr)
+                print(
+                    "jupyter-mlops: background writer error:\n" + traceback.format_exc(),
+                    file=sys.stderr,
+                )
             if self._stop and not self.queue:
                 return
 
@@ -196,14 +198,20 @@ class Writer:
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             self._pending_capture = {}
             try:
-                with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, \
-                        conn.begin():
+                with (
+                    self._db_lock,
+                    self.engine.connect().execution_options(**WRITE) as conn,
+                    conn.begin(),
+                ):
                     self._apply(conn, work)
             except OperationalError as exc:
                 # Busy or briefly unreachable database: keep the batch and retry.
                 if delay is None:
-                    print(f"jupyter-mlops: giving up writing {len(work)} operations after "
-                          f"{attempt} retries: {exc.orig}", file=sys.stderr)
+                    print(
+                        f"jupyter-mlops: giving up writing {len(work)} operations after "
+                        f"{attempt} retries: {exc.orig}",
+                        file=sys.stderr,
+                    )
                     return
                 self._series.clear()
                 time.sleep(delay)
@@ -214,8 +222,10 @@ class Writer:
                 # is alone (O(log n) transactions, order kept), then drop only that one.
                 self._series.clear()
                 if len(work) == 1:
-                    print("jupyter-mlops: dropped an invalid write:\n" + traceback.format_exc(),
-                          file=sys.stderr)
+                    print(
+                        "jupyter-mlops: dropped an invalid write:\n" + traceback.format_exc(),
+                        file=sys.stderr,
+                    )
                     return
                 middle = len(work) // 2
                 self._apply_with_retry(work[:middle])
@@ -264,8 +274,12 @@ class Writer:
                 touched[op[1]] = stamp
             elif kind == "artifact":
                 _, run_id, path, size, logged = op
-                table_upsert(conn, artifacts, {"run_id": run_id, "path": path, "size": size,
-                                               "logged_time": logged}, ("run_id", "path"))
+                table_upsert(
+                    conn,
+                    artifacts,
+                    {"run_id": run_id, "path": path, "size": size, "logged_time": logged},
+                    ("run_id", "path"),
+                )
                 touched[run_id] = stamp
             elif kind == "call":
                 try:
@@ -346,8 +360,12 @@ class Writer:
         if sid is None:
             result = conn.execute(
                 metric_series.insert().values(
-                    run_id=run_id, key=key, latest_value=None, latest_step=step - 1,
-                    latest_timestamp=ts, point_count=0,
+                    run_id=run_id,
+                    key=key,
+                    latest_value=None,
+                    latest_step=step - 1,
+                    latest_timestamp=ts,
+                    point_count=0,
                 )
             )
             sid = result.inserted_primary_key[0]
@@ -363,8 +381,7 @@ class Writer:
         self._last_heartbeat = now
         stamp = now_ms()
         active = list(self.active_runs)
-        with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, \
-                conn.begin():
+        with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
             conn.execute(
                 update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
                 [{"rid": rid} for rid in active],
@@ -387,8 +404,7 @@ def _without_nul(value: Any) -> Any:
 
 def _upsert(conn: Connection, table: Any, run_id: str, items: list[tuple[str, str]]) -> None:
     for key, value in items:
-        table_upsert(conn, table, {"run_id": run_id, "key": key, "value": value},
-                     ("run_id", "key"))
+        table_upsert(conn, table, {"run_id": run_id, "key": key, "value": value}, ("run_id", "key"))
 
 
 def table_upsert(conn: Connection, table: Any, row: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -28,7 +28,10 @@ _git_lock = threading.Lock()
 def _git(args: list[str], cwd: str) -> str | None:
     try:
         done = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, timeout=GIT_TIMEOUT_S,
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError):
@@ -195,7 +198,7 @@ class StreamTail:
         return self._stream.write(text)
 
     def tail(self) -> str:
-        return "".join(self._chunks)[-self._limit:]
+        return "".join(self._chunks)[-self._limit :]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -70,7 +70,8 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
     with _lock:
         if _run_stack:
             raise InvalidParameterError(
-                "Cannot switch stores while a run is active; end it first (mlops.end_run()).")
+                "Cannot switch stores while a run is active; end it first (mlops.end_run())."
+            )
         if url is None:
             _export(STORE_ENV, None)  # the environment as it was, before resolving with it
         # Normalized here, so "" or a non-string is an error rather than "the default store".
@@ -140,7 +141,8 @@ def _enclosing_run() -> ActiveRun | None:
     """The run a new run of this thread nests in: this thread's innermost, else the main
     thread's (a worker of a tracked cell), never another worker thread's."""
     stack = _thread_stacks.get(threading.get_ident()) or _thread_stacks.get(
-        threading.main_thread().ident or 0)
+        threading.main_thread().ident or 0
+    )
     return stack[-1] if stack else None
 
 
@@ -162,7 +164,8 @@ def _require_run() -> ActiveRun:
     run = active_run()
     if run is None:
         raise NoActiveRunError(
-            "No active run: use `with mlops.start_run():`, `%%track` or `%track start` first.")
+            "No active run: use `with mlops.start_run():`, `%%track` or `%track start` first."
+        )
     return run
 
 
@@ -190,7 +193,8 @@ def start_run(
             # typo (start_run(param={...}), tag=...) would silently lose what it carried.
             raise InvalidParameterError(
                 f"start_run() got an unexpected keyword argument {unknown[0]!r}; "
-                "use params={...} and tags={...}.")
+                "use params={...} and tags={...}."
+            )
     # Check everything the caller gave before touching the store: a bad param must not
     # leave a new experiment (or anything else) behind.
     run_params = {}
@@ -210,7 +214,8 @@ def start_run(
     else:
         # It would reach the database as the parent id and fail there, losing the run.
         raise InvalidParameterError(
-            f"parent must be a run or a run id, got {type(parent).__name__} {parent!r}.")
+            f"parent must be a run or a run id, got {type(parent).__name__} {parent!r}."
+        )
     store = get_store()
     experiment_name = experiment if experiment is not None else current_experiment()
     experiment_id = store.experiment_id(experiment_name)
@@ -220,8 +225,9 @@ def start_run(
     if parent_id is None:
         # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
         parent_id = os.environ.get(PARENT_RUN_ENV) or None
-    row = store.new_run_row(name=name or "", experiment_id=experiment_id, kind=kind,
-                            parent_run_id=parent_id, **columns)
+    row = store.new_run_row(
+        name=name or "", experiment_id=experiment_id, kind=kind, parent_run_id=parent_id, **columns
+    )
     if not name:
         # The id's tail: its head is a timestamp, shared by every run of the same minute.
         row["name"] = f"run-{row['run_id'][-8:]}"
@@ -242,8 +248,22 @@ def start_run(
 
 
 # Run columns a caller (the magics, headless notebooks) may set through start_run(**columns).
-RUN_COLUMNS = frozenset({"run_id", "notebook_path", "execution_count", "cell_id", "source",
-                         "stdout", "error", "git", "environment", "user", "host", "pid"})
+RUN_COLUMNS = frozenset(
+    {
+        "run_id",
+        "notebook_path",
+        "execution_count",
+        "cell_id",
+        "source",
+        "stdout",
+        "error",
+        "git",
+        "environment",
+        "user",
+        "host",
+        "pid",
+    }
+)
 
 
 def _capture_columns(notebook: str | None) -> dict[str, Any]:
@@ -326,21 +346,39 @@ def get_run(run_id: str) -> Run:
         return Run(store, store.get_run(store.resolve_run_id(run_id)))
 
 
-SUMMARY_COLUMNS = ["run_id", "name", "experiment", "status", "start_time", "end_time",
-                   "parent_run_id", "notebook_path"]
+SUMMARY_COLUMNS = [
+    "run_id",
+    "name",
+    "experiment",
+    "status",
+    "start_time",
+    "end_time",
+    "parent_run_id",
+    "notebook_path",
+]
 
 
-def runs(experiment: str | list[str] | None = None, filter: str | None = None,  # noqa: A002
-         order_by: str | list[str] | None = None, limit: int | None = None) -> pd.DataFrame:
+def runs(
+    experiment: str | list[str] | None = None,
+    filter: str | None = None,  # noqa: A002
+    order_by: str | list[str] | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
     """Runs as a DataFrame: one row per run, ``params.<k>``, ``metrics.<k>``, ``tags.<k>``.
 
     All experiments when none is given and none was set with ``set_experiment``.
     """
-    if experiment is not None and not isinstance(experiment, str) and not (
+    if (
+        experiment is not None
+        and not isinstance(experiment, str)
+        and not (
             isinstance(experiment, (list, tuple, set))
-            and all(isinstance(n, str) for n in experiment)):
+            and all(isinstance(n, str) for n in experiment)
+        )
+    ):
         raise InvalidParameterError(
-            f"experiment must be a name or a list of names, got {experiment!r}.")
+            f"experiment must be a name or a list of names, got {experiment!r}."
+        )
     store = get_store()
     names = [experiment] if isinstance(experiment, str) else experiment
     if names is None and _experiment is not None:
@@ -349,8 +387,9 @@ def runs(experiment: str | list[str] | None = None, filter: str | None = None,  
     if names is not None:
         known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
         experiment_ids = [known[n] for n in names if n in known]
-    records, _ = store.search_runs(experiment_ids=experiment_ids, filter=filter,
-                                   order_by=order_by, limit=limit, count=False)
+    records, _ = store.search_runs(
+        experiment_ids=experiment_ids, filter=filter, order_by=order_by, limit=limit, count=False
+    )
     return records_frame(records)
 
 
@@ -369,9 +408,12 @@ def records_frame(records: list[Any]) -> pd.DataFrame:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
-    ordered = SUMMARY_COLUMNS + sorted(c for c in frame.columns if c.startswith("params.")) + \
-        sorted(c for c in frame.columns if c.startswith("metrics.")) + \
-        sorted(c for c in frame.columns if c.startswith("tags."))
+    ordered = (
+        SUMMARY_COLUMNS
+        + sorted(c for c in frame.columns if c.startswith("params."))
+        + sorted(c for c in frame.columns if c.startswith("metrics."))
+        + sorted(c for c in frame.columns if c.startswith("tags."))
+    )
     return frame[ordered]
 
 

@@ -92,14 +92,19 @@ def execute_notebook(
     node = load_notebook(source)
     if output is not None and not Path(output).resolve().parent.is_dir():
         raise InvalidParameterError(
-            f"Output folder {str(Path(output).resolve().parent)!r} does not exist.")
+            f"Output folder {str(Path(output).resolve().parent)!r} does not exist."
+        )
     if cwd is not None and not Path(cwd).is_dir():
         raise InvalidParameterError(f"Working directory {str(cwd)!r} does not exist.")
     _check_kernel(kernel_name or node.metadata.get("kernelspec", {}).get("name"), source)
     params = dict(parameters or {})
     run = fluent.start_run(
-        name or source.stem, experiment=experiment, params=params, kind="notebook",
-        notebook_path=str(source), live=False,
+        name or source.stem,
+        experiment=experiment,
+        params=params,
+        kind="notebook",
+        notebook_path=str(source),
+        live=False,
     )
     store = run.store
     env_keys = {
@@ -117,8 +122,13 @@ def execute_notebook(
         failure: BaseException | None = None
         try:
             papermill.execute_notebook(
-                str(source), str(out_path), parameters=params, kernel_name=kernel_name,
-                cwd=cwd or str(source.parent), progress_bar=progress, execution_timeout=timeout,
+                str(source),
+                str(out_path),
+                parameters=params,
+                kernel_name=kernel_name,
+                cwd=cwd or str(source.parent),
+                progress_bar=progress,
+                execution_timeout=timeout,
                 log_output=False,
             )
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
@@ -161,10 +171,12 @@ def _check_kernel(name: str | None, notebook: Path) -> None:
     if not name:
         raise InvalidParameterError(
             f"Notebook {str(notebook)!r} names no kernel; pass --kernel NAME "
-            f"(installed: {', '.join(installed) or 'none'}).")
+            f"(installed: {', '.join(installed) or 'none'})."
+        )
     if name not in installed:
         raise InvalidParameterError(
-            f"No kernel named {name!r} (installed: {', '.join(installed) or 'none'}).")
+            f"No kernel named {name!r} (installed: {', '.join(installed) or 'none'})."
+        )
 
 
 def _read_if_exists(path: Path) -> nbformat.NotebookNode | None:
@@ -198,14 +210,22 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
         error = None
         if status == "FAILED":
             error = "\n".join(
-                f"{o.get('ename')}: {o.get('evalue')}" for o in cell.get("outputs", [])
-                if o.get("output_type") == "error")
-        run.record_cell({
-            "position": position, "execution_count": cell.get("execution_count"),
-            "cell_id": cell.get("id"), "source": cell.source, "start_time": start_ms,
-            "duration_ms": None if duration is None else float(duration) * 1000.0,
-            "status": status, "error": error,
-        })
+                f"{o.get('ename')}: {o.get('evalue')}"
+                for o in cell.get("outputs", [])
+                if o.get("output_type") == "error"
+            )
+        run.record_cell(
+            {
+                "position": position,
+                "execution_count": cell.get("execution_count"),
+                "cell_id": cell.get("id"),
+                "source": cell.source,
+                "start_time": start_ms,
+                "duration_ms": None if duration is None else float(duration) * 1000.0,
+                "status": status,
+                "error": error,
+            }
+        )
         sources.append(f"# In[{cell.get('execution_count')}]:\n{cell.source}")
         position += 1
     run.update(source="\n\n".join(sources))
@@ -217,8 +237,12 @@ def _failure_message(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover
         PapermillExecutionError = ()  # type: ignore[assignment]  # noqa: N806
     if isinstance(exc, PapermillExecutionError):
-        return (f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n"
-                + "".join(exc.traceback if isinstance(exc.traceback, list) else []))
+        return f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n" + "".join(
+            exc.traceback if isinstance(exc.traceback, list) else []
+        )
     # The exception itself first: the CLI prints the message's first line.
-    return ("".join(traceback.format_exception_only(exc)).strip() + "\n\n"
-            + "".join(traceback.format_exception(exc)))
+    return (
+        "".join(traceback.format_exception_only(exc)).strip()
+        + "\n\n"
+        + "".join(traceback.format_exception(exc))
+    )

@@ -28,20 +28,27 @@ def validate_key(key: Any, what: str = "Key") -> str:
         raise InvalidParameterError(f"{what} must be a non-empty string, got {key!r}.")
     if len(key) > MAX_KEY_LENGTH:
         raise InvalidParameterError(
-            f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}.")
+            f"{what} {key[:40]!r}... is {len(key)} characters; the limit is {MAX_KEY_LENGTH}."
+        )
     if "\x00" in key:  # PostgreSQL text cannot hold it; refused on every store alike
         raise InvalidParameterError(f"{what} {key!r} contains a NUL character.")
     return key
 
 
 def param_text(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str) \
-        if isinstance(value, (list, dict, tuple)) else str(value)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, default=str)
+        if isinstance(value, (list, dict, tuple))
+        else str(value)
+    )
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidParameterError(
             f"Param {key!r} value is {len(text)} characters; the limit is "
             f"{MAX_PARAM_VALUE_LENGTH}. Log large values as an artifact (mlops.log_artifact) "
-            "or a tag.")
+            "or a tag."
+        )
     if "\x00" in text:
         raise InvalidParameterError(f"Param {key!r} value contains a NUL character.")
     return text
@@ -51,7 +58,8 @@ def tag_text(key: str, value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TAG_VALUE_LENGTH:
         raise InvalidParameterError(
-            f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}.")
+            f"Tag {key!r} value is {len(text)} characters; the limit is {MAX_TAG_VALUE_LENGTH}."
+        )
     if "\x00" in text:
         raise InvalidParameterError(f"Tag {key!r} value contains a NUL character.")
     return text
@@ -63,7 +71,8 @@ def metric_value(key: str, value: Any) -> float:
         return value
     if isinstance(value, (str, bytes)) or value is None:
         raise InvalidParameterError(
-            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}.")
+            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}."
+        )
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -72,7 +81,8 @@ def metric_value(key: str, value: Any) -> float:
         ) from None
     except OverflowError:  # an int beyond float's range: float() would raise a bare error
         raise InvalidParameterError(
-            f"Metric {key!r} value {str(value)[:40]}... is too large for a float.") from None
+            f"Metric {key!r} value {str(value)[:40]}... is too large for a float."
+        ) from None
 
 
 # Steps are stored as 64-bit integers (BIGINT); a larger one would fail in the writer.
@@ -100,15 +110,17 @@ def metric_step(key: str, step: Any) -> int:
         raise InvalidParameterError(f"Metric {key!r} step must be an integer, got {step!r}.")
     if not STEP_MIN <= number <= STEP_MAX:
         raise InvalidParameterError(
-            f"Metric {key!r} step {number} is out of range; steps are 64-bit integers.")
+            f"Metric {key!r} step {number} is out of range; steps are 64-bit integers."
+        )
     return number
 
 
 class ActiveRun:
     """A run being logged to. Used as a context manager by ``start_run``."""
 
-    def __init__(self, store: Store, row: dict[str, Any],
-                 on_end: Callable[[ActiveRun], None] | None = None) -> None:
+    def __init__(
+        self, store: Store, row: dict[str, Any], on_end: Callable[[ActiveRun], None] | None = None
+    ) -> None:
         self.store = store
         self.run_id: str = row["run_id"]
         self.name: str = row["name"]
@@ -142,8 +154,9 @@ class ActiveRun:
             self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
 
     # logging --------------------------------------------------------------------------------
-    def log_metric(self, key: str, value: Any, step: int | None = None,
-                   timestamp: int | None = None) -> None:
+    def log_metric(
+        self, key: str, value: Any, step: int | None = None, timestamp: int | None = None
+    ) -> None:
         if key not in self._keys:
             validate_key(key, "Metric key")
             self._keys.add(key)
@@ -154,13 +167,22 @@ class ActiveRun:
         elif type(step) is not int or not STEP_MIN <= step <= STEP_MAX:
             step = metric_step(key, step)
         self._steps[key] = step
-        self._append(("m", self.run_id, key, value,
-                      timestamp if timestamp is not None else int(time.time() * 1000), step))
+        self._append(
+            (
+                "m",
+                self.run_id,
+                key,
+                value,
+                timestamp if timestamp is not None else int(time.time() * 1000),
+                step,
+            )
+        )
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if not isinstance(metrics, Mapping):
             raise InvalidParameterError(
-                f"log_metrics expects a dict, got {type(metrics).__name__}.")
+                f"log_metrics expects a dict, got {type(metrics).__name__}."
+            )
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = metric_step(next(iter(metrics), "?"), step)
         # Check every key and value before logging any: one bad value must not leave the
@@ -185,7 +207,8 @@ class ActiveRun:
             if previous is not None and previous != text:
                 raise InvalidParameterError(
                     f"Param {key!r} was already logged as {previous!r} in this run; params "
-                    f"are immutable (got {text!r}). Use a metric or a tag for changing values.")
+                    f"are immutable (got {text!r}). Use a metric or a tag for changing values."
+                )
             items.append((key, text))
         for key, text in items:
             self.params[key] = text
@@ -205,8 +228,9 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         self.set_tags({key: value})
 
-    def log_artifact(self, local_path: str | os.PathLike[str],
-                     artifact_path: str | None = None) -> list[str]:
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[str]:
         stored = self.store.artifacts.put(self.run_id, local_path, artifact_path)
         stamp = now_ms()
         for relative, size in stored:
@@ -232,7 +256,8 @@ class ActiveRun:
         status = str(status).upper()
         if status not in FINAL_STATUSES:
             raise InvalidParameterError(
-                f"end_run status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}.")
+                f"end_run status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}."
+            )
         if self.status != "RUNNING":
             return
         self.status = status
@@ -287,9 +312,19 @@ class Run:
     def cells(self) -> pd.DataFrame:
         import pandas as pd
 
-        return pd.DataFrame([asdict(c) for c in self.record.cells or []],
-                            columns=["position", "execution_count", "cell_id", "source",
-                                     "start_time", "duration_ms", "status", "error"])
+        return pd.DataFrame(
+            [asdict(c) for c in self.record.cells or []],
+            columns=[
+                "position",
+                "execution_count",
+                "cell_id",
+                "source",
+                "start_time",
+                "duration_ms",
+                "status",
+                "error",
+            ],
+        )
 
     @property
     def duration(self) -> float | None:
@@ -304,9 +339,13 @@ class Run:
         import pandas as pd
 
         data = self._store.metric_history(self.record.run_id, key, max_points)
-        frame = pd.DataFrame({"step": data["step"], "value": data["value"],
-                              "timestamp": pd.to_datetime(data["timestamp"], unit="ms",
-                                                          utc=True)})
+        frame = pd.DataFrame(
+            {
+                "step": data["step"],
+                "value": data["value"],
+                "timestamp": pd.to_datetime(data["timestamp"], unit="ms", utc=True),
+            }
+        )
         frame.attrs["total_points"] = data["total_points"]
         return frame
 

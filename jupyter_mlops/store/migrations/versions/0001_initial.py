@@ -119,6 +119,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("artifacts", "run_cells", "metrics", "metric_series", "tags", "params", "runs",
-                  "experiments"):
+    for table in (
+        "artifacts",
+        "run_cells",
+        "metrics",
+        "metric_series",
+        "tags",
+        "params",
+        "runs",
+        "experiments",
+    ):
         op.drop_table(table)
