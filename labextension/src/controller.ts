@@ -29,6 +29,14 @@ interface ILoadedQuery {
   complete: boolean;
 }
 
+/** A failure worth retrying: server unreachable (0), or a 5xx (store away). */
+function isTransient(error: unknown): boolean {
+  return (
+    error instanceof MLOpsRequestError &&
+    (error.status === 0 || error.status >= 500)
+  );
+}
+
 export class MLOpsController implements IDisposable {
   constructor(options: MLOpsController.IOptions) {
     this.client = options.client;
@@ -109,6 +117,10 @@ export class MLOpsController implements IDisposable {
 
   /** Reload experiments and runs from the server. */
   async reload(): Promise<void> {
+    if (this._retryTimer !== null) {
+      clearTimeout(this._retryTimer);
+      this._retryTimer = null;
+    }
     this._abort?.abort();
     const abort = new AbortController();
     this._abort = abort;
@@ -155,6 +167,7 @@ export class MLOpsController implements IDisposable {
         complete: runs.length >= total
       };
       model.error = null;
+      this._retryDelay = 0;
     } catch (error) {
       if ((error as any)?.name === 'AbortError' || abort.signal.aborted) {
         return;
@@ -163,6 +176,9 @@ export class MLOpsController implements IDisposable {
         error instanceof MLOpsRequestError
           ? error.message
           : String((error as Error)?.message ?? error);
+      if (isTransient(error)) {
+        this._scheduleRetry();
+      }
     } finally {
       if (this._abort === abort) {
         model.loading = false;
@@ -224,7 +240,12 @@ export class MLOpsController implements IDisposable {
     this._abort?.abort();
     this._events?.dispose();
     this._events = null;
-    for (const t of [this._flushTimer, this._staleTimer, this._reloadTimer]) {
+    for (const t of [
+      this._flushTimer,
+      this._staleTimer,
+      this._reloadTimer,
+      this._retryTimer
+    ]) {
       if (t !== null) {
         clearTimeout(t);
       }
@@ -233,6 +254,24 @@ export class MLOpsController implements IDisposable {
       clearInterval(this._pollTimer);
     }
     Signal.clearData(this);
+  }
+
+  /**
+   * Load again later (2 s, 4 s, ... 30 s) after a load the server or the
+   * store could not answer: the list must not stay partial, or empty, with a
+   * stale error once they are back.
+   */
+  private _scheduleRetry(): void {
+    if (this._isDisposed || this._retryTimer !== null) {
+      return;
+    }
+    this._retryDelay = Math.min(30_000, Math.max(2000, this._retryDelay * 2));
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      if (!this._isDisposed) {
+        void this.reload();
+      }
+    }, this._retryDelay);
   }
 
   private async _loadExperiments(): Promise<void> {
@@ -299,8 +338,9 @@ export class MLOpsController implements IDisposable {
         this._events.connectedChanged.connect((_, connected) => {
           this._updateLiveState();
           if (connected && this._wasDisconnected) {
-            // catch up on what happened while the stream was down
-            void this.poll();
+            // catch up on what happened while the stream was down (all of it
+            // when the last load failed)
+            void (this._retryTimer !== null ? this.reload() : this.poll());
           }
           this._wasDisconnected = !connected;
         });
@@ -400,6 +440,8 @@ export class MLOpsController implements IDisposable {
   private _staleTimer: ReturnType<typeof setTimeout> | null = null;
   private _reloadTimer: ReturnType<typeof setTimeout> | null = null;
   private _pollTimer: ReturnType<typeof setInterval> | null = null;
+  private _retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private _retryDelay = 0;
   private _pollInterval = 0;
   private _wasDisconnected = false;
   private _liveState: LiveState = 'off';

@@ -157,6 +157,58 @@ describe('MLOpsController', () => {
     controller.dispose();
   });
 
+  it('retries a load that failed because the store or the server was away', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const runs = Array.from({ length: 2500 }, () => makeRun());
+    let down = true;
+    let runCalls = 0;
+    const { settings } = fakeServer(url => {
+      if (url.pathname.endsWith('/experiments')) {
+        return { body: { experiments: [] } };
+      }
+      runCalls++;
+      // the first load gets one page, then the store goes away
+      if (down && runCalls > 1) {
+        return { status: 503, body: { message: 'The run store is unavailable', reason: 'StoreError' } };
+      }
+      const limit = Number(url.searchParams.get('limit') ?? 100);
+      const offset = Number(url.searchParams.get('offset') ?? 0);
+      return { body: { runs: runs.slice(offset, offset + limit), total: runs.length, offset, limit } };
+    });
+    const model = new RunsModel();
+    const controller = new MLOpsController({ client: new MLOpsClient({ serverSettings: settings }), model });
+    controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
+    await controller.start();
+    expect(model.error).toContain('unavailable');
+    expect(model.size).toBe(1000);
+    down = false;
+    for (let i = 0; i < 10 && model.size < runs.length; i++) {
+      jest.advanceTimersByTime(30_000);
+      for (let j = 0; j < 10; j++) {
+        await flush();
+      }
+    }
+    expect(model.size).toBe(runs.length);
+    expect(model.error).toBeNull();
+    controller.dispose();
+    jest.useRealTimers();
+  });
+
+  it('does not retry a load the server refused (bad input)', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const { settings, calls } = fakeServer(() => ({ status: 400, body: { message: 'Bad filter' } }));
+    const model = new RunsModel();
+    const controller = new MLOpsController({ client: new MLOpsClient({ serverSettings: settings }), model });
+    controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
+    await controller.start();
+    const before = calls.filter(c => c.pathname.endsWith('/runs')).length;
+    jest.advanceTimersByTime(120_000);
+    await flush();
+    expect(calls.filter(c => c.pathname.endsWith('/runs')).length).toBe(before);
+    controller.dispose();
+    jest.useRealTimers();
+  });
+
   it('reports server errors on the model', async () => {
     const { settings } = fakeServer(() => ({ status: 400, body: { message: 'Bad filter' } }));
     const model = new RunsModel();
