@@ -362,3 +362,17 @@ def test_output_into_a_closed_pipe_is_not_a_traceback(two_runs: dict[str, str]) 
             os.close(write)
         assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
         assert proc.returncode == 141
+
+
+def test_runs_list_table_keeps_one_line_per_run(
+    tmp_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with mlops.start_run("two\nlines\tand a tab"):
+        mlops.log_metric("multi\nline", 1.0)
+    with mlops.start_run("plain"):
+        pass
+    mlops.flush()
+    code, out, _ = cli(capsys, "runs", "list")
+    assert code == 0
+    assert len(out.strip().splitlines()) == 3  # header + two runs
+    assert "two lines and a tab" in out

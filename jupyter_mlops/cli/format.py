@@ -32,6 +32,11 @@ def format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def _one_line(text: str) -> str:
+    """A name with a newline or tab (allowed in names and keys) must not break the table."""
+    return "".join(" " if c in "\r\n\t\v\f" else c for c in text)
+
+
 def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> str:
     if not records:
         return "No runs."
@@ -46,12 +51,12 @@ def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> st
         rows.append(
             [
                 r.run_id,
-                r.name,
-                r.experiment,
+                _one_line(r.name),
+                _one_line(r.experiment),
                 r.status,
                 format_time(r.start_time),
                 format_duration(r.start_time, r.end_time),
-                metrics,
+                _one_line(metrics),
             ]
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
