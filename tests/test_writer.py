@@ -341,3 +341,30 @@ def test_spawned_children_use_the_store_and_experiment_set_here(
     mlops.set_store(None)  # back to the environment's store, and the environment restored
     assert os.environ["JUPYTER_MLOPS_STORE"] == tmp_store
     assert mlops.get_store().url == tmp_store
+
+
+def test_a_forked_child_exiting_does_not_end_its_parents_run(tmp_store: str) -> None:
+    """The child inherits the parent's active runs: its atexit (or leaving the parent's
+    `with` block on sys.exit) used to end the parent's run while the parent was still in it."""
+    from jupyter_mlops.tracking import fluent
+
+    with mlops.start_run("parent") as run:
+        mlops.flush()
+        pid = os.fork()
+        if pid == 0:  # child: log, leave the with block by SystemExit, exit as the interpreter does
+            code = 1
+            try:
+                mlops.log_metric("from_child", 1.0)
+                run.__exit__(SystemExit, SystemExit(0), None)
+                fluent._at_exit()
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert mlops.get_run(run.run_id).status == "RUNNING"
+        assert mlops.active_run() is run
+        mlops.log_metric("after", 2.0)
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert loaded.metrics == {"from_child": 1.0, "after": 2.0}

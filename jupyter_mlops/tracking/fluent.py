@@ -462,6 +462,8 @@ def _at_exit() -> None:
         status = "KILLED" if isinstance(fatal, KeyboardInterrupt) else "FAILED"
         error = "".join(traceback.format_exception(fatal))
     for run in list(reversed(_run_stack)):
+        if run.pid != os.getpid():
+            continue  # a forked child's copy of its parent's run: the parent ends it
         with contextlib.suppress(Exception):
             run.end(status, error=error)
     store = _store

@@ -127,6 +127,7 @@ class ActiveRun:
         self.experiment_id: str = row["experiment_id"]
         self.parent_run_id: str | None = row["parent_run_id"]
         self.start_time: int = row["start_time"]
+        self.pid: int = row["pid"]  # the process that started it (see __exit__)
         self.status = "RUNNING"
         self.params: dict[str, str] = {}
         self.listeners: list[Callable[[ActiveRun], None]] = []  # called when the run ends
@@ -144,7 +145,9 @@ class ActiveRun:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if self.status != "RUNNING":
+        if self.status != "RUNNING" or self.pid != os.getpid():
+            # A forked child leaving the parent's `with` block (sys.exit, an exception) must
+            # not end the run the parent is still logging to.
             return
         if exc_type is None:
             self.end("FINISHED")
