@@ -192,6 +192,18 @@ describe('RunsPanel at the default sidebar width', () => {
     expect(acc.title).toContain('0.123456789');
     const header2 = container.querySelector('.jp-mlops-runs-header') as HTMLElement;
     expect(parseInt(header2.style.minWidth, 10)).toBeLessThanOrEqual(250);
+
+    // sorted by a narrow column: the arrow is outside the label that gets cut
+    await act(async () => {
+      model.toggleSort('metrics.acc');
+    });
+    const accHeader = container.querySelector(
+      '.jp-mlops-header-cell[data-column="metrics.acc"]'
+    ) as HTMLElement;
+    const arrow = accHeader.querySelector(':scope > .jp-mlops-sort-arrow');
+    expect(arrow).not.toBeNull();
+    expect(['▲', '▼']).toContain(arrow!.textContent);
+    expect(accHeader.querySelector('.jp-mlops-header-label')!.textContent).toBe('macc');
   });
 });
 

@@ -368,11 +368,17 @@ const RunsList = React.memo(function RunsList(
             title={`${col.kind === 'attribute' ? col.label : col.key} — click to sort`}
             onClick={() => model.toggleSort(col.key)}
           >
-            {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
-            {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
-            {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
-            {label}
-            {sort.key === col.key && (sort.direction === 'asc' ? ' ▲' : ' ▼')}
+            <span className="jp-mlops-header-label">
+              {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
+              {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
+              {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
+              {label}
+            </span>
+            {sort.key === col.key && (
+              <span className="jp-mlops-sort-arrow" aria-hidden="true">
+                {sort.direction === 'asc' ? '▲' : '▼'}
+              </span>
+            )}
           </span>
         ))}
       </div>
