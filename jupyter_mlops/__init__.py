@@ -14,6 +14,7 @@ from .exceptions import (
     RunNotFoundError,
     SchemaTooNewError,
     StoreError,
+    StoreTimeoutError,
     StoreUnreachableError,
 )
 from .tracking.fluent import (
@@ -47,6 +48,7 @@ __all__ = [
     "RunNotFoundError",
     "SchemaTooNewError",
     "StoreError",
+    "StoreTimeoutError",
     "StoreUnreachableError",
     "__version__",
     "active_run",

@@ -23,6 +23,10 @@ class StoreUnreachableError(StoreError):
     """The database named by the store URL cannot be reached."""
 
 
+class StoreTimeoutError(StoreUnreachableError, TimeoutError):
+    """The store did not accept writes in time (``flush``); still a ``TimeoutError``."""
+
+
 class SchemaTooNewError(StoreError):
     """The store was written by a newer jupyter-mlops; nothing is written to it."""
 

@@ -368,3 +368,22 @@ def test_a_forked_child_exiting_does_not_end_its_parents_run(tmp_store: str) -> 
     loaded = mlops.get_run(run.run_id)
     assert loaded.status == "FINISHED"
     assert loaded.metrics == {"from_child": 1.0, "after": 2.0}
+
+
+def test_flush_timing_out_is_a_typed_store_error(tmp_store: str) -> None:
+    from jupyter_mlops.exceptions import StoreTimeoutError, StoreUnreachableError
+
+    with mlops.start_run("locked-out") as run:
+        mlops.flush()
+        other = sqlite3.connect(sa.engine.make_url(tmp_store).database or "", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            mlops.log_metric("x", 1.0)
+            with pytest.raises(StoreTimeoutError, match="did not accept writes within") as info:
+                mlops.flush(timeout=0.5)
+            assert isinstance(info.value, StoreUnreachableError)
+            assert isinstance(info.value, TimeoutError)
+        finally:
+            other.execute("COMMIT")
+            other.close()
+    assert mlops.get_run(run.run_id).metrics == {"x": 1.0}  # kept queued, then written

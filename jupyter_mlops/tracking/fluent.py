@@ -16,7 +16,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..config import STORE_ENV, normalize_store_url
-from ..exceptions import InvalidParameterError, NoActiveRunError, RunNotFoundError
+from ..exceptions import (
+    InvalidParameterError,
+    NoActiveRunError,
+    RunNotFoundError,
+    StoreTimeoutError,
+)
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import validate_name
 from ..store.writer import in_multiprocessing_child
@@ -330,7 +335,12 @@ def flush(timeout: float | None = 60.0) -> None:
     """Wait until every logged value is committed to the store."""
     store = _store
     if store is not None and not store.writer.flush(timeout):
-        raise TimeoutError(f"jupyter-mlops: the store did not accept writes within {timeout} s.")
+        # Locked by another process or unreachable: an MLOpsError like every store problem,
+        # and still a TimeoutError for callers catching that.
+        raise StoreTimeoutError(
+            f"Store {store.display_url!r} did not accept writes within {timeout} s "
+            "(locked by another process, or unreachable); they stay queued."
+        )
 
 
 def get_run(run_id: str) -> Run:
