@@ -571,14 +571,22 @@ export class RunsModel {
           rows.push({ run, value: runValue(run, key, now) });
         }
       }
+      // Ties as the server breaks them: newest first, then by run id (time-ordered),
+      // newest first too, except when sorting by start time ascending.
+      const oldestFirst = key === 'start_time' && direction === 'asc';
       rows.sort((a, b) => {
         const c = compareValues(a.value, b.value, direction);
         if (c !== 0) {
           return c;
         }
-        // stable tie-break: newest first, then id
         const t = (b.run.start_time ?? 0) - (a.run.start_time ?? 0);
-        return t !== 0 ? t : a.run.run_id < b.run.run_id ? -1 : 1;
+        if (t !== 0) {
+          return t;
+        }
+        if (a.run.run_id === b.run.run_id) {
+          return 0;
+        }
+        return (a.run.run_id < b.run.run_id) === oldestFirst ? -1 : 1;
       });
       this._visible = rows.map(r => r.run);
     }

@@ -40,6 +40,24 @@ describe('RunsModel', () => {
     expect(m.visibleRuns.map(r => r.run_id)).toEqual([c.run_id, b.run_id, a.run_id]);
   });
 
+  it('breaks start-time ties by run id like the server (creation order)', () => {
+    // run ids are time-ordered: a < b < c were created in that order, same millisecond
+    const t = 1_700_000_000_000;
+    const a = run({ run_id: '01a-a', start_time: t, metrics: { acc: 1 } });
+    const b = run({ run_id: '01a-b', start_time: t, metrics: { acc: 1 } });
+    const c = run({ run_id: '01a-c', start_time: t, metrics: { acc: 1 } });
+    const model = new RunsModel();
+    model.setRuns([b, a, c]);
+    const ids = () => model.visibleRuns.map(r => r.run_id);
+    expect(ids()).toEqual(['01a-c', '01a-b', '01a-a']); // newest first
+    model.sort = { key: 'start_time', direction: 'asc' };
+    expect(ids()).toEqual(['01a-a', '01a-b', '01a-c']);
+    model.sort = { key: 'metrics.acc', direction: 'desc' };
+    expect(ids()).toEqual(['01a-c', '01a-b', '01a-a']);
+    model.sort = { key: 'metrics.acc', direction: 'asc' };
+    expect(ids()).toEqual(['01a-c', '01a-b', '01a-a']);
+  });
+
   it('sorts by a metric with missing values last, and toggles direction', () => {
     const m = new RunsModel();
     const a = run({ metrics: { acc: 0.5 } });
