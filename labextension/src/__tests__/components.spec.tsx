@@ -4,7 +4,8 @@ import { createRoot, Root } from 'react-dom/client';
 
 import { MLOpsClient } from '../api';
 import { LineChart } from '../components/LineChart';
-import { ROW_HEIGHT, RunsPanel } from '../components/RunsPanel';
+import { FILTER_HELP, ROW_HEIGHT, RunsPanel } from '../components/RunsPanel';
+import { parseFilter } from '../filter';
 import { MLOpsController } from '../controller';
 import { RunsModel } from '../model';
 import { IRunSummary } from '../tokens';
@@ -204,6 +205,19 @@ describe('RunsPanel at the default sidebar width', () => {
     expect(arrow).not.toBeNull();
     expect(['▲', '▼']).toContain(arrow!.textContent);
     expect(accHeader.querySelector('.jp-mlops-header-label')!.textContent).toBe('macc');
+  });
+});
+
+describe('the filter box help', () => {
+  it('gives examples that parse', () => {
+    const examples = FILTER_HELP.split('\n')
+      .filter(line => line.startsWith('  '))
+      .flatMap(line => line.trim().split(/\s{3,}/));
+    expect(examples.length).toBeGreaterThanOrEqual(6);
+    for (const example of examples) {
+      expect(() => parseFilter(example)).not.toThrow();
+      expect(parseFilter(example).length).toBeGreaterThan(0);
+    }
   });
 });
 

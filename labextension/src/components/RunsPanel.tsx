@@ -208,6 +208,17 @@ function ColumnChooser(props: {
   );
 }
 
+/** The filter box's tooltip: the syntax in a nutshell. */
+export const FILTER_HELP = [
+  'Free text matches the name, notebook or run id.',
+  'Or an expression, comparisons joined by "and":',
+  "  metrics.acc > 0.9 and params.lr = '0.1'",
+  "  tags.team = 'vision' and status = 'FINISHED'",
+  "  name LIKE 'sgd%'   params.opt IN ('sgd', 'adam')",
+  '  tags.owner IS NULL   metrics.`val loss` < 0.2',
+  'Enter applies, Escape clears.'
+].join('\n');
+
 const LIVE_LABEL: { [k in LiveState]: string } = {
   live: 'live',
   connecting: 'connecting…',
@@ -519,7 +530,8 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
           className={'jp-mlops-filter jp-mlops-input' + (model.filterError ? ' jp-mlops-invalid' : '')}
           data-testid="mlops-filter"
           type="search"
-          placeholder="Filter: text, or metrics.acc > 0.9 and params.lr = '0.1'"
+          placeholder="Filter: name, or metrics.acc > 0.9"
+          title={FILTER_HELP}
           aria-label="Filter runs"
           aria-invalid={!!model.filterError}
           value={filterText}
