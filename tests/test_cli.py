@@ -195,6 +195,14 @@ def test_store_option(tmp_store: str, tmp_path: Path, capsys: pytest.CaptureFixt
     fluent.reset()
     code, out, _ = cli(capsys, "runs", "list", "--format", "json")  # $JUPYTER_MLOPS_STORE
     assert code == 0 and json.loads(out) == []
+    fluent.reset()
+    # after the subcommand too, where users tend to put options
+    code, out, _ = cli(capsys, "runs", "list", "--format", "json", "--store", str(other))
+    assert code == 0 and [r["name"] for r in json.loads(out)] == ["over-there"]
+    fluent.reset()
+    run_id = json.loads(out)[0]["run_id"]
+    code, out, _ = cli(capsys, "runs", "show", run_id, "--store", str(other))
+    assert code == 0 and "over-there" in out
 
 
 def test_console_script(tmp_store: str) -> None:

@@ -24,12 +24,16 @@ def build_parser() -> argparse.ArgumentParser:
         "$JUPYTER_MLOPS_STORE, config, then the Jupyter data dir)",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    # --store after the subcommand too (`runs list --store x.db`): users put options last.
+    # SUPPRESS: when not given there, the top-level value (or None) stands.
+    store_option = argparse.ArgumentParser(add_help=False)
+    store_option.add_argument("--store", default=argparse.SUPPRESS, help="as before COMMAND")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     runs = commands.add_parser("runs", help="list and show runs")
     runs.set_defaults(print_runs_usage=runs.print_usage)
     runs_cmd = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
-    runs_list = runs_cmd.add_parser("list", help="list runs, newest first")
+    runs_list = runs_cmd.add_parser("list", help="list runs, newest first", parents=[store_option])
     runs_list.add_argument(
         "--experiment", "-e", action="append", help="only this experiment (repeatable)"
     )
@@ -41,11 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs_list.add_argument("--limit", "-n", type=_positive_int, default=None)
     runs_list.add_argument("--format", choices=("table", "json"), default="table")
-    runs_show = runs_cmd.add_parser("show", help="show one run in full")
+    runs_show = runs_cmd.add_parser("show", help="show one run in full", parents=[store_option])
     runs_show.add_argument("run_id", help="run id or a unique prefix of it")
     runs_show.add_argument("--format", choices=("text", "json"), default="text")
 
-    run = commands.add_parser("run", help="execute a notebook headless with papermill, tracked")
+    run = commands.add_parser(
+        "run", help="execute a notebook headless with papermill, tracked", parents=[store_option]
+    )
     run.add_argument("notebook", help="the notebook to execute (.ipynb)")
     run.add_argument(
         "-o",
