@@ -478,3 +478,13 @@ def test_mlops_store_masks_credentials_of_the_artifact_url(kernel: Kernel) -> No
     finally:
         kernel.run("os.environ['JUPYTER_MLOPS_ARTIFACTS'] = _saved")
         kernel.run(f"%mlops store {kernel.url}")
+
+
+def test_track_cell_output_follows_ipythons_semicolon_rule(kernel: Kernel) -> None:
+    def results(cell: nbformat.NotebookNode) -> list[str]:
+        return [o.data["text/plain"] for o in cell.outputs if o.output_type == "execute_result"]
+
+    assert results(kernel.run("%%track\nvalue = 41\nvalue + 1")) == ["42"]
+    assert results(kernel.run("%%track\nvalue + 1;")) == []
+    assert results(kernel.run("%%track\nvalue + 1;  # quiet, with a note")) == []
+    assert results(kernel.run("%%track\nvalue + 1  # a note; not quiet")) == ["42"]

@@ -10,6 +10,7 @@ import time
 import traceback
 from typing import Any
 
+from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
@@ -184,7 +185,7 @@ class MLOpsMagics(Magics):
         if header is not None:
             ast.increment_lineno(tree, 1)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr) and not code.rstrip().endswith(";"):
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code):
             last = ast.Expression(tree.body.pop().value)
         compiled = self.shell.compile(tree, filename, "exec")
         return compiled, None if last is None else self.shell.compile(last, filename, "eval")
@@ -345,6 +346,15 @@ class MLOpsMagics(Magics):
             except MLOpsError as exc:
                 raise UsageError(str(exc)) from None
         raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")
+
+
+def _ends_with_semicolon(code: str) -> bool:
+    """IPython's rule for a quiet last expression: ``x;  # note`` is quiet, ``x  # a;`` is not
+    (a plain ``endswith(";")`` gets both wrong)."""
+    check = getattr(DisplayHook, "semicolon_at_end_of_expression", None)
+    if check is not None:
+        return bool(check(code))
+    return code.rstrip().endswith(";")
 
 
 def _has_top_level_await(tree: ast.Module) -> bool:
