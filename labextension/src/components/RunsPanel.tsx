@@ -530,7 +530,7 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
           className={'jp-mlops-filter jp-mlops-input' + (model.filterError ? ' jp-mlops-invalid' : '')}
           data-testid="mlops-filter"
           type="search"
-          placeholder="Filter: name, or metrics.acc > 0.9"
+          placeholder="Search, or metrics.acc > 0.9"
           title={FILTER_HELP}
           aria-label="Filter runs"
           aria-invalid={!!model.filterError}
