@@ -18,11 +18,23 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCHES = ("empty_run", "cell", "metrics", "search", "history", "rest")
 
 # Environment both workers run with: no telemetry, no store/experiment leaking in from the user.
-CLEAR_ENV = ("JUPYTER_MLOPS_STORE", "JUPYTER_MLOPS_ARTIFACTS", "JUPYTER_MLOPS_EXPERIMENT",
-             "JUPYTER_MLOPS_PARENT_RUN", "JUPYTER_MLOPS_NOTEBOOK", "MLFLOW_TRACKING_URI",
-             "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID", "MLFLOW_RUN_ID")
-SET_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-           "GIT_PYTHON_REFRESH": "quiet", "PYTHONWARNINGS": "ignore"}
+CLEAR_ENV = (
+    "JUPYTER_MLOPS_STORE",
+    "JUPYTER_MLOPS_ARTIFACTS",
+    "JUPYTER_MLOPS_EXPERIMENT",
+    "JUPYTER_MLOPS_PARENT_RUN",
+    "JUPYTER_MLOPS_NOTEBOOK",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_RUN_ID",
+)
+SET_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "GIT_PYTHON_REFRESH": "quiet",
+    "PYTHONWARNINGS": "ignore",
+}
 
 
 @dataclasses.dataclass
@@ -73,17 +85,30 @@ class Sizes:
     @classmethod
     def quick(cls) -> Sizes:
         return cls(
-            empty_runs=100, empty_runs_b2b=100, mlflow_empty_runs=20,
-            cells=100, mlflow_cells=20,
-            metric_points=20_000, mlflow_sync_calls=100, mlflow_async_calls=200,
+            empty_runs=100,
+            empty_runs_b2b=100,
+            mlflow_empty_runs=20,
+            cells=100,
+            mlflow_cells=20,
+            metric_points=20_000,
+            mlflow_sync_calls=100,
+            mlflow_async_calls=200,
             mlflow_async_buffered_calls=3_000,
             mlflow_history_points=20_000,
-            search_runs=300, mlflow_search_runs=300, search_repeats=10,
+            search_runs=300,
+            mlflow_search_runs=300,
+            search_repeats=10,
             mlflow_search_repeats=3,
-            history_repeats=3, mlflow_history_repeats=1, sampled_repeats=10,
+            history_repeats=3,
+            mlflow_history_repeats=1,
+            sampled_repeats=10,
             mlflow_sampled_repeats=3,
-            rest_repeats=10, mlflow_server=0, mlflow_rest_repeats=2,
-            mlflow_loop_budget_s=3, mlflow_batch_budget_s=5, mlflow_seed_budget_s=12,
+            rest_repeats=10,
+            mlflow_server=0,
+            mlflow_rest_repeats=2,
+            mlflow_loop_budget_s=3,
+            mlflow_batch_budget_s=5,
+            mlflow_seed_budget_s=12,
         )
 
     def override(self, assignments: list[str]) -> Sizes:
@@ -91,8 +116,9 @@ class Sizes:
         for text in assignments:
             key, sep, value = text.partition("=")
             if not sep or key not in names:
-                raise SystemExit(f"--set expects one of {', '.join(sorted(names))}=INT, "
-                                 f"got {text!r}")
+                raise SystemExit(
+                    f"--set expects one of {', '.join(sorted(names))}=INT, got {text!r}"
+                )
             setattr(self, key, int(value.replace("_", "")))
         return self
 
@@ -114,8 +140,13 @@ def summary(samples_ns: list[int]) -> dict[str, Any]:
     }
 
 
-def repeat(fn: Callable[[], Any], times: int, warmup: int = 0,
-           budget_s: float | None = None, at_least: int = 5) -> tuple[dict[str, Any], Any]:
+def repeat(
+    fn: Callable[[], Any],
+    times: int,
+    warmup: int = 0,
+    budget_s: float | None = None,
+    at_least: int = 5,
+) -> tuple[dict[str, Any], Any]:
     """Time ``fn()`` ``times`` times (after ``warmup`` untimed calls); returns (summary, result).
 
     With ``budget_s``, stop early once that many seconds went by (after ``at_least`` calls).
@@ -134,9 +165,14 @@ def repeat(fn: Callable[[], Any], times: int, warmup: int = 0,
     return summary(samples), result
 
 
-def measure_history(out: dict[str, Any], n: int, max_points: int,
-                    full: tuple[Callable[[], Any], int], sampled: tuple[Callable[[], Any], int],
-                    full_warmup: int = 0) -> None:
+def measure_history(
+    out: dict[str, Any],
+    n: int,
+    max_points: int,
+    full: tuple[Callable[[], Any], int],
+    sampled: tuple[Callable[[], Any], int],
+    full_warmup: int = 0,
+) -> None:
     """Time a full and a downsampled history read of an ``n``-point metric, check what they
     return (``len()`` of the points), and record both in ``out`` (``history.full``,
     ``history.sampled``). ``full``/``sampled`` are (read function, repeats)."""
@@ -161,6 +197,7 @@ def log(side: str, message: str) -> None:
 
 # -- the same data on both sides --------------------------------------------------------------
 
+
 def metric_values(n: int, seed: int = 1) -> list[float]:
     """``n`` values of a decaying, noisy loss curve."""
     rng = random.Random(seed)
@@ -172,8 +209,11 @@ def search_data(n: int, seed: int = 42) -> list[tuple[str, dict[str, str], dict[
     rng = random.Random(seed)
     data = []
     for i in range(n):
-        params = {"lr": str(rng.choice([0.1, 0.03, 0.01, 0.003])),
-                  "batch_size": str(rng.choice([16, 32, 64, 128])), "seed": str(i)}
+        params = {
+            "lr": str(rng.choice([0.1, 0.03, 0.01, 0.003])),
+            "batch_size": str(rng.choice([16, 32, 64, 128])),
+            "seed": str(i),
+        }
         metrics = {"acc": rng.random(), "loss": rng.random()}
         data.append((f"run-{i:05d}", params, metrics))
     return data
@@ -201,5 +241,6 @@ def worker_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CLEAR_ENV}
     env.update(SET_ENV)
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(REPO_ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
+        [str(REPO_ROOT), *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+    )
     return env

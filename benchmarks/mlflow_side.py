@@ -55,7 +55,8 @@ def _use_store(tmp: Path, name: str) -> tuple[Any, str]:
     uri = f"sqlite:///{path}"
     mlflow.set_tracking_uri(uri)
     experiment_id = mlflow.create_experiment(
-        name, artifact_location=(tmp / "mlflow-artifacts" / name).as_uri())
+        name, artifact_location=(tmp / "mlflow-artifacts" / name).as_uri()
+    )
     mlflow.set_experiment(experiment_id=experiment_id)
     return MlflowClient(uri), experiment_id
 
@@ -69,8 +70,7 @@ def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any
         with mlflow.start_run():
             pass
 
-    timing, _ = repeat(one, sizes.mlflow_empty_runs, warmup=3,
-                       budget_s=sizes.mlflow_loop_budget_s)
+    timing, _ = repeat(one, sizes.mlflow_empty_runs, warmup=3, budget_s=sizes.mlflow_loop_budget_s)
     out["empty_run.accepted"] = timing
     found = len(client.search_runs([experiment_id], max_results=10_000))
     if found != 3 + timing["n"]:
@@ -90,14 +90,22 @@ def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
         run_cell(shell, "pass")
         run_cell(shell, tracked_source)
     plain = summary([run_cell(shell, "pass") for _ in range(sizes.mlflow_cells)])
-    tracked, _ = repeat(lambda: run_cell(shell, tracked_source), sizes.mlflow_cells,
-                        budget_s=sizes.mlflow_loop_budget_s)
+    tracked, _ = repeat(
+        lambda: run_cell(shell, tracked_source),
+        sizes.mlflow_cells,
+        budget_s=sizes.mlflow_loop_budget_s,
+    )
     out["cell.plain"] = plain
     out["cell.track"] = tracked
-    out["cell.overhead"] = {"median_ms": tracked["median_ms"] - plain["median_ms"],
-                            "n": tracked["n"]}
-    log(SIDE, f"cell with mlflow.start_run(): plain {plain['median_ms']:.3f} ms, tracked "
-              f"{tracked['median_ms']:.2f} ms")
+    out["cell.overhead"] = {
+        "median_ms": tracked["median_ms"] - plain["median_ms"],
+        "n": tracked["n"],
+    }
+    log(
+        SIDE,
+        f"cell with mlflow.start_run(): plain {plain['median_ms']:.3f} ms, tracked "
+        f"{tracked['median_ms']:.2f} ms",
+    )
 
 
 def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -131,12 +139,21 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlflow.flush_async_logging()
         done = clock()
-        out["metrics.async_accepted"] = {"calls_per_s": n / ((returned - start) / 1e9),
-                                         "loop_s": (returned - start) / 1e9, "n": n}
-        out["metrics.async_durable"] = {"calls_per_s": n / ((done - start) / 1e9),
-                                        "total_s": (done - start) / 1e9, "n": n}
-        log(SIDE, f"log_metric synchronous=False: {n / ((returned - start) / 1e9):,.0f}/s "
-                  f"accepted, {n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})")
+        out["metrics.async_accepted"] = {
+            "calls_per_s": n / ((returned - start) / 1e9),
+            "loop_s": (returned - start) / 1e9,
+            "n": n,
+        }
+        out["metrics.async_durable"] = {
+            "calls_per_s": n / ((done - start) / 1e9),
+            "total_s": (done - start) / 1e9,
+            "n": n,
+        }
+        log(
+            SIDE,
+            f"log_metric synchronous=False: {n / ((returned - start) / 1e9):,.0f}/s "
+            f"accepted, {n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})",
+        )
 
         # The same with MLflow's async buffering on (off by default; whole seconds only): the
         # queue is then merged into log_batch calls instead of one call per point.
@@ -153,12 +170,20 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         finally:
             del os.environ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"]
         out["metrics.async_buffered_accepted"] = {
-            "calls_per_s": n / ((returned - start) / 1e9), "loop_s": (returned - start) / 1e9,
-            "n": n}
+            "calls_per_s": n / ((returned - start) / 1e9),
+            "loop_s": (returned - start) / 1e9,
+            "n": n,
+        }
         out["metrics.async_buffered_durable"] = {
-            "calls_per_s": n / ((done - start) / 1e9), "total_s": (done - start) / 1e9, "n": n}
-        log(SIDE, f"log_metric synchronous=False, buffering 1 s: "
-                  f"{n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})")
+            "calls_per_s": n / ((done - start) / 1e9),
+            "total_s": (done - start) / 1e9,
+            "n": n,
+        }
+        log(
+            SIDE,
+            f"log_metric synchronous=False, buffering 1 s: "
+            f"{n / ((done - start) / 1e9):,.0f}/s with flush (N={n:,})",
+        )
 
         # log_batch, 1,000 points per call: MLflow's fastest path. These points are the
         # history benchmark's metric.
@@ -170,15 +195,20 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         for first in range(0, len(values), BATCH):
             stamp = int(time.time() * 1000)
             last = min(len(values), first + BATCH)
-            client.log_batch(run_id, metrics=[
-                Metric("loss", values[i], stamp, i) for i in range(first, last)])
+            client.log_batch(
+                run_id, metrics=[Metric("loss", values[i], stamp, i) for i in range(first, last)]
+            )
             n = last
             if clock() > deadline:
                 log(SIDE, f"log_batch: time budget reached at {n:,} points")
                 break
         elapsed = (clock() - start) / 1e9
-        out["metrics.batch"] = {"calls_per_s": n / elapsed, "total_s": elapsed, "n": n,
-                                "batch": BATCH}
+        out["metrics.batch"] = {
+            "calls_per_s": n / elapsed,
+            "total_s": elapsed,
+            "n": n,
+            "batch": BATCH,
+        }
         log(SIDE, f"log_batch: {n / elapsed:,.0f} points/s (N={n:,})")
     if client.get_run(run_id).data.metrics.get("loss") != values[n - 1]:
         raise RuntimeError("MLflow did not store the latest value")
@@ -200,8 +230,11 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     for name, params, values in data:
         run_id = client.create_run(experiment_id, run_name=name).info.run_id
         stamp = int(time.time() * 1000)
-        client.log_batch(run_id, metrics=[Metric(k, v, stamp, 0) for k, v in values.items()],
-                         params=[Param(k, v) for k, v in params.items()])
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, stamp, 0) for k, v in values.items()],
+            params=[Param(k, v) for k, v in params.items()],
+        )
         client.set_terminated(run_id)
         n += 1
         if clock() > deadline:
@@ -212,15 +245,22 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     state["search"] = (tmp / "mlflow-search.db", experiment_id, data)  # for rest()
 
     def query() -> Any:
-        return mlflow.search_runs(experiment_ids=[experiment_id], filter_string=SEARCH_FILTER,
-                                  order_by=[SEARCH_ORDER], max_results=SEARCH_LIMIT)
+        return mlflow.search_runs(
+            experiment_ids=[experiment_id],
+            filter_string=SEARCH_FILTER,
+            order_by=[SEARCH_ORDER],
+            max_results=SEARCH_LIMIT,
+        )
 
     timing, frame = repeat(query, sizes.mlflow_search_repeats, warmup=1)
     if list(frame["tags.mlflow.runName"]) != expected_top(data):
         raise RuntimeError("MLflow search_runs returned the wrong runs or the wrong order")
     out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
-    log(SIDE, f"search_runs over {n:,} runs: median {timing['median_ms']:.0f} ms "
-              f"(seeded in {out['search.seed']['total_s']:.1f} s)")
+    log(
+        SIDE,
+        f"search_runs over {n:,} runs: median {timing['median_ms']:.0f} ms "
+        f"(seeded in {out['search.seed']['total_s']:.1f} s)",
+    )
 
 
 def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -236,15 +276,27 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
 
     def sampled() -> Any:
         return store.get_metric_history_bulk_interval(
-            run_ids=[run_id], metric_key="loss", max_results=sizes.max_points,
-            start_step=None, end_step=None)
+            run_ids=[run_id],
+            metric_key="loss",
+            max_results=sizes.max_points,
+            start_step=None,
+            end_step=None,
+        )
 
     log(SIDE, f"get_metric_history of {n:,} points ...")
-    measure_history(out, n, sizes.max_points, full=(full, sizes.mlflow_history_repeats),
-                    sampled=(sampled, sizes.mlflow_sampled_repeats))
+    measure_history(
+        out,
+        n,
+        sizes.max_points,
+        full=(full, sizes.mlflow_history_repeats),
+        sampled=(sampled, sizes.mlflow_sampled_repeats),
+    )
     timing = out["history.sampled"]
-    log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms'] / 1000:.1f} s, "
-              f"sampled to {sizes.max_points}: {timing['median_ms']:.0f} ms")
+    log(
+        SIDE,
+        f"history of {n:,} points: full {out['history.full']['median_ms'] / 1000:.1f} s, "
+        f"sampled to {sizes.max_points}: {timing['median_ms']:.0f} ms",
+    )
 
 
 def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:

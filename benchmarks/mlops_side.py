@@ -69,14 +69,21 @@ def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any
     out["empty_run.back_to_back"] = summary(each)
     n = sizes.empty_runs_b2b
     out["empty_run.sustained"] = {
-        "per_run_ms": (end - begin) / 1e6 / n, "runs_per_s": n / ((end - begin) / 1e9),
-        "loop_s": (loop_end - begin) / 1e9, "final_flush_s": (end - loop_end) / 1e9, "n": n}
+        "per_run_ms": (end - begin) / 1e6 / n,
+        "runs_per_s": n / ((end - begin) / 1e9),
+        "loop_s": (loop_end - begin) / 1e9,
+        "final_flush_s": (end - loop_end) / 1e9,
+        "n": n,
+    }
     total = len(mlops.runs())
     expected = 10 + sizes.empty_runs + n
     if total != expected:
         raise RuntimeError(f"expected {expected} runs in the store, found {total}")
-    log(SIDE, f"empty run: median {out['empty_run.accepted']['median_ms']:.3f} ms accepted, "
-              f"{out['empty_run.durable']['median_ms']:.2f} ms durable")
+    log(
+        SIDE,
+        f"empty run: median {out['empty_run.accepted']['median_ms']:.3f} ms accepted, "
+        f"{out['empty_run.durable']['median_ms']:.2f} ms durable",
+    )
 
 
 def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -105,16 +112,21 @@ def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
     out["cell.track_durable"] = summary(durable)
     out["cell.overhead"] = {
         "median_ms": out["cell.track"]["median_ms"] - base["median_ms"],
-        "n": sizes.cells}
+        "n": sizes.cells,
+    }
     out["cell.overhead_durable"] = {
         "median_ms": out["cell.track_durable"]["median_ms"] - base["median_ms"],
-        "n": sizes.cells}
+        "n": sizes.cells,
+    }
     frame = mlops.runs()
     if len(frame) != 10 + sizes.cells or set(frame["status"]) != {"FINISHED"}:
         raise RuntimeError("%%track runs were not all recorded as FINISHED")
-    log(SIDE, f"%%track cell: plain {base['median_ms']:.3f} ms, tracked "
-              f"{out['cell.track']['median_ms']:.3f} ms, +flush "
-              f"{out['cell.track_durable']['median_ms']:.2f} ms")
+    log(
+        SIDE,
+        f"%%track cell: plain {base['median_ms']:.3f} ms, tracked "
+        f"{out['cell.track']['median_ms']:.3f} ms, +flush "
+        f"{out['cell.track_durable']['median_ms']:.2f} ms",
+    )
 
 
 def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -134,17 +146,26 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlops.flush()
         done = clock()
-    out["metrics.accepted"] = {"calls_per_s": n / ((returned - start) / 1e9),
-                               "loop_s": (returned - start) / 1e9, "n": n}
-    out["metrics.durable"] = {"calls_per_s": n / ((done - start) / 1e9),
-                              "total_s": (done - start) / 1e9,
-                              "final_flush_s": (done - returned) / 1e9, "n": n}
+    out["metrics.accepted"] = {
+        "calls_per_s": n / ((returned - start) / 1e9),
+        "loop_s": (returned - start) / 1e9,
+        "n": n,
+    }
+    out["metrics.durable"] = {
+        "calls_per_s": n / ((done - start) / 1e9),
+        "total_s": (done - start) / 1e9,
+        "final_flush_s": (done - returned) / 1e9,
+        "n": n,
+    }
     stored = mlops.get_run(run.run_id)
     if stored.metrics.get("loss") != values[-1]:
         raise RuntimeError("the latest logged value was not stored")
     state["history_run"] = run.run_id
-    log(SIDE, f"log_metric: {out['metrics.accepted']['calls_per_s']:,.0f}/s accepted, "
-              f"{out['metrics.durable']['calls_per_s']:,.0f}/s durable (N={n:,})")
+    log(
+        SIDE,
+        f"log_metric: {out['metrics.accepted']['calls_per_s']:,.0f}/s accepted, "
+        f"{out['metrics.durable']['calls_per_s']:,.0f}/s durable (N={n:,})",
+    )
 
 
 def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -164,8 +185,11 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     returned = clock()
     mlops.flush()
     done = clock()
-    out["search.seed"] = {"total_s": (done - start) / 1e9, "loop_s": (returned - start) / 1e9,
-                          "n": n}
+    out["search.seed"] = {
+        "total_s": (done - start) / 1e9,
+        "loop_s": (returned - start) / 1e9,
+        "n": n,
+    }
 
     def query() -> Any:
         return mlops.runs(filter=SEARCH_FILTER, order_by=SEARCH_ORDER, limit=SEARCH_LIMIT)
@@ -175,8 +199,11 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     if names != expected_top(data):
         raise RuntimeError("runs() returned the wrong runs or the wrong order")
     out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
-    log(SIDE, f"runs() over {n:,} runs: median {timing['median_ms']:.1f} ms "
-              f"(seeded in {out['search.seed']['total_s']:.1f} s)")
+    log(
+        SIDE,
+        f"runs() over {n:,} runs: median {timing['median_ms']:.1f} ms "
+        f"(seeded in {out['search.seed']['total_s']:.1f} s)",
+    )
 
 
 def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
@@ -195,11 +222,20 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     def sampled() -> Any:
         return mlops.get_run(run_id).history("loss", max_points=sizes.max_points)
 
-    measure_history(out, n, sizes.max_points, full=(full, sizes.history_repeats),
-                    sampled=(sampled, sizes.sampled_repeats), full_warmup=1)
+    measure_history(
+        out,
+        n,
+        sizes.max_points,
+        full=(full, sizes.history_repeats),
+        sampled=(sampled, sizes.sampled_repeats),
+        full_warmup=1,
+    )
     timing = out["history.sampled"]
-    log(SIDE, f"history of {n:,} points: full {out['history.full']['median_ms']:.0f} ms, "
-              f"max_points={sizes.max_points}: {timing['median_ms']:.1f} ms")
+    log(
+        SIDE,
+        f"history of {n:,} points: full {out['history.full']['median_ms']:.0f} ms, "
+        f"max_points={sizes.max_points}: {timing['median_ms']:.1f} ms",
+    )
 
 
 def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:

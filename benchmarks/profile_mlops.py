@@ -35,8 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"))
-    parser.add_argument("--dump", type=Path, default=None,
-                        help="also write <DUMP>-caller.pstats and <DUMP>-writer.pstats")
+    parser.add_argument(
+        "--dump",
+        type=Path,
+        default=None,
+        help="also write <DUMP>-caller.pstats and <DUMP>-writer.pstats",
+    )
     args = parser.parse_args(argv)
     sizes = (Sizes.quick() if args.quick else Sizes()).override(args.set)
 

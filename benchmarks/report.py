@@ -29,94 +29,209 @@ class Row:
 
 
 ROWS = [
-    Row("empty run `with start_run(): pass` (returns)",
-        ("empty_run.accepted", "median_ms"), ("empty_run.accepted", "median_ms"), "ms",
-        target=Target("<= 0.5 ms and >= 30x",
-                      lambda v, r: v <= 0.5 and r is not None and r >= 30)),
-    Row("empty run + mlops.flush() (durable)",
-        ("empty_run.durable", "median_ms"), ("empty_run.accepted", "median_ms"), "ms"),
-    Row("empty runs back to back (writer busy)",
-        ("empty_run.back_to_back", "median_ms"), ("empty_run.accepted", "median_ms"), "ms"),
-    Row("empty runs back to back + 1 flush, per run",
-        ("empty_run.sustained", "per_run_ms"), ("empty_run.accepted", "median_ms"), "ms"),
-    Row("empty %%track cell, overhead over `pass` cell",
-        ("cell.overhead", "median_ms"), ("cell.overhead", "median_ms"), "ms"),
-    Row("empty %%track cell + flush, overhead",
-        ("cell.overhead_durable", "median_ms"), ("cell.overhead", "median_ms"), "ms"),
-    Row("log_metric loop, accepted | MLflow synchronous",
-        ("metrics.accepted", "calls_per_s"), ("metrics.sync", "calls_per_s"), "/s", True,
+    Row(
+        "empty run `with start_run(): pass` (returns)",
+        ("empty_run.accepted", "median_ms"),
+        ("empty_run.accepted", "median_ms"),
+        "ms",
+        target=Target("<= 0.5 ms and >= 30x", lambda v, r: v <= 0.5 and r is not None and r >= 30),
+    ),
+    Row(
+        "empty run + mlops.flush() (durable)",
+        ("empty_run.durable", "median_ms"),
+        ("empty_run.accepted", "median_ms"),
+        "ms",
+    ),
+    Row(
+        "empty runs back to back (writer busy)",
+        ("empty_run.back_to_back", "median_ms"),
+        ("empty_run.accepted", "median_ms"),
+        "ms",
+    ),
+    Row(
+        "empty runs back to back + 1 flush, per run",
+        ("empty_run.sustained", "per_run_ms"),
+        ("empty_run.accepted", "median_ms"),
+        "ms",
+    ),
+    Row(
+        "empty %%track cell, overhead over `pass` cell",
+        ("cell.overhead", "median_ms"),
+        ("cell.overhead", "median_ms"),
+        "ms",
+    ),
+    Row(
+        "empty %%track cell + flush, overhead",
+        ("cell.overhead_durable", "median_ms"),
+        ("cell.overhead", "median_ms"),
+        "ms",
+    ),
+    Row(
+        "log_metric loop, accepted | MLflow synchronous",
+        ("metrics.accepted", "calls_per_s"),
+        ("metrics.sync", "calls_per_s"),
+        "/s",
+        True,
         Target(">= 200,000/s", lambda v, r: v >= 200_000),
-        size=(("metrics.accepted", "n"), ("metrics.sync", "n")), size_word="calls"),
-    Row("log_metric loop, accepted | MLflow synchronous=False",
-        ("metrics.accepted", "calls_per_s"), ("metrics.async_accepted", "calls_per_s"), "/s",
-        True, Target(">= 200,000/s", lambda v, r: v >= 200_000),
-        size=(("metrics.accepted", "n"), ("metrics.async_accepted", "n")), size_word="calls"),
-    Row("log_metric loop + flush | MLflow sync=False + flush",
-        ("metrics.durable", "calls_per_s"), ("metrics.async_durable", "calls_per_s"), "/s",
-        True, Target(">= 50,000/s", lambda v, r: v >= 50_000),
-        size=(("metrics.durable", "n"), ("metrics.async_durable", "n")), size_word="calls"),
-    Row("log_metric loop + flush | MLflow sync=False, buffered 1 s",
-        ("metrics.durable", "calls_per_s"), ("metrics.async_buffered_durable", "calls_per_s"),
-        "/s", True, Target(">= 50,000/s", lambda v, r: v >= 50_000),
-        size=(("metrics.durable", "n"), ("metrics.async_buffered_durable", "n")),
-        size_word="calls"),
-    Row("log_metric loop + flush | MLflow log_batch(1000)",
-        ("metrics.durable", "calls_per_s"), ("metrics.batch", "calls_per_s"), "/s", True,
+        size=(("metrics.accepted", "n"), ("metrics.sync", "n")),
+        size_word="calls",
+    ),
+    Row(
+        "log_metric loop, accepted | MLflow synchronous=False",
+        ("metrics.accepted", "calls_per_s"),
+        ("metrics.async_accepted", "calls_per_s"),
+        "/s",
+        True,
+        Target(">= 200,000/s", lambda v, r: v >= 200_000),
+        size=(("metrics.accepted", "n"), ("metrics.async_accepted", "n")),
+        size_word="calls",
+    ),
+    Row(
+        "log_metric loop + flush | MLflow sync=False + flush",
+        ("metrics.durable", "calls_per_s"),
+        ("metrics.async_durable", "calls_per_s"),
+        "/s",
+        True,
         Target(">= 50,000/s", lambda v, r: v >= 50_000),
-        size=(("metrics.durable", "n"), ("metrics.batch", "n")), size_word="points"),
-    Row("seed runs (params + 2 metrics each), total",
-        ("search.seed", "total_s"), ("search.seed", "total_s"), "s",
-        size=(("search.seed", "n"), ("search.seed", "n")), size_word="runs"),
-    Row("runs(filter, order_by metric, limit=100)",
-        ("search.query", "median_ms"), ("search.query", "median_ms"), "ms",
-        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
-                      at_size=("search.query.runs", 10_000)),
-        size=(("search.query", "runs"), ("search.query", "runs")), size_word="runs"),
-    Row("get_run().history(key), full",
-        ("history.full", "median_ms"), ("history.full", "median_ms"), "ms",
-        target=Target("< 1 s at 1M points", lambda v, r: v < 1000,
-                      at_size=("history.full.points", 1_000_000)),
-        size=(("history.full", "points"), ("history.full", "points")), size_word="points"),
-    Row("history(key, max_points=1000)",
-        ("history.sampled", "median_ms"), ("history.sampled", "median_ms"), "ms",
-        target=Target("< 100 ms at 1M points", lambda v, r: v < 100,
-                      at_size=("history.sampled.points", 1_000_000)),
-        size=(("history.sampled", "points"), ("history.sampled", "points")), size_word="points"),
+        size=(("metrics.durable", "n"), ("metrics.async_durable", "n")),
+        size_word="calls",
+    ),
+    Row(
+        "log_metric loop + flush | MLflow sync=False, buffered 1 s",
+        ("metrics.durable", "calls_per_s"),
+        ("metrics.async_buffered_durable", "calls_per_s"),
+        "/s",
+        True,
+        Target(">= 50,000/s", lambda v, r: v >= 50_000),
+        size=(("metrics.durable", "n"), ("metrics.async_buffered_durable", "n")),
+        size_word="calls",
+    ),
+    Row(
+        "log_metric loop + flush | MLflow log_batch(1000)",
+        ("metrics.durable", "calls_per_s"),
+        ("metrics.batch", "calls_per_s"),
+        "/s",
+        True,
+        Target(">= 50,000/s", lambda v, r: v >= 50_000),
+        size=(("metrics.durable", "n"), ("metrics.batch", "n")),
+        size_word="points",
+    ),
+    Row(
+        "seed runs (params + 2 metrics each), total",
+        ("search.seed", "total_s"),
+        ("search.seed", "total_s"),
+        "s",
+        size=(("search.seed", "n"), ("search.seed", "n")),
+        size_word="runs",
+    ),
+    Row(
+        "runs(filter, order_by metric, limit=100)",
+        ("search.query", "median_ms"),
+        ("search.query", "median_ms"),
+        "ms",
+        target=Target(
+            "< 50 ms at 10,000 runs", lambda v, r: v < 50, at_size=("search.query.runs", 10_000)
+        ),
+        size=(("search.query", "runs"), ("search.query", "runs")),
+        size_word="runs",
+    ),
+    Row(
+        "get_run().history(key), full",
+        ("history.full", "median_ms"),
+        ("history.full", "median_ms"),
+        "ms",
+        target=Target(
+            "< 1 s at 1M points", lambda v, r: v < 1000, at_size=("history.full.points", 1_000_000)
+        ),
+        size=(("history.full", "points"), ("history.full", "points")),
+        size_word="points",
+    ),
+    Row(
+        "history(key, max_points=1000)",
+        ("history.sampled", "median_ms"),
+        ("history.sampled", "median_ms"),
+        "ms",
+        target=Target(
+            "< 100 ms at 1M points",
+            lambda v, r: v < 100,
+            at_size=("history.sampled.points", 1_000_000),
+        ),
+        size=(("history.sampled", "points"), ("history.sampled", "points")),
+        size_word="points",
+    ),
     # REST (benchmarks/rest.py): a real `jupyter server` over HTTP vs `mlflow server`, or vs
     # MLflow's in-process calls measured above (no server needed)
-    Row("REST GET runs?filter&order_by=metrics.acc DESC&limit=100 | MLflow search_runs()",
-        ("rest.runs_filtered", "median_ms"), ("search.query", "median_ms"), "ms",
-        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
-                      at_size=("rest.runs_filtered.runs", 10_000)),
-        size=(("rest.runs_filtered", "runs"), ("search.query", "runs")), size_word="runs"),
-    Row("REST GET runs?filter&order_by&limit=100 | MLflow REST runs/search",
-        ("rest.runs_filtered", "median_ms"), ("rest.runs_filtered", "median_ms"), "ms",
-        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
-                      at_size=("rest.runs_filtered.runs", 10_000)),
+    Row(
+        "REST GET runs?filter&order_by=metrics.acc DESC&limit=100 | MLflow search_runs()",
+        ("rest.runs_filtered", "median_ms"),
+        ("search.query", "median_ms"),
+        "ms",
+        target=Target(
+            "< 50 ms at 10,000 runs",
+            lambda v, r: v < 50,
+            at_size=("rest.runs_filtered.runs", 10_000),
+        ),
+        size=(("rest.runs_filtered", "runs"), ("search.query", "runs")),
+        size_word="runs",
+    ),
+    Row(
+        "REST GET runs?filter&order_by&limit=100 | MLflow REST runs/search",
+        ("rest.runs_filtered", "median_ms"),
+        ("rest.runs_filtered", "median_ms"),
+        "ms",
+        target=Target(
+            "< 50 ms at 10,000 runs",
+            lambda v, r: v < 50,
+            at_size=("rest.runs_filtered.runs", 10_000),
+        ),
         size=(("rest.runs_filtered", "runs"), ("rest.runs_filtered", "runs")),
-        size_word="runs"),
-    Row("REST GET runs?order_by=metrics.acc DESC&limit=100 | MLflow REST runs/search",
-        ("rest.runs_sorted", "median_ms"), ("rest.runs_sorted", "median_ms"), "ms",
-        target=Target("< 50 ms at 10,000 runs", lambda v, r: v < 50,
-                      at_size=("rest.runs_sorted.runs", 10_000)),
-        size=(("rest.runs_sorted", "runs"), ("rest.runs_sorted", "runs")), size_word="runs"),
-    Row("REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow REST "
-        "get-history-bulk-interval",
-        ("rest.history_sampled", "median_ms"), ("rest.history_sampled", "median_ms"), "ms",
-        target=Target("< 200 ms at 1M points", lambda v, r: v < 200,
-                      at_size=("rest.history_sampled.points", 1_000_000)),
+        size_word="runs",
+    ),
+    Row(
+        "REST GET runs?order_by=metrics.acc DESC&limit=100 | MLflow REST runs/search",
+        ("rest.runs_sorted", "median_ms"),
+        ("rest.runs_sorted", "median_ms"),
+        "ms",
+        target=Target(
+            "< 50 ms at 10,000 runs", lambda v, r: v < 50, at_size=("rest.runs_sorted.runs", 10_000)
+        ),
+        size=(("rest.runs_sorted", "runs"), ("rest.runs_sorted", "runs")),
+        size_word="runs",
+    ),
+    Row(
+        "REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow REST get-history-bulk-interval",
+        ("rest.history_sampled", "median_ms"),
+        ("rest.history_sampled", "median_ms"),
+        "ms",
+        target=Target(
+            "< 200 ms at 1M points",
+            lambda v, r: v < 200,
+            at_size=("rest.history_sampled.points", 1_000_000),
+        ),
         size=(("rest.history_sampled", "points"), ("rest.history_sampled", "points")),
-        size_word="points"),
-    Row("REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow store "
+        size_word="points",
+    ),
+    Row(
+        "REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow store "
         "get_metric_history_bulk_interval",
-        ("rest.history_sampled", "median_ms"), ("history.sampled", "median_ms"), "ms",
-        target=Target("< 200 ms at 1M points", lambda v, r: v < 200,
-                      at_size=("rest.history_sampled.points", 1_000_000)),
+        ("rest.history_sampled", "median_ms"),
+        ("history.sampled", "median_ms"),
+        "ms",
+        target=Target(
+            "< 200 ms at 1M points",
+            lambda v, r: v < 200,
+            at_size=("rest.history_sampled.points", 1_000_000),
+        ),
         size=(("rest.history_sampled", "points"), ("history.sampled", "points")),
-        size_word="points"),
+        size_word="points",
+    ),
     # Informational: from tests/test_sidebar_browser.py (run.py reads its timing file)
-    Row("sidebar: click to 10,000-run list shown (Chromium, browser test; informational)",
-        ("sidebar.ten_thousand", "click_to_rows_ms"), None, "ms"),
+    Row(
+        "sidebar: click to 10,000-run list shown (Chromium, browser test; informational)",
+        ("sidebar.ten_thousand", "click_to_rows_ms"),
+        None,
+        "ms",
+    ),
 ]
 
 NOTES = [
@@ -202,12 +317,20 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
                     size = _size_of(mlops, dotted)
                     if size is None or size < required:
                         met += "*"
-        rows.append({
-            "benchmark": label, "jupyter_mlops": mine, "mlflow": theirs, "unit": row.unit,
-            "ratio": ratio, "target": row.target.text if row.target else None, "met": met,
-            "jupyter_mlops_text": fmt(mine, row.unit), "mlflow_text": fmt(theirs, row.unit),
-            "ratio_text": fmt_ratio(ratio),
-        })
+        rows.append(
+            {
+                "benchmark": label,
+                "jupyter_mlops": mine,
+                "mlflow": theirs,
+                "unit": row.unit,
+                "ratio": ratio,
+                "target": row.target.text if row.target else None,
+                "met": met,
+                "jupyter_mlops_text": fmt(mine, row.unit),
+                "mlflow_text": fmt(theirs, row.unit),
+                "ratio_text": fmt_ratio(ratio),
+            }
+        )
     return rows
 
 
@@ -215,8 +338,14 @@ HEADERS = ("benchmark", "jupyter-mlops", "MLflow", "ratio", "target", "met?")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    return [row["benchmark"], row["jupyter_mlops_text"], row["mlflow_text"], row["ratio_text"],
-            row["target"] or "-", row["met"] or "-"]
+    return [
+        row["benchmark"],
+        row["jupyter_mlops_text"],
+        row["mlflow_text"],
+        row["ratio_text"],
+        row["target"] or "-",
+        row["met"] or "-",
+    ]
 
 
 def text_table(rows: list[dict[str, Any]]) -> str:
@@ -225,8 +354,12 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     right = {1, 2, 3}
     out = []
     for index, line in enumerate(table):
-        out.append("  ".join(cell.rjust(w) if i in right else cell.ljust(w)
-                             for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        out.append(
+            "  ".join(
+                cell.rjust(w) if i in right else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
         if index == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

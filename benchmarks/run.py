@@ -37,8 +37,17 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run one worker process; its progress streams to our stderr, its results come back."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         out = handle.name
-    command = [sys.executable, "-m", "benchmarks.worker", "--side", side, "--out", out,
-               "--only", args.only]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.worker",
+        "--side",
+        side,
+        "--out",
+        out,
+        "--only",
+        args.only,
+    ]
     if args.quick:
         command.append("--quick")
     if args.keep_temp:
@@ -55,8 +64,11 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
         with open(out, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, json.JSONDecodeError):
-        data = {"side": SIDES[side], "results": {}, "errors": {
-            "worker": f"exited with {done.returncode} before writing results"}}
+        data = {
+            "side": SIDES[side],
+            "results": {},
+            "errors": {"worker": f"exited with {done.returncode} before writing results"},
+        }
     finally:
         Path(out).unlink(missing_ok=True)
     data["wall_s"] = wall
@@ -77,8 +89,11 @@ def sidebar_timing() -> dict[str, Any] | None:
         return None
     if not isinstance(timing, dict) or "click_to_rows_ms" not in timing:
         return None
-    return {**timing, "file": str(SIDEBAR_TIMING.relative_to(REPO_ROOT)),
-            "modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(modified))}
+    return {
+        **timing,
+        "file": str(SIDEBAR_TIMING.relative_to(REPO_ROOT)),
+        "modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(modified)),
+    }
 
 
 def _load() -> list[float] | None:
@@ -91,49 +106,73 @@ def _load() -> list[float] | None:
 def git_state() -> dict[str, Any]:
     def git(*words: str) -> str:
         try:
-            return subprocess.run(["git", *words], cwd=REPO_ROOT, capture_output=True,
-                                  text=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *words], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "HEAD") or None,
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/run.py",
-        description="Benchmark jupyter-mlops side by side with MLflow (SQLite stores).")
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller workloads (under a minute); size-bound targets are "
-                             "then only indicative")
-    parser.add_argument("--only", default=",".join(BENCHES),
-                        help=f"comma-separated subset of {','.join(BENCHES)}")
-    parser.add_argument("--side", choices=("both", "mlops", "mlflow"), default="both",
-                        help="run only one side (the other's columns stay empty)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a workload size, e.g. --set mlflow_search_runs=1000 "
-                             "(fields of benchmarks.common.Sizes)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="JSON results file (default benchmarks/results.json, "
-                             "results-quick.json with --quick)")
+        description="Benchmark jupyter-mlops side by side with MLflow (SQLite stores).",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller workloads (under a minute); size-bound targets are then only indicative",
+    )
+    parser.add_argument(
+        "--only", default=",".join(BENCHES), help=f"comma-separated subset of {','.join(BENCHES)}"
+    )
+    parser.add_argument(
+        "--side",
+        choices=("both", "mlops", "mlflow"),
+        default="both",
+        help="run only one side (the other's columns stay empty)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a workload size, e.g. --set mlflow_search_runs=1000 "
+        "(fields of benchmarks.common.Sizes)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="JSON results file (default benchmarks/results.json, results-quick.json with --quick)",
+    )
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
-    parser.add_argument("--check", action="store_true",
-                        help="exit with status 2 when a target is missed")
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 2 when a target is missed"
+    )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary stores")
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(BENCHES)
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(sorted(unknown))}; "
-                     f"choose from {', '.join(BENCHES)}")
+        parser.error(
+            f"unknown benchmark(s) {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}"
+        )
     sizes = (Sizes.quick() if args.quick else Sizes()).override(args.set)
 
     started = time.time()
     load_before = _load()
     git = git_state()  # before the workers run: the code they measure
     if load_before and load_before[0] > 0.5:
-        print(f"warning: load average {load_before[0]:.1f} before starting: other processes "
-              "compete for the CPU, timings will be noisy.", file=sys.stderr)
+        print(
+            f"warning: load average {load_before[0]:.1f} before starting: other processes "
+            "compete for the CPU, timings will be noisy.",
+            file=sys.stderr,
+        )
     sides = ["mlops", "mlflow"] if args.side == "both" else [args.side]
     data = {side: run_side(side, args) for side in sides}
     mlops = data.get("mlops", {}).get("results", {})
@@ -149,13 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     for note in NOTES:
         print(f"  {note}")
     if sidebar is not None:
-        print(f"  sidebar row: {sidebar['file']} of {sidebar['modified']} "
-              f"({sidebar.get('rows_in_dom', '?')} rows in the DOM).")
+        print(
+            f"  sidebar row: {sidebar['file']} of {sidebar['modified']} "
+            f"({sidebar.get('rows_in_dom', '?')} rows in the DOM)."
+        )
     if args.markdown:
         print()
         print(markdown_table(rows))
-    failed = {f"{SIDES[s]}: {bench}": text for s, d in data.items()
-              for bench, text in d.get("errors", {}).items()}
+    failed = {
+        f"{SIDES[s]}: {bench}": text
+        for s, d in data.items()
+        for bench, text in d.get("errors", {}).items()
+    }
     for name in failed:
         print(f"\nFAILED {name} (traceback above)", file=sys.stderr)
 

@@ -22,6 +22,8 @@ def run_cell(shell: Any, source: str) -> int:
     result = shell.run_cell(source, store_history=True)
     elapsed = clock() - start
     if not result.success:
-        raise RuntimeError(f"benchmark cell failed: {source!r}: "
-                           f"{result.error_in_exec or result.error_before_exec!r}")
+        raise RuntimeError(
+            f"benchmark cell failed: {source!r}: "
+            f"{result.error_in_exec or result.error_before_exec!r}"
+        )
     return elapsed

@@ -59,8 +59,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     with open(args.out, "w", encoding="utf-8") as handle:
-        json.dump({"side": name, "versions": versions, "import_s": import_s,
-                   "results": results, "errors": errors, "seconds": seconds}, handle, indent=1)
+        json.dump(
+            {
+                "side": name,
+                "versions": versions,
+                "import_s": import_s,
+                "results": results,
+                "errors": errors,
+                "seconds": seconds,
+            },
+            handle,
+            indent=1,
+        )
     return 1 if errors else 0
 
 

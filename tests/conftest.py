@@ -287,7 +287,10 @@ def make_notebook(tmp_path: Path) -> Callable[..., Path]:
     def make(name: str, *cells: str | tuple[str, list[str]]) -> Path:
         notebook = nbformat.v4.new_notebook()
         notebook.metadata["kernelspec"] = {
-            "name": "python3", "display_name": "Python 3", "language": "python"}
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
         for cell in cells:
             source, tags = (cell, []) if isinstance(cell, str) else cell
             node = nbformat.v4.new_code_cell(source)

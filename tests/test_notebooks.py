@@ -19,13 +19,22 @@ def test_notebook_executes_headless(path: Path, tmp_store: str, tmp_path: Path) 
     work = tmp_path / path.name
     shutil.copy(path, work)
     nb = nbformat.read(work, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=300,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    errors = [o for cell in nb.cells if "raises-exception" not in cell.metadata.get("tags", [])
-              for o in cell.get("outputs", []) if o.output_type == "error"]
+    NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    errors = [
+        o
+        for cell in nb.cells
+        if "raises-exception" not in cell.metadata.get("tags", [])
+        for o in cell.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors, errors
-    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
-                   for cell in nb.cells for o in cell.get("outputs", []))
+    assert not any(
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        for cell in nb.cells
+        for o in cell.get("outputs", [])
+    )
 
 
 def test_quickstart_records_what_it_shows(tmp_store: str, tmp_path: Path) -> None:
@@ -33,8 +42,9 @@ def test_quickstart_records_what_it_shows(tmp_store: str, tmp_path: Path) -> Non
 
     path = next(p for p in NOTEBOOKS if p.stem == "quickstart")
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=300,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     runs = mlops.runs(experiment="quickstart")
     by_name = {row["name"]: row for _, row in runs.iterrows()}
     assert by_name["baseline"]["status"] == "FINISHED"
