@@ -158,6 +158,23 @@ describe('RunsPanel at the default sidebar width', () => {
     delete (HTMLElement.prototype as any).clientWidth;
   });
 
+  it('marks child runs (pipeline steps, nested runs)', async () => {
+    const parent = makeRun({ name: 'pipeline' });
+    const child = makeRun({ name: 'step-train', parent_run_id: parent.run_id });
+    const { controller } = makeController([parent, child]);
+    await act(async () => {
+      root.render(
+        <RunsPanel controller={controller} onOpenRun={() => void 0} onCompare={() => void 0} />
+      );
+    });
+    const row = container.querySelector(
+      `.jp-mlops-run-row[data-run-id="${child.run_id}"]`
+    ) as HTMLElement;
+    expect(row.querySelector('.jp-mlops-child-mark')).not.toBeNull();
+    expect(row.title).toContain(`child of run ${parent.run_id}`);
+    expect(row.querySelector('[data-column="name"]')!.textContent).toContain('step-train');
+  });
+
   it('fits 250 px without a sideways scroll, with tooltips for what is cut', async () => {
     const run = makeRun({
       name: 'a-rather-long-run-name-that-cannot-fit-in-the-sidebar',
@@ -180,6 +197,7 @@ describe('RunsPanel at the default sidebar width', () => {
     expect(name.title).toBe(run.name);
     // what was left out is in the row's tooltip
     expect(row.title).toContain('Duration');
+    expect(row.querySelector('.jp-mlops-child-mark')).toBeNull();
 
     // a chosen metric column is shown, with its full value as a tooltip
     await act(async () => {

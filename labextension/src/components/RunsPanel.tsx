@@ -82,6 +82,9 @@ function rowTitle(run: IRunSummary, hidden: IColumnInfo[], now: number): string 
     `${run.experiment} · ${run.run_id}`,
     `${run.status.toLowerCase()} · started ${formatDateTime(run.start_time)}`
   ];
+  if (run.parent_run_id) {
+    lines.push(`child of run ${run.parent_run_id}`);
+  }
   for (const col of hidden) {
     if (col.key !== 'start_time') {
       lines.push(`${col.label}: ${cellText(run, col, now, false)}`);
@@ -143,6 +146,13 @@ const RunRow = React.memo(function RunRow(props: {
         >
           {col.key === 'status' ? (
             <StatusBadge status={run.status} dot={layout.statusDot} />
+          ) : col.key === 'name' && run.parent_run_id ? (
+            <>
+              <span className="jp-mlops-child-mark" aria-label="child run">
+                ↳
+              </span>
+              {cellText(run, col, now, layout.compact)}
+            </>
           ) : (
             cellText(run, col, now, layout.compact)
           )}
