@@ -124,14 +124,18 @@ class LiveView:
 
         Until the first metric arrives the view is a one-line status (HTML): the chart widget
         is made by the timer thread only once there is something to draw. A plotly
-        FigureWidget carries plotly.js (~5 MB) in its comm_open and its first creation takes
-        about a second, so a run that logs no metrics costs neither, and the cell never
-        waits for either.
+        FigureWidget carries plotly.js (~5 MB) in its comm_open, so a run that logs no
+        metrics sends none.
         """
         if not self.widget:
             return
+        import plotly.graph_objects as go
         from IPython.display import display
 
+        # Importing plotly's FigureWidget (anywidget, ipywidgets) takes about a second, once
+        # per kernel. Done here, on the cell's thread: in the timer thread a tight logging
+        # loop starves it of the GIL, and the chart would only appear after the loop.
+        _ = go.FigureWidget
         with self._lock:
             has_points = bool(self.series)
         if has_points:  # mlops.live() of a run with history: draw it at once
@@ -161,12 +165,6 @@ class LiveView:
             return status_bundle(self.name, self.status, self.started, self.ended, self.series)
 
     def _loop(self) -> None:
-        if self.figure is None:
-            # Importing plotly's FigureWidget (anywidget, ipywidgets) takes about a second the
-            # first time: do it now, off the cell, so the chart is ready when metrics come.
-            import plotly.graph_objects as go
-
-            _ = go.FigureWidget
         while not self._stop.wait(self.interval):
             try:
                 self.push()
