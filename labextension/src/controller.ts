@@ -244,7 +244,8 @@ export class MLOpsController implements IDisposable {
       this._flushTimer,
       this._staleTimer,
       this._reloadTimer,
-      this._retryTimer
+      this._retryTimer,
+      this._experimentsTimer
     ]) {
       if (t !== null) {
         clearTimeout(t);
@@ -296,13 +297,23 @@ export class MLOpsController implements IDisposable {
       return;
     }
     const known = new Set(this._experiments.map(e => e.name));
+    const fresh = runs.some(r => !this.model.getRun(r.run_id));
     this.model.mergeRuns(runs);
+    let reloaded = false;
     for (const run of runs) {
       this._runChanged.emit(run);
       if (run.experiment && !known.has(run.experiment)) {
         known.add(run.experiment);
+        reloaded = true;
         void this._loadExperiments();
       }
+    }
+    if (fresh && !reloaded && this._experimentsTimer === null) {
+      // the experiment picker's run counts: at most one request every 3 s
+      this._experimentsTimer = setTimeout(() => {
+        this._experimentsTimer = null;
+        void this._loadExperiments();
+      }, 3000);
     }
   }
 
@@ -441,6 +452,7 @@ export class MLOpsController implements IDisposable {
   private _reloadTimer: ReturnType<typeof setTimeout> | null = null;
   private _pollTimer: ReturnType<typeof setInterval> | null = null;
   private _retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private _experimentsTimer: ReturnType<typeof setTimeout> | null = null;
   private _retryDelay = 0;
   private _pollInterval = 0;
   private _wasDisconnected = false;

@@ -119,6 +119,28 @@ describe('MLOpsController', () => {
     jest.useRealTimers();
   });
 
+  it('keeps the experiment run counts current as runs arrive live', async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate'] });
+    const runs = [makeRun({ experiment: 'default' })];
+    const { controller } = setup(runs, true);
+    await controller.start();
+    await flush();
+    expect(controller.experiments[0].run_count).toBe(1);
+    const source = FakeEventSource.instances[0];
+    source.open();
+    for (let i = 0; i < 3; i++) {
+      const run = makeRun({ experiment: 'default' });
+      runs.push(run);
+      source.emit('run_created', run);
+    }
+    jest.advanceTimersByTime(5000);
+    await flush();
+    await flush();
+    expect(controller.experiments[0].run_count).toBe(4);
+    controller.dispose();
+    jest.useRealTimers();
+  });
+
   it('polls when live updates are off', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     const runs = [makeRun()];
