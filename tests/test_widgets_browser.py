@@ -176,6 +176,7 @@ def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: Lab
     text = page.evaluate(TABLE_IN_CELL_JS, 0)
     assert "8 FINISHED" in text and "0.0001" in text
     assert page.evaluate(PLOTS_IN_CELL_JS, 0) == 1  # the final figure: one per cell
+    page.set_viewport_size({"width": 1400, "height": 1250})  # the figure and the table
     page.locator(".jp-Notebook .jp-CodeCell").nth(0).scroll_into_view_if_needed()
     screenshot(page, "live-chart-sweep-final")
 

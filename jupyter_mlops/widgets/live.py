@@ -158,6 +158,10 @@ class LiveView:
             self._dirty = False
         self._drawn_keys = [trace["name"] for trace in spec["data"]]
         self._drawn_layout = set(spec["layout"])
+        # The empty template: the widget then looks like the static figure that replaces it
+        # (plotly.js defaults), not grey until the cell ends; and layout changes do not resend
+        # plotly.py's default template (~10 kB) each time.
+        spec["layout"]["template"] = "none"
         return go.FigureWidget(spec)
 
     def _status_bundle(self) -> dict[str, str]:
@@ -212,7 +216,7 @@ class LiveView:
             with figure.batch_update():
                 figure.data = ()
             figure.add_traces(spec["data"])
-            layout = spec["layout"]
+            layout = {**spec["layout"], "template": "none"}
             stale = self._drawn_layout - set(layout)
             if stale:  # removed while the Python side still has them (it validates paths)
                 figure.plotly_relayout(dict.fromkeys(stale))
