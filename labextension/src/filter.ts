@@ -42,6 +42,8 @@ export interface IFilterClause {
 }
 
 const RUN_STATUS_VALUES = ['RUNNING', 'FINISHED', 'FAILED', 'KILLED'];
+/** Run attributes holding numbers (ms since the epoch); every other one is text. */
+const NUMERIC_ATTRIBUTES = ['start_time', 'end_time', 'last_update_time'];
 
 /** Attributes a filter (and the sort) may name without a prefix. */
 export const ATTRIBUTES = [
@@ -226,7 +228,21 @@ function checkClause(clause: IFilterClause): IFilterClause {
         `${key} values are strings: use =, !=, LIKE, ILIKE or IN`
       );
     }
-  } else if (key === 'status' && (op === '=' || op === '!=' || op === 'IN')) {
+  } else if (NUMERIC_ATTRIBUTES.includes(key)) {
+    const text = values.find(v => typeof v === 'string');
+    if (op === 'LIKE' || op === 'ILIKE' || text !== undefined) {
+      throw new FilterSyntaxError(
+        `${key} is a number (milliseconds since the epoch): compare it with a number` +
+          (text !== undefined ? `, not '${text}'` : '')
+      );
+    }
+  } else if (values.some(v => typeof v !== 'string')) {
+    const bad = values.find(v => typeof v !== 'string');
+    throw new FilterSyntaxError(
+      `${key} is text: compare it with a 'quoted string', not ${bad}`
+    );
+  }
+  if (key === 'status' && (op === '=' || op === '!=' || op === 'IN')) {
     const upper = values.map(v => (typeof v === 'string' ? v.toUpperCase() : v));
     const bad = upper.find(v => !RUN_STATUS_VALUES.includes(String(v)));
     if (bad !== undefined) {

@@ -154,6 +154,10 @@ describe('the rest of the server syntax (IN, NOT, IS NULL)', () => {
       ["params.lr IN ('a'", /Unclosed/],
       ["params.lr IN 'a'", /list/],
       ['tags.x IS 5', /NULL/],
+      ["start_time > 'abc'", /start_time is a number/],
+      ["end_time LIKE '1%'", /end_time is a number/],
+      ['name = 5', /name is text/],
+      ["run_id IN ('a', 1)", /run_id is text/],
       ["name NOT = 'x'", /NOT/]
     ] as Array<[string, RegExp]>) {
       expect(() => parseFilter(bad)).toThrow(message);
