@@ -153,6 +153,9 @@ def test_live_of_a_finished_run_is_static(tmp_store) -> None:
         mlops.log_metrics({"a": 1.0, "b": 2.0})
     view = mlops.live(run.run_id[:10])  # a unique prefix is enough
     assert view.status == "FINISHED" and not view.widget
+    # The run's own duration, not the time from its start to this call.
+    record = mlops.get_store().get_run(run.run_id)
+    assert view.ended == record.end_time / 1000.0
     assert set(view.series) == {"a", "b"}
     with pytest.raises(mlops.RunNotFoundError):
         mlops.live("f" * 32)

@@ -32,8 +32,7 @@ def live(run: Any, *, poll_interval: float = POLL_INTERVAL_S) -> LiveView:
     )
     last_id = _catch_up(store, view, record.run_id, 0)
     if record.status != "RUNNING" or not view.widget:
-        view.ended = (record.end_time or time.time() * 1000) / 1000.0
-        view.finish(record.status)
+        view.finish(record.status, ended=_seconds(record.end_time))
         return view
     view.show()
     thread = threading.Thread(
@@ -65,5 +64,13 @@ def _follow(store: Any, view: LiveView, run_id: str, last_id: int, interval: flo
             continue  # the database may be busy; try again next tick
         if status != "RUNNING":
             _catch_up(store, view, run_id, last_id)
-            view.finish(status)
+            try:  # the run's own end time, not when this poll noticed it
+                ended = _seconds(store.get_run(run_id).end_time)
+            except Exception:
+                ended = None
+            view.finish(status, ended=ended)
             return
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000.0

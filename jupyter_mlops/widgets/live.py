@@ -264,14 +264,18 @@ class LiveView:
             return {"text/plain": text}
         return {PLOTLY_MIME: spec, "text/plain": text}
 
-    def finish(self, status: str) -> None:
-        """Show the final state: a static figure (kept in the saved notebook) and a summary."""
+    def finish(self, status: str, ended: float | None = None) -> None:
+        """Show the final state: a static figure (kept in the saved notebook) and a summary.
+
+        ``ended`` is the run's end time (seconds) when known, e.g. read from the store for a
+        run of another process; by default, now.
+        """
         from IPython.display import display, update_display
 
         self.stop()
         with self._lock:
             self.status = status
-            self.ended = time.time()
+            self.ended = ended if ended is not None else time.time()
         bundle = self.static_bundle()
         if self.widget and self._shown:
             update_display(bundle, raw=True, display_id=self.display_id)
