@@ -470,3 +470,35 @@ def test_live_metrics_notebook_outputs_one_view_per_cell(tmp_store, tmp_path) ->
     assert len(sweep) == 2  # six runs: one figure, one table
     assert len(sweep[0][PLOTLY_MIME]["data"][0]["y"]) == 6
     assert "6 runs in this cell: 6 FINISHED" in sweep[1]["text/plain"]
+
+
+@pytest.mark.slow
+def test_front_end_gets_at_most_10_messages_in_any_second(tmp_store) -> None:
+    """A paced loop (no GIL contention slowing the timer) at full update rate: every second
+    window of comm messages stays within budget. Load can only lower the rate."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ, JUPYTER_MLOPS_LIVE="1")
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        _execute_collecting(kc, "import jupyter_mlops")
+        messages = _execute_collecting(
+            kc,
+            (
+                "import time, jupyter_mlops as mlops\n"
+                "with mlops.start_run('paced'):\n"
+                "    for i in range(300):\n"
+                "        mlops.log_metric('loss', 1 / (i + 1)); time.sleep(0.01)\n"
+            ),
+        )
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    times = sorted(
+        m["header"]["date"].timestamp() for m in messages if m["msg_type"].startswith("comm_")
+    )
+    assert len(times) > 4  # the chart was updated while the loop ran
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 10, busiest

@@ -20,9 +20,10 @@ from .figure import figure_dict, status_bundle, summary_text
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-# Each FigureWidget update is two comm messages (plotly sets, then clears, its update trait):
-# 0.25 s keeps the front end under 10 messages a second whatever the logging rate.
-UPDATE_INTERVAL_S = 0.25
+# Each FigureWidget update is four comm messages in plotly 7 (plotly sets, then clears, its
+# update trait, and bumps its trace and layout edit ids): one update per 0.5 s keeps the front
+# end under 10 messages in any second, whatever the logging rate.
+UPDATE_INTERVAL_S = 0.5
 STATUS_REFRESH_S = 1.0
 
 
