@@ -39,6 +39,15 @@ with mlops.start_run("bench-sustained", live=True) as run:
 print(json.dumps({{"calls": i}}))
 """
 
+# A loop that sleeps: the timer thread is not slowed by the GIL, so the throttle alone bounds
+# the message rate (a tight loop also slows the timer, which hides a loose throttle).
+PACED = """
+with mlops.start_run("bench-paced", live=True) as run:
+    for i in range(int({seconds} * 100)):
+        mlops.log_metric("loss", 1.0 / (i + 1))
+        time.sleep(0.01)
+"""
+
 CELL = """
 with mlops.start_run("bench-{mode}", live={live}) as run:
     elapsed = loop({calls})
@@ -87,10 +96,23 @@ def measure(calls: int, repeats: int) -> dict[str, float]:
                 messages, wall = execute(kc, SUSTAINED.format(seconds=5))
                 comm = sum(1 for m in messages if m["msg_type"].startswith("comm_"))
                 rates.append(comm / wall)
+            # Paced loop: the most comm messages in any 1 s window.
+            paced = []
+            for _ in range(2):
+                messages, _ = execute(kc, PACED.format(seconds=5))
+                times = sorted(
+                    m["header"]["date"].timestamp()
+                    for m in messages
+                    if m["msg_type"].startswith("comm_")
+                )
+                paced.append(
+                    max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
+                )
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)
     off_s, on_s = statistics.median(off), statistics.median(on)
+    busiest = max(paced) if paced else 0
     return {
         "calls": calls,
         "repeats": repeats,
@@ -103,6 +125,7 @@ def measure(calls: int, repeats: int) -> dict[str, float]:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "messages_per_s_max": max(rates),
         "messages_per_s_median": statistics.median(rates),
+        "messages_busiest_second_paced": busiest,
     }
 
 
@@ -126,6 +149,10 @@ def main() -> None:
     print(
         f"{'front-end messages/s, 5 s tight loop (max)':<44}{result['messages_per_s_max']:>12.1f}"
         "  <= 10"
+    )
+    print(
+        f"{'front-end messages, busiest 1 s, paced loop':<44}"
+        f"{result['messages_busiest_second_paced']:>12}  <= 10"
     )
     print(json.dumps(result))
 
