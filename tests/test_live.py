@@ -308,7 +308,7 @@ def test_live_sweep_shows_one_chart_and_one_table_then_static(tmp_store) -> None
     assert figure.STATUS_COLORS["FAILED"] in table["text/html"]
     assert kinds(failing, "error")
 
-    # Runs without metrics: one status strip turned into one line, plus the table.
+    # Runs without metrics: one status line (no chart widget), then a line and the table.
     assert len(kinds(quiet, "display_data")) == 2
     assert not kinds(quiet, "comm_open")  # no metrics, no chart widget (nor its 5 MB of JS)
     final = kinds(quiet, "update_display_data")

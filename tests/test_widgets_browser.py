@@ -232,7 +232,7 @@ def test_many_metric_keys_stay_readable(lab_page, lab_server: LabServer, keys: i
     info = page.evaluate(TRACES_JS, 1)
     assert info["visible"] == min(keys, 6)  # past six keys the legend selects the rest
     assert info["height"] < 1400  # a chart, not a wall of subplots
-    assert info["annotations"] == 0  # the "waiting for metrics" strip is gone
+    assert info["annotations"] == 0  # no leftover "waiting for metrics" annotation
     assert info["xTitleBelowPlots"] is True  # the step axis under the lowest row
     page.locator(".jp-Notebook .jp-CodeCell").nth(1).scroll_into_view_if_needed()
     # Hover shows the values of every key at that step.

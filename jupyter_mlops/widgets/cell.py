@@ -3,10 +3,10 @@
 A cell may start any number of top-level runs (``for lr in grid: with mlops.start_run():``).
 They share one view instead of showing one chart each:
 
-- one chart, which follows the newest run of the cell (the same FigureWidget, restarted: a
-  widget costs milliseconds to create, restarting one costs microseconds);
+- one chart, which follows the newest run of the cell (the same FigureWidget, restarted: each
+  new widget would send plotly.js, ~5 MB, to the browser);
 - from the second run on, a table of the cell's runs (status, varying params, latest metric
-  values), refreshed by the chart's timer thread, so at most once per tick;
+  values), refreshed by the chart's timer thread at most once a second;
 - when the cell has ended and its runs have ended: one run alone keeps its own final figure
   and summary; several runs become one figure (latest value of each metric per run) and
   one bounded table. Headless, only that final output is written.
@@ -185,7 +185,7 @@ class CellRuns:
         if len(self.runs) == 1 and view is not None:
             bundle = view.static_bundle()
             # Headless, a run without metrics outputs nothing (as before sweeps were
-            # grouped); in a widget front end its status strip becomes its summary line.
+            # grouped); in a widget front end its status line becomes its summary line.
             if not self.widget and PLOTLY_MIME not in bundle:
                 return {}, {}
             return bundle, {}
