@@ -387,3 +387,35 @@ def test_flush_timing_out_is_a_typed_store_error(tmp_store: str) -> None:
             other.execute("COMMIT")
             other.close()
     assert mlops.get_run(run.run_id).metrics == {"x": 1.0}  # kept queued, then written
+
+
+def test_points_commit_while_a_cell_logs_in_a_tight_loop(tmp_store: str) -> None:
+    """A pure-Python loop of log_metric holds the GIL: the writer must still commit (and hand
+    points to live charts) while the loop runs, not only once it ends. It used to run the
+    run's slow capture and one huge transaction first, each I/O wait costing a GIL switch."""
+    committed: list[float] = []
+    with mlops.start_run("tight") as run:
+        writer = run.store.writer
+        writer.watched_runs.add(run.run_id)
+        writer.point_listeners.append(lambda columns: committed.append(time.monotonic()))
+        try:
+            deadline = time.monotonic() + 60  # generous: a loaded machine is slow, not wrong
+            while not committed and time.monotonic() < deadline:
+                for _ in range(1000):
+                    mlops.log_metric("loss", 1.0)
+            loop_ended = time.monotonic()
+        finally:
+            writer.point_listeners.clear()
+            writer.watched_runs.discard(run.run_id)
+    assert committed and committed[0] <= loop_ended, "no point committed while the loop ran"
+    mlops.flush()
+    assert mlops.get_run(run.run_id).metrics["loss"] == 1.0
+
+
+def test_flush_waits_for_the_runs_capture(tmp_store: str) -> None:
+    """Capture (git, packages) runs on its own thread; flush still covers it."""
+    with mlops.start_run("captured") as run:
+        pass
+    mlops.flush()
+    record = mlops.get_run(run.run_id)
+    assert record.environment and record.environment.get("python")

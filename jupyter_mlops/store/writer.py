@@ -13,19 +13,23 @@ Operations (first element is the kind):
   ("m", run_id, key, value, ts, step) one metric point
   ("cell", run_id, row)               one executed cell of a run
   ("artifact", run_id, path, size, ts)
-  ("call", fn)                        fn() -> (run_id, values) computed here (git, packages)
+  ("call", fn)                        fn() -> (run_id, values): slow capture (git, packages),
+                                      run by ``submit`` on a capture thread, which queues
+                                      ("update", run_id, values) when done
   ("flush", event)                    set once everything queued before it is committed
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, case, select, update
@@ -42,6 +46,17 @@ HEARTBEAT_INTERVAL_S = 10.0
 RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 # How long a fork waits for the writer to finish the transaction it is in.
 FORK_WAIT_S = 30.0
+# Operations per transaction: about 0.2 s of writing, so points commit (and reach live
+# charts) steadily even while a cell keeps the queue full.
+MAX_BATCH = 100_000
+# Metric points per INSERT statement. The database driver releases the GIL around each
+# statement it runs; with one statement per point (executemany), every point waits for a
+# busy cell thread to hand the GIL back (up to the 5 ms switch interval), and a cell
+# logging in a tight loop starves the writer. Multi-row statements make that once per
+# chunk. 4 parameters a point: 250 rows stay under SQLite's oldest limit of 999
+# parameters; 3.32+ allows 32766 (PostgreSQL: 65535).
+POINTS_PER_INSERT = 2_000
+POINTS_PER_INSERT_OLD_SQLITE = 249
 
 
 def now_ms() -> int:
@@ -81,11 +96,62 @@ class Writer:
         self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
         self._captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
         self._pending_capture: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+        self._reset_calls()
+
+    def _reset_calls(self) -> None:
+        # Slow capture (git subprocesses, package metadata) runs on its own thread, not in
+        # the writer's transaction: its many small I/O waits each hand the GIL to a busy cell
+        # and wait up to 5 ms to get it back, so under a tight logging loop it takes seconds,
+        # and metric points queued behind it would not commit (nor reach live charts).
+        self._calls: deque[Callable[[], tuple[str, dict[str, Any]]]] = deque()
+        self._calls_pending = 0
+        self._calls_done = threading.Condition()
+        self._calls_thread: threading.Thread | None = None
 
     # -- producer side -------------------------------------------------------------------
     def submit(self, op: tuple[Any, ...]) -> None:
+        if op[0] == "call":
+            self._submit_call(op[1])
+            return
         self.queue.append(op)
         self.ensure_running()
+
+    def _submit_call(self, fn: Callable[[], tuple[str, dict[str, Any]]]) -> None:
+        with self._calls_done:
+            self._calls.append(fn)
+            self._calls_pending += 1
+            self._calls_done.notify_all()
+            thread = self._calls_thread
+            if thread is None or not thread.is_alive():
+                self._calls_thread = threading.Thread(
+                    target=self._calls_loop, name="jupyter-mlops-capture", daemon=True
+                )
+                self._calls_thread.start()
+
+    def _calls_loop(self) -> None:
+        done = self._calls_done
+        while True:
+            with done:
+                while not self._calls:
+                    done.wait()
+                fn = self._calls.popleft()
+            try:
+                run_id, values = fn()
+            except Exception:
+                traceback.print_exc()
+            else:
+                self.submit(("update", run_id, values))
+            finally:
+                with done:
+                    self._calls_pending -= 1
+                    done.notify_all()
+
+    def _wait_calls(self, timeout: float | None) -> bool:
+        """Block until every submitted call has queued its update. False on timeout."""
+        if threading.current_thread() is self._calls_thread:
+            return True
+        with self._calls_done:
+            return self._calls_done.wait_for(lambda: self._calls_pending == 0, timeout)
 
     def ensure_running(self) -> None:
         thread = self._thread
@@ -105,6 +171,11 @@ class Writer:
 
     def flush(self, timeout: float | None = 60.0) -> bool:
         """Block until everything queued so far is committed. Returns False on timeout."""
+        start = time.monotonic()
+        if not self._wait_calls(timeout):
+            return False
+        if timeout is not None:
+            timeout = max(0.0, timeout - (time.monotonic() - start))
         if not self.queue and not self._draining:
             return True
         if self._thread is not None and threading.current_thread() is self._thread:
@@ -117,6 +188,7 @@ class Writer:
 
     def close(self) -> None:
         """Drain and stop the thread (interpreter exit, store switch)."""
+        self._wait_calls(timeout=30)
         self._stop = True
         self._wake.set()
         thread = self._thread
@@ -137,6 +209,7 @@ class Writer:
     def after_fork_in_child(self) -> None:
         """The child inherits the queue but not the thread; pooled connections are not ours."""
         self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
+        self._reset_calls()  # the parent's captures are the parent's to finish
         self.active_runs = set()
         self._draining = False
         self._db_lock = threading.RLock()
@@ -169,7 +242,14 @@ class Writer:
             return
         self._draining = True  # before popping: flush() must not see an empty, idle queue
         try:
-            self._drain_batch([queue.popleft() for _ in range(len(queue))])
+            # What is queued now, in transactions of at most MAX_BATCH operations: a cell
+            # logging in a tight loop keeps the queue growing, and one huge transaction
+            # would commit (and show live points) only after the loop.
+            pending = len(queue)
+            while pending > 0:
+                take = min(pending, MAX_BATCH)
+                self._drain_batch([queue.popleft() for _ in range(take)])
+                pending -= take
         finally:
             self._draining = False
 
@@ -251,7 +331,7 @@ class Writer:
             if kind == "m":
                 points.append(op)
                 continue
-            if no_nul and kind != "call":
+            if no_nul:
                 op = _without_nul(op)
             if kind == "run":
                 _, row, run_params, run_tags = op
@@ -281,15 +361,6 @@ class Writer:
                     ("run_id", "path"),
                 )
                 touched[run_id] = stamp
-            elif kind == "call":
-                try:
-                    run_id, values = op[1]()
-                except Exception:
-                    traceback.print_exc()
-                    continue
-                if no_nul:
-                    values = _without_nul(values)
-                conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
             else:
                 raise ValueError(f"unknown writer operation {kind!r}")
         if points:
@@ -327,12 +398,7 @@ class Writer:
             if best is None or (step, ts) >= (best[0], best[1]):
                 latest[sid] = (step, ts, stored)
         self._pending_capture = captured
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            "INSERT INTO metrics (series_id, step, timestamp, value) "
-            f"VALUES ({marker}, {marker}, {marker}, {marker})",
-            rows,
-        )
+        _insert_points(conn, rows)
         ms = metric_series.c
         newer = (ms.latest_step < bindparam("step")) | (
             (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
@@ -386,6 +452,33 @@ class Writer:
                 update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
                 [{"rid": rid} for rid in active],
             )
+
+
+_insert_sql: dict[tuple[str, int], str] = {}
+
+
+def _insert_points(conn: Connection, rows: list[tuple[int, int, int, float | None]]) -> None:
+    """Insert metric rows (series_id, step, timestamp, value) with multi-row statements."""
+    dialect = conn.dialect
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    chunk = POINTS_PER_INSERT
+    if dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32, 0):
+        chunk = POINTS_PER_INSERT_OLD_SQLITE
+    row_sql = f"({marker}, {marker}, {marker}, {marker})"
+    driver = conn.connection.driver_connection
+    cursor = driver.cursor()
+    try:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = _insert_sql.get((marker, len(part)))
+            if sql is None:
+                sql = "INSERT INTO metrics (series_id, step, timestamp, value) VALUES " + (
+                    ", ".join([row_sql] * len(part))
+                )
+                _insert_sql[(marker, len(part))] = sql
+            cursor.execute(sql, list(chain.from_iterable(part)))
+    finally:
+        cursor.close()
 
 
 def _without_nul(value: Any) -> Any:
