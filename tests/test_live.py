@@ -502,3 +502,39 @@ def test_front_end_gets_at_most_10_messages_in_any_second(tmp_store) -> None:
     assert len(times) > 4  # the chart was updated while the loop ran
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= 10, busiest
+
+
+def _stream_text(messages: list[dict]) -> str:
+    return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("live", ["1", "0"])
+def test_widget_code_is_preloaded_only_for_widget_front_ends(tmp_store, live: str) -> None:
+    """Importing plotly's FigureWidget takes seconds; in a widget front end it starts in the
+    background at import, so the first tracked cell does not pay for it. Headless, never."""
+    import os
+
+    from jupyter_client.manager import start_new_kernel
+
+    env = dict(os.environ, JUPYTER_MLOPS_LIVE=live)
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        _execute_collecting(kc, "import jupyter_mlops")
+        probe = (
+            "import sys, time\n"
+            "deadline = time.monotonic() + 60\n"
+            "while 'plotly.graph_objs._figurewidget' not in sys.modules and "
+            "time.monotonic() < deadline and {wait}:\n"
+            "    time.sleep(0.05)\n"
+            "print('loaded' if 'plotly.graph_objs._figurewidget' in sys.modules else 'absent')\n"
+        )
+        # Headless: give a wrongly started preload the same chance to show up before asking.
+        text = _stream_text(_execute_collecting(kc, probe.format(wait=live == "1")))
+        if live == "0":
+            time.sleep(3)
+            text = _stream_text(_execute_collecting(kc, probe.format(wait=False)))
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert text.strip() == ("loaded" if live == "1" else "absent")

@@ -169,3 +169,27 @@ def enable_live_view(shell: Any = None) -> None:
     """Show live metrics for runs started from now on in this kernel (idempotent)."""
     if _on_run_started not in fluent.run_started_hooks:
         fluent.run_started_hooks.append(_on_run_started)
+        shell = shell if shell is not None else _kernel_shell()
+        if shell is not None and _live_default() and frontend_renders_widgets(shell):
+            _preload_widget_code()
+
+
+def _preload_widget_code() -> None:
+    """Import plotly's FigureWidget now, in the background.
+
+    It takes 1-2 s (plotly pulls in ipywidgets, anywidget and nbformat's jsonschema), once
+    per kernel. Left to the first run's view, that second would land inside the first
+    tracked cell: in its duration, and before its first line runs. Started at
+    ``%load_ext``/``import``, it is usually done before the user's next cell; a view that
+    needs it earlier just waits for the rest (Python's per-module import locks).
+    """
+
+    def _import() -> None:
+        try:
+            import plotly.graph_objects as go
+
+            _ = go.FigureWidget
+        except Exception:  # the view will import (and report) it again when it needs it
+            pass
+
+    threading.Thread(target=_import, name="jupyter-mlops-preload", daemon=True).start()
