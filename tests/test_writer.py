@@ -77,21 +77,24 @@ def test_flush_waits_for_a_batch_already_taken_off_the_queue(tmp_store: str) -> 
     store = mlops.get_store()
     started, release = threading.Event(), threading.Event()
 
-    def slow_capture() -> tuple[str, dict[str, Any]]:
-        started.set()
-        release.wait(10)
-        return run.run_id, {"stdout": "captured"}
+    def slow_insert(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO metrics"):
+            started.set()
+            release.wait(10)
 
-    with mlops.start_run("slow", capture=False) as run:
-        mlops.log_metric("m", 1.0)
-        store.writer.submit(("call", slow_capture))
-        store.writer._wake.set()
-        assert started.wait(10)
-        assert not store.writer.queue  # the batch is in the writer's hands
-        threading.Timer(0.3, release.set).start()
-        mlops.flush()
-        assert release.is_set()
-        assert _points(tmp_store, run.run_id) == 1
+    sa.event.listen(store.writer.engine, "before_cursor_execute", slow_insert)
+    try:
+        with mlops.start_run("slow", capture=False) as run:
+            mlops.log_metric("m", 1.0)
+            store.writer._wake.set()
+            assert started.wait(10)
+            assert not store.writer.queue  # the batch is in the writer's hands
+            threading.Timer(0.3, release.set).start()
+            mlops.flush()
+            assert release.is_set()
+            assert _points(tmp_store, run.run_id) == 1
+    finally:
+        sa.event.remove(store.writer.engine, "before_cursor_execute", slow_insert)
 
 
 def test_nan_and_inf_are_stored_and_read_back(tmp_store: str) -> None:
@@ -419,3 +422,27 @@ def test_flush_waits_for_the_runs_capture(tmp_store: str) -> None:
     mlops.flush()
     record = mlops.get_run(run.run_id)
     assert record.environment and record.environment.get("python")
+
+
+def test_a_database_error_while_inserting_points_is_retried_not_dropped(tmp_store: str) -> None:
+    """Busy or dropped databases surface as SQLAlchemy's OperationalError, which the writer
+    retries with the batch kept; a driver error that bypassed SQLAlchemy would be taken for
+    a bad value and its points dropped."""
+    failures: list[str] = []
+
+    def fail_first_insert(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO metrics") and not failures:
+            failures.append(statement)
+            cursor.execute("SELECT * FROM no_such_table")  # the driver's OperationalError
+
+    with mlops.start_run("retried") as run:
+        engine = run.store.writer.engine
+        sa.event.listen(engine, "before_cursor_execute", fail_first_insert)
+        try:
+            for i in range(5000):
+                mlops.log_metric("loss", float(i), step=i)
+            mlops.flush()
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", fail_first_insert)
+    assert failures, "the insert never went through SQLAlchemy's execution"
+    assert _points(tmp_store, run.run_id, "loss") == 5000

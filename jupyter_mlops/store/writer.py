@@ -465,20 +465,18 @@ def _insert_points(conn: Connection, rows: list[tuple[int, int, int, float | Non
     if dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32, 0):
         chunk = POINTS_PER_INSERT_OLD_SQLITE
     row_sql = f"({marker}, {marker}, {marker}, {marker})"
-    driver = conn.connection.driver_connection
-    cursor = driver.cursor()
-    try:
-        for start in range(0, len(rows), chunk):
-            part = rows[start : start + chunk]
-            sql = _insert_sql.get((marker, len(part)))
-            if sql is None:
-                sql = "INSERT INTO metrics (series_id, step, timestamp, value) VALUES " + (
-                    ", ".join([row_sql] * len(part))
-                )
-                _insert_sql[(marker, len(part))] = sql
-            cursor.execute(sql, list(chain.from_iterable(part)))
-    finally:
-        cursor.close()
+    # Through SQLAlchemy, not the driver's cursor: its errors must arrive as
+    # sqlalchemy.exc.OperationalError, which the writer retries (a busy or dropped database),
+    # not as the driver's own exception, which it would take for a bad value and drop.
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        sql = _insert_sql.get((marker, len(part)))
+        if sql is None:
+            sql = "INSERT INTO metrics (series_id, step, timestamp, value) VALUES " + (
+                ", ".join([row_sql] * len(part))
+            )
+            _insert_sql[(marker, len(part))] = sql
+        conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
 
 
 def _without_nul(value: Any) -> Any:
