@@ -123,6 +123,20 @@ def test_runs_covers_all_experiments_when_none_is_active(tmp_store: str) -> None
     assert set(mlops.runs()["name"]) == {"a", "b"}
 
 
+def test_runs_follows_the_experiment_a_child_process_inherits(
+    tmp_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spawned child knows the parent's experiment only from JUPYTER_MLOPS_EXPERIMENT; its
+    runs() lists that experiment, as the parent's does, not every experiment."""
+    with mlops.start_run("a", experiment="x"):
+        pass
+    with mlops.start_run("b", experiment="y"):
+        pass
+    monkeypatch.setenv("JUPYTER_MLOPS_EXPERIMENT", "y")
+    assert set(mlops.runs()["name"]) == {"b"}
+    assert set(mlops.runs(experiment="x")["name"]) == {"a"}
+
+
 def test_nested_runs(tmp_store: str) -> None:
     with mlops.start_run("parent") as parent:
         with mlops.start_run("child-1") as child1:

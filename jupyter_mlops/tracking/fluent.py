@@ -376,7 +376,8 @@ def runs(
 ) -> pd.DataFrame:
     """Runs as a DataFrame: one row per run, ``params.<k>``, ``metrics.<k>``, ``tags.<k>``.
 
-    All experiments when none is given and none was set with ``set_experiment``.
+    All experiments when none is given and none is active (``set_experiment``, or
+    ``JUPYTER_MLOPS_EXPERIMENT``, which child processes inherit).
     """
     if (
         experiment is not None
@@ -391,8 +392,9 @@ def runs(
         )
     store = get_store()
     names = [experiment] if isinstance(experiment, str) else experiment
-    if names is None and _experiment is not None:
-        names = [_experiment]
+    active = _experiment or os.environ.get(EXPERIMENT_ENV)  # env: as a child process sees it
+    if names is None and active:
+        names = [active]
     experiment_ids = None
     if names is not None:
         known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
