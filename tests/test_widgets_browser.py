@@ -1,4 +1,5 @@
-"""The live chart in a real JupyterLab in Debian's Chromium: it grows while the cell runs."""
+"""The live chart in a real JupyterLab (and Notebook 7) in Debian's Chromium: it grows while
+the cell runs."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 import nbformat
 import pytest
 
-from tests.plugins.lab import LabServer, run_cell, screenshot
+from tests.plugins.lab import LabServer, run_cell, screenshot, start_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -244,3 +245,48 @@ def test_many_metric_keys_stay_readable(lab_page, lab_server: LabServer, keys: i
     if 1 < keys <= 6:  # stacked rows: one hover lists every row's value at that step
         assert f"m{keys - 1:02d}=" in hover, hover
     screenshot(page, f"live-chart-keys-{keys}")
+
+
+def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
+    """Notebook 7 sends cell ids like JupyterLab: the same live chart, growing while the cell
+    runs, then the static figure."""
+    with start_lab(tmp_path, log_name="notebook7.log", app="notebook") as server:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+        nb.cells = [
+            nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
+            nbformat.v4.new_code_cell(TRAIN),
+        ]
+        nbformat.write(nb, server.root / "live7.ipynb")
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        try:
+            page.goto(server.lab_url("notebooks/live7.ipynb"))
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell .jp-InputArea-editor")
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000
+            )
+            run_cell(page, 0)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.jp-InputPrompt')[0].innerText.includes('[1]')",
+                timeout=60_000,
+            )
+            run_cell(page, 1)
+            counts_while_running: list[int] = []
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                running = "*" in _prompt(page, 1)
+                count = page.evaluate(COUNT_JS)
+                if running and count:
+                    counts_while_running.append(count)
+                if not running and "[" in _prompt(page, 1):
+                    break
+                time.sleep(0.1)
+            assert len(set(counts_while_running)) >= 2, (
+                f"no chart grew while the cell ran in Notebook 7: {counts_while_running}"
+            )
+            page.wait_for_function(f"() => ({COUNT_JS})() === {POINTS}", timeout=30_000)
+            screenshot(page, "live-chart-notebook7")
+        finally:
+            context.close()

@@ -59,13 +59,13 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes], log: Pat
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited early:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the Jupyter server exited early:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except Exception:
             time.sleep(0.3)
-    raise RuntimeError(f"jupyter lab did not answer at {url}:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the Jupyter server did not answer at {url}:\n{log.read_text()[-3000:]}")
 
 
 def require_chromium() -> None:
@@ -76,9 +76,15 @@ def require_chromium() -> None:
         pytest.skip(f"{CHROMIUM} is missing")
 
 
+LAB_ONLY_FLAGS = {
+    "lab": ("--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+}
+
+
 @contextlib.contextmanager
-def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
-    """Run ``jupyter lab`` with its root, store, settings and workspaces under ``base``.
+def start_lab(base: Path, log_name: str = "lab.log", app: str = "lab") -> Iterator[LabServer]:
+    """Run ``jupyter lab`` (or ``app="notebook"``: Notebook 7) with its root, store, settings
+    and workspaces under ``base``.
 
     The server log is copied to ``test-artifacts/<log_name>`` when it stops.
     """
@@ -109,7 +115,7 @@ def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
                 sys.executable,
                 "-m",
                 "jupyter",
-                "lab",
+                app,
                 "--no-browser",
                 "--ServerApp.ip=127.0.0.1",
                 f"--ServerApp.port={port}",
@@ -117,8 +123,7 @@ def start_lab(base: Path, log_name: str = "lab.log") -> Iterator[LabServer]:
                 f"--IdentityProvider.token={token}",
                 "--ServerApp.allow_root=True",
                 f"--ServerApp.root_dir={root}",
-                "--LabApp.news_url=",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+                *LAB_ONLY_FLAGS.get(app, ()),
             ],
             cwd=root,
             env=env,
