@@ -127,3 +127,78 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
         assert set(steps) == {(POINTS_PER_RUN, 0, POINTS_PER_RUN - 1)}
     finally:
         conn.close()
+
+
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from jupyter_mlops.store.engine import create_store_engine
+
+    go = Path(sys.argv[1])
+    while not go.exists():
+        pass  # spin, not sleep: the processes must collide on the WAL switch
+    create_store_engine(sys.argv[2])
+    """
+)
+
+
+def test_processes_opening_a_fresh_store_at_the_same_instant(tmp_path: Path) -> None:
+    """Each opener switches the new file to WAL. Two that collide are deadlocked, and SQLite
+    fails one at once with "database is locked", without its busy timeout; it must retry."""
+    script = tmp_path / "opener.py"
+    script.write_text(OPENER)
+    failures = []
+    for round_ in range(8):
+        go = tmp_path / f"go-{round_}"
+        url = f"sqlite:///{tmp_path / f'fresh-{round_}.db'}"
+        procs = [
+            subprocess.Popen(
+                [sys.executable, str(script), str(go), url],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        time.sleep(1.0)  # every process is spinning on the go file
+        go.touch()
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            if proc.returncode:
+                failures.append(err.strip().splitlines()[-1])
+    assert not failures, failures
+
+
+def test_wal_switch_waits_out_a_lock_sqlite_reports_at_once(tmp_path: Path) -> None:
+    """The same retry, deterministic: with no busy handler, SQLite reports another
+    connection's lock at once, as it does in the deadlock above."""
+    import threading
+
+    from jupyter_mlops.store.engine import _switch_to_wal
+
+    path = tmp_path / "locked.db"
+    sqlite3.connect(path).close()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_exclusive_lock() -> None:
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(10)
+        holder.execute("COMMIT")
+        holder.close()
+
+    thread = threading.Thread(target=hold_exclusive_lock)
+    thread.start()
+    assert locked.wait(10)
+    conn = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            conn.execute("PRAGMA journal_mode = WAL")  # what the store used to do
+        threading.Timer(0.3, release.set).start()
+        _switch_to_wal(conn.cursor())
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        release.set()
+        thread.join()
+        conn.close()
