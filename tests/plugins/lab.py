@@ -185,7 +185,11 @@ def run_cell(page: object, index: int, timeout_s: float = 90) -> None:
     prompt = cell.locator(".jp-InputPrompt")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        cell.locator(".jp-InputArea-editor").click()
+        dismiss_dialogs(page)
+        try:
+            cell.locator(".jp-InputArea-editor").click(timeout=10_000)
+        except Exception:  # Playwright's TimeoutError: a dialog appeared meanwhile; retry
+            continue
         page.keyboard.press("Control+Enter")  # type: ignore[attr-defined]
         for _ in range(50):
             text = prompt.inner_text()
@@ -193,6 +197,28 @@ def run_cell(page: object, index: int, timeout_s: float = 90) -> None:
                 return
             time.sleep(0.2)
     raise AssertionError(f"cell {index} never started running")
+
+
+def dismiss_dialogs(page: object) -> list[str]:
+    """Close any modal dialog Lab put over the page, keeping its text and a screenshot.
+
+    On a loaded CI machine Lab may open one (a slow server answer, a kernel notice) where
+    the test clicks next; the test goes on, and the dialog stays on record in its output and
+    in test-artifacts/, so a real problem still shows in the assertions that follow.
+    """
+    texts = []
+    dialogs = page.locator(".jp-Dialog")  # type: ignore[attr-defined]
+    while dialogs.count():
+        text = dialogs.first.inner_text().strip()
+        texts.append(text)
+        screenshot(page, f"dialog-{len(texts)}-{int(time.time())}")
+        print(f"dismissing a JupyterLab dialog: {text!r}")
+        page.keyboard.press("Escape")  # type: ignore[attr-defined]
+        try:
+            dialogs.first.wait_for(state="detached", timeout=5_000)
+        except Exception:  # not closable by Escape: take its first button
+            dialogs.first.locator("button").first.click()
+    return texts
 
 
 def screenshot(page: object, name: str) -> Path:
