@@ -165,6 +165,22 @@ def repeat(
     return summary(samples), result
 
 
+def loop_rates(
+    n: int, start: int, returned: int, done: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Records of an ``n``-call logging loop timed by ``clock()`` (ns): accepted (the loop
+    alone, until the last call returned) and durable (including the final flush)."""
+    loop_s, total_s = (returned - start) / 1e9, (done - start) / 1e9
+    accepted = {"calls_per_s": n / loop_s, "loop_s": loop_s, "n": n}
+    durable = {
+        "calls_per_s": n / total_s,
+        "total_s": total_s,
+        "final_flush_s": (done - returned) / 1e9,
+        "n": n,
+    }
+    return accepted, durable
+
+
 def measure_history(
     out: dict[str, Any],
     n: int,

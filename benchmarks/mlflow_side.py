@@ -18,6 +18,7 @@ from .common import (
     deadline_after,
     expected_top,
     log,
+    loop_rates,
     measure_history,
     metric_values,
     repeat,
@@ -139,16 +140,9 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlflow.flush_async_logging()
         done = clock()
-        out["metrics.async_accepted"] = {
-            "calls_per_s": n / ((returned - start) / 1e9),
-            "loop_s": (returned - start) / 1e9,
-            "n": n,
-        }
-        out["metrics.async_durable"] = {
-            "calls_per_s": n / ((done - start) / 1e9),
-            "total_s": (done - start) / 1e9,
-            "n": n,
-        }
+        out["metrics.async_accepted"], out["metrics.async_durable"] = loop_rates(
+            n, start, returned, done
+        )
         log(
             SIDE,
             f"log_metric synchronous=False: {n / ((returned - start) / 1e9):,.0f}/s "
@@ -169,16 +163,9 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
             done = clock()
         finally:
             del os.environ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"]
-        out["metrics.async_buffered_accepted"] = {
-            "calls_per_s": n / ((returned - start) / 1e9),
-            "loop_s": (returned - start) / 1e9,
-            "n": n,
-        }
-        out["metrics.async_buffered_durable"] = {
-            "calls_per_s": n / ((done - start) / 1e9),
-            "total_s": (done - start) / 1e9,
-            "n": n,
-        }
+        out["metrics.async_buffered_accepted"], out["metrics.async_buffered_durable"] = loop_rates(
+            n, start, returned, done
+        )
         log(
             SIDE,
             f"log_metric synchronous=False, buffering 1 s: "

@@ -14,6 +14,7 @@ from .common import (
     clock,
     expected_top,
     log,
+    loop_rates,
     measure_history,
     metric_values,
     repeat,
@@ -146,17 +147,7 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlops.flush()
         done = clock()
-    out["metrics.accepted"] = {
-        "calls_per_s": n / ((returned - start) / 1e9),
-        "loop_s": (returned - start) / 1e9,
-        "n": n,
-    }
-    out["metrics.durable"] = {
-        "calls_per_s": n / ((done - start) / 1e9),
-        "total_s": (done - start) / 1e9,
-        "final_flush_s": (done - returned) / 1e9,
-        "n": n,
-    }
+    out["metrics.accepted"], out["metrics.durable"] = loop_rates(n, start, returned, done)
     stored = mlops.get_run(run.run_id)
     if stored.metrics.get("loss") != values[-1]:
         raise RuntimeError("the latest logged value was not stored")
