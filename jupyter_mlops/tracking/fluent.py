@@ -133,8 +133,14 @@ def _export(variable: str, value: str | None) -> None:
             os.environ[variable] = previous
 
 
+def active_experiment() -> str | None:
+    """The experiment set in this process, or inherited through the environment (a child
+    process); None when neither names one."""
+    return _experiment or os.environ.get(EXPERIMENT_ENV) or None
+
+
 def current_experiment() -> str:
-    return _experiment or os.environ.get(EXPERIMENT_ENV) or DEFAULT_EXPERIMENT
+    return active_experiment() or DEFAULT_EXPERIMENT
 
 
 def active_runs() -> list[ActiveRun]:
@@ -392,7 +398,7 @@ def runs(
         )
     store = get_store()
     names = [experiment] if isinstance(experiment, str) else experiment
-    active = _experiment or os.environ.get(EXPERIMENT_ENV)  # env: as a child process sees it
+    active = active_experiment()
     if names is None and active:
         names = [active]
     experiment_ids = None
