@@ -25,6 +25,7 @@ import pytest
 from tests.plugins.lab import (
     ARTIFACTS,
     LabServer,
+    python_notebook,
     require_chromium,
     run_cell,
     screenshot,
@@ -61,17 +62,6 @@ for epoch in range(40):
 """
 
 
-def _notebook(*sources: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
-    return nb
-
-
 def _seed_cell(name: str, lr: float, optimizer: str) -> str:
     return (
         f"%%track {name} --no-live --param lr={lr} --param optimizer={optimizer}\n"
@@ -79,12 +69,12 @@ def _seed_cell(name: str, lr: float, optimizer: str) -> str:
     )
 
 
-def _seed_by_notebook(lab_server: LabServer) -> Path:
+def _seed_bypython_notebook(lab_server: LabServer) -> Path:
     """Execute seed.ipynb (in the Lab's root) headless against the Lab's store."""
     from nbclient import NotebookClient
 
     path = lab_server.root / "seed.ipynb"
-    nb = _notebook("%load_ext jupyter_mlops", *(_seed_cell(*seed) for seed in SEEDS))
+    nb = python_notebook("%load_ext jupyter_mlops", *(_seed_cell(*seed) for seed in SEEDS))
     nbformat.write(nb, path)
     env = dict(lab_server.env)
     env["JUPYTER_MLOPS_NOTEBOOK"] = str(path)  # what Jupyter tells a kernel about its notebook
@@ -186,7 +176,7 @@ def seeded(lab_server: LabServer) -> Iterator[dict[str, str]]:
     import jupyter_mlops as mlops
     from jupyter_mlops.tracking import fluent
 
-    _seed_by_notebook(lab_server)
+    _seed_bypython_notebook(lab_server)
     mlops.set_store(lab_server.store_url)
     mlops.flush()
     runs = mlops.runs()
@@ -204,7 +194,7 @@ def seeded(lab_server: LabServer) -> Iterator[dict[str, str]]:
 def page(browser, lab_server: LabServer, seeded: dict[str, str]) -> Iterator[object]:
     """One Lab page for the module, in its own workspace, with the live notebook open."""
     nbformat.write(
-        _notebook("%load_ext jupyter_mlops", LIVE_CELL, 'print("after")'),
+        python_notebook("%load_ext jupyter_mlops", LIVE_CELL, 'print("after")'),
         lab_server.root / LIVE_NOTEBOOK,
     )
     context = browser.new_context(viewport={"width": 1400, "height": 900})

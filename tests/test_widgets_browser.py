@@ -8,7 +8,7 @@ import time
 import nbformat
 import pytest
 
-from tests.plugins.lab import LabServer, run_cell, screenshot, start_lab
+from tests.plugins.lab import LabServer, python_notebook, run_cell, screenshot, start_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,19 +33,29 @@ def _prompt(page, index: int) -> str:
     return page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").nth(index).inner_text()
 
 
+def _chart_counts_while_running(page, index: int, screenshot_name: str | None = None) -> list[int]:
+    """The chart's point count, sampled every 0.1 s while cell ``index`` runs (up to 60 s);
+    a screenshot named ``screenshot_name`` at the third sample."""
+    counts: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = "*" in _prompt(page, index)
+        count = page.evaluate(COUNT_JS)
+        if running and count:
+            counts.append(count)
+            if screenshot_name and len(counts) == 3:
+                screenshot(page, screenshot_name)
+        if not running and "[" in _prompt(page, index) and counts:
+            break
+        time.sleep(0.1)
+    return counts
+
+
 def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> None:
     page = lab_page
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
-        nbformat.v4.new_code_cell(TRAIN),
-    ]
-    nbformat.write(nb, lab_server.root / "live.ipynb")
+    nbformat.write(
+        python_notebook("%load_ext jupyter_mlops", TRAIN), lab_server.root / "live.ipynb"
+    )
 
     # A workspace of its own: the layout other browser tests leave behind is not restored here.
     page.goto(lab_server.lab_url("lab/workspaces/live-widget-tests/tree/live.ipynb"))
@@ -58,19 +68,7 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     )
     run_cell(page, 1)
 
-    counts_while_running: list[int] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        running = "*" in _prompt(page, 1)
-        count = page.evaluate(COUNT_JS)
-        if running and count:
-            counts_while_running.append(count)
-            if len(counts_while_running) == 3:
-                screenshot(page, "live-chart-running")
-        if not running and "[" in _prompt(page, 1) and counts_while_running:
-            break
-        time.sleep(0.1)
-
+    counts_while_running = _chart_counts_while_running(page, 1, "live-chart-running")
     assert counts_while_running, "no chart appeared while the cell was running"
     assert len(set(counts_while_running)) >= 2, (
         f"chart did not grow while running: {counts_while_running}"
@@ -121,14 +119,7 @@ TABLE_IN_CELL_JS = """(index) => {
 
 
 def _open(page, lab_server: LabServer, name: str, cells: list[str]) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    nbformat.write(nb, lab_server.root / name)
+    nbformat.write(python_notebook(*cells), lab_server.root / name)
     # A workspace per notebook: a shared one would restore other tests' notebooks too.
     stem = name.removesuffix(".ipynb")
     page.goto(lab_server.lab_url(f"lab/workspaces/live-{stem}/tree/{name}"))
@@ -251,13 +242,9 @@ def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
     """Notebook 7 sends cell ids like JupyterLab: the same live chart, growing while the cell
     runs, then the static figure."""
     with start_lab(tmp_path, log_name="notebook7.log", app="notebook") as server:
-        nb = nbformat.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-        nb.cells = [
-            nbformat.v4.new_code_cell("%load_ext jupyter_mlops"),
-            nbformat.v4.new_code_cell(TRAIN),
-        ]
-        nbformat.write(nb, server.root / "live7.ipynb")
+        nbformat.write(
+            python_notebook("%load_ext jupyter_mlops", TRAIN), server.root / "live7.ipynb"
+        )
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -273,16 +260,7 @@ def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
                 timeout=60_000,
             )
             run_cell(page, 1)
-            counts_while_running: list[int] = []
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                running = "*" in _prompt(page, 1)
-                count = page.evaluate(COUNT_JS)
-                if running and count:
-                    counts_while_running.append(count)
-                if not running and "[" in _prompt(page, 1):
-                    break
-                time.sleep(0.1)
+            counts_while_running = _chart_counts_while_running(page, 1)
             assert len(set(counts_while_running)) >= 2, (
                 f"no chart grew while the cell ran in Notebook 7: {counts_while_running}"
             )

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -173,6 +174,18 @@ def lab_page(browser: object, lab_server: LabServer) -> Iterator[object]:
     page.set_default_timeout(60_000)
     yield page
     context.close()
+
+
+def python_notebook(*sources: str) -> nbformat.NotebookNode:
+    """A notebook of code cells with the python3 kernelspec (Lab opens it without asking)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return nb
 
 
 def run_cell(page: object, index: int, timeout_s: float = 90) -> None:
