@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # Alembic revision that this code reads and writes. Bump with every migration.
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -143,4 +143,15 @@ artifacts = Table(
     Column("path", String(1024), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("logged_time", BigInteger, nullable=False),
+)
+
+# How far each writer journal has been applied (store/journal.py): updated in the same
+# transaction as the operations, so a replay resumes exactly after the last commit.
+journal_progress = Table(
+    "journal_progress",
+    metadata,
+    Column("journal_id", String(64), primary_key=True),
+    Column("segment", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
 )
