@@ -43,6 +43,10 @@ class NoActiveRunError(MLOpsError):
     """A logging call was made while no run is active."""
 
 
+class RunLifecycleError(MLOpsError):
+    """The run is not in the lifecycle stage the operation needs (purging an active run)."""
+
+
 class InvalidFilterError(MLOpsError, ValueError):
     """A run filter or order-by expression could not be parsed."""
 
@@ -57,3 +61,40 @@ class NotebookExecutionError(MLOpsError):
     def __init__(self, message: str, run_id: str | None = None) -> None:
         super().__init__(message)
         self.run_id = run_id  # the FAILED notebook run
+
+
+class RemoteError(MLOpsError):
+    """A ``%%remote`` cell could not run on its target; the message names the target."""
+
+
+class RemoteTargetError(RemoteError, ValueError):
+    """A remote target name or URL is unknown or malformed."""
+
+
+class RemoteUnreachableError(RemoteError, ConnectionError):
+    """The remote target cannot be reached (refused, timed out, name not resolved)."""
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """The remote target refused the credentials (a missing or wrong token)."""
+
+
+class RemoteKernelDiedError(RemoteError):
+    """The remote kernel died, restarted or disappeared; its state is lost and the next
+    ``%%remote`` starts a new kernel."""
+
+
+class RemoteVersionError(RemoteError):
+    """Python or cloudpickle differ between the two sides, so objects cannot move safely."""
+
+
+class RemoteTransferError(RemoteError):
+    """A variable cannot be shipped: unpicklable, or over the size limit; names it."""
+
+
+class RemoteTimeoutError(RemoteError, TimeoutError):
+    """The remote cell ran longer than ``--timeout``; it was interrupted."""
+
+
+class RemoteCancelledError(RemoteError):
+    """The remote cell was cancelled before it finished."""
