@@ -306,6 +306,36 @@ def end_run(status: str = "FINISHED") -> None:
     run.end(status)
 
 
+def attach_run(run_id: str) -> ActiveRun:
+    """Log into a run that another process started and will end; returns it, active here.
+
+    A pipeline step's kernel does this: the pipeline process owns the step's run (status,
+    duration, artifacts), and ``mlops.log_metric`` in the step's code lands in it. The run
+    keeps its owner's pid, so ``with`` blocks and this process's exit leave it running;
+    ``detach_run`` stops logging into it.
+    """
+    store = get_store()
+    record = store.get_run(run_id)
+    row = {
+        "run_id": record.run_id,
+        "name": record.name,
+        "experiment_id": record.experiment_id,
+        "parent_run_id": record.parent_run_id,
+        "start_time": record.start_time,
+        "pid": record.pid if record.pid is not None else -1,
+    }
+    run = ActiveRun(store, row, on_end=_pop)
+    with _lock:
+        _run_stack.append(run)
+        _thread_stacks.setdefault(threading.get_ident(), []).append(run)
+    return run
+
+
+def detach_run(run: ActiveRun) -> None:
+    """Stop logging into a run taken with ``attach_run``; it stays as its owner leaves it."""
+    _pop(run)
+
+
 def log_metric(key: str, value: float, step: int | None = None) -> None:
     """Log one metric point; returns at once (the background writer stores it)."""
     stack = _thread_stacks.get(_get_ident())  # the hot path: one dict lookup
