@@ -47,6 +47,10 @@ class RunLifecycleError(MLOpsError):
     """The run is not in the lifecycle stage the operation needs (purging an active run)."""
 
 
+class UnknownParameterError(InvalidParameterError):
+    """A notebook parameter was given that the notebook's parameters cell does not define."""
+
+
 class InvalidFilterError(MLOpsError, ValueError):
     """A run filter or order-by expression could not be parsed."""
 
@@ -98,3 +102,51 @@ class RemoteTimeoutError(RemoteError, TimeoutError):
 
 class RemoteCancelledError(RemoteError):
     """The remote cell was cancelled before it finished."""
+
+
+class PipelineError(MLOpsError):
+    """A notebook pipeline cannot be built or run (base of the pipeline errors)."""
+
+
+class NotebookFormatError(PipelineError, ValueError):
+    """The file is not a valid Jupyter notebook (or pipeline.yaml), named in the message."""
+
+
+class TagError(PipelineError, ValueError):
+    """A cell tag is not in the pipeline vocabulary, or is misused; the message names the cell."""
+
+
+class DuplicateStepError(TagError):
+    """Two steps have one name."""
+
+
+class UnknownStepError(PipelineError, LookupError):
+    """``prev:``, ``--only`` or ``--from`` names a step that does not exist."""
+
+
+class CycleError(PipelineError):
+    """The step dependencies form a cycle; ``steps`` lists it in order."""
+
+    def __init__(self, message: str, steps: list[str]) -> None:
+        super().__init__(message)
+        self.steps = steps
+
+
+class PipelineParameterError(PipelineError, InvalidParameterError):
+    """A ``-p`` parameter the pipeline does not define, or a value of the wrong type."""
+
+
+class HandoverError(PipelineError):
+    """A value a step hands over cannot be serialized (names the variable and the step)."""
+
+
+class MissingInputsError(PipelineError):
+    """``--only`` / ``--from``: a step's inputs come from steps that have no cached result."""
+
+
+class SchedulerUnreachableError(PipelineError, ConnectionError):
+    """The Dask scheduler given to ``--scheduler`` cannot be reached."""
+
+
+class PipelineWarning(UserWarning):
+    """Something in a pipeline is suspicious but not fatal (a name no step defines)."""
