@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from traitlets import Bool, Unicode
+from traitlets import Bool, Dict, Float, Unicode
 from traitlets.config import Config, Configurable
 
 from .exceptions import InvalidStoreURLError, StoreUnreachableError
@@ -27,6 +27,14 @@ class MLOps(Configurable):
         True,
         help="Show live metric charts under tracked cells in front ends that "
         "render widgets (JUPYTER_MLOPS_LIVE=0/1 overrides).",
+    ).tag(config=True)
+    remote_targets = Dict(
+        {},
+        help="Named %%remote targets: {name: URL} or {name: {'url': URL, 'token': TOKEN}}, "
+        "URL being local, gateway:http://HOST:PORT or dask:tcp://HOST:PORT.",
+    ).tag(config=True)
+    remote_max_transfer_mb = Float(
+        2048.0, help="Largest total size of the variables one %%remote cell sends or receives."
     ).tag(config=True)
 
 
