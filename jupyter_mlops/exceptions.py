@@ -27,6 +27,10 @@ class StoreTimeoutError(StoreUnreachableError, TimeoutError):
     """The store did not accept writes in time (``flush``); still a ``TimeoutError``."""
 
 
+class StoreOfflineError(StoreError):
+    """The store is used offline (``JUPYTER_MLOPS_OFFLINE=1``): it logs, but cannot read."""
+
+
 class SchemaTooNewError(StoreError):
     """The store was written by a newer jupyter-mlops; nothing is written to it."""
 

@@ -78,7 +78,7 @@ def test_flush_waits_for_a_batch_already_taken_off_the_queue(tmp_store: str) -> 
     started, release = threading.Event(), threading.Event()
 
     def slow_insert(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO metrics"):
+        if statement.startswith('INSERT INTO "metrics"'):
             started.set()
             release.wait(10)
 
@@ -126,8 +126,6 @@ def test_an_invalid_operation_does_not_lose_the_rest_of_the_batch(
     with mlops.start_run("mixed") as run:
         mlops.flush()
         writer = store.writer
-        writer.interval = 3600.0
-        writer._wake.set()
         try:
             mlops.log_metric("good", 1.0)
             # a cell row for a run that does not exist violates nothing in SQLite (no FK
@@ -147,10 +145,13 @@ def test_an_invalid_operation_does_not_lose_the_rest_of_the_batch(
             mlops.log_metric("good", 2.0)
             mlops.flush()
         finally:
-            writer.interval = 0.2
+            pass
     assert _points(tmp_store, run.run_id, "good") == 2
     assert len(mlops.get_run(run.run_id).cells) == 1
-    assert "dropped an invalid write" in capfd.readouterr().err
+    err = capfd.readouterr().err
+    assert "the store refused cell 0 of run" in err and "UNIQUE constraint failed" in err
+    rejected = (store.journal_root / "rejected.jsonl").read_text().splitlines()
+    assert len(rejected) == 1 and run.run_id in rejected[0]
 
 
 def test_close_drains_the_queue(tmp_store: str) -> None:
@@ -279,7 +280,7 @@ def test_a_value_the_database_refuses_loses_only_that_operation(
     assert loaded.status == "FINISHED"
     assert _points(tmp_store, run.run_id, "good") == 200
     assert loaded.metrics["good"] == 199.0
-    assert "dropped an invalid write" in capfd.readouterr().err
+    assert "the store refused log_metric('bad'" in capfd.readouterr().err
 
 
 def _pool_task(i: int) -> str:
@@ -431,7 +432,7 @@ def test_a_database_error_while_inserting_points_is_retried_not_dropped(tmp_stor
     failures: list[str] = []
 
     def fail_first_insert(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("INSERT INTO metrics") and not failures:
+        if statement.startswith('INSERT INTO "metrics"') and not failures:
             failures.append(statement)
             cursor.execute("SELECT * FROM no_such_table")  # the driver's OperationalError
 

@@ -153,5 +153,6 @@ journal_progress = Table(
     Column("journal_id", String(64), primary_key=True),
     Column("segment", Integer, nullable=False),
     Column("offset", BigInteger, nullable=False),
+    Column("record_ops", Integer, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
 )

@@ -10,8 +10,6 @@ import math
 import operator
 import os
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -19,18 +17,23 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 import psutil
 from sqlalchemy import asc, desc, func, literal, nulls_last, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
 from ..exceptions import (
     InvalidFilterError,
     InvalidParameterError,
     RunNotFoundError,
+    StoreOfflineError,
+    StoreTimeoutError,
     StoreUnreachableError,
 )
 from .artifacts import ArtifactStore
+from .dialect import rank_sql, seek_sql
 from .engine import WRITE, create_store_engine, ensure_schema
 from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by
+from .ids import new_run_id, now_ms
+from .journal import journal_root
 from .records import RUN_STATUSES, CellRecord, RunRecord, load_json
 from .schema import (
     MAX_NAME_LENGTH,
@@ -42,54 +45,20 @@ from .schema import (
     runs,
     tags,
 )
-from .writer import Writer, now_ms, register_fork_handler
+from .writer import Writer, register_fork_handler
 
 if TYPE_CHECKING:
     from traitlets.config import Config
 
 DEFAULT_EXPERIMENT = "Default"
+OFFLINE_ENV = "JUPYTER_MLOPS_OFFLINE"
+# How long a read waits for this process's own logged operations to reach the database.
+READ_FLUSH_TIMEOUT_S = 60.0
 MAX_PAGE = 100_000
 # A RUNNING run on another host whose heartbeat is older than this is considered dead.
 STALE_HEARTBEAT_MS = 10 * 60 * 1000
 
 HOST = socket.gethostname()
-
-_id_lock = threading.Lock()
-_id_last_ms = 0
-_id_counter = 0
-_ID_COUNTER_MAX = 0xFFF
-
-
-def new_run_id() -> tuple[str, int]:
-    """A time-ordered run id and the millisecond timestamp it encodes.
-
-    UUIDv7 layout (RFC 9562) as 32 lowercase hex characters, MLflow's run id format: 48 bits
-    of Unix milliseconds, the version nibble, a 12-bit per-process counter, the variant bits
-    and 62 random bits. Within one process the ids strictly increase, even for runs started
-    in the same millisecond or while the clock steps back, so ``start_time DESC, run_id DESC``
-    lists runs in reverse creation order (random uuid4 ids made same-millisecond ties come
-    back in random order). Runs use the returned timestamp as ``start_time``, so the two
-    never disagree. The random bits keep ids of other processes (and forks) distinct.
-    """
-    global _id_last_ms, _id_counter
-    now = time.time_ns() // 1_000_000
-    with _id_lock:
-        if now > _id_last_ms:
-            _id_last_ms, _id_counter = now, 0
-        elif _id_counter < _ID_COUNTER_MAX:
-            _id_counter += 1
-        else:  # 4096 ids in one millisecond: borrow the next one (RFC 9562, 6.2)
-            _id_last_ms, _id_counter = _id_last_ms + 1, 0
-        stamp, counter = _id_last_ms, _id_counter
-    value = (
-        (stamp & 0xFFFF_FFFF_FFFF) << 80
-        | 0x7 << 76
-        | counter << 64
-        | 0b10 << 62
-        | int.from_bytes(os.urandom(8), "big") >> 2
-    )
-    return f"{value:032x}", stamp
-
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,38 +67,77 @@ R = TypeVar("R")
 def _unavailable_as_store_error(
     method: Callable[Concatenate[Store, P], R],
 ) -> Callable[Concatenate[Store, P], R]:
-    """A database that went away (or stayed locked past the busy timeout) after the store
-    was opened is a StoreUnreachableError naming the masked URL, as at opening, not a raw
-    SQLAlchemy OperationalError with its SQL."""
+    """The one place a Store method's database errors become typed errors: a database that
+    went away (or stayed locked past the busy timeout) after the store was opened is a
+    StoreUnreachableError naming the masked URL, as at opening, not a raw SQLAlchemy
+    OperationalError with its SQL. An offline store has no database to read."""
 
     @functools.wraps(method)
     def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if self.offline:
+            raise StoreOfflineError(
+                f"Store {self.display_url!r} is offline ({OFFLINE_ENV}=1): runs are logged to "
+                f"the journal in {self.journal_root} and cannot be read until `jupyter mlops "
+                "sync` writes them to the store."
+            )
         try:
             return method(self, *args, **kwargs)
-        except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()
+        except (OperationalError, DBAPIError) as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
             raise StoreUnreachableError(
                 f"Store {self.display_url!r} is unavailable: "
-                f"{reason[0] if reason else type(exc.orig).__name__}"
+                f"{reason[0] if reason else type(exc).__name__}"
             ) from None
 
     return wrapper
+
+
+def offline_from_env() -> bool:
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 class Store:
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
     def __init__(
-        self, url: str | None = None, *, reap: bool = True, config: Config | None = None
+        self,
+        url: str | None = None,
+        *,
+        reap: bool = True,
+        config: Config | None = None,
+        offline: bool | None = None,
+        replay: bool = True,
     ) -> None:
-        """``config``: extra traitlets config with ``c.MLOps`` settings (the server's)."""
+        """``config``: extra traitlets config with ``c.MLOps`` settings (the server's).
+        ``offline`` (default: ``JUPYTER_MLOPS_OFFLINE``): log to the journal only, never
+        touching the database. ``replay``: apply journals that dead processes left behind."""
         self.url = resolve_store_url(url, config)
+        self.offline = offline_from_env() if offline is None else offline
+        self.journal_root = journal_root(self.url)
+        self.sqlite_path = _sqlite_file(self.url)
+        self.artifacts = ArtifactStore(resolve_artifacts_url(self.url, config))
+        self._experiment_ids: dict[str, str] = {}
+        if self.offline:
+            self.engine = None
+            self.writer = Writer(
+                None, journal_root=self.journal_root, store_url=self.url, offline=True
+            )
+            register_fork_handler(self.writer)
+            return
         self.engine = create_store_engine(self.url)
         ensure_schema(self.engine, self.url)
-        self.artifacts = ArtifactStore(resolve_artifacts_url(self.url, config))
-        self.writer = Writer(self.engine)
+        self.writer = Writer(
+            self.engine,
+            journal_root=self.journal_root,
+            store_url=self.url,
+            sqlite_path=self.sqlite_path,
+            on_store_replaced=lambda: ensure_schema(self.engine, self.url),
+        )
         register_fork_handler(self.writer)
-        self._experiment_ids: dict[str, str] = {}
+        if replay:
+            from .replay import replay_orphans
+
+            replay_orphans(self)
         if reap:
             self.reap_dead_runs()
 
@@ -142,12 +150,48 @@ class Store:
 
     def close(self) -> None:
         self.writer.close()
-        self.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()
 
-    def flush(self) -> None:
-        self.writer.flush()
+    def flush(self, timeout: float | None = READ_FLUSH_TIMEOUT_S) -> None:
+        """Wait until this process's logged operations are in the database (so a read sees
+        them). Raises at once when the store is not accepting them right now, and
+        StoreTimeoutError when they are not written within ``timeout``: a read must not
+        silently miss what this process logged."""
+        writer = self.writer
+        if writer.offline:
+            return
+        if writer.problem is not None and writer.pending():
+            raise StoreUnreachableError(self._not_written_message(writer.problem))
+        if not writer.flush(timeout):
+            raise StoreTimeoutError(
+                self._not_written_message(
+                    writer.problem or f"not written within {timeout} s (locked by another process?)"
+                )
+            )
+
+    def _not_written_message(self, why: str) -> str:
+        where = self.writer.journal_path or self.journal_root
+        return (
+            f"Store {self.display_url!r} is not accepting writes ({why}). "
+            f"{self.writer.pending()} logged operations are kept in the journal {where}; "
+            "they will be written when the store is back (or by `jupyter mlops sync`)."
+        )
 
     # -- experiments -----------------------------------------------------------------------
+    def experiment_id_for_logging(self, name: str) -> str | None:
+        """The id of experiment ``name`` for a new run, or None when the database cannot be
+        asked now (offline, or unavailable): the run then carries the name, and the writer
+        resolves it when the run reaches the store."""
+        name = validate_name(name, "Experiment name")
+        cached = self._experiment_ids.get(name)
+        if cached or self.offline:
+            return cached
+        try:
+            return self.experiment_id(name)
+        except StoreUnreachableError:
+            return None
+
     @_unavailable_as_store_error
     def experiment_id(self, name: str, create: bool = True) -> str:
         """Id of the experiment called ``name``, created on first use."""
@@ -474,6 +518,7 @@ class Store:
                 conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first() is not None
             )
 
+    @_unavailable_as_store_error
     def runs_updated_since(self, since_ms: int, limit: int = 1000) -> list[RunRecord]:
         """Runs whose row changed after ``since_ms`` (for the live event stream)."""
         with self.engine.connect() as conn:
@@ -488,6 +533,7 @@ class Store:
             ]
             return self._records(conn, ids)
 
+    @_unavailable_as_store_error
     def metric_point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """``{run_id: {metric key: number of points}}`` (the event stream's change detector)."""
         out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
@@ -547,17 +593,16 @@ class Store:
                     )
                 ).one()
                 if hi - lo + 1 >= max_points:
-                    cursor.execute(
-                        _driver_sql(_SEEK_SQL, marker), (max_points, sid, lo, hi, lo, max_points)
-                    )
+                    cursor.execute(seek_sql(conn), (max_points, sid, lo, hi, lo, max_points))
                 else:  # few distinct steps, many points: sample by rank instead
                     # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
                     stride = math.ceil((total - 1) / (max_points - 1))
-                    cursor.execute(_driver_sql(_RANK_SQL, marker), (sid, stride, total))
+                    cursor.execute(rank_sql(conn), (sid, stride, total))
                 return _history_arrays(cursor, total)
             finally:
                 cursor.close()
 
+    @_unavailable_as_store_error
     def metric_points_after(
         self, run_id: str, after_id: int = 0, limit: int = 50_000
     ) -> list[tuple[int, str, int, int, float]]:
@@ -632,36 +677,6 @@ class Store:
         return [run_id for run_id, _ in dead]
 
 
-# Evenly spaced step targets from a recursive CTE, one index seek each (SQLite and PostgreSQL).
-_SEEK_SQL = """
-WITH RECURSIVE targets(i) AS (
-    SELECT 0 UNION ALL SELECT i + 1 FROM targets WHERE i < CAST(? AS INTEGER) - 1
-)
-SELECT m.step, m.timestamp, m.value FROM metrics m WHERE m.id IN (
-    SELECT (SELECT id FROM metrics
-            WHERE series_id = ?
-              AND step >= CAST(? AS BIGINT)
-                          + (CAST(? AS BIGINT) - CAST(? AS BIGINT)) * t.i / (CAST(? AS INTEGER) - 1)
-            ORDER BY step, id LIMIT 1)
-    FROM targets t
-) ORDER BY m.step, m.id
-"""
-
-_RANK_SQL = """
-SELECT step, timestamp, value FROM (
-    SELECT step, timestamp, value, ROW_NUMBER() OVER (ORDER BY step, id) - 1 AS rn
-    FROM metrics WHERE series_id = ?
-) ranked WHERE rn % ? = 0 OR rn = ? - 1 ORDER BY rn
-"""
-
-
-def _driver_sql(sql: str, marker: str) -> str:
-    """``sql`` written with ``?`` placeholders, for a driver using ``marker`` instead."""
-    if marker == "?":
-        return sql
-    return sql.replace("%", "%%").replace("?", marker)  # pyformat: a literal % is %%
-
-
 _POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
 
 
@@ -721,6 +736,38 @@ def validate_name(name: Any, what: str) -> str:
     return name
 
 
+def validate_run_id(value: Any, what: str = "run id") -> str:
+    """A run id given by a caller (a parent, an explicit id): a string that fits the
+    store's run id column on every backend (PostgreSQL refuses a longer one; SQLite would
+    store it)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParameterError(f"{what} must be a run id (a non-empty string), got {value!r}.")
+    value = value.strip()
+    limit = runs.c.run_id.type.length
+    if len(value) > limit or "\x00" in value:
+        raise InvalidParameterError(
+            f"{what} {value[:60]!r} is not a run id: run ids are at most {limit} characters "
+            "(32 hex characters as jupyter-mlops makes them)."
+        )
+    return value
+
+
+def check_run_columns(columns: dict[str, Any]) -> None:
+    """Refuse values for run columns that the database would refuse (too long for the
+    column, or holding NUL), the same on every backend."""
+    for key, value in columns.items():
+        column = runs.c.get(key)
+        if column is None or not isinstance(value, str):
+            continue
+        limit = getattr(column.type, "length", None)
+        if limit is not None and len(value) > limit:
+            raise InvalidParameterError(
+                f"{key} is {len(value)} characters; the store's limit is {limit}."
+            )
+        if limit is not None and "\x00" in value:
+            raise InvalidParameterError(f"{key} {value[:60]!r} contains a NUL character.")
+
+
 def _user() -> str | None:
     try:
         import getpass
@@ -731,3 +778,14 @@ def _user() -> str | None:
 
 
 USER = _user()  # once per process, like HOST: every run start reads it
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite store URL (None for other stores)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database.startswith("file:"):
+        return None
+    return database

@@ -1,112 +1,168 @@
-"""The background writer: every tracking write goes through one queue and one thread.
+"""The background writer: every tracking write goes through one queue, a journal and a thread.
 
-Callers append small tuples to a ``deque`` (atomic, lock-free under the GIL) and return at
-once; the writer thread wakes every ``interval`` seconds (or on ``flush``), drains the queue
-and applies it in one transaction: metric points with one ``executemany``. So a cell never
-waits on the database, and at most ~``interval`` seconds of metrics are lost on a hard crash.
+Callers append operation tuples (``apply.py``) to a ``deque`` (atomic, lock-free under the
+GIL) and return at once. Two threads take it from there:
 
-Operations (first element is the kind):
-  ("run", row, params, tags)          insert a run with its initial params/tags
-  ("update", run_id, values)          update run columns
-  ("params", run_id, [(k, v)])        insert/replace params
-  ("tags", run_id, [(k, v)])          insert/replace tags
-  ("m", run_id, key, value, ts, step) one metric point
-  ("cell", run_id, row)               one executed cell of a run
-  ("artifact", run_id, path, size, ts)
-  ("call", fn)                        fn() -> (run_id, values): slow capture (git, packages),
-                                      run by ``submit`` on a capture thread, which queues
-                                      ("update", run_id, values) when done
-  ("flush", event)                    set once everything queued before it is committed
+- the journal thread wakes every ``JOURNAL_INTERVAL_S`` (0.1 s), or on ``flush``, and appends
+  what is queued to this process's journal file (``journal.py``): from then on a SIGKILL, a
+  store outage or a deleted database loses nothing. It hands the records to
+- the apply thread, which writes them to the database in transactions of at most
+  ``MAX_BATCH`` operations, each recording how far the journal is applied. A busy or
+  unreachable database (or a read-only or deleted file) is retried with back-off for as long
+  as it takes, the user told once when it starts and once when it is caught up. An operation
+  the database refuses for good is isolated at once (the batch is halved until it is alone),
+  reported with the call that made it and kept in ``rejected.jsonl`` beside the journal; it
+  never holds up the others.
+
+When the apply thread falls behind (an outage, a tight logging loop), records stay in the
+journal file and are read back from it, so the memory held stays bounded. Offline
+(``JUPYTER_MLOPS_OFFLINE=1``) there is no apply thread: the journal waits for
+``jupyter mlops sync`` or the next process that opens the store.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import os
-import sqlite3
 import sys
 import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
-from itertools import chain
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Connection, bindparam, case, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import bindparam, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
+from .apply import Applied, ApplyState, apply, describe, op_run_id
+from .dialect import insert_rows
 from .engine import WRITE
-from .schema import artifacts, metric_series, params, run_cells, runs, tags
+from .ids import now_ms
+from .journal import (
+    JournalError,
+    JournalWriter,
+    Position,
+    Record,
+    read_record,
+    record_rejected,
+)
+from .schema import runs
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
-FLUSH_INTERVAL_S = 0.2
+__all__ = ["Writer", "now_ms", "register_fork_handler", "in_multiprocessing_child"]
+
+JOURNAL_INTERVAL_S = 0.1
 HEARTBEAT_INTERVAL_S = 10.0
-RETRY_DELAYS_S = (0.1, 0.5, 1.0, 2.0, 5.0)
+# Back-off between attempts while the store is unavailable: doubling, capped.
+RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
+# Tell the user the store is unavailable once it has failed for this long (a lock held by
+# another process for a moment is not worth a message).
+UNAVAILABLE_NOTICE_S = 2.0
 # How long a fork waits for the writer to finish the transaction it is in.
 FORK_WAIT_S = 30.0
-# Operations per transaction: about 0.2 s of writing, so points commit (and reach live
-# charts) steadily even while a cell keeps the queue full.
+# Operations per transaction and per journal record: about 0.2 s of writing, so points
+# commit (and reach live charts) steadily even while a cell keeps the queue full.
 MAX_BATCH = 100_000
-# Metric points per INSERT statement. The database driver releases the GIL around each
-# statement it runs; with one statement per point (executemany), every point waits for a
-# busy cell thread to hand the GIL back (up to the 5 ms switch interval), and a cell
-# logging in a tight loop starves the writer. Multi-row statements make that once per
-# chunk. 4 parameters a point: 250 rows stay under SQLite's oldest limit of 999
-# parameters; 3.32+ allows 32766 (PostgreSQL: 65535).
-POINTS_PER_INSERT = 2_000
-POINTS_PER_INSERT_OLD_SQLITE = 249
+# Operations kept in memory between the journal and the database; beyond that, records are
+# read back from the journal file when their turn comes.
+MAX_IN_MEMORY_OPS = 1_000_000
+# At interpreter exit, how long to wait for a store that is accepting writes.
+CLOSE_WAIT_S = 60.0
+_FLUSH = "flush"
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def _notify(message: str) -> None:
+    print(f"jupyter-mlops: {message}", file=sys.stderr, flush=True)
 
 
 class Writer:
-    """Owns the queue and the thread; safe to use from any thread and after ``fork``."""
+    """Owns the queue, the journal and the threads; safe to use from any thread and after
+    ``fork``."""
 
-    def __init__(self, engine: Engine, interval: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine | None,
+        *,
+        journal_root: Path | None = None,
+        store_url: str = "",
+        sqlite_path: str | None = None,
+        offline: bool = False,
+        on_store_replaced: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
-        self.interval = interval
+        self.journal_root = journal_root
+        self.store_url = store_url
+        self.offline = offline or engine is None
         self.queue: deque[tuple[Any, ...]] = deque()
         self.active_runs: set[str] = set()
-        self._series: dict[tuple[str, str], int] = {}
-        self._wake = threading.Event()
-        self._stop = False
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._last_heartbeat = 0.0
+        self.state = ApplyState()
+        self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
+        # Runs whose points are handed, after commit, to ``point_listeners`` as columns
+        # {(run_id, key): ([steps], [values])}: what live charts need.
+        self.watched_runs = self.state.watched
+        self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
         # True in a forked or multiprocessing child. Such children often end without
         # interpreter exit (atexit): multiprocessing's workers leave through os._exit, or are
         # SIGTERMed by Pool.terminate. Ended runs are then committed before end_run returns.
         self.child_process = in_multiprocessing_child()
-        # True while the writer holds operations it took off the queue but has not committed.
-        self._draining = False
-        # Held while the writer is in a transaction. ``os.fork`` waits for it: a child must
-        # not inherit SQLite's in-process lock state of a transaction in progress (its own
-        # connections would then wait forever for a lock nobody in the child holds).
+        self._sqlite_path = sqlite_path
+        self._file_identity = _identity(sqlite_path)
+        self._on_store_replaced = on_store_replaced
+        self._init_threads()
+
+    def _init_threads(self) -> None:
+        self._journal: JournalWriter | None = None
+        self._journal_failed: str | None = None
+        self._wake = threading.Event()
+        self._start_lock = threading.Lock()
+        self._stop = False
+        self._journal_thread: threading.Thread | None = None
+        self._apply_thread: threading.Thread | None = None
+        # Records between the two threads, and what the apply thread has committed.
+        self._cond = threading.Condition()
+        self._records: deque[tuple[Record, list[Any]]] = deque()
+        self._in_memory = 0
+        self._journaled = 0  # records written; flush waits until _committed catches up
+        self._committed = 0
+        self._position: Position | None = None
+        self._flush_requested = False
+        self._journal_busy = False
+        # Why writes are not reaching the store right now (None: they are).
+        self.problem: str | None = None
+        self._problem_since = 0.0
+        self._outage = False  # told the user; tell again when caught up
+        self._refused: Exception | None = None
+        self._rejected_runs: set[str] = set()
+        self._last_heartbeat = 0.0
+        # Replaying another process's journal: stop retrying a store that stays down past
+        # this time (monotonic), and leave the journal for later.
+        self.give_up_at: float | None = None
+        # Held while the apply thread is in a transaction, and the journal thread while it
+        # writes. ``os.fork`` waits for both: a child must not inherit SQLite's in-process
+        # lock state of a transaction in progress, nor a half-written journal record.
         self._db_lock = threading.RLock()
-        self._fork_locked = False
-        self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
-        # Runs whose points are handed, after commit, to ``point_listeners`` as columns
-        # {(run_id, key): ([steps], [values])}: what live charts need, gathered in the loop
-        # that already walks every point, so watching costs almost nothing extra.
-        self.watched_runs: set[str] = set()
-        self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
-        self._captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
-        self._pending_capture: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+        self._journal_lock = threading.RLock()
+        self._fork_locked = (False, False)
         self._reset_calls()
 
     def _reset_calls(self) -> None:
         # Slow capture (git subprocesses, package metadata) runs on its own thread, not in
-        # the writer's transaction: its many small I/O waits each hand the GIL to a busy cell
-        # and wait up to 5 ms to get it back, so under a tight logging loop it takes seconds,
-        # and metric points queued behind it would not commit (nor reach live charts).
+        # the writer's: its many small I/O waits each hand the GIL to a busy cell and wait up
+        # to 5 ms to get it back, so under a tight logging loop it takes seconds.
         self._calls: deque[Callable[[], tuple[str, dict[str, Any]]]] = deque()
         self._calls_pending = 0
         self._calls_done = threading.Condition()
         self._calls_thread: threading.Thread | None = None
+
+    @property
+    def journal_path(self) -> Path | None:
+        """This process's journal folder (None until the first write, or without one)."""
+        return self._journal.path if self._journal is not None else None
 
     # -- producer side -------------------------------------------------------------------
     def submit(self, op: tuple[Any, ...]) -> None:
@@ -154,292 +210,546 @@ class Writer:
             return self._calls_done.wait_for(lambda: self._calls_pending == 0, timeout)
 
     def ensure_running(self) -> None:
-        thread = self._thread
+        thread = self._journal_thread
         if thread is not None and thread.is_alive():
             return
         with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
+            if self._journal_thread is None or not self._journal_thread.is_alive():
                 self._stop = False
-                self._thread = threading.Thread(
-                    target=self._loop, name="jupyter-mlops-writer", daemon=True
+                self._journal_thread = threading.Thread(
+                    target=self._journal_loop, name="jupyter-mlops-journal", daemon=True
                 )
-                self._thread.start()
+                self._journal_thread.start()
+            if not self.offline and (
+                self._apply_thread is None or not self._apply_thread.is_alive()
+            ):
+                self._apply_thread = threading.Thread(
+                    target=self._apply_loop, name="jupyter-mlops-writer", daemon=True
+                )
+                self._apply_thread.start()
 
     def wake(self) -> None:
         """Write what is queued now rather than at the next interval (a run just ended)."""
         self._wake.set()
 
     def flush(self, timeout: float | None = 60.0) -> bool:
-        """Block until everything queued so far is committed. Returns False on timeout."""
-        start = time.monotonic()
+        """Block until everything queued so far is committed (offline: journaled). Returns
+        False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         if not self._wait_calls(timeout):
             return False
-        if timeout is not None:
-            timeout = max(0.0, timeout - (time.monotonic() - start))
-        if not self.queue and not self._draining:
-            return True
-        if self._thread is not None and threading.current_thread() is self._thread:
-            self._drain_once()
-            return True
-        done = threading.Event()
-        self.submit(("flush", done))
-        self._wake.set()
-        return done.wait(timeout)
+        current = threading.current_thread()
+        if current is self._journal_thread or current is self._apply_thread:
+            return True  # a listener flushing from inside the writer: it is written already
+        if self.queue or self._journal_busy:
+            self.ensure_running()
+            done = threading.Event()
+            self._flush_requested = True
+            self.queue.append((_FLUSH, done))
+            self._wake.set()
+            if not done.wait(_remaining(deadline)):
+                return False
+        with self._cond:
+            target = self._journaled
+            if self.offline:
+                return True
+            return self._cond.wait_for(lambda: self._committed >= target, _remaining(deadline))
 
-    def close(self) -> None:
-        """Drain and stop the thread (interpreter exit, store switch)."""
+    def pending(self) -> int:
+        """Operations queued or journaled and not yet committed (an estimate)."""
+        with self._cond:
+            held = sum(len(r.ops) if r.ops is not None else 0 for r, _ in self._records)
+        return len(self.queue) + held
+
+    def close(self, wait: float = CLOSE_WAIT_S) -> None:
+        """Journal what is queued, give the store up to ``wait`` seconds to take it, and stop.
+        What is not committed stays in the journal, which is released for the next process
+        opening the store (or ``jupyter mlops sync``) to apply."""
         self._wait_calls(timeout=30)
+        if self.queue:
+            self.ensure_running()
+        deadline = time.monotonic() + wait
+        journal_done = self._drain_to_journal_now()
+        if not self.offline and journal_done:
+            with self._cond:
+                target = self._journaled
+                while self._committed < target and self._apply_alive():
+                    if self.problem is not None and self._outage:
+                        break  # the store is down: waiting at exit helps nobody
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(min(left, 0.5))
         self._stop = True
         self._wake.set()
-        thread = self._thread
+        with self._cond:
+            self._cond.notify_all()
+        for thread in (self._journal_thread, self._apply_thread):
+            if (
+                thread is not None
+                and thread.is_alive()
+                and thread is not threading.current_thread()
+            ):
+                thread.join(timeout=5)
+        with self._cond:
+            complete = self._committed >= self._journaled and not self._records
+        journal = self._journal
+        if journal is None:
+            return
+        if complete and not self.offline:
+            journal.remove()
+        else:
+            left = self.pending()
+            journal.close()
+            where = "offline" if self.offline else (self.problem or "not committed in time")
+            _notify(
+                f"{left or 'some'} logged operations are not in the store yet ({where}); they "
+                f"are kept in the journal {journal.path} and will be written the next time "
+                "the store is opened, or by `jupyter mlops sync`."
+            )
+        self._journal = None
+
+    def _apply_alive(self) -> bool:
+        thread = self._apply_thread
+        return thread is not None and thread.is_alive()
+
+    def _drain_to_journal_now(self) -> bool:
+        """Journal the queue from the calling thread (interpreter exit). False if it could
+        not be journaled."""
+        thread = self._journal_thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout=30)
-        if self.queue:  # thread was never started or died: drain here
-            self._drain_once()
+            done = threading.Event()
+            self._flush_requested = True
+            self.queue.append((_FLUSH, done))
+            self._wake.set()
+            return done.wait(30)
+        self._journal_once()
+        return True
 
     def before_fork(self) -> None:
         """Wait (bounded) until the writer is between transactions; held until after fork."""
-        self._fork_locked = self._db_lock.acquire(timeout=FORK_WAIT_S)
+        db = self._db_lock.acquire(timeout=FORK_WAIT_S)
+        journal = self._journal_lock.acquire(timeout=FORK_WAIT_S)
+        self._fork_locked = (db, journal)
 
     def after_fork_in_parent(self) -> None:
-        if self._fork_locked:
-            self._fork_locked = False
+        db, journal = self._fork_locked
+        self._fork_locked = (False, False)
+        if journal:
+            self._journal_lock.release()
+        if db:
             self._db_lock.release()
 
     def after_fork_in_child(self) -> None:
-        """The child inherits the queue but not the thread; pooled connections are not ours."""
+        """The child inherits the queue but not the threads; pooled connections and the
+        journal are the parent's."""
         self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
-        self._reset_calls()  # the parent's captures are the parent's to finish
+        if self._journal is not None:
+            self._journal.forget_after_fork()
         self.active_runs = set()
-        self._draining = False
-        self._db_lock = threading.RLock()
-        self._fork_locked = False
-        self._wake = threading.Event()
-        self._start_lock = threading.Lock()
-        self._thread = None
+        watched = self.state.watched
+        self._init_threads()
+        self.state = ApplyState()
+        self.state.watched = watched
+        self.watched_runs = watched
         self.child_process = True
-        self.engine.dispose(close=False)
+        if self.engine is not None:
+            self.engine.dispose(close=False)
 
-    # -- consumer side -------------------------------------------------------------------
-    def _loop(self) -> None:
+    # -- journal thread ------------------------------------------------------------------
+    def _journal_loop(self) -> None:
         while True:
-            self._wake.wait(self.interval)
+            self._wake.wait(JOURNAL_INTERVAL_S)
             self._wake.clear()
             try:
-                self._drain_once()
-                self._maybe_heartbeat()
+                self._journal_once()
             except Exception:  # never let the writer die; report and go on
-                print(
-                    "jupyter-mlops: background writer error:\n" + traceback.format_exc(),
-                    file=sys.stderr,
-                )
+                _notify("journal error:\n" + traceback.format_exc())
             if self._stop and not self.queue:
                 return
 
-    def _drain_once(self) -> None:
+    def _journal_once(self) -> None:
         queue = self.queue
         if not queue:
             return
-        self._draining = True  # before popping: flush() must not see an empty, idle queue
-        try:
-            # What is queued now, in transactions of at most MAX_BATCH operations: a cell
-            # logging in a tight loop keeps the queue growing, and one huge transaction
-            # would commit (and show live points) only after the loop.
-            pending = len(queue)
-            while pending > 0:
-                take = min(pending, MAX_BATCH)
-                self._drain_batch([queue.popleft() for _ in range(take)])
-                pending -= take
-        finally:
-            self._draining = False
+        with self._journal_lock:
+            self._journal_busy = True
+            try:
+                pending = len(queue)
+                popleft = queue.popleft
+                while pending > 0:
+                    take = min(pending, MAX_BATCH)
+                    chunk = [popleft() for _ in range(take)]
+                    pending -= take
+                    flushes: list[Any] = []
+                    if self._flush_requested:
+                        flushes = [op[1] for op in chunk if op[0] == _FLUSH]
+                        if flushes:
+                            chunk = [op for op in chunk if op[0] != _FLUSH]
+                    self._journal_chunk(chunk, flushes)
+                self._flush_requested = bool(queue) and self._flush_requested
+            finally:
+                self._journal_busy = False
 
-    def _drain_batch(self, batch: list[tuple[Any, ...]]) -> None:
-        flushes = [op[1] for op in batch if op[0] == "flush"]
-        work = [op for op in batch if op[0] != "flush"]
-        if work:
-            self._captured = {}
-            self._apply_with_retry(work)
-            for listener in list(self.listeners):
+    def _journal_chunk(self, ops: list[tuple[Any, ...]], flushes: list[Any]) -> None:
+        record = None
+        if ops:
+            journal = self._open_journal()
+            if journal is not None:
                 try:
-                    listener(work)
+                    record = journal.append(ops)
+                except (OSError, JournalError) as exc:
+                    self._journal_failed = f"cannot write the journal {journal.path}: {exc}"
+                    _notify(self._journal_failed + "; keeping operations in memory only.")
+            if record is None:
+                record = Record(0, 0, 0, ops)  # no journal: memory only, as before journals
+        if self.offline:
+            for event in flushes:
+                event.set()
+            return
+        with self._cond:
+            if record is not None:
+                if self._in_memory + len(ops) > MAX_IN_MEMORY_OPS and record.segment > 0:
+                    # Read back from the journal when its turn comes.
+                    kept = Record(record.segment, record.offset, record.end, None)
+                    self._records.append((kept, []))
+                else:
+                    self._in_memory += len(ops)
+                    self._records.append((record, []))
+                self._journaled += 1
+            # A flush is answered once everything journaled before it is committed.
+            for event in flushes:
+                event.set()
+            self._cond.notify_all()
+
+    def _open_journal(self) -> JournalWriter | None:
+        if self._journal is not None:
+            return self._journal
+        if self.journal_root is None or self._journal_failed:
+            return None
+        try:
+            self._journal = JournalWriter(self.journal_root, self.store_url)
+        except JournalError as exc:
+            self._journal_failed = str(exc)
+            _notify(f"{exc} Logged operations are kept in memory only until then.")
+            return None
+        if self._position is None:
+            self._position = self._journal.first_position()
+        return self._journal
+
+    # -- apply thread --------------------------------------------------------------------
+    def _apply_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._records and not self._stop:
+                    self._cond.wait(1.0)
+                    if not self._records:
+                        break
+                if self._stop and not self._records:
+                    return
+                batch = self._take_batch()
+            try:
+                if batch:
+                    self._apply_batch(batch)
+                self._maybe_heartbeat()
+            except _Stopping:
+                return
+            except Exception:  # never let the writer die; report and go on
+                _notify("background writer error:\n" + traceback.format_exc())
+                time.sleep(RETRY_FIRST_S)
+
+    def _take_batch(self) -> list[Record]:
+        """Whole records from the head of the queue, up to MAX_BATCH operations (at least
+        one). They stay queued until committed."""
+        batch: list[Record] = []
+        total = 0
+        for record, _ in self._records:
+            size = len(record.ops) if record.ops is not None else MAX_BATCH
+            if batch and total + size > MAX_BATCH:
+                break
+            batch.append(record)
+            total += size
+        return batch
+
+    def _apply_batch(self, batch: list[Record]) -> None:
+        loaded = [self._loaded(record) for record in batch]
+        ops: list[tuple[Any, ...]] = []
+        starts: list[int] = []
+        for record in loaded:
+            starts.append(len(ops))
+            ops.extend(record.ops or ())
+        last = loaded[-1]
+        end = last.position_after(len(last.ops or ()))
+        done = False
+        if not self._rejected_runs:
+            done = self._apply_span(ops, end)
+        if not done:
+            self._apply_isolating(ops, loaded, starts, end)
+        with self._cond:
+            for record in batch:
+                self._records.popleft()
+                if record.ops is not None:
+                    self._in_memory -= len(record.ops)
+            self._committed += len(batch)
+            self._position = end
+            self._cond.notify_all()
+        journal = self._journal
+        if isinstance(journal, JournalWriter) and end.segment > 1:
+            journal.drop_segments_before(end.segment)
+
+    def _loaded(self, record: Record) -> Record:
+        if record.ops is not None or self._journal is None:
+            return record
+        return read_record(self._journal.path, record.segment, record.offset)
+
+    def _apply_span(self, ops: list[tuple[Any, ...]], position: Position) -> bool:
+        """Commit ``ops`` and the journal position after them, however long the store takes
+        to come back. False when the database refuses one of them for good."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                applied = self._commit(ops, position)
+            except (OperationalError, DisconnectionError, StoreFileGone) as exc:
+                self._unavailable(exc)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    self._refused = exc
+                    return False
+                self._unavailable(exc)
+            except (_Stopping, KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:
+                self._refused = exc
+                return False
+            else:
+                self._available()
+                self._after_commit(ops, applied)
+                return True
+            self._sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    def _apply_isolating(
+        self,
+        ops: list[tuple[Any, ...]],
+        records: list[Record],
+        starts: list[int],
+        end: Position,
+    ) -> None:
+        """A write the database refuses (constraint, out-of-range value, ...) must not take
+        the rest of the batch with it. Halve the batch until the bad operation is alone
+        (O(log n) transactions, order kept), then reject only that one. Each part commits
+        with the journal position after its last operation, so a replay never repeats it.
+        Operations of a run whose creation was refused would each fail (or be orphans): they
+        are rejected at once, not one transaction each."""
+
+        def position_after(count: int) -> Position:
+            if count >= len(ops):
+                return end
+            k = bisect.bisect_right(starts, count) - 1
+            return records[k].position_after(count - starts[k])
+
+        indexed = list(enumerate(ops))
+
+        def drop_rejected_runs(
+            part: list[tuple[int, tuple[Any, ...]]],
+        ) -> list[tuple[int, tuple[Any, ...]]]:
+            rejected_runs = self._rejected_runs
+            if not rejected_runs:
+                return part
+            dropped = [op for _, op in part if op_run_id(op) in rejected_runs]
+            if not dropped:
+                return part
+            self._reject(dropped, None)
+            return [(i, op) for i, op in part if op_run_id(op) not in rejected_runs]
+
+        def run(part: list[tuple[int, tuple[Any, ...]]]) -> None:
+            part = drop_rejected_runs(part)
+            if not part:
+                return
+            chunk = [op for _, op in part]
+            if self._apply_span(chunk, position_after(part[-1][0] + 1)):
+                return
+            if len(part) == 1:
+                self._reject(chunk, self._refused)
+                return
+            middle = len(part) // 2
+            run(part[:middle])
+            run(part[middle:])
+
+        run(indexed)
+        # Rejected operations at the end: move the position past them too.
+        self._apply_span([], end)
+
+    def _commit(self, ops: list[tuple[Any, ...]], position: Position) -> Applied:
+        self._check_store_file()
+        stamp = now_ms()
+        engine = self.engine
+        assert engine is not None
+        try:
+            with self._db_lock, engine.connect().execution_options(**WRITE) as conn, conn.begin():
+                applied = apply(conn, ops, self.state, stamp)
+                if position.segment > 0 and self._journal is not None:
+                    self._save_position(conn, position)
+        except BaseException:
+            self.state.forget()
+            raise
+        # A database file deleted or replaced while we wrote took this batch with it: write
+        # it again (to the new file, when there is one).
+        self._check_store_file()
+        return applied
+
+    def _save_position(self, conn: Connection, position: Position) -> None:
+        journal = self._journal
+        assert journal is not None
+        insert_rows(
+            conn,
+            "journal_progress",
+            ("journal_id", "segment", "offset", "record_ops", "updated_time"),
+            [(journal.journal_id, position.segment, position.offset, position.done, now_ms())],
+            conflict=("journal_id",),
+        )
+
+    def _after_commit(self, ops: list[tuple[Any, ...]], applied: Applied) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(ops)
+            except Exception:
+                traceback.print_exc()
+        if applied.points:
+            for point_listener in list(self.point_listeners):
+                try:
+                    point_listener(applied.points)
                 except Exception:
                     traceback.print_exc()
-            captured, self._captured = self._captured, {}
-            if captured:
-                for point_listener in list(self.point_listeners):
-                    try:
-                        point_listener(captured)
-                    except Exception:
-                        traceback.print_exc()
-        for event in flushes:
-            event.set()
 
-    def _apply_with_retry(self, work: list[tuple[Any, ...]]) -> None:
-        for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
-            self._pending_capture = {}
-            try:
-                with (
-                    self._db_lock,
-                    self.engine.connect().execution_options(**WRITE) as conn,
-                    conn.begin(),
-                ):
-                    self._apply(conn, work)
-            except OperationalError as exc:
-                # Busy or briefly unreachable database: keep the batch and retry.
-                if delay is None:
-                    print(
-                        f"jupyter-mlops: giving up writing {len(work)} operations after "
-                        f"{attempt} retries: {exc.orig}",
-                        file=sys.stderr,
-                    )
-                    return
-                self._series.clear()
-                time.sleep(delay)
-            except Exception:
-                # A write the database refuses (constraint, out-of-range value, ...) must not
-                # take the rest of the batch with it: a run row and thousands of points
-                # would be lost for one bad value. Halve the batch until the bad operation
-                # is alone (O(log n) transactions, order kept), then drop only that one.
-                self._series.clear()
-                if len(work) == 1:
-                    print(
-                        "jupyter-mlops: dropped an invalid write:\n" + traceback.format_exc(),
-                        file=sys.stderr,
-                    )
-                    return
-                middle = len(work) // 2
-                self._apply_with_retry(work[:middle])
-                self._apply_with_retry(work[middle:])
-                return
-            else:
-                # Live points are handed on only once committed (never twice after a retry).
-                for series, (steps, values) in self._pending_capture.items():
-                    column = self._captured.setdefault(series, ([], []))
-                    column[0].extend(steps)
-                    column[1].extend(values)
-                return
-
-    def _apply(self, conn: Connection, work: list[tuple[Any, ...]]) -> None:
-        points: list[tuple[Any, ...]] = []
-        touched: dict[str, int] = {}
+    def _reject(self, ops: list[tuple[Any, ...]], error: Exception | None) -> None:
+        reason = _error_text(error) if error is not None else "its run was refused by the store"
         stamp = now_ms()
-        # PostgreSQL refuses NUL in text: captured output or source holding one (a binary
-        # print) would fail the operation and lose it. Keys and names are refused up front.
-        no_nul = conn.dialect.name == "postgresql"
-        for op in work:
-            kind = op[0]
-            if kind == "m":
-                points.append(op)
-                continue
-            if no_nul:
-                op = _without_nul(op)
-            if kind == "run":
-                _, row, run_params, run_tags = op
-                conn.execute(runs.insert(), row)
-                if run_params:
-                    _upsert(conn, params, row["run_id"], run_params)
-                if run_tags:
-                    _upsert(conn, tags, row["run_id"], run_tags)
-            elif kind == "update":
-                conn.execute(update(runs).where(runs.c.run_id == op[1]).values(**op[2]))
-                touched[op[1]] = stamp
-            elif kind == "params":
-                _upsert(conn, params, op[1], op[2])
-                touched[op[1]] = stamp
-            elif kind == "tags":
-                _upsert(conn, tags, op[1], op[2])
-                touched[op[1]] = stamp
-            elif kind == "cell":
-                conn.execute(run_cells.insert(), {"run_id": op[1], **op[2]})
-                touched[op[1]] = stamp
-            elif kind == "artifact":
-                _, run_id, path, size, logged = op
-                table_upsert(
-                    conn,
-                    artifacts,
-                    {"run_id": run_id, "path": path, "size": size, "logged_time": logged},
-                    ("run_id", "path"),
-                )
-                touched[run_id] = stamp
-            else:
-                raise ValueError(f"unknown writer operation {kind!r}")
-        if points:
-            for run_id in self._write_points(conn, points):
-                touched[run_id] = stamp
-        if touched:
-            conn.execute(
-                update(runs)
-                .where(runs.c.run_id == bindparam("rid"))
-                .values(last_update_time=bindparam("ts")),
-                [{"rid": rid, "ts": ts} for rid, ts in touched.items()],
+        entries = [
+            {
+                "time": stamp,
+                "journal": self._journal.journal_id if self._journal else None,
+                "call": describe(op),
+                "error": reason,
+                "operation": op,
+            }
+            for op in ops
+        ]
+        for op in ops:
+            if op[0] == "run":
+                self._rejected_runs.add(op[1]["run_id"])
+        where = None
+        if self.journal_root is not None:
+            try:
+                where = record_rejected(self.journal_root, entries)
+            except OSError as exc:
+                _notify(f"cannot keep refused operations in {self.journal_root}: {exc}")
+        kept = f"; kept in {where}" if where else ""
+        if error is not None:
+            _notify(f"the store refused {describe(ops[0])}: {reason}{kept}")
+        else:
+            _notify(
+                f"{len(ops)} operation(s) of refused run {op_run_id(ops[0])} were not written{kept}"
             )
 
-    def _write_points(self, conn: Connection, points: list[tuple[Any, ...]]) -> set[str]:
-        rows: list[tuple[int, int, int, float | None]] = []
-        latest: dict[int, tuple[int, int, float | None]] = {}
-        counts: dict[int, int] = {}
-        series_cache = self._series
-        watched = self.watched_runs
-        captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
-        for _, run_id, key, value, ts, step in points:
-            sid = series_cache.get((run_id, key))
-            if sid is None:
-                sid = self._series_id(conn, run_id, key, step, ts)
-            if watched and run_id in watched:
-                column = captured.get((run_id, key))
-                if column is None:
-                    column = captured[(run_id, key)] = ([], [])
-                column[0].append(step)
-                column[1].append(value)
-            stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
-            rows.append((sid, step, ts, stored))
-            counts[sid] = counts.get(sid, 0) + 1
-            best = latest.get(sid)
-            if best is None or (step, ts) >= (best[0], best[1]):
-                latest[sid] = (step, ts, stored)
-        self._pending_capture = captured
-        _insert_points(conn, rows)
-        ms = metric_series.c
-        newer = (ms.latest_step < bindparam("step")) | (
-            (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
-        )
-        conn.execute(
-            update(metric_series)
-            .where(ms.series_id == bindparam("sid"))
-            .values(
-                point_count=ms.point_count + bindparam("n"),
-                latest_value=case((newer, bindparam("value")), else_=ms.latest_value),
-                latest_timestamp=case((newer, bindparam("ts")), else_=ms.latest_timestamp),
-                latest_step=case((newer, bindparam("step")), else_=ms.latest_step),
-            ),
-            [
-                {"sid": sid, "n": counts[sid], "step": step, "ts": ts, "value": value}
-                for sid, (step, ts, value) in latest.items()
-            ],
-        )
-        return {op[1] for op in points}
+    # -- replaying another journal -------------------------------------------------------
+    def replay(self, journal: JournalRef, records: Iterable[Record]) -> int:
+        """Apply ``records`` of another (dead) process's ``journal`` on the calling thread,
+        exactly once thanks to its recorded position. Returns the operations applied. Raises
+        ``ReplayStopped`` when the store stays unavailable past ``give_up_at``."""
+        self._journal = journal  # type: ignore[assignment]
+        applied = 0
+        try:
+            pending: list[Record] = []
+            size = 0
+            for record in records:
+                pending.append(record)
+                size += len(record.ops or ())
+                if size >= MAX_BATCH:
+                    applied += self._replay_batch(pending)
+                    pending, size = [], 0
+            if pending:
+                applied += self._replay_batch(pending)
+        except _Stopping:
+            raise ReplayStopped(self.problem or "the store is unavailable") from None
+        finally:
+            self._journal = None
+        return applied
 
-    def _series_id(self, conn: Connection, run_id: str, key: str, step: int, ts: int) -> int:
-        ms = metric_series.c
-        query = select(ms.series_id).where(ms.run_id == run_id, ms.key == key)
-        sid = conn.execute(query).scalar()
-        if sid is None:
-            result = conn.execute(
-                metric_series.insert().values(
-                    run_id=run_id,
-                    key=key,
-                    latest_value=None,
-                    latest_step=step - 1,
-                    latest_timestamp=ts,
-                    point_count=0,
-                )
+    def _replay_batch(self, records: list[Record]) -> int:
+        with self._cond:
+            self._records.extend((record, []) for record in records)
+            self._in_memory += sum(len(r.ops or ()) for r in records)
+        while True:
+            with self._cond:
+                if not self._records:
+                    break
+                batch = self._take_batch()
+            self._apply_batch(batch)
+        return sum(len(r.ops or ()) for r in records)
+
+    # -- store trouble -------------------------------------------------------------------
+    def _unavailable(self, exc: BaseException) -> None:
+        if self.problem is None and not self._outage:
+            self._problem_since = time.monotonic()
+        self.problem = _error_text(exc)
+        if not self._outage and time.monotonic() - self._problem_since >= (
+            0 if isinstance(exc, StoreFileGone) else UNAVAILABLE_NOTICE_S
+        ):
+            self._outage = True
+            where = self._journal.path if self._journal else "memory (no journal)"
+            _notify(
+                f"the store {self._display()} is not accepting writes ({self.problem}). "
+                f"Logging goes on: operations are kept in {where} and written when it is "
+                "back. Retrying..."
             )
-            sid = result.inserted_primary_key[0]
-        self._series[(run_id, key)] = sid
-        return sid
+
+    def _available(self) -> None:
+        self.problem = None
+        if self._outage and not self._records_behind():
+            self._outage = False
+            _notify(f"the store {self._display()} is back; everything logged is written.")
+
+    def _records_behind(self) -> bool:
+        with self._cond:
+            return len(self._records) > 1
+
+    def _display(self) -> str:
+        from ..config import mask_url
+
+        return repr(mask_url(self.store_url)) if self.store_url else ""
+
+    def _sleep(self, delay: float) -> None:
+        # Interruptible by close(): at exit a down store is left to the journal.
+        end = time.monotonic() + delay
+        while not self._stop and time.monotonic() < end:
+            time.sleep(min(0.05, delay))
+        if (self._stop and self._outage) or (
+            self.give_up_at is not None and time.monotonic() > self.give_up_at
+        ):
+            raise _Stopping
+
+    def _check_store_file(self) -> None:
+        """A SQLite file deleted or replaced under a running process: writes would go on into
+        the unlinked file and vanish. Wait for a database at that path again."""
+        if self._sqlite_path is None:
+            return
+        identity = _identity(self._sqlite_path)
+        if identity == self._file_identity:
+            return
+        if identity is None:
+            raise StoreFileGone(f"the database file {self._sqlite_path} was deleted")
+        # A database exists at the path again (restored, or a new one): use it.
+        assert self.engine is not None
+        self.engine.dispose()
+        self.state.forget()
+        if self._on_store_replaced is not None:
+            self._on_store_replaced()
+        self._file_identity = identity
+        _notify(f"the database file {self._sqlite_path} was replaced; writing to the new one.")
 
     def _maybe_heartbeat(self) -> None:
-        if not self.active_runs:
+        if not self.active_runs or self.problem is not None or self.engine is None:
             return
         now = time.monotonic()
         if now - self._last_heartbeat < HEARTBEAT_INTERVAL_S:
@@ -447,68 +757,56 @@ class Writer:
         self._last_heartbeat = now
         stamp = now_ms()
         active = list(self.active_runs)
-        with self._db_lock, self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
+        with (
+            contextlib.suppress(OperationalError, DBAPIError),
+            self._db_lock,
+            self.engine.connect().execution_options(**WRITE) as conn,
+            conn.begin(),
+        ):
             conn.execute(
                 update(runs).where(runs.c.run_id == bindparam("rid")).values(heartbeat=stamp),
                 [{"rid": rid} for rid in active],
             )
 
 
-_insert_sql: dict[tuple[str, int], str] = {}
+class JournalRef(Protocol):
+    """What applying needs of a journal: its id (the progress row) and folder."""
+
+    journal_id: str
+    path: Path
 
 
-def _insert_points(conn: Connection, rows: list[tuple[int, int, int, float | None]]) -> None:
-    """Insert metric rows (series_id, step, timestamp, value) with multi-row statements."""
-    dialect = conn.dialect
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    chunk = POINTS_PER_INSERT
-    if dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 32, 0):
-        chunk = POINTS_PER_INSERT_OLD_SQLITE
-    row_sql = f"({marker}, {marker}, {marker}, {marker})"
-    # Through SQLAlchemy, not the driver's cursor: its errors must arrive as
-    # sqlalchemy.exc.OperationalError, which the writer retries (a busy or dropped database),
-    # not as the driver's own exception, which it would take for a bad value and drop.
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        sql = _insert_sql.get((marker, len(part)))
-        if sql is None:
-            sql = "INSERT INTO metrics (series_id, step, timestamp, value) VALUES " + (
-                ", ".join([row_sql] * len(part))
-            )
-            _insert_sql[(marker, len(part))] = sql
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+class ReplayStopped(Exception):
+    """A replay gave up: the store stayed unavailable (the journal is kept)."""
 
 
-def _without_nul(value: Any) -> Any:
-    """``value`` with NUL characters in its strings replaced by U+FFFD (nested tuples, lists
-    and dicts too); other values as they are."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd") if "\x00" in value else value
-    if isinstance(value, tuple):
-        return tuple(_without_nul(v) for v in value)
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _without_nul(v) for k, v in value.items()}
-    return value
+class StoreFileGone(Exception):
+    """The SQLite database file is not where the store was opened (deleted or moved)."""
 
 
-def _upsert(conn: Connection, table: Any, run_id: str, items: list[tuple[str, str]]) -> None:
-    for key, value in items:
-        table_upsert(conn, table, {"run_id": run_id, "key": key, "value": value}, ("run_id", "key"))
+class _Stopping(Exception):
+    """close() (or a replay's deadline) while the store is down: leave the rest to the
+    journal."""
 
 
-def table_upsert(conn: Connection, table: Any, row: dict[str, Any], keys: tuple[str, ...]) -> None:
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(**row)
-    statement = statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={k: statement.excluded[k] for k in row if k not in keys},
-    )
-    conn.execute(statement)
+def _identity(path: str | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _error_text(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def register_fork_handler(writer: Writer) -> None:

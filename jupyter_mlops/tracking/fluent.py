@@ -23,7 +23,7 @@ from ..exceptions import (
     StoreTimeoutError,
 )
 from ..store import DEFAULT_EXPERIMENT, Store
-from ..store.store import validate_name
+from ..store.store import check_run_columns, validate_name, validate_run_id
 from ..store.writer import in_multiprocessing_child
 from .capture import environment_info, git_info
 from .run import ActiveRun, Run, param_text, tag_text, validate_key
@@ -37,6 +37,10 @@ PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
 _lock = threading.RLock()
 _store: Store | None = None
 _store_url: str | None = None
+_store_offline: bool | None = None
+# Why the last set_store failed: until a store is set again, tracking calls raise this
+# rather than quietly falling back to another store.
+_store_error: Exception | None = None
 _experiment: str | None = None
 _run_stack: list[ActiveRun] = []  # every active run of the process, in start order
 # The active runs of each thread (by thread ident), innermost last. Logging calls go to the
@@ -60,18 +64,26 @@ def get_store() -> Store:
         return store
     with _lock:
         if _store is None:
-            _store = Store(_store_url)
+            if _store_error is not None:
+                raise type(_store_error)(
+                    f"{_store_error} (set_store failed; no store is in use until "
+                    "mlops.set_store succeeds)"
+                ) from None
+            _store = Store(_store_url, offline=_store_offline)
             _exit_with_multiprocessing_children()
         return _store
 
 
-def set_store(url: str | os.PathLike[str] | None) -> Store:
+def set_store(url: str | os.PathLike[str] | None, *, offline: bool | None = None) -> Store:
     """Use the store at ``url`` (SQLAlchemy URL or file path) from now on in this process.
 
     ``None`` goes back to the environment/config/default resolution. The store is opened (and
-    created or upgraded) at once, so a bad URL fails here, naming it.
+    created or upgraded) at once, so a bad URL fails here, naming it; until a later
+    ``set_store`` succeeds, tracking calls raise too (they never fall back to another store).
+    ``offline=True`` (default: ``JUPYTER_MLOPS_OFFLINE``) logs to the local journal only,
+    without touching the database; ``jupyter mlops sync`` writes it later.
     """
-    global _store, _store_url
+    global _store, _store_url, _store_offline, _store_error
     with _lock:
         if _run_stack:
             raise InvalidParameterError(
@@ -79,9 +91,16 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
             )
         if url is None:
             _export(STORE_ENV, None)  # the environment as it was, before resolving with it
-        # Normalized here, so "" or a non-string is an error rather than "the default store".
-        new = Store(normalize_store_url(url) if url is not None else None)
+        try:
+            # Normalized here, so "" or a non-string is an error rather than "the default".
+            new = Store(normalize_store_url(url) if url is not None else None, offline=offline)
+        except Exception as exc:
+            old, _store, _store_error = _store, None, exc
+            if old is not None:
+                old.close()
+            raise
         _exit_with_multiprocessing_children()
+        _store_error, _store_offline = None, offline
         old, _store, _store_url = _store, new, new.url if url is not None else None
         if url is not None:
             # Exported, as MLflow's set_tracking_uri does: processes this one starts (spawned
@@ -94,7 +113,7 @@ def set_store(url: str | os.PathLike[str] | None) -> Store:
 
 def reset() -> None:
     """End active runs, close the store and forget the experiment (a fresh process state)."""
-    global _store, _store_url, _experiment
+    global _store, _store_url, _experiment, _store_error, _store_offline
     with _lock:
         for run in list(reversed(_run_stack)):
             run.end("KILLED", error="tracking state was reset")
@@ -103,6 +122,7 @@ def reset() -> None:
         if _store is not None:
             _store.close()
         _store, _store_url, _experiment = None, None, None
+        _store_error = _store_offline = None
         for variable in list(_saved_env):
             _export(variable, None)
 
@@ -227,9 +247,15 @@ def start_run(
         raise InvalidParameterError(
             f"parent must be a run or a run id, got {type(parent).__name__} {parent!r}."
         )
+    if parent_id is not None:
+        parent_id = validate_run_id(parent_id, "parent")
+    if "run_id" in columns:
+        columns["run_id"] = validate_run_id(columns["run_id"], "run_id")
+    check_run_columns(columns)
     store = get_store()
     experiment_name = experiment if experiment is not None else current_experiment()
-    experiment_id = store.experiment_id(experiment_name)
+    experiment_name = validate_name(experiment_name, "Experiment name")
+    experiment_id = store.experiment_id_for_logging(experiment_name)
     if parent_id is None:
         enclosing = _enclosing_run()
         parent_id = enclosing.run_id if enclosing is not None else None
@@ -245,7 +271,7 @@ def start_run(
     run = ActiveRun(store, row, on_end=_pop)
     run.params.update(run_params)
     writer = store.writer
-    writer.submit(("run", row, list(run_params.items()), run_tags))
+    writer.submit(("run", row, list(run_params.items()), run_tags, experiment_name))
     writer.active_runs.add(run.run_id)
     if capture:
         notebook = row.get("notebook_path")
@@ -354,11 +380,18 @@ def log_params(params: Mapping[str, Any]) -> None:
     _require_run().log_params(params)
 
 
-def set_tag(key: str, value: Any) -> None:
-    _require_run().set_tag(key, value)
+def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
+    """Tag the active run, or any run (finished or not) given by ``run_id``."""
+    set_tags({key: value}, run_id=run_id)
 
 
-def set_tags(tags: Mapping[str, Any]) -> None:
+def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Tag the active run, or any run (finished or not) given by ``run_id``."""
+    if run_id is not None:
+        from .manage import set_run_tags
+
+        set_run_tags(run_id, tags)
+        return
     _require_run().set_tags(tags)
 
 
@@ -373,9 +406,12 @@ def flush(timeout: float | None = 60.0) -> None:
     if store is not None and not store.writer.flush(timeout):
         # Locked by another process or unreachable: an MLOpsError like every store problem,
         # and still a TimeoutError for callers catching that.
+        why = store.writer.problem or "locked by another process, or unreachable"
+        where = store.writer.journal_path or store.journal_root
         raise StoreTimeoutError(
-            f"Store {store.display_url!r} did not accept writes within {timeout} s "
-            "(locked by another process, or unreachable); they stay queued."
+            f"Store {store.display_url!r} did not accept writes within {timeout} s ({why}). "
+            f"{store.writer.pending()} logged operations are kept in the journal {where}; "
+            "they will be written when the store is back (or by `jupyter mlops sync`)."
         )
 
 

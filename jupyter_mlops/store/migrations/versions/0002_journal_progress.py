@@ -23,6 +23,9 @@ def upgrade() -> None:
         sa.Column("journal_id", sa.String(64), primary_key=True),
         sa.Column("segment", sa.Integer, nullable=False),
         sa.Column("offset", sa.BigInteger, nullable=False),
+        # Operations of the record at ``offset`` already applied (a record split by the
+        # writer around an operation the database refused).
+        sa.Column("record_ops", sa.Integer, nullable=False),
         sa.Column("updated_time", sa.BigInteger, nullable=False),
     )
 

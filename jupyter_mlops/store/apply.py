@@ -1,0 +1,348 @@
+"""Operations -> SQL: one transaction's worth of queued operations, in multi-row statements.
+
+An operation is a plain tuple whose first element is its kind. They are made by the tracking
+API, appended to the writer's queue, written to the journal (``journal.py``) and applied here.
+Plain tuples, not objects: a metric point is made a million times a second in a tight loop,
+and the journal stores them with ``marshal``.
+
+  ("run", row, params, tags, experiment)   insert a run (``row``: the runs columns) with its
+                                           initial params/tags [(k, v)]; when
+                                           ``row["experiment_id"]`` is None (offline logging)
+                                           the experiment named ``experiment`` is used,
+                                           created if needed
+  ("update", run_id, values)               update run columns
+  ("params", run_id, [(k, v)])             insert/replace params
+  ("tags", run_id, [(k, v)])               insert/replace tags
+  ("m", run_id, key, value, ts, step)      one metric point
+  ("cell", run_id, row)                    one executed cell of a run
+  ("artifact", run_id, path, size, ts)     one stored artifact file
+
+All rows of a kind go in one multi-row statement per chunk, so 10,000 short runs are a few
+dozen statements rather than 60,000. Within a batch: experiments, runs, params and tags,
+cells, artifacts, run updates (merged per run, in order), metric points and the latest value
+of each series, then ``last_update_time`` of every run touched.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, select, update
+
+from .dialect import insert_rows, last_per_key
+from .schema import experiments, metric_series, runs
+
+RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT = (
+    "run",
+    "update",
+    "params",
+    "tags",
+    "m",
+    "cell",
+    "artifact",
+)
+KINDS = frozenset({RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT})
+
+# A new series starts below every step, so its first point (even step -2**63) is the latest.
+_STEP_FLOOR = -(2**63)
+_CELL_COLUMNS = (
+    "run_id",
+    "position",
+    "execution_count",
+    "cell_id",
+    "source",
+    "start_time",
+    "duration_ms",
+    "status",
+    "error",
+)
+
+
+@dataclass
+class ApplyState:
+    """What the writer remembers between transactions (cleared when one rolls back)."""
+
+    series: dict[tuple[str, str], int] = field(default_factory=dict)
+    experiments: dict[str, str] = field(default_factory=dict)
+    # Runs whose points are returned by ``apply`` as columns {(run_id, key): (steps, values)}
+    # for live charts, gathered in the loop that already walks every point.
+    watched: set[str] = field(default_factory=set)
+
+    def forget(self) -> None:
+        """Ids handed out in a transaction that rolled back no longer exist."""
+        self.series.clear()
+        self.experiments.clear()
+
+
+@dataclass
+class Applied:
+    """What one applied batch changed: the runs it touched and the points of watched runs."""
+
+    runs: set[str]
+    points: dict[tuple[str, str], tuple[list[int], list[float]]]
+
+
+def op_run_id(op: tuple[Any, ...]) -> str | None:
+    """The run an operation belongs to."""
+    if op[0] == RUN:
+        return op[1].get("run_id")
+    return op[1] if isinstance(op[1], str) else None
+
+
+def apply(
+    conn: Connection, ops: Sequence[tuple[Any, ...]], state: ApplyState, stamp: int
+) -> Applied:
+    """Apply ``ops`` inside the caller's transaction. Raises on any refused operation (the
+    writer then isolates it)."""
+    points: list[tuple[Any, ...]] = []
+    new_runs: list[tuple[dict[str, Any], str | None]] = []
+    params_rows: list[tuple[str, str, str]] = []
+    tag_rows: list[tuple[str, str, str]] = []
+    cell_rows: list[tuple[Any, ...]] = []
+    artifact_rows: list[tuple[str, str, int, int]] = []
+    updates: dict[str, dict[str, Any]] = {}
+    touched: set[str] = set()
+    # PostgreSQL refuses NUL in text: captured output or source holding one (a binary print)
+    # would fail the operation and lose it. Keys and names are refused up front.
+    no_nul = conn.dialect.name == "postgresql"
+    for op in ops:
+        kind = op[0]
+        if kind == METRIC:
+            points.append(op)
+            continue
+        if no_nul:
+            op = without_nul(op)
+        if kind == RUN:
+            row = op[1]
+            new_runs.append((row, op[4] if len(op) > 4 else None))
+            run_id = row["run_id"]
+            params_rows.extend((run_id, k, v) for k, v in op[2])
+            tag_rows.extend((run_id, k, v) for k, v in op[3])
+            continue
+        run_id = op[1]
+        touched.add(run_id)
+        if kind == UPDATE:
+            updates.setdefault(run_id, {}).update(op[2])
+        elif kind == PARAMS:
+            params_rows.extend((run_id, k, v) for k, v in op[2])
+        elif kind == TAGS:
+            tag_rows.extend((run_id, k, v) for k, v in op[2])
+        elif kind == CELL:
+            row = {"run_id": run_id, **op[2]}
+            cell_rows.append(tuple(row.get(c) for c in _CELL_COLUMNS))
+        elif kind == ARTIFACT:
+            artifact_rows.append((run_id, op[2], op[3], op[4]))
+        else:
+            raise ValueError(f"unknown writer operation {kind!r}")
+    if new_runs:
+        _insert_runs(conn, new_runs, state)
+    if params_rows:
+        insert_rows(
+            conn, "params", ("run_id", "key", "value"), last_per_key(params_rows, 2),
+            conflict=("run_id", "key"),
+        )  # fmt: skip
+    if tag_rows:
+        insert_rows(
+            conn, "tags", ("run_id", "key", "value"), last_per_key(tag_rows, 2),
+            conflict=("run_id", "key"),
+        )  # fmt: skip
+    if cell_rows:
+        insert_rows(conn, "run_cells", _CELL_COLUMNS, cell_rows)
+    if artifact_rows:
+        insert_rows(
+            conn, "artifacts", ("run_id", "path", "size", "logged_time"),
+            last_per_key(artifact_rows, 2), conflict=("run_id", "path"),
+        )  # fmt: skip
+    if updates:
+        _update_runs(conn, updates)
+    captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+    if points:
+        touched.update(_write_points(conn, points, state, captured))
+    if touched:
+        conn.execute(
+            update(runs)
+            .where(runs.c.run_id == bindparam("rid"))
+            .values(last_update_time=bindparam("ts")),
+            [{"rid": rid, "ts": stamp} for rid in touched],
+        )
+    touched.update(row["run_id"] for row, _ in new_runs)
+    return Applied(touched, captured)
+
+
+def _insert_runs(
+    conn: Connection, new_runs: list[tuple[dict[str, Any], str | None]], state: ApplyState
+) -> None:
+    unresolved = {name for row, name in new_runs if row.get("experiment_id") is None and name}
+    if unresolved:
+        _resolve_experiments(conn, unresolved, state)
+    by_columns: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    for row, name in new_runs:
+        if row.get("experiment_id") is None:
+            if not name:
+                raise ValueError(f"run {row.get('run_id')!r} has no experiment")
+            row = {**row, "experiment_id": state.experiments[name]}
+        columns = tuple(row)
+        by_columns.setdefault(columns, []).append(tuple(row[c] for c in columns))
+    for columns, rows in by_columns.items():
+        insert_rows(conn, "runs", columns, rows)
+
+
+def _resolve_experiments(conn: Connection, names: set[str], state: ApplyState) -> None:
+    """Ids of experiments named in offline runs, created when missing (another process may
+    create the same one at once: ON CONFLICT DO NOTHING, then read back)."""
+    from .ids import now_ms
+
+    missing = [n for n in names if n not in state.experiments]
+    if not missing:
+        return
+    insert_rows(
+        conn,
+        "experiments",
+        ("experiment_id", "name", "creation_time"),
+        [(uuid.uuid4().hex, name, now_ms()) for name in missing],
+        conflict=("name",),
+        update=(),
+    )
+    query = select(experiments.c.name, experiments.c.experiment_id).where(
+        experiments.c.name.in_(missing)
+    )
+    for name, experiment_id in conn.execute(query):
+        state.experiments[name] = experiment_id
+
+
+def _update_runs(conn: Connection, updates: dict[str, dict[str, Any]]) -> None:
+    """One executemany per set of changed columns (a batch of ended runs is one statement)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for run_id, values in updates.items():
+        columns = tuple(sorted(values))
+        groups.setdefault(columns, []).append(
+            {"rid": run_id, **{f"v_{c}": values[c] for c in columns}}
+        )
+    for columns, rows in groups.items():
+        statement = (
+            update(runs)
+            .where(runs.c.run_id == bindparam("rid"))
+            .values({c: bindparam(f"v_{c}") for c in columns})
+        )
+        conn.execute(statement, rows)
+
+
+def _write_points(
+    conn: Connection,
+    points: list[tuple[Any, ...]],
+    state: ApplyState,
+    captured: dict[tuple[str, str], tuple[list[int], list[float]]],
+) -> set[str]:
+    series = state.series
+    missing = {(op[1], op[2]) for op in points if (op[1], op[2]) not in series}
+    if missing:
+        _create_series(conn, missing, series)
+    rows: list[tuple[int, int, int, float | None]] = []
+    latest: dict[int, tuple[int, int, float | None]] = {}
+    counts: dict[int, int] = {}
+    watched = state.watched
+    for _, run_id, key, value, ts, step in points:
+        sid = series[(run_id, key)]
+        if watched and run_id in watched:
+            column = captured.get((run_id, key))
+            if column is None:
+                column = captured[(run_id, key)] = ([], [])
+            column[0].append(step)
+            column[1].append(value)
+        stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
+        rows.append((sid, step, ts, stored))
+        counts[sid] = counts.get(sid, 0) + 1
+        best = latest.get(sid)
+        if best is None or (step, ts) >= (best[0], best[1]):
+            latest[sid] = (step, ts, stored)
+    insert_rows(conn, "metrics", ("series_id", "step", "timestamp", "value"), rows)
+    ms = metric_series.c
+    newer = (ms.latest_step < bindparam("step")) | (
+        (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
+    )
+    conn.execute(
+        update(metric_series)
+        .where(ms.series_id == bindparam("sid"))
+        .values(
+            point_count=ms.point_count + bindparam("n"),
+            latest_value=case((newer, bindparam("value")), else_=ms.latest_value),
+            latest_timestamp=case((newer, bindparam("ts")), else_=ms.latest_timestamp),
+            latest_step=case((newer, bindparam("step")), else_=ms.latest_step),
+        ),
+        [
+            {"sid": sid, "n": counts[sid], "step": step, "ts": ts, "value": value}
+            for sid, (step, ts, value) in latest.items()
+        ],
+    )
+    return {op[1] for op in points}
+
+
+def _create_series(
+    conn: Connection, missing: set[tuple[str, str]], series: dict[tuple[str, str], int]
+) -> None:
+    """Create the (run, key) series not seen yet, all at once, and learn their ids."""
+    insert_rows(
+        conn,
+        "metric_series",
+        ("run_id", "key", "latest_value", "latest_step", "latest_timestamp", "point_count"),
+        [(run_id, key, None, _STEP_FLOOR, _STEP_FLOOR, 0) for run_id, key in sorted(missing)],
+        conflict=("run_id", "key"),
+        update=(),
+    )
+    ms = metric_series.c
+    run_ids = sorted({run_id for run_id, _ in missing})
+    for chunk in _chunks(run_ids, 500):
+        for sid, run_id, key in conn.execute(
+            select(ms.series_id, ms.run_id, ms.key).where(ms.run_id.in_(chunk))
+        ):
+            series[(run_id, key)] = sid
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with NUL characters in its strings replaced by U+FFFD (nested tuples, lists
+    and dicts too); other values as they are."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, tuple):
+        return tuple(without_nul(v) for v in value)
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {k: without_nul(v) for k, v in value.items()}
+    return value
+
+
+def describe(op: tuple[Any, ...]) -> str:
+    """The tracking call that made ``op``, for messages about a refused operation."""
+    kind = op[0]
+    if kind == RUN:
+        row = op[1]
+        return (
+            f"start_run(name={row.get('name')!r}, run_id={row.get('run_id')!r}, "
+            f"parent={row.get('parent_run_id')!r})"
+        )
+    if kind == METRIC:
+        return f"log_metric({op[2]!r}, {op[3]!r}, step={op[5]!r}) in run {op[1]}"
+    if kind == PARAMS:
+        return f"log_params({dict(op[2])!r}) in run {op[1]}"
+    if kind == TAGS:
+        return f"set_tags({dict(op[2])!r}) in run {op[1]}"
+    if kind == UPDATE:
+        shown = {
+            k: (v if not isinstance(v, str) or len(v) < 80 else v[:77] + "...")
+            for k, v in op[2].items()
+        }
+        return f"update of run {op[1]}: {shown!r}"
+    if kind == CELL:
+        return f"cell {op[2].get('position')!r} of run {op[1]}"
+    if kind == ARTIFACT:
+        return f"log_artifact({op[2]!r}) in run {op[1]}"
+    return repr(op)[:200]
