@@ -6,10 +6,12 @@ from typing import Any
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from .remote import RemoteMagics
     from .track import MLOpsMagics
 
     magics = MLOpsMagics(ipython)
     ipython.register_magics(magics)
+    ipython.register_magics(RemoteMagics(ipython))
     ipython._jupyter_mlops_magics = magics
     try:  # the live view is optional: no widget stack, no live view, tracking still works
         from ..widgets import enable_live_view
@@ -23,3 +25,6 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = getattr(ipython, "_jupyter_mlops_magics", None)
     if magics is not None:
         magics.stop_session()
+    from ..remote import registry
+
+    registry().close_all()  # the kernels %%remote started

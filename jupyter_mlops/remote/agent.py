@@ -479,8 +479,8 @@ def run_task(
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         namespace.update(decode(frames))
         report = run_cell(source, namespace, outputs, label)
-        # Out of band in Dask's own protocol-5 serialization (a memoryview would not pickle).
-        report["frames"] = [pickle.PickleBuffer(frame) for frame in report["frames"]]
+        # Dask sends bytes as they are (a memoryview would not pickle): one copy here.
+        report["frames"] = [bytes(frame) for frame in report["frames"]]
         return report
     finally:
         _local.outbox = None

@@ -12,7 +12,6 @@ be stopped that way; the user is told so, plainly, and the task's results are di
 
 from __future__ import annotations
 
-import pickle
 import queue
 import threading
 import time
@@ -119,8 +118,8 @@ class _Task:
         self.sink, self.events = sink, events
         self.worker: str | None = None
         self.finished = False
-        # PickleBuffers travel out of band in Dask's own protocol-5 serialization.
-        frames = [pickle.PickleBuffer(frame) for frame in request.frames]
+        # Dask sends bytes as they are (a memoryview would not pickle): one copy here.
+        frames = [frame if isinstance(frame, bytes) else bytes(frame) for frame in request.frames]
         self.future = client.submit(
             target._entry,
             target._source,

@@ -164,5 +164,8 @@ def registry() -> Registry:
     """The process's registry (one per kernel: every notebook cell shares it)."""
     global _registry
     if _registry is None:
+        import atexit
+
         _registry = Registry()
+        atexit.register(_registry.close_all)  # shut down the kernels we started
     return _registry
