@@ -11,6 +11,7 @@ from .exceptions import (
     InvalidStoreURLError,
     MLOpsError,
     NoActiveRunError,
+    RunLifecycleError,
     RunNotFoundError,
     SchemaTooNewError,
     StoreError,
@@ -35,6 +36,14 @@ from .tracking.fluent import (
     set_tags,
     start_run,
 )
+from .tracking.manage import (
+    archive_run,
+    delete_tag,
+    purge_run,
+    rename_run,
+    restore_run,
+    set_note,
+)
 from .tracking.run import ActiveRun, Run
 
 __all__ = [
@@ -45,6 +54,7 @@ __all__ = [
     "MLOpsError",
     "NoActiveRunError",
     "Run",
+    "RunLifecycleError",
     "RunNotFoundError",
     "SchemaTooNewError",
     "StoreError",
@@ -52,6 +62,8 @@ __all__ = [
     "StoreUnreachableError",
     "__version__",
     "active_run",
+    "archive_run",
+    "delete_tag",
     "end_run",
     "flush",
     "get_run",
@@ -63,8 +75,12 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "purge_run",
+    "rename_run",
+    "restore_run",
     "runs",
     "set_experiment",
+    "set_note",
     "set_store",
     "set_tag",
     "set_tags",

@@ -13,6 +13,7 @@ import inspect
 import json
 import math
 import os
+import urllib.parse
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,10 @@ SUMMARY_KEYS = {
     "metrics",
     "tags",
     "last_update_time",
+    "lifecycle_stage",
 }
 DETAIL_KEYS = SUMMARY_KEYS | {
+    "note",
     "source",
     "cells",
     "git",
@@ -430,8 +433,12 @@ async def test_token_query_parameter_accepted(raw_get: Any, jp_auth_header: dict
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @on_server_loop
 async def test_read_only(raw_get: Any, seeded: dict, method: str) -> None:
+    """Only the run-management writes exist (PATCH/DELETE on a run, tested below)."""
     body = b"{}" if method in ("POST", "PUT", "PATCH") else None
-    for path in ("runs", f"runs/{seeded['first']}", f"runs/{seeded['first']}/artifacts/x"):
+    paths = ["runs", f"runs/{seeded['first']}/artifacts/x", f"runs/{seeded['first']}/artifacts"]
+    if method in ("POST", "PUT"):
+        paths.append(f"runs/{seeded['first']}")
+    for path in paths:
         response = await raw_get(path, method=method, body=body)
         assert response.code == 405, (method, path, response.code)
         # Without credentials (so also without an XSRF token) a write is refused outright.
@@ -796,3 +803,217 @@ def _one_run(name: str) -> str:
         mlops.log_metric("m", 1.0)
     mlops.flush()
     return run.run_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Run management (PATCH/DELETE runs/{id}, POST runs/archive|restore)
+# ---------------------------------------------------------------------------------------------
+
+
+async def send(raw_get: Any, method: str, path: str, body: Any, status: int = 200, **kw: Any):
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = await raw_get(path, method=method, body=payload, **kw)
+    assert response.code == status, (method, path, response.code, response.body[:500])
+    return json.loads(response.body) if response.body else None
+
+
+@on_server_loop
+async def test_edit_run_round_trip(raw_get: Any, seeded: dict) -> None:
+    run_id = seeded["ids"]["adam"]
+    edited = await send(
+        raw_get,
+        "PATCH",
+        f"runs/{run_id}",
+        {"name": "  adam-best ", "note": "# Best\n\n*lr* 0.01", "tags": {"keep": "yes"}},
+    )
+    assert set(edited) == DETAIL_KEYS
+    assert edited["name"] == "adam-best"
+    assert edited["note"] == "# Best\n\n*lr* 0.01"
+    assert edited["tags"] == {"keep": "yes"}
+    assert edited["last_update_time"] > 0
+    again = await get_json(raw_get, f"runs/{run_id}")
+    assert (again["name"], again["note"], again["tags"]) == (
+        "adam-best",
+        edited["note"],
+        {"keep": "yes"},
+    )
+    # null removes a tag; "" clears the note; other fields stay as they were
+    cleared = await send(raw_get, "PATCH", f"runs/{run_id}", {"tags": {"keep": None}, "note": ""})
+    assert cleared["tags"] == {} and cleared["note"] is None and cleared["name"] == "adam-best"
+    # the Python API sees the same run
+    assert mlops.get_run(run_id).name == "adam-best"
+
+
+@on_server_loop
+async def test_archive_restore_purge_round_trip(raw_get: Any, seeded: dict) -> None:
+    first, child = seeded["first"], seeded["child"]
+
+    async def listed(query: str = "") -> set[str]:
+        return {r["name"] for r in (await get_json(raw_get, f"runs?{query}"))["runs"]}
+
+    assert (await listed()) == {"sgd", "step-1", "adam", "broken"}
+    archived = await send(raw_get, "POST", "runs/archive", {"run_ids": [first]})
+    assert archived == {"run_ids": [first, child]}  # the child goes with its parent
+    assert (await listed()) == {"adam", "broken"}
+    assert (await listed("lifecycle=deleted")) == {"sgd", "step-1"}
+    assert (await listed("lifecycle=all")) == {"sgd", "step-1", "adam", "broken"}
+    detail = await get_json(raw_get, f"runs/{first}")  # still readable by id
+    assert detail["lifecycle_stage"] == "deleted"
+    # archiving again changes nothing
+    assert await send(raw_get, "POST", "runs/archive", {"run_ids": [first]}) == {"run_ids": []}
+    restored = await send(raw_get, "POST", "runs/restore", {"run_ids": [first], "children": False})
+    assert restored == {"run_ids": [first]}
+    assert (await listed()) == {"sgd", "adam", "broken"}
+    assert await send(raw_get, "POST", "runs/restore", {"run_ids": [child]}) == {"run_ids": [child]}
+    # purging needs the run archived first: nothing is destroyed in one step
+    refused = await send(raw_get, "DELETE", f"runs/{first}", None, 409)
+    assert refused["reason"] == "RunLifecycleError" and "archive" in refused["message"].lower()
+    assert (seeded["artifacts"] / first / "model.txt").exists()
+    await send(raw_get, "POST", "runs/archive", {"run_ids": [first]})
+    purged = await send(raw_get, "DELETE", f"runs/{first}", None)
+    assert purged == {"run_ids": [first, child]}
+    await assert_error(raw_get, f"runs/{first}", (404,))
+    await assert_error(raw_get, f"runs/{child}", (404,))
+    assert not (seeded["artifacts"] / first).exists()
+    assert (await listed("lifecycle=all")) == {"adam", "broken"}
+
+
+BAD_EDITS = [
+    ("PATCH", "runs/{id}", b"not json", 400),
+    ("PATCH", "runs/{id}", b"[1, 2]", 400),
+    ("PATCH", "runs/{id}", {}, 400),
+    ("PATCH", "runs/{id}", {"colour": "red"}, 400),
+    ("PATCH", "runs/{id}", {"name": ""}, 400),
+    ("PATCH", "runs/{id}", {"name": "   "}, 400),
+    ("PATCH", "runs/{id}", {"name": 5}, 400),
+    ("PATCH", "runs/{id}", {"name": "x" * 300}, 400),
+    ("PATCH", "runs/{id}", {"name": "a\u0000b"}, 400),
+    ("PATCH", "runs/{id}", {"note": 5}, 400),
+    ("PATCH", "runs/{id}", {"note": "x" * 100_001}, 400),
+    ("PATCH", "runs/{id}", {"tags": ["a"]}, 400),
+    ("PATCH", "runs/{id}", {"tags": {"a": 1}}, 400),
+    ("PATCH", "runs/{id}", {"tags": {"": "x"}}, 400),
+    ("PATCH", "runs/nosuchrun", {"name": "x"}, 404),
+    ("PATCH", "runs/..", {"name": "x"}, 404),
+    ("POST", "runs/archive", {}, 400),
+    ("POST", "runs/archive", {"run_ids": []}, 400),
+    ("POST", "runs/archive", {"run_ids": "{id}"}, 400),
+    ("POST", "runs/archive", {"run_ids": [5]}, 400),
+    ("POST", "runs/archive", {"run_ids": ["{id}"], "children": "yes"}, 400),
+    ("POST", "runs/archive", {"run_ids": ["{id}"], "extra": 1}, 400),
+    ("POST", "runs/archive", {"run_ids": ["{id}", "nosuchrun"]}, 404),
+    ("POST", "runs/restore", {"run_ids": ["nosuchrun"]}, 404),
+    ("DELETE", "runs/nosuchrun", None, 404),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), BAD_EDITS)
+@on_server_loop
+async def test_run_management_bad_input(
+    raw_get: Any, seeded: dict, method: str, path: str, body: Any, status: int
+) -> None:
+    run_id = seeded["ids"]["adam"]
+    if isinstance(body, dict):
+        body = json.loads(json.dumps(body).replace("{id}", run_id))
+    answer = await send(raw_get, method, path.format(id=run_id), body, status)
+    assert isinstance(answer["message"], str) and answer["message"]
+    # nothing changed, and a failed bulk request archived none of the runs it named
+    detail = await get_json(raw_get, f"runs/{run_id}")
+    assert (detail["name"], detail["lifecycle_stage"], detail["note"]) == ("adam", "active", None)
+
+
+@on_server_loop
+async def test_runs_lifecycle_parameter_checked(raw_get: Any) -> None:
+    body = await assert_error(raw_get, "runs?lifecycle=gone")
+    assert "lifecycle" in body["message"]
+
+
+MUTATIONS = [
+    ("PATCH", "runs/{id}", {"name": "hacked"}),
+    ("DELETE", "runs/{id}", None),
+    ("POST", "runs/archive", {"run_ids": ["{id}"]}),
+    ("POST", "runs/restore", {"run_ids": ["{id}"]}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATIONS)
+@on_server_loop
+async def test_run_management_requires_auth(
+    raw_get: Any, seeded: dict, method: str, path: str, body: Any
+) -> None:
+    run_id = seeded["ids"]["adam"]
+    payload = json.dumps(body).replace("{id}", run_id).encode() if body else None
+    for headers in ({}, {"Authorization": "token wrong"}):
+        response = await raw_get(
+            path.format(id=run_id), method=method, body=payload, auth=False, headers=headers
+        )
+        assert response.code in (401, 403), (method, path, response.code)
+    detail = await get_json(raw_get, f"runs/{run_id}")
+    assert (detail["name"], detail["lifecycle_stage"]) == ("adam", "active")
+
+
+async def login_cookies(http_server_client: Any, base_url: str, token: str) -> dict[str, str]:
+    """Log in with the token through Jupyter's login form, as a browser does: the cookies
+    (login and ``_xsrf``) a browser would then send."""
+    import http.cookies
+
+    cookies: dict[str, str] = {}
+
+    def keep(response: Any) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            jar = http.cookies.SimpleCookie(header)
+            cookies.update({name: morsel.value for name, morsel in jar.items()})
+
+    page = await http_server_client.fetch(f"{base_url}login", raise_error=False)
+    keep(page)
+    assert "_xsrf" in cookies, page.headers
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    form = urllib.parse.urlencode({"password": token, "_xsrf": cookies["_xsrf"]})
+    answer = await http_server_client.fetch(
+        f"{base_url}login",
+        method="POST",
+        body=form,
+        headers={"Cookie": cookie},
+        follow_redirects=False,
+        raise_error=False,
+    )
+    assert answer.code == 302, (answer.code, answer.body[:300])
+    keep(answer)
+    return cookies
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATIONS)
+@on_server_loop
+async def test_run_management_checks_xsrf_for_cookie_logins(
+    raw_get: Any,
+    http_server_client: Any,
+    jp_base_url: str,
+    jp_auth_header: dict,
+    seeded: dict,
+    method: str,
+    path: str,
+    body: Any,
+) -> None:
+    """A browser logged in by cookie must echo the _xsrf cookie: a page on another origin
+    that makes the browser send the cookie cannot edit or archive runs."""
+    token = jp_auth_header["Authorization"].split()[-1]
+    cookies = await login_cookies(http_server_client, jp_base_url, token)
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    run_id = seeded["ids"]["adam"]
+    if method == "DELETE":  # purging needs an archived run: archive it with the token
+        await send(raw_get, "POST", "runs/archive", {"run_ids": [run_id]})
+    payload = json.dumps(body).replace("{id}", run_id).encode() if body else None
+    url = path.format(id=run_id)
+    # the cookie authenticates a GET...
+    assert (await raw_get(f"runs/{run_id}", auth=False, headers={"Cookie": cookie})).code == 200
+    # ...but not a write without the XSRF header
+    refused = await raw_get(
+        url, method=method, body=payload, auth=False, headers={"Cookie": cookie}
+    )
+    assert refused.code == 403, (method, url, refused.code)
+    assert (await get_json(raw_get, f"runs/{run_id}"))["name"] == "adam"
+    wrong = {"Cookie": cookie, "X-XSRFToken": "forged"}
+    assert (await raw_get(url, method=method, body=payload, auth=False, headers=wrong)).code == 403
+    right = {"Cookie": cookie, "X-XSRFToken": cookies["_xsrf"]}
+    allowed = await raw_get(url, method=method, body=payload, auth=False, headers=right)
+    assert allowed.code == 200, (method, url, allowed.code, allowed.body[:300])

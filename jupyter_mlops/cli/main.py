@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..exceptions import MLOpsError
+from . import manage
 from .format import format_run_text, format_runs_table
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_show = runs_cmd.add_parser("show", help="show one run in full", parents=[store_option])
     runs_show.add_argument("run_id", help="run id or a unique prefix of it")
     runs_show.add_argument("--format", choices=("text", "json"), default="text")
+    manage.add_commands(runs_cmd, store_option)
 
     run = commands.add_parser(
         "run", help="execute a notebook headless with papermill, tracked", parents=[store_option]
@@ -141,6 +143,8 @@ def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print("jupyter mlops runs: error: a subcommand is required (list or show)", file=sys.stderr)
         return 2
     store = open_store(args.store)
+    if args.runs_command in manage.COMMANDS:
+        return manage.run(args, store)
     if args.runs_command == "list":
         experiment_ids = None
         if args.experiment:

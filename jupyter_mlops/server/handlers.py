@@ -2,8 +2,10 @@
 
 Thin on purpose: parse and validate the request, call the Store in a worker thread (database
 calls block), shape the answer with ``serialize``. Every endpoint requires Jupyter
-authentication; all are GET (read-only), so Jupyter's XSRF check never has to let one through.
-Bad input is a 4xx ``{"message", "reason"}``, never a 500.
+authentication. Reads are GET; the run-management writes (PATCH and DELETE on a run, POST
+``runs/archive`` and ``runs/restore``) also pass Jupyter's XSRF check, which every non-GET
+request of a cookie-authenticated browser must. Bad input is a 4xx ``{"message", "reason"}``,
+never a 500.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..exceptions import (
     InvalidFilterError,
     InvalidParameterError,
     MLOpsError,
+    RunLifecycleError,
     RunNotFoundError,
     StoreError,
 )
@@ -42,7 +45,14 @@ MAX_OFFSET = 2**31 - 1
 MAX_POINTS = 100_000
 MAX_COMPARE = 100
 MAX_RUN_ID = 256
-MAX_LENGTHS = {"filter": 4096, "search": 1024, "order_by": 1024, "parent": MAX_RUN_ID}
+MAX_LENGTHS = {
+    "filter": 4096,
+    "search": 1024,
+    "order_by": 1024,
+    "parent": MAX_RUN_ID,
+    "lifecycle": 16,
+}
+MAX_BODY_RUNS = 10_000
 CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?\d{1,18}")
 
@@ -78,6 +88,8 @@ class MLOpsHandler(APIHandler):
             raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
         except RunNotFoundError as exc:
             raise web.HTTPError(404, str(exc), reason="RunNotFoundError") from None
+        except RunLifecycleError as exc:
+            raise web.HTTPError(409, str(exc), reason="RunLifecycleError") from None
         except StoreError as exc:
             raise web.HTTPError(503, str(exc), reason=type(exc).__name__) from None
         except MLOpsError as exc:
@@ -137,6 +149,21 @@ class MLOpsHandler(APIHandler):
             raise self.bad_request(f"{name} must be between {low} and {high}, got {number}.")
         return number
 
+    def json_object(self, allowed: tuple[str, ...]) -> dict[str, Any]:
+        """The request body: a JSON object with only ``allowed`` keys, else a 400."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except ValueError:
+            raise self.bad_request("The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise self.bad_request("The request body must be a JSON object.")
+        unknown = sorted(set(body) - set(allowed))
+        if unknown:
+            raise self.bad_request(
+                f"Unknown field {unknown[0]!r}; expected one of: {', '.join(allowed)}."
+            )
+        return body
+
     def run_id_arg(self, run_id: str) -> str:
         """Path run ids: unknown-looking ones are a 404 without touching the store's files."""
         try:
@@ -180,6 +207,7 @@ class RunsHandler(MLOpsHandler):
             "limit": self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
             "offset": self.int_arg("offset", 0, 0, MAX_OFFSET),
             "statuses": [status.upper()] if status else None,
+            "lifecycle": self.text_arg("lifecycle") or "active",
         }
         parent = self.text_arg("parent")
         if parent is not None and parent.lower() == "none":
@@ -212,6 +240,78 @@ class RunHandler(MLOpsHandler):
         run_id = self.run_id_arg(run_id)
         record = await self.call(lambda store: store.get_run(run_id))
         self.finish(serialize.run_detail(record))
+
+    @web.authenticated
+    async def patch(self, run_id: str) -> None:
+        """Edit a run: ``{"name": ..., "note": ..., "tags": {key: value or null}}``."""
+        run_id = self.run_id_arg(run_id)
+        body = self.json_object(("name", "note", "tags"))
+        if not body:
+            raise self.bad_request("Nothing to change: give name, note and/or tags.")
+        name, note, tag_edits = body.get("name"), body.get("note"), body.get("tags")
+        if "name" in body and not isinstance(name, str):
+            raise self.bad_request(f"name must be a string, got {name!r}.")
+        if "note" in body and note is not None and not isinstance(note, str):
+            raise self.bad_request(f"note must be a string or null, got {note!r}.")
+        if "tags" in body and (
+            not isinstance(tag_edits, dict)
+            or not all(v is None or isinstance(v, str) for v in tag_edits.values())
+        ):
+            raise self.bad_request(
+                "tags must be an object of strings (null removes a tag), "
+                f"got {json.dumps(tag_edits)[:80]}."
+            )
+
+        def edit(store: Any) -> Any:
+            if "tags" in body:
+                store.set_tags(run_id, {k: v for k, v in tag_edits.items() if v is not None})
+                store.delete_tags(run_id, [k for k, v in tag_edits.items() if v is None])
+            if "note" in body:
+                store.set_note(run_id, note)
+            if "name" in body:
+                store.rename_run(run_id, name)
+            return store.get_run(run_id)
+
+        self.finish(serialize.run_detail(await self.call(edit)))
+
+    @web.authenticated
+    async def delete(self, run_id: str) -> None:
+        """Purge an archived run for good (409 when it is not archived)."""
+        run_id = self.run_id_arg(run_id)
+        purged = await self.call(lambda store: store.purge_runs([run_id]))
+        self.finish({"run_ids": purged})
+
+
+class LifecycleHandler(MLOpsHandler):
+    """``POST runs/archive`` / ``runs/restore``: ``{"run_ids": [...], "children": true}``."""
+
+    archive = True
+
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.json_object(("run_ids", "children"))
+        ids, children = body.get("run_ids"), body.get("children", True)
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise self.bad_request("run_ids must be a non-empty list of run ids.")
+        if len(ids) > MAX_BODY_RUNS:
+            raise self.bad_request(f"At most {MAX_BODY_RUNS} runs at once, got {len(ids)}.")
+        if not isinstance(children, bool):
+            raise self.bad_request(f"children must be true or false, got {children!r}.")
+        for run_id in ids:
+            self.run_id_arg(run_id)
+        if self.archive:
+            changed = await self.call(lambda store: store.archive_runs(ids, children=children))
+        else:
+            changed = await self.call(lambda store: store.restore_runs(ids, children=children))
+        self.finish({"run_ids": changed})
+
+
+class ArchiveHandler(LifecycleHandler):
+    archive = True
+
+
+class RestoreHandler(LifecycleHandler):
+    archive = False
 
 
 class MetricHistoryHandler(MLOpsHandler):
@@ -343,6 +443,9 @@ class NotFoundHandler(MLOpsHandler):
 ROUTES: list[tuple[str, type[APIHandler]]] = [
     ("experiments", ExperimentsHandler),
     ("runs", RunsHandler),
+    # Before runs/{run_id}: the first matching route wins.
+    ("runs/archive", ArchiveHandler),
+    ("runs/restore", RestoreHandler),
     ("runs/([^/]+)", RunHandler),
     ("runs/([^/]+)/metrics/(.+)", MetricHistoryHandler),
     ("runs/([^/]+)/artifacts", ArtifactsHandler),

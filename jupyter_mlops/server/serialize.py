@@ -24,6 +24,7 @@ SUMMARY_FIELDS = (
     "parent_run_id",
     "notebook_path",
     "last_update_time",
+    "lifecycle_stage",
 )
 CELL_FIELDS = (
     "position",
@@ -99,10 +100,11 @@ def _environment(env: Any, record: Any) -> dict[str, Any] | None:
 
 
 def run_detail(record: Any) -> dict[str, Any]:
-    """RunDetail = RunSummary + capture, cells, artifacts, children."""
+    """RunDetail = RunSummary + note, capture, cells, artifacts, children."""
     full = record.detail()
     out = run_summary(record)
     out.update(
+        note=full.get("note"),
         source=full.get("source"),
         cells=[_cell(c) for c in full.get("cells") or []],
         git=_git(full.get("git")),

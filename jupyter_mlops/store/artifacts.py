@@ -133,3 +133,9 @@ class ArtifactStore:
             relative = posixpath.relpath(full, folder)
             found.append((relative, int(info.get("size") or 0)))
         return sorted(found)
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run's artifact folder and everything in it (purging a run)."""
+        folder = posixpath.join(self.root, safe_run_id(run_id))
+        if self.fs.exists(folder):
+            self.fs.rm(folder, recursive=True)

@@ -45,6 +45,8 @@ class RunRecord:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    lifecycle_stage: str = "active"  # "deleted" once archived (a soft delete)
+    note: str | None = None  # Markdown
     # Detail (filled by Store.get_run, not by searches)
     source: str | None = None
     stdout: str | None = None
@@ -70,6 +72,7 @@ class RunRecord:
         "kind",
         "user",
         "host",
+        "lifecycle_stage",
     )
 
     def summary(self) -> dict[str, Any]:
@@ -84,6 +87,7 @@ class RunRecord:
         """JSON-ready detail: summary plus capture, cells and artifacts."""
         out = self.summary()
         out.update(
+            note=self.note,
             source=self.source,
             stdout=self.stdout,
             error=self.error,

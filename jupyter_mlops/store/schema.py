@@ -27,12 +27,17 @@ from sqlalchemy import (
 )
 
 # Alembic revision that this code reads and writes. Bump with every migration.
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_NAME_LENGTH = 256
+MAX_NOTE_LENGTH = 100_000
+
+LIFECYCLE_ACTIVE = "active"
+LIFECYCLE_DELETED = "deleted"
+LIFECYCLE_STAGES = (LIFECYCLE_ACTIVE, LIFECYCLE_DELETED)
 
 # SQLite only aliases rowid (fast autoincrement) for INTEGER PRIMARY KEY, not BIGINT.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
@@ -72,6 +77,9 @@ runs = Table(
     Column("git", Text),  # JSON
     Column("environment", Text),  # JSON
     Column("artifact_uri", Text),
+    # MLflow's lifecycle stage: "active", or "deleted" once archived (a soft delete).
+    Column("lifecycle_stage", String(16), nullable=False, server_default=LIFECYCLE_ACTIVE),
+    Column("note", Text),  # Markdown, edited by the user after the run
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_start", "start_time"),
     Index("ix_runs_last_update", "last_update_time"),

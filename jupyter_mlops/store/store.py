@@ -34,6 +34,7 @@ from .engine import WRITE, create_store_engine, ensure_schema
 from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by
 from .ids import new_run_id, now_ms
 from .journal import journal_root
+from .mutations import RunMutations, lifecycle_condition
 from .records import RUN_STATUSES, CellRecord, RunRecord, load_json
 from .schema import (
     MAX_NAME_LENGTH,
@@ -96,7 +97,7 @@ def offline_from_env() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-class Store:
+class Store(RunMutations):
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
     def __init__(
@@ -296,11 +297,13 @@ class Store:
         parent_run_id: str | None = None,
         top_level_only: bool = False,
         count: bool = True,
+        lifecycle: str | None = "active",
     ) -> tuple[list[RunRecord], int]:
         """Runs matching the criteria (one page) and the total count (-1 when ``count`` is
-        False: the count is a second query that callers without paging don't need)."""
+        False: the count is a second query that callers without paging don't need).
+        ``lifecycle``: "active" (default: archived runs are hidden), "deleted" or "all"."""
         self.flush()
-        conditions = compile_filter(filter)
+        conditions = compile_filter(filter) + lifecycle_condition(lifecycle)
         if experiment_ids is not None:
             conditions.append(runs.c.experiment_id.in_(list(experiment_ids)))
         if statuses:
@@ -419,6 +422,8 @@ class Store:
                     execution_count=m["execution_count"],
                     cell_id=m["cell_id"],
                     artifact_uri=m["artifact_uri"],
+                    lifecycle_stage=m["lifecycle_stage"],
+                    note=m["note"],
                 )
             for run_id, key, value in conn.execute(
                 select(params.c.run_id, params.c.key, params.c.value).where(
