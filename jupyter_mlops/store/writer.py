@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from .apply import Applied, ApplyState, apply, describe, op_run_id
@@ -47,9 +47,11 @@ from .journal import (
     Position,
     Record,
     read_record,
+    read_records,
     record_rejected,
 )
-from .schema import runs
+from .journal import segments as journal_segments
+from .schema import journal_progress, runs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -128,6 +130,7 @@ class Writer:
         self._records: deque[tuple[Record, list[Any]]] = deque()
         self._in_memory = 0
         self._journaled = 0  # records written; flush waits until _committed catches up
+        self._offline_ops = 0
         self._committed = 0
         self._position: Position | None = None
         self._flush_requested = False
@@ -259,7 +262,7 @@ class Writer:
         """Operations queued or journaled and not yet committed (an estimate)."""
         with self._cond:
             held = sum(len(r.ops) if r.ops is not None else 0 for r, _ in self._records)
-        return len(self.queue) + held
+        return len(self.queue) + held + self._offline_ops
 
     def close(self, wait: float = CLOSE_WAIT_S) -> None:
         """Journal what is queued, give the store up to ``wait`` seconds to take it, and stop.
@@ -404,6 +407,7 @@ class Writer:
             if record is None:
                 record = Record(0, 0, 0, ops)  # no journal: memory only, as before journals
         if self.offline:
+            self._offline_ops += len(ops)
             for event in flushes:
                 event.set()
             return
@@ -454,6 +458,9 @@ class Writer:
                 self._maybe_heartbeat()
             except _Stopping:
                 return
+            except StoreReplaced:
+                self._rewind()
+                continue
             except Exception:  # never let the writer die; report and go on
                 _notify("background writer error:\n" + traceback.format_exc())
                 time.sleep(RETRY_FIRST_S)
@@ -500,7 +507,11 @@ class Writer:
     def _loaded(self, record: Record) -> Record:
         if record.ops is not None or self._journal is None:
             return record
-        return read_record(self._journal.path, record.segment, record.offset)
+        loaded = read_record(self._journal.path, record.segment, record.offset)
+        if record.first:
+            assert loaded.ops is not None
+            loaded.ops, loaded.first = loaded.ops[record.first :], record.first
+        return loaded
 
     def _apply_span(self, ops: list[tuple[Any, ...]], position: Position) -> bool:
         """Commit ``ops`` and the journal position after them, however long the store takes
@@ -511,12 +522,16 @@ class Writer:
                 applied = self._commit(ops, position)
             except (OperationalError, DisconnectionError, StoreFileGone) as exc:
                 self._unavailable(exc)
+                if delay > RETRY_FIRST_S and self.engine is not None:
+                    # Connections that saw the failure may stay broken (a restarted
+                    # server, a file made read-only and back): reconnect.
+                    self.engine.dispose()
             except DBAPIError as exc:
                 if not exc.connection_invalidated:
                     self._refused = exc
                     return False
                 self._unavailable(exc)
-            except (_Stopping, KeyboardInterrupt, SystemExit):
+            except (_Stopping, StoreReplaced, KeyboardInterrupt, SystemExit):
                 raise
             except Exception as exc:
                 self._refused = exc
@@ -746,7 +761,47 @@ class Writer:
         if self._on_store_replaced is not None:
             self._on_store_replaced()
         self._file_identity = identity
-        _notify(f"the database file {self._sqlite_path} was replaced; writing to the new one.")
+        raise StoreReplaced(f"the database file {self._sqlite_path} was replaced")
+
+    def _rewind(self) -> None:
+        """The database file was replaced (restored from a backup, or made anew): write this
+        process's journal to it again, from where the new file says it stands (the start,
+        for a new file), so runs begun before the switch are complete in it."""
+        journal = self._journal
+        if not isinstance(journal, JournalWriter):
+            return
+        start = self._stored_position(journal.journal_id)
+        with self._journal_lock, self._cond:
+            pending = [record for record, _ in self._records]
+            stop = (pending[0].segment, pending[0].offset) if pending else None
+            earlier = []
+            for record in read_records(journal.path, start):
+                if stop is not None and (record.segment, record.offset) >= stop:
+                    break
+                earlier.append(
+                    Record(record.segment, record.offset, record.end, None, record.first)
+                )
+            self._records.extendleft((record, []) for record in reversed(earlier))
+            self._journaled += len(earlier)
+            self._cond.notify_all()
+        if start is None and not any(n == 1 for n, _ in journal_segments(journal.path)):
+            _notify(
+                f"the first segments of the journal {journal.path} were already deleted; the "
+                "new database gets what this process logged since then."
+            )
+        _notify(
+            f"the database file {self._sqlite_path} was replaced; writing everything this "
+            "process logged (from its journal) to the new one."
+        )
+
+    def _stored_position(self, journal_id: str) -> Position | None:
+        assert self.engine is not None
+        p = journal_progress.c
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(p.segment, p.offset, p.record_ops).where(p.journal_id == journal_id)
+            ).first()
+        return Position(*row) if row else None
 
     def _maybe_heartbeat(self) -> None:
         if not self.active_runs or self.problem is not None or self.engine is None:
@@ -778,6 +833,10 @@ class JournalRef(Protocol):
 
 class ReplayStopped(Exception):
     """A replay gave up: the store stayed unavailable (the journal is kept)."""
+
+
+class StoreReplaced(Exception):
+    """The SQLite database file was replaced by another one (restored, or new)."""
 
 
 class StoreFileGone(Exception):

@@ -127,11 +127,13 @@ def reset() -> None:
             _export(variable, None)
 
 
-def set_experiment(name: str) -> str:
-    """Make ``name`` the experiment of new runs (created when first used). Returns its id."""
+def set_experiment(name: str) -> str | None:
+    """Make ``name`` the experiment of new runs (created when first used). Returns its id
+    (None when logging offline: the experiment is created when the runs are synced)."""
     global _experiment
     name = validate_name(name, "Experiment name")
-    experiment_id = get_store().experiment_id(name)
+    # None offline (or while the store is unavailable): created when the runs reach it.
+    experiment_id = get_store().experiment_id_for_logging(name)
     _experiment = name
     _export(EXPERIMENT_ENV, name)  # for child processes, as set_store does
     return experiment_id
