@@ -1,0 +1,466 @@
+"""Executors: run step notebooks with papermill, locally in parallel or on a Dask cluster.
+
+papermill runs each step through its engine API: ``WarmKernelEngine`` is papermill's nbclient
+engine given an already running kernel from a ``KernelPool``, so a kernel start (~0.3-1 s) is
+paid once per worker instead of once per step. The first cell of every step notebook gives
+the step a clean namespace (``kernel.begin``); a kernel whose step failed is shut down, never
+reused.
+
+- ``LocalExecutor``: ``jobs`` threads, each step on a pooled kernel.
+- ``DaskExecutor``: each step is a task on a ``distributed`` cluster; every worker process
+  keeps its own kernel pool. Steps exchange values through the cache folder, so on a real
+  multi-machine cluster that folder must be shared (the same path on every worker).
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures
+import contextlib
+import os
+import re
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import PipelineError, SchedulerUnreachableError
+
+ENGINE_NAME = "jupyter-mlops"
+STDOUT_TAIL = 4000
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class StepTask:
+    """Everything a process needs to run one step (picklable: it travels to Dask workers)."""
+
+    step: str
+    notebook: dict[str, Any]  # the generated step notebook (nbformat 4 JSON)
+    output_path: str  # where papermill writes the executed notebook
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel_name: str | None = None
+    cwd: str | None = None
+    timeout: int | None = None
+    warm: bool = True
+
+
+@dataclass
+class StepResult:
+    step: str
+    ok: bool
+    started: float
+    ended: float
+    error: str | None = None  # "ename: evalue"
+    ename: str | None = None
+    traceback: str = ""
+    notebook: bytes | None = None  # the executed notebook
+    stdout: str = ""  # its tail
+    kernel_reused: bool = False
+    host: str = ""
+
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
+
+def _register_engine() -> None:
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import Engine, papermill_engines
+    from papermill.utils import merge_kwargs, remove_args
+
+    if ENGINE_NAME in papermill_engines._engines:
+        return
+
+    class WarmKernelEngine(Engine):
+        """papermill's nbclient engine, on a kernel that is already running (``km``)."""
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man: Any,
+            kernel_name: str,
+            km: Any = None,
+            log_output: bool = False,
+            stdout_file: Any = None,
+            stderr_file: Any = None,
+            start_timeout: int = 60,
+            execution_timeout: int | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+            final = merge_kwargs(
+                kwargs,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+            )
+            client = PapermillNotebookClient(nb_man, km=km, **final)
+            try:
+                return client.execute()
+            finally:
+                if km is not None and client.kc is not None:
+                    client.kc.stop_channels()  # the kernel stays up for the next step
+
+    papermill_engines.register(ENGINE_NAME, WarmKernelEngine)
+
+
+class KernelPool:
+    """Running kernels, reused step after step. Thread-safe."""
+
+    def __init__(self, cwd: str | None = None) -> None:
+        self.cwd = cwd
+        self.started = 0  # kernels started by this pool
+        self._idle: dict[str | None, list[Any]] = {}
+        self._starting: dict[str | None, int] = {}
+        self._busy: dict[str | None, int] = {}
+        self._all: list[Any] = []
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def _start(self, kernel_name: str | None) -> Any:
+        from jupyter_client import KernelManager
+        from jupyter_client.asynchronous import AsyncKernelClient
+
+        km = KernelManager(kernel_name=kernel_name or "python3")
+        km.client_factory = AsyncKernelClient  # nbclient drives the kernel asynchronously
+        km.start_kernel(cwd=self.cwd, env=dict(os.environ))
+        with self._cond:
+            self.started += 1
+            self._all.append(km)
+        return km
+
+    def prestart(self, kernel_name: str | None, count: int) -> None:
+        """Start kernels in the background until ``count`` are idle or starting."""
+        with self._cond:
+            have = (
+                len(self._idle.get(kernel_name, []))
+                + self._starting.get(kernel_name, 0)
+                + self._busy.get(kernel_name, 0)
+            )
+            missing = max(0, count - have)
+            self._starting[kernel_name] = self._starting.get(kernel_name, 0) + missing
+        for _ in range(missing):
+            threading.Thread(
+                target=self._start_idle, args=(kernel_name,), daemon=True, name="mlops-kernel"
+            ).start()
+
+    def _start_idle(self, kernel_name: str | None) -> None:
+        km = None
+        try:
+            km = self._start(kernel_name)
+        except Exception:  # noqa: BLE001 - acquire() starts one itself and reports the error
+            traceback.print_exc()
+        with self._cond:
+            self._starting[kernel_name] -= 1
+            if km is not None:
+                self._idle.setdefault(kernel_name, []).append(km)
+            self._cond.notify_all()
+
+    def acquire(self, kernel_name: str | None) -> tuple[Any, bool]:
+        """A running kernel: (manager, whether it ran a step before)."""
+        with self._cond:
+            while True:
+                idle = self._idle.get(kernel_name)
+                while idle:
+                    km = idle.pop()
+                    if km.is_alive():
+                        self._busy[kernel_name] = self._busy.get(kernel_name, 0) + 1
+                        return km, getattr(km, "_mlops_steps", 0) > 0
+                    self._drop(km)
+                if not self._starting.get(kernel_name):
+                    break
+                self._cond.wait()
+            self._busy[kernel_name] = self._busy.get(kernel_name, 0) + 1
+        try:
+            return self._start(kernel_name), False
+        except BaseException:
+            with self._cond:
+                self._busy[kernel_name] -= 1
+            raise
+
+    def release(self, km: Any, healthy: bool, kernel_name: str | None = None) -> None:
+        km._mlops_steps = getattr(km, "_mlops_steps", 0) + 1
+        with self._cond:
+            self._busy[kernel_name] = max(0, self._busy.get(kernel_name, 0) - 1)
+        if healthy and not self._closed and km.is_alive():
+            with self._cond:
+                self._idle.setdefault(kernel_name, []).append(km)
+                self._cond.notify_all()
+            return
+        self._stop(km)
+
+    def _drop(self, km: Any) -> None:
+        if km in self._all:
+            self._all.remove(km)
+
+    def _stop(self, km: Any) -> None:
+        with self._cond:
+            self._drop(km)
+        try:
+            km.shutdown_kernel(now=False)
+        except Exception:  # noqa: BLE001 - already dead
+            with contextlib.suppress(Exception):
+                km.shutdown_kernel(now=True)
+
+    def shutdown(self) -> None:
+        """Stop every kernel (waiting for the ones still starting)."""
+        with self._cond:
+            self._closed = True
+            while any(self._starting.values()):
+                self._cond.wait(timeout=60)
+            kernels = list(self._all)
+            self._idle.clear()
+        threads = [threading.Thread(target=self._stop, args=(km,)) for km in kernels]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+def execute_step(task: StepTask, pool: KernelPool | None) -> StepResult:
+    """Run one step notebook with papermill; never raises for a failure of the step."""
+    import socket
+
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    _register_engine()
+    started = time.time()
+    km, reused = (None, False)
+    if pool is not None and task.warm:
+        km, reused = pool.acquire(task.kernel_name)
+    ok, error, ename, trace = True, None, None, ""
+    try:
+        papermill.execute_notebook(
+            nbformat.from_dict(task.notebook),
+            task.output_path,
+            parameters=task.parameters or None,
+            engine_name=ENGINE_NAME,
+            kernel_name=task.kernel_name,
+            cwd=task.cwd,
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=task.timeout,
+            km=km,
+        )
+    except PapermillExecutionError as exc:
+        ok, ename = False, exc.ename
+        error = f"{exc.ename}: {exc.evalue}"
+        trace = _ANSI.sub("", "\n".join(exc.traceback if isinstance(exc.traceback, list) else []))
+    except BaseException as exc:  # noqa: BLE001 - a dead kernel, a timeout, an interrupt
+        ok, ename = False, type(exc).__name__
+        error = f"{type(exc).__name__}: {exc}".strip()
+        trace = "".join(traceback.format_exception(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            if km is not None and pool is not None:
+                pool.release(km, healthy=False, kernel_name=task.kernel_name)
+            raise
+    if km is not None and pool is not None:
+        pool.release(km, healthy=ok, kernel_name=task.kernel_name)
+    notebook = None
+    if os.path.exists(task.output_path):
+        with open(task.output_path, "rb") as handle:
+            notebook = handle.read()
+    return StepResult(
+        step=task.step,
+        ok=ok,
+        started=started,
+        ended=time.time(),
+        error=error,
+        ename=ename,
+        traceback=trace,
+        notebook=notebook,
+        stdout=_stdout_tail(notebook),
+        kernel_reused=reused,
+        host=socket.gethostname(),
+    )
+
+
+def _stdout_tail(notebook: bytes | None) -> str:
+    if not notebook:
+        return ""
+    import json
+
+    try:
+        cells = json.loads(notebook).get("cells", [])
+    except ValueError:
+        return ""
+    text = "".join(
+        "".join(output.get("text", ""))
+        for cell in cells
+        if cell.get("metadata", {}).get("tags") != ["mlops-generated"]
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stdout"
+    )
+    return text[-STDOUT_TAIL:]
+
+
+class Executor:
+    """Runs ``StepTask``s; ``submit`` returns a future of the ``StepResult``."""
+
+    name = "executor"
+    slots = 1  # how many steps it runs at once
+
+    def submit(self, task: StepTask) -> concurrent.futures.Future[StepResult]:
+        raise NotImplementedError
+
+    def prepare(self, kernel_name: str | None, count: int) -> None:
+        """``count`` steps are about to run: start what they need now."""
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def kernels_started(self) -> int:
+        return 0
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, jobs: int | None = None, *, warm: bool = True, cwd: str | None = None):
+        self.slots = jobs or os.cpu_count() or 1
+        self.warm = warm
+        self.pool = KernelPool(cwd) if warm else None
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.slots, thread_name_prefix="mlops-step"
+        )
+
+    def submit(self, task: StepTask) -> concurrent.futures.Future[StepResult]:
+        return self._threads.submit(execute_step, task, self.pool)
+
+    def prepare(self, kernel_name: str | None, count: int) -> None:
+        if self.pool is not None:
+            self.pool.prestart(kernel_name, min(self.slots, count))
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=True)
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    @property
+    def kernels_started(self) -> int:
+        return self.pool.started if self.pool is not None else 0
+
+
+# Dask -------------------------------------------------------------------------------------
+
+_worker_pool: KernelPool | None = None
+_worker_lock = threading.Lock()
+
+
+def _pool_of_this_worker() -> KernelPool:
+    global _worker_pool
+    with _worker_lock:
+        if _worker_pool is None:
+            _worker_pool = KernelPool()
+            atexit.register(_worker_pool.shutdown)
+        return _worker_pool
+
+
+def run_on_worker(task: StepTask) -> StepResult:
+    """The Dask task: one step, on this worker process's kernel pool."""
+    return execute_step(task, _pool_of_this_worker() if task.warm else None)
+
+
+def shutdown_worker_pool() -> int:
+    """Stop this worker's kernels (run on every worker when a pipeline ends)."""
+    global _worker_pool
+    with _worker_lock:
+        pool, _worker_pool = _worker_pool, None
+    if pool is None:
+        return 0
+    pool.shutdown()
+    return pool.started
+
+
+class DaskExecutor(Executor):
+    name = "dask"
+
+    def __init__(self, address: str, *, warm: bool = True, timeout: float = 10.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise PipelineError(
+                "--executor dask needs the 'distributed' package: pip install distributed"
+            ) from None
+        self.address = address
+        self.warm = warm
+        try:
+            self.client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachableError(
+                f"Cannot reach the Dask scheduler at {address!r}: {exc}".rstrip()
+            ) from None
+        except ValueError as exc:  # a malformed address
+            raise SchedulerUnreachableError(
+                f"{address!r} is not a Dask scheduler address ({exc})."
+            ) from None
+        threads = self.client.nthreads()
+        self.slots = max(1, sum(threads.values()))
+        self._kernels = 0
+
+    def submit(self, task: StepTask) -> concurrent.futures.Future[StepResult]:
+        future: concurrent.futures.Future[StepResult] = concurrent.futures.Future()
+        dask_future = self.client.submit(run_on_worker, task, pure=False, key=_task_key(task))
+
+        def done(finished: Any) -> None:
+            try:
+                future.set_result(finished.result())
+            except BaseException as exc:  # noqa: BLE001 - a lost worker, a cancelled task
+                now = time.time()
+                future.set_result(
+                    StepResult(
+                        step=task.step,
+                        ok=False,
+                        started=now,
+                        ended=now,
+                        error=f"{type(exc).__name__}: {exc}",
+                        ename=type(exc).__name__,
+                        traceback="".join(traceback.format_exception(exc)),
+                    )
+                )
+
+        dask_future.add_done_callback(done)
+        return future
+
+    def close(self) -> None:
+        try:
+            if self.warm:
+                started = self.client.run(shutdown_worker_pool)
+                self._kernels = sum(started.values())
+        finally:
+            self.client.close()
+
+    @property
+    def kernels_started(self) -> int:
+        return self._kernels
+
+
+def _task_key(task: StepTask) -> str:
+    import uuid
+
+    return f"mlops-step-{task.step}-{uuid.uuid4().hex[:8]}"
+
+
+def make_executor(
+    kind: str,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    warm: bool = True,
+    cwd: str | None = None,
+) -> Executor:
+    if kind == "local":
+        return LocalExecutor(jobs, warm=warm, cwd=cwd)
+    if kind == "dask":
+        if not scheduler:
+            raise PipelineError("--executor dask needs --scheduler ADDRESS (tcp://host:port).")
+        return DaskExecutor(scheduler, warm=warm)
+    raise PipelineError(f"Unknown executor {kind!r}: use 'local' or 'dask'.")
