@@ -74,11 +74,28 @@ def test_runs_list_table(two_runs: dict[str, str], capsys: pytest.CaptureFixture
         "START",
         "(UTC)",
         "DURATION",
+        "PARAMS",  # the params that vary between the listed runs
         "METRICS",
     ]
     assert lines[1].startswith(two_runs["beta"])  # newest first
     assert lines[2].startswith(two_runs["alpha"])
     assert "cli-exp" in lines[2] and "FINISHED" in lines[2] and "acc=0.9" in lines[2]
+    assert "lr=0.1" in lines[2] and "lr=" not in lines[1]
+
+
+def test_runs_list_shows_only_the_params_that_vary(
+    tmp_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for lr in (0.1, 0.01):
+        with mlops.start_run("sweep", params={"lr": lr, "epochs": 30, "optimizer": "sgd"}):
+            pass
+    mlops.flush()
+    code, out, err = cli(capsys, "runs", "list")
+    assert code == 0, err
+    header, newest, oldest = out.strip().splitlines()
+    assert "PARAMS" in header.split()
+    assert "lr=0.01" in newest and "lr=0.1" in oldest
+    assert "epochs" not in out and "optimizer" not in out  # the same in every run
 
 
 def test_runs_list_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -488,3 +488,77 @@ def test_track_cell_output_follows_ipythons_semicolon_rule(kernel: Kernel) -> No
     assert results(kernel.run("%%track\nvalue + 1;")) == []
     assert results(kernel.run("%%track\nvalue + 1;  # quiet, with a note")) == []
     assert results(kernel.run("%%track\nvalue + 1  # a note; not quiet")) == ["42"]
+
+
+# -- what a %%track run records (issue: runs record exactly what happened) ---------------------
+
+
+def test_track_params_parse_and_store_as_log_param_does_and_bind_as_variables(
+    kernel: Kernel,
+) -> None:
+    cell = kernel.run(
+        "%%track one-rule --param l1_ratio=1 --param lr=0.10 --param name='big model' --bind\n"
+        "import jupyter_mlops as mlops\n"
+        "mlops.log_param('l1_ratio', 1.0)  # the same value as typed: not a change\n"
+        "mlops.log_param('lr', 0.1)\n"
+        "print(type(l1_ratio).__name__, lr, name, mlops.active_run().params['lr'])"
+    )
+    assert error_of(cell) is None, cell.outputs
+    assert text_of(cell, "stdout").strip() == "int 0.1 big model 0.1"
+    run = kernel.finished_run("one-rule")
+    assert run.status == "FINISHED"
+    assert run.params == {"l1_ratio": "1", "lr": "0.1", "name": "big model"}
+
+    # a different value is still refused: params are immutable
+    cell = kernel.run(
+        "%%track changed --param l1_ratio=1\n"
+        "import jupyter_mlops as mlops\n"
+        "mlops.log_param('l1_ratio', 0.5)"
+    )
+    assert error_of(cell) is not None and "immutable" in error_of(cell).evalue
+
+
+def test_track_run_lists_the_packages_the_cell_imported(kernel: Kernel) -> None:
+    cell = kernel.run("%%track imports-late\nimport sortedcontainers\nsortedcontainers.SortedList()")
+    assert error_of(cell) is None, cell.outputs
+
+    def packages() -> dict[str, str] | None:
+        run = kernel.finished_run("imports-late")
+        found = {p.lower(): v for p, v in run.environment["packages"].items()}
+        return found if "sortedcontainers" in found else None
+
+    assert wait_for(packages, "sortedcontainers in the run's packages")
+
+
+def test_track_traceback_is_plain_and_hides_jupyter_mlops_frames(kernel: Kernel) -> None:
+    cell = kernel.run(
+        "%%track hidden-frames\n"
+        "def load(path):\n"
+        "    raise FileNotFoundError(path)\n"
+        "load('data.csv')"
+    )
+    assert error_of(cell) is not None
+    run = kernel.finished_run("hidden-frames")
+    assert run.error.startswith("Traceback (most recent call last):\n"), run.error
+    assert "jupyter_mlops" not in run.error, run.error
+    assert "\x1b" not in run.error
+    assert f'File "Cell In[{cell.execution_count}]", line 4, in <module>' in run.error
+    assert "load('data.csv')" in run.error  # the source line is shown under its frame
+    assert run.error.rstrip().endswith("FileNotFoundError: data.csv")
+    assert run.cells[0].error == run.error
+
+
+def test_log_artifact_leaves_no_stray_output(kernel: Kernel) -> None:
+    (kernel.root / "notes.txt").write_text("hello")
+    cell = kernel.run(
+        "%%track with-artifact\nimport jupyter_mlops as mlops\nmlops.log_artifact('notes.txt')"
+    )
+    assert error_of(cell) is None, cell.outputs
+    assert [o for o in cell.outputs if o.output_type == "execute_result"] == []
+    assert dict(kernel.finished_run("with-artifact").artifacts) == {"notes.txt": 5}
+
+
+def test_mlops_runs_hints_to_quote_a_date(kernel: Kernel) -> None:
+    cell = kernel.run("%mlops runs --filter 'params.start_date = 2020-01-01'")
+    message = usage_error_of(cell)
+    assert message is not None and "quote dates" in message and "'2020-01-01'" in message

@@ -7,6 +7,8 @@ import math
 from collections.abc import Sequence
 
 from ..store import RunRecord
+from ..tracking.capture import strip_ansi
+from ..tracking.parameters import GIVEN_TAG, UNCHECKED_TAG
 
 
 def format_time(ms: int | None) -> str:
@@ -37,12 +39,29 @@ def _one_line(text: str) -> str:
     return "".join(" " if c in "\r\n\t\v\f" else c for c in text)
 
 
-def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> str:
+def varying_params(records: Sequence[RunRecord]) -> list[str]:
+    """The param keys whose value differs between the runs (missing counts as a value), in
+    first-seen order: what tells the runs of a sweep apart."""
+    keys: dict[str, None] = {}
+    for r in records:
+        keys.update(dict.fromkeys(r.params))
+    return [k for k in keys if len({r.params.get(k) for r in records}) > 1]
+
+
+def format_runs_table(
+    records: Sequence[RunRecord], metric_limit: int = 3, param_limit: int = 3
+) -> str:
     if not records:
         return "No runs."
-    header = ["RUN_ID", "NAME", "EXPERIMENT", "STATUS", "START (UTC)", "DURATION", "METRICS"]
+    varying = varying_params(records)
+    header = ["RUN_ID", "NAME", "EXPERIMENT", "STATUS", "START (UTC)", "DURATION"]
+    header += ["PARAMS"] if varying else []
+    header += ["METRICS"]
     rows = []
     for r in records:
+        params = ", ".join(f"{k}={r.params[k]}" for k in varying[:param_limit] if k in r.params) + (
+            ", ..." if len(varying) > param_limit else ""
+        )
         metrics = ", ".join(
             f"{k}={format_number(v)}" for k, v in sorted(r.metrics.items())[:metric_limit]
         )
@@ -56,11 +75,13 @@ def format_runs_table(records: Sequence[RunRecord], metric_limit: int = 3) -> st
                 r.status,
                 format_time(r.start_time),
                 format_duration(r.start_time, r.end_time),
+                *([_one_line(params)] if varying else []),
                 _one_line(metrics),
             ]
         )
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    widths = [min(w, 40) if i in (1, 2) else w for i, w in enumerate(widths)]
+    capped = {1: 40, 2: 40, 6: 60} if varying else {1: 40, 2: 40}
+    widths = [min(w, capped.get(i, w)) for i, w in enumerate(widths)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(str(c)[:w].ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
@@ -91,10 +112,12 @@ def format_run_text(r: RunRecord) -> str:
         )
     if r.environment:
         out.append(f"  python     : {r.environment.get('python')} on {r.environment.get('host')}")
-    for title, items in (("Params", r.params), ("Tags", r.tags)):
-        if items:
-            out.append(f"{title}:")
-            out += [f"  {k} = {v}" for k, v in sorted(items.items())]
+    if r.params:
+        out.append("Params:")
+        out += [f"  {k} = {v}{_param_origin(r, k)}" for k, v in sorted(r.params.items())]
+    if r.tags:
+        out.append("Tags:")
+        out += [f"  {k} = {v}" for k, v in sorted(r.tags.items())]
     if r.metrics:
         out.append("Metrics (latest):")
         out += [f"  {k} = {format_number(v)}" for k, v in sorted(r.metrics.items())]
@@ -111,10 +134,22 @@ def format_run_text(r: RunRecord) -> str:
         out += [f"  {line}" for line in r.source.splitlines()]
     if r.error:
         out.append("Error:")
-        out += [f"  {line}" for line in r.error.rstrip().splitlines()[-15:]]
+        # Runs stored before tracebacks were kept plain may hold colour codes.
+        out += [f"  {line}" for line in strip_ansi(r.error).rstrip().splitlines()[-15:]]
     if r.artifacts:
         out.append("Artifacts:")
         out += [f"  {path}  ({size} bytes)" for path, size in r.artifacts]
     if r.children:
         out.append(f"Child runs: {', '.join(r.children)}")
     return "\n".join(out)
+
+
+def _param_origin(r: RunRecord, key: str) -> str:
+    """`` (-p)`` / `` (default)`` for a notebook run's params: given, or the parameters cell's
+    default; `` (-p, unchecked)`` for a value the notebook's parameters cell does not define."""
+    if GIVEN_TAG not in r.tags and UNCHECKED_TAG not in r.tags:
+        return ""
+    given = set(r.tags.get(GIVEN_TAG, "").split(","))
+    if key in set(r.tags.get(UNCHECKED_TAG, "").split(",")):
+        return "  (-p, unchecked)"
+    return "  (-p)" if key in given else "  (default)"

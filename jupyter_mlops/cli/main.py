@@ -9,15 +9,18 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..exceptions import MLOpsError
-from . import manage
+from ..exceptions import InvalidFilterError, MLOpsError
+from ..tracking.filter_hints import with_hint
+from . import manage, sync
 from .format import format_run_text, format_runs_table
+from .parameters import add_parameter_options, join_param_pairs
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jupyter mlops",
-        description="jupyter-mlops: tracked runs, headless notebooks and pipelines.",
+        # Only what exists: the commands themselves are listed below, from the parsers.
+        description="jupyter-mlops: the MLOps toolkit inside Jupyter.",
     )
     parser.add_argument(
         "--store",
@@ -60,15 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         help="where to write the executed notebook (default: kept only as the run's artifact)",
     )
+    add_parameter_options(run)
     run.add_argument(
-        "-p",
-        "--param",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="papermill parameter (value parsed as a Python literal, else text)",
+        "--experiment",
+        "-e",
+        help="experiment of the notebook run (default: the one the notebook sets, else the "
+        "current one)",
     )
-    run.add_argument("--experiment", "-e", help="experiment of the notebook's runs")
     run.add_argument("--name", help="name of the notebook run (default: the notebook's name)")
     run.add_argument("--kernel", "-k", help="kernel name (default: the notebook's)")
     run.add_argument("--cwd", help="working directory (default: the notebook's folder)")
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=_positive_int, default=None, help="seconds a cell may run before it fails"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sync.add_parser(commands, store_option)
     return parser
 
 
@@ -105,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_papermill_words(sys.argv[1:] if argv is None else argv))
     if args.version:
         from .._version import __version__
 
@@ -121,6 +123,8 @@ def _main(argv: Sequence[str] | None) -> int:
             from .run_notebook import run_notebook_command
 
             return run_notebook_command(args)
+        if args.command == "sync":
+            return sync.run(args)
     except MLOpsError as exc:
         print(f"jupyter mlops: error: {exc}", file=sys.stderr)
         return 2
@@ -129,6 +133,17 @@ def _main(argv: Sequence[str] | None) -> int:
         return 130
     parser.print_help()
     return 2
+
+
+def _papermill_words(argv: Sequence[str]) -> list[str]:
+    """``run`` takes papermill's ``-p NAME VALUE`` too (see ``cli/parameters.py``)."""
+    words = list(argv)
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if words[i] == "--store" else 1  # options before COMMAND
+    if i < len(words) and words[i] == "run":
+        return words[: i + 1] + join_param_pairs(words[i + 1 :])
+    return words
 
 
 def open_store(url: str | None) -> Any:
@@ -158,12 +173,15 @@ def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 )
                 return 2
             experiment_ids = [known[name] for name in args.experiment]
-        records, _ = store.search_runs(
-            experiment_ids=experiment_ids,
-            filter=args.filter,
-            order_by=args.order_by,
-            limit=args.limit,
-        )
+        try:
+            records, _ = store.search_runs(
+                experiment_ids=experiment_ids,
+                filter=args.filter,
+                order_by=args.order_by,
+                limit=args.limit,
+            )
+        except InvalidFilterError as exc:
+            raise with_hint(exc, args.filter) from None
         if args.format == "json":
             print(json.dumps([r.summary() for r in records], indent=2))
         else:

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from collections import Counter
+from typing import TYPE_CHECKING
 
-from ..exceptions import InvalidParameterError, NotebookExecutionError
-from ..tracking.notebook import execute_notebook, load_notebook, parse_parameter
+from ..exceptions import NotebookExecutionError
+from ..tracking.notebook import execute_notebook, load_notebook
 from .main import open_store
+from .parameters import collect_parameters
+
+if TYPE_CHECKING:
+    from ..store import RunRecord, Store
 
 
 def run_notebook_command(args: argparse.Namespace) -> int:
-    parameters: dict[str, Any] = {}
-    for text in args.param:
-        key, value = parse_parameter(text)
-        if key in parameters and parameters[key] != value:
-            raise InvalidParameterError(
-                f"Parameter {key} is given twice ({parameters[key]!r} and {value!r})."
-            )
-        parameters[key] = value
+    parameters = collect_parameters(args)
     load_notebook(args.notebook)  # fail on a bad path before touching the store
     store = open_store(args.store)
     progress = not args.no_progress and sys.stderr.isatty()
@@ -34,6 +32,7 @@ def run_notebook_command(args: argparse.Namespace) -> int:
             cwd=args.cwd,
             timeout=args.timeout,
             progress=progress,
+            allow_unknown_params=args.allow_unknown_params,
         )
     except NotebookExecutionError as exc:
         store.flush()
@@ -45,8 +44,19 @@ def run_notebook_command(args: argparse.Namespace) -> int:
     store.flush()
     record = store.get_run(run.run_id)
     print(
-        f"Run {record.name} ({record.run_id}) {record.status}: "
-        f"{len(record.cells or [])} cells, {len(record.children or [])} child runs"
+        f"Run {record.name} ({record.run_id}) {record.status} in experiment "
+        f"{record.experiment!r}: {len(record.cells or [])} cells, "
+        f"{len(record.children or [])} child runs"
+        + _elsewhere(store, record)
         + (f", output {args.output}" if args.output else "")
     )
     return 0
+
+
+def _elsewhere(store: Store, record: RunRecord) -> str:
+    """Child runs in other experiments than the notebook run's, said plainly."""
+    counts = Counter(store.get_run(child).experiment for child in record.children or [])
+    counts.pop(record.experiment, None)
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{n} in {name!r}" for name, n in sorted(counts.items())) + ")"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
@@ -24,14 +25,21 @@ class MagicArgumentParser(argparse.ArgumentParser):
         return self.parse_args(words)
 
 
-def parse_key_values(pairs: list[str] | None, what: str = "--param") -> dict[str, str]:
-    """``["lr=0.1", "name=a b"]`` -> dict; a pair without ``=`` or with an empty key fails."""
-    out: dict[str, str] = {}
+def parse_key_values(
+    pairs: list[str] | None, what: str = "--param", parse: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
+    """``["lr=0.1", "name=a b"]`` -> dict; a pair without ``=`` or with an empty key fails.
+
+    ``parse`` turns each value text into the value (params: ``parse_param_value``); without
+    it values stay text (tags).
+    """
+    out: dict[str, Any] = {}
     for pair in pairs or []:
-        key, sep, value = pair.partition("=")
+        key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"{what} expects KEY=VALUE, got {pair!r}.")
         key = key.strip()
+        value = parse(text) if parse is not None else text
         if key in out and out[key] != value:
             # Which one would the run record? Params are immutable: refuse, don't guess.
             raise UsageError(f"{what} {key} is given twice ({out[key]!r} and {value!r}).")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import json
 import sys
 import time
-import traceback
 from typing import Any
 
 from IPython.core.displayhook import DisplayHook
@@ -15,21 +15,25 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from ..config import mask_url
-from ..exceptions import MLOpsError
+from ..exceptions import InvalidFilterError, MLOpsError
 from ..store.writer import now_ms
 from ..tracking import fluent
 from ..tracking.capture import (
     StreamTail,
     current_cell_id,
     current_execution_count,
+    environment_info,
+    format_traceback,
     notebook_path,
+    output_tail,
 )
-from ..tracking.run import ActiveRun
+from ..tracking.filter_hints import with_hint
+from ..tracking.run import ActiveRun, parse_param_value
 from .args import MagicArgumentParser, parse_key_values, single_value
 
 TRACK_USAGE = """\
-%%track [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...] [--no-live]
-    Track this cell as one run.
+%%track [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...] [--bind] [--no-live]
+    Track this cell as one run. --bind also assigns each --param as a variable of the cell.
 %track start [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...]
     Start a session run recording every cell executed until %track stop.
 %track stop
@@ -44,6 +48,8 @@ def _track_parser(prog: str) -> MagicArgumentParser:
     parser.add_argument("--param", "-p", action="append", default=[], metavar="K=V")
     parser.add_argument("--tag", "-t", action="append", default=[], metavar="K=V")
     parser.add_argument("--no-live", action="store_true")
+    if prog == "%%track":
+        parser.add_argument("--bind", action="store_true")
     return parser
 
 
@@ -66,7 +72,12 @@ class MLOpsMagics(Magics):
         return self._track_cell(line, args, cell)
 
     def _start(self, args: Any, **columns: Any) -> ActiveRun:
-        params = parse_key_values(args.param, "--param")
+        params = parse_key_values(args.param, "--param", parse_param_value)
+        if getattr(args, "bind", False):
+            bad = [key for key in params if not key.isidentifier()]
+            if bad:
+                raise UsageError(f"--bind: param {bad[0]!r} is not a Python variable name.")
+        args.values = params
         tags = parse_key_values(args.tag, "--tag")
         try:
             return fluent.start_run(
@@ -112,6 +123,10 @@ class MLOpsMagics(Magics):
             "source": source,
             "start_time": now_ms(),
         }
+        if args.bind:
+            # The values as --param parsed them (the numbers are numbers), as papermill
+            # assigns a notebook's parameters.
+            self.shell.user_ns.update(args.values)
         started = time.perf_counter()
         stdout, stderr = sys.stdout, sys.stderr
         tail = StreamTail(stdout)
@@ -122,7 +137,7 @@ class MLOpsMagics(Magics):
         except BaseException as exc:
             sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
             status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            error = "".join(traceback.format_exception(exc))
+            error = format_traceback(exc)
             self._finish_cell(run, cell_row, started, status, error, _combine(tail, err_tail))
             raise
         sys.stdout, err_tail, sys.stderr = stdout, sys.stderr, stderr
@@ -172,6 +187,7 @@ class MLOpsMagics(Magics):
         )
         run.record_cell(cell_row)
         run.update(stdout=output)
+        _complete_environment(run)
         run.end(status, error=error)
 
     def _compile(
@@ -246,6 +262,7 @@ class MLOpsMagics(Magics):
                 self.shell.events.unregister(name, callback)
         self.session = None
         session.update(source="\n\n".join(self._session_sources))
+        _complete_environment(session)
         if session.status == "RUNNING":
             session.end("FINISHED")
         if report:
@@ -288,7 +305,7 @@ class MLOpsMagics(Magics):
             "start_time": pending["start_time"],
             "duration_ms": (time.perf_counter() - pending["start"]) * 1000.0,
             "status": status,
-            "error": None if error is None else "".join(traceback.format_exception(error)),
+            "error": None if error is None else format_traceback(error),
         }
         self._session_cells += 1
         self._session_sources.append(f"# In[{count}]:\n{pending['source']}")
@@ -343,6 +360,8 @@ class MLOpsMagics(Magics):
                     order_by=args.order_by or "start_time DESC",
                     limit=args.limit,
                 )
+            except InvalidFilterError as exc:
+                raise UsageError(str(with_hint(exc, args.filter))) from None
             except MLOpsError as exc:
                 raise UsageError(str(exc)) from None
         raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")
@@ -371,8 +390,11 @@ def _has_top_level_await(tree: ast.Module) -> bool:
 
 
 def _combine(out: StreamTail, err: Any) -> str:
-    text = out.tail()
-    err_text = err.tail() if isinstance(err, StreamTail) else ""
-    if err_text:
-        text = f"{text}\n[stderr]\n{err_text}" if text else f"[stderr]\n{err_text}"
-    return text
+    return output_tail(out.tail(), err.tail() if isinstance(err, StreamTail) else "")
+
+
+def _complete_environment(run: ActiveRun) -> None:
+    """Capture the environment again as the run ends: a cell that imports scikit-learn ran
+    with scikit-learn, though it was not imported when the run started (off the cell's
+    thread, after the capture made at the start)."""
+    run.update_later(lambda: {"environment": json.dumps(environment_info())})

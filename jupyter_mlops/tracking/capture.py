@@ -7,13 +7,29 @@ never from the cell being tracked.
 from __future__ import annotations
 
 import os
-import platform
+import re
 import subprocess
-import sys
 import threading
 import time
+import traceback
+import types
 from collections import deque
 from typing import Any, TextIO
+
+from .environment import environment_info, imported_package_versions
+
+__all__ = [
+    "StreamTail",
+    "current_cell_id",
+    "current_execution_count",
+    "environment_info",
+    "format_traceback",
+    "git_info",
+    "imported_package_versions",
+    "notebook_path",
+    "output_tail",
+    "strip_ansi",
+]
 
 MAX_DIFF_BYTES = 100_000
 STDOUT_TAIL_CHARS = 10_000
@@ -74,61 +90,6 @@ def git_info(path: str | None = None) -> dict[str, Any] | None:
     with _git_lock:
         _git_cache[cwd] = (time.monotonic(), info)
     return info
-
-
-_dist_map: dict[str, list[str]] | None = None
-
-
-_versions_cache: tuple[int, dict[str, str]] | None = None
-
-
-def imported_package_versions() -> dict[str, str]:
-    """Versions of the distributions whose top-level modules are imported right now.
-
-    Cached until the number of imported modules changes: thousands of runs in one loop must
-    not walk package metadata thousands of times.
-    """
-    global _dist_map, _versions_cache
-    from importlib import metadata
-
-    module_count = len(sys.modules)
-    cached = _versions_cache
-    if cached is not None and cached[0] == module_count:
-        return dict(cached[1])
-
-    if _dist_map is None:
-        try:
-            _dist_map = metadata.packages_distributions()
-        except Exception:
-            _dist_map = {}
-    top_level = {name.partition(".")[0] for name in list(sys.modules)}
-    versions: dict[str, str] = {}
-    for module in top_level:
-        if module.startswith("_"):
-            continue
-        for dist in _dist_map.get(module, ()):
-            if dist in versions:
-                continue
-            try:
-                versions[dist] = metadata.version(dist)
-            except Exception:
-                continue
-    result = dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
-    _versions_cache = (module_count, result)
-    return dict(result)
-
-
-def environment_info() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "executable": sys.executable,
-        "host": platform.node(),
-        "pid": os.getpid(),
-        "cwd": os.getcwd(),
-        "packages": imported_package_versions(),
-    }
 
 
 def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
@@ -202,3 +163,80 @@ class StreamTail:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def output_tail(stdout: str, stderr: str = "", limit: int = STDOUT_TAIL_CHARS) -> str:
+    """What a run stores as its output: the stdout tail, then the stderr tail after a
+    ``[stderr]`` line (as ``%%track`` and ``jupyter mlops run`` both record it)."""
+    stdout, stderr = stdout[-limit:], stderr[-limit:]
+    if not stderr:
+        return stdout
+    return f"{stdout}\n[stderr]\n{stderr}" if stdout else f"[stderr]\n{stderr}"
+
+
+# CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks), as IPython's
+# tracebacks and progress bars write them.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape codes: the colours stay where a front end renders them
+    (the executed notebook), the store keeps plain text."""
+    return _ANSI.sub("", text)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _hidden(frame: types.FrameType) -> bool:
+    """Frames a user does not need to see: jupyter-mlops's own, and those that ask to be hidden
+    (IPython's ``__tracebackhide__`` convention, as IPython's own display honours it)."""
+    filename = os.path.abspath(frame.f_code.co_filename)
+    if filename.startswith(_PACKAGE_DIR + os.sep):
+        return True
+    try:
+        return bool(frame.f_locals.get("__tracebackhide__"))
+    except Exception:
+        return False
+
+
+def _cell_name(filename: str) -> str | None:
+    """``Cell In[3]`` for the file name IPython compiled cell 3 under, as IPython shows it."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return None
+    shell = get_ipython()
+    formatter = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    if formatter is None:
+        return None
+    try:
+        named = formatter(filename)
+    except Exception:
+        return None
+    return f"{named[0]} {named[1]}" if named else None
+
+
+def format_traceback(exc: BaseException, tb: types.TracebackType | None = None) -> str:
+    """The plain-text traceback of ``exc`` as a run stores it: lines joined by newlines, no
+    colour codes, without jupyter-mlops's own frames, notebook cells named ``Cell In[n]``.
+
+    Every frame is kept when hiding would leave none (an error inside jupyter-mlops itself).
+    """
+    tb = exc.__traceback__ if tb is None else tb
+    frames = []
+    walk = tb
+    while walk is not None:
+        frames.append(walk)
+        walk = walk.tb_next
+    kept = [t for t in frames if not _hidden(t.tb_frame)] or frames
+    shown: types.TracebackType | None = None
+    for t in reversed(kept):  # rebuild the chain; the exception's own traceback is untouched
+        shown = types.TracebackType(shown, t.tb_frame, t.tb_lasti, t.tb_lineno)
+    report = traceback.TracebackException(type(exc), exc, shown, compact=True)
+    for summary in report.stack:
+        name = _cell_name(summary.filename)
+        if name is not None:
+            _ = summary.line  # read the source line while the real file name finds it
+            summary.filename = name
+    return strip_ansi("".join(report.format()))

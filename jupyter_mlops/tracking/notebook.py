@@ -1,14 +1,24 @@
 """Execute a notebook headless with papermill as one tracked run.
 
 The notebook run is the parent; runs the notebook starts itself (``%%track``, ``start_run``)
-become its children through ``JUPYTER_MLOPS_PARENT_RUN`` in the kernel's environment. Every
-executed cell is recorded on the parent run, and the executed notebook is kept as its artifact.
+become its children through ``JUPYTER_MLOPS_PARENT_RUN`` in the kernel's environment. The run
+records what the notebook ran with and where:
+
+- its parameters: the parameters cell's defaults and the given values over them, checked
+  against that cell first (``parameters.py``);
+- every executed cell, the tail of the notebook's stdout/stderr, and the executed notebook
+  as an artifact;
+- the kernel's interpreter and packages, asked of the kernel itself (``papermill_engine.py``);
+- numbers and short text the notebook glued with scrapbook, as metrics and tags;
+- the experiment: the one given, else the one the notebook set (``%experiment``), so the
+  notebook run sits with its child runs.
 """
 
 from __future__ import annotations
 
-import ast
+import json
 import os
+import platform
 import sys
 import tempfile
 import traceback
@@ -20,52 +30,64 @@ import nbformat
 
 from ..exceptions import InvalidParameterError, NotebookExecutionError, StoreError
 from . import fluent
-from .run import ActiveRun
+from .capture import git_info, output_tail, strip_ansi
+from .parameters import for_papermill, resolve_parameters
+from .run import ActiveRun, parse_param_value
+from .scraps import record_scraps
 
 EXECUTED_ARTIFACT = "executed.ipynb"
 
 
 def parse_parameter(text: str) -> tuple[str, Any]:
-    """``"lr=0.1"`` -> ("lr", 0.1): the value as a Python literal when it is one, else text."""
+    """``"lr=0.1"`` -> ("lr", 0.1): the value as the parameter rule reads it
+    (``run.parse_param_value``: a Python literal when it is one, else text)."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
         raise InvalidParameterError(f"Parameter must be KEY=VALUE, got {text!r}.")
     if not key.isidentifier():
         raise InvalidParameterError(f"Parameter name {key!r} is not a Python identifier.")
-    try:
-        value: Any = ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        lowered = raw.strip().lower()
-        value = {"true": True, "false": False, "none": None, "null": None}.get(lowered, raw)
-    if not _papermill_value(value):
-        # papermill injects str, numbers, bools, None, lists and dicts; a tuple became the
-        # text of the tuple, and a set or bytes failed the run after it had started.
-        value = raw
-    return key, value
-
-
-def _papermill_value(value: Any) -> bool:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
-    if isinstance(value, list):
-        return all(_papermill_value(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _papermill_value(v) for k, v in value.items())
-    return False
+    return key, parse_param_value(raw)
 
 
 def load_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
+    """Read and validate a notebook, normalized as papermill reads it (see ``normalize``)."""
     notebook = Path(path)
     if not notebook.is_file():
         raise InvalidParameterError(f"Notebook {str(notebook)!r} does not exist.")
     try:
-        node = nbformat.read(notebook, as_version=4)
+        node = normalize(nbformat.read(notebook, as_version=4))
         nbformat.validate(node)
     except Exception as exc:
         raise InvalidParameterError(
             f"{str(notebook)!r} is not a valid Jupyter notebook: {exc}".splitlines()[0]
         ) from None
+    return node
+
+
+def normalize(node: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A notebook papermill runs is run here too. Editors write cell ids into notebooks that
+    say nbformat 4.2, which the 4.2 schema refuses ('id' was unexpected); papermill upgrades
+    such notebooks to 4.5. So do we, keeping the cells' own ids (papermill would replace
+    them, and they are how runs point back at their cells) and adding the missing ones."""
+    if node.get("nbformat") != 4 or node.get("nbformat_minor", 0) >= 5:
+        return node
+    if not any("id" in cell for cell in node.cells):
+        upgraded = nbformat.v4.upgrade(node)
+        return upgraded if upgraded is not None else node
+    from nbformat.corpus.words import generate_corpus_id
+
+    seen: set[str] = set()
+    for cell in node.cells:
+        cell_id = cell.get("id")
+        valid = isinstance(cell_id, str) and 0 < len(cell_id) <= 64 and cell_id not in seen
+        if not valid or not all(c.isalnum() or c in "-_" for c in cell_id):
+            cell_id = generate_corpus_id()
+            while cell_id in seen:
+                cell_id = generate_corpus_id()
+            cell["id"] = cell_id
+        seen.add(cell_id)
+    node["nbformat_minor"] = 5
     return node
 
 
@@ -80,13 +102,19 @@ def execute_notebook(
     cwd: str | None = None,
     timeout: int | None = None,
     progress: bool = False,
+    allow_unknown_params: bool = False,
 ) -> ActiveRun:
     """Run ``notebook`` with papermill as a tracked run; returns the ended run.
 
-    Raises :class:`NotebookExecutionError` (after recording the run as FAILED) when a cell
-    fails.
+    ``parameters`` must be names the notebook's parameters cell defines
+    (:class:`~jupyter_mlops.exceptions.UnknownParameterError` before anything runs, naming the
+    ones it does), unless ``allow_unknown_params``. ``experiment`` pins the run's experiment;
+    without it the run follows the experiment the notebook sets. Raises
+    :class:`NotebookExecutionError` (after recording the run as FAILED) when a cell fails.
     """
     import papermill
+
+    from .papermill_engine import ENGINE_NAME
 
     source = Path(notebook).resolve()
     node = load_notebook(source)
@@ -96,40 +124,54 @@ def execute_notebook(
         )
     if cwd is not None and not Path(cwd).is_dir():
         raise InvalidParameterError(f"Working directory {str(cwd)!r} does not exist.")
-    _check_kernel(kernel_name or node.metadata.get("kernelspec", {}).get("name"), source)
-    params = dict(parameters or {})
+    resolved = resolve_parameters(
+        node, parameters, allow_unknown=allow_unknown_params, name=f"Notebook {source.name!r}"
+    )
+    kernel = kernel_name or node.metadata.get("kernelspec", {}).get("name")
+    _check_kernel(kernel, source)
+    params, tags = resolved.record()
+    start_experiment = experiment or fluent.current_experiment()
     run = fluent.start_run(
         name or source.stem,
         experiment=experiment,
         params=params,
+        tags=tags,
         kind="notebook",
         notebook_path=str(source),
         live=False,
+        capture=False,  # the environment is the kernel's, captured in the kernel below
     )
+    run.update_later(lambda: {"git": _json_or_none(git_info(str(source.parent)))})
     store = run.store
     env_keys = {
         "JUPYTER_MLOPS_STORE": store.url,
         "JUPYTER_MLOPS_ARTIFACTS": store.artifacts.root_url,
         fluent.PARENT_RUN_ENV: run.run_id,
-        fluent.EXPERIMENT_ENV: experiment or fluent.current_experiment(),
+        fluent.EXPERIMENT_ENV: start_experiment,
         "JUPYTER_MLOPS_NOTEBOOK": str(source),
     }
     saved = {k: os.environ.get(k) for k in env_keys}
     os.environ.update({k: v for k, v in env_keys.items() if v})
     store.flush()  # the kernel's runs reference this run: it must exist first
+    capture: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
         out_path = Path(output).resolve() if output else Path(scratch) / source.name
+        prepared = Path(scratch) / "input" / source.name
+        prepared.parent.mkdir()
+        nbformat.write(for_papermill(node), prepared)
         failure: BaseException | None = None
         try:
             papermill.execute_notebook(
-                str(source),
+                str(prepared),
                 str(out_path),
-                parameters=params,
-                kernel_name=kernel_name,
+                parameters=resolved.given,
+                kernel_name=kernel,
                 cwd=cwd or str(source.parent),
                 progress_bar=progress,
                 execution_timeout=timeout,
                 log_output=False,
+                engine_name=ENGINE_NAME,
+                capture=capture,
             )
         except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised below
             failure = exc
@@ -139,8 +181,15 @@ def execute_notebook(
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
-        executed = _read_if_exists(out_path) or node
+        executed = _read_if_exists(out_path)
+        if executed is not None:
+            _name_input(executed, out_path, source)
+        executed = executed or node
         _record_cells(run, executed)
+        record_scraps(run, executed)
+        run.update(environment=json.dumps(_environment(capture, kernel)))
+        if experiment is None:
+            _follow_notebook_experiment(run, capture, start_experiment)
         artifact_error: StoreError | None = None
         if out_path.exists():
             try:
@@ -160,6 +209,59 @@ def execute_notebook(
     message = _failure_message(failure)
     run.end("FAILED", error=message)
     raise NotebookExecutionError(message, run_id=run.run_id) from None
+
+
+def _json_or_none(value: Any) -> str | None:
+    return json.dumps(value) if value else None
+
+
+def _name_input(executed: nbformat.NotebookNode, out_path: Path, source: Path) -> None:
+    """papermill names the file it read as the input: that is our prepared copy; name the
+    user's notebook instead."""
+    meta = executed.metadata.get("papermill")
+    if isinstance(meta, dict) and meta.get("input_path") != str(source):
+        meta["input_path"] = str(source)
+        nbformat.write(executed, out_path)
+
+
+def _environment(capture: Mapping[str, Any], kernel: str | None) -> dict[str, Any]:
+    """The kernel's environment as the kernel reported it; when it could not (a kernel that
+    died, another language), what the kernel spec says, marked as such."""
+    found = capture.get("environment")
+    if isinstance(found, dict):
+        env = {k: v for k, v in found.items() if k != "experiment"}
+        env.update(kernel=kernel, captured_in="kernel")
+        return env
+    env: dict[str, Any] = {"kernel": kernel, "host": platform.node(), "captured_in": "kernelspec"}
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec(kernel or "")
+        env["language"] = spec.language
+        if spec.argv and os.path.isabs(spec.argv[0]):
+            env["executable"] = spec.argv[0]
+    except Exception:
+        pass
+    if capture.get("environment_error"):
+        env["capture_error"] = capture["environment_error"]
+    return env
+
+
+def _follow_notebook_experiment(
+    run: ActiveRun, capture: Mapping[str, Any], start_experiment: str
+) -> None:
+    """No experiment was given: the notebook run moves to the experiment the notebook set
+    (``%experiment wine``, ``mlops.set_experiment``), where its child runs are."""
+    found = capture.get("environment")
+    chosen = found.get("experiment") if isinstance(found, dict) else None
+    if not chosen or chosen == start_experiment:
+        return
+    try:
+        experiment_id = run.store.experiment_id(chosen)
+    except Exception:  # an odd name the kernel accepted and we do not: stay where it started
+        return
+    run.experiment_id = experiment_id
+    run.update(experiment_id=experiment_id)
 
 
 def _check_kernel(name: str | None, notebook: Path) -> None:
@@ -187,13 +289,16 @@ def _read_if_exists(path: Path) -> nbformat.NotebookNode | None:
 
 
 def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
-    """Each executed code cell becomes a cell row of the run (papermill timed each one)."""
+    """Each executed code cell becomes a cell row of the run (papermill timed each one); the
+    cells' stdout and stderr become the run's output tail."""
     from datetime import datetime
 
     from ..store.writer import now_ms
 
     position = 0
     sources = []
+    stdout: list[str] = []
+    stderr: list[str] = []
     for cell in executed.cells:
         if cell.cell_type != "code":
             continue
@@ -207,13 +312,14 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
         except (AttributeError, ValueError):
             start_ms = now_ms()
         duration = meta.get("duration")
-        error = None
-        if status == "FAILED":
-            error = "\n".join(
-                f"{o.get('ename')}: {o.get('evalue')}"
-                for o in cell.get("outputs", [])
-                if o.get("output_type") == "error"
-            )
+        errors = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                text = out.get("text", "")
+                text = "".join(text) if isinstance(text, list) else text
+                (stderr if out.get("name") == "stderr" else stdout).append(text)
+            elif out.get("output_type") == "error":
+                errors.append(error_text(out))
         run.record_cell(
             {
                 "position": position,
@@ -223,12 +329,21 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
                 "start_time": start_ms,
                 "duration_ms": None if duration is None else float(duration) * 1000.0,
                 "status": status,
-                "error": error,
+                "error": "\n".join(errors) if status == "FAILED" and errors else None,
             }
         )
         sources.append(f"# In[{cell.get('execution_count')}]:\n{cell.source}")
         position += 1
-    run.update(source="\n\n".join(sources))
+    run.update(source="\n\n".join(sources), stdout=output_tail("".join(stdout), "".join(stderr)))
+
+
+def error_text(output: Mapping[str, Any]) -> str:
+    """An error output of a notebook as plain text: its traceback lines (IPython's, coloured
+    for the front end) joined by newlines, without the colour codes."""
+    lines = output.get("traceback") or []
+    if not lines:
+        return f"{output.get('ename')}: {output.get('evalue')}"
+    return strip_ansi("\n".join(lines))
 
 
 def _failure_message(exc: BaseException) -> str:
@@ -237,11 +352,12 @@ def _failure_message(exc: BaseException) -> str:
     except ImportError:  # pragma: no cover
         PapermillExecutionError = ()  # type: ignore[assignment]  # noqa: N806
     if isinstance(exc, PapermillExecutionError):
-        return f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n" + "".join(
-            exc.traceback if isinstance(exc.traceback, list) else []
+        lines = exc.traceback if isinstance(exc.traceback, list) else []
+        return f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n" + error_text(
+            {"ename": exc.ename, "evalue": exc.evalue, "traceback": lines}
         )
     # The exception itself first: the CLI prints the message's first line.
-    return (
+    return strip_ansi(
         "".join(traceback.format_exception_only(exc)).strip()
         + "\n\n"
         + "".join(traceback.format_exception(exc))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import operator
 import os
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..exceptions import InvalidParameterError
 from ..store.schema import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
 from ..store.writer import now_ms
+from .capture import format_traceback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,7 +37,46 @@ def validate_key(key: Any, what: str = "Key") -> str:
     return key
 
 
+# Parameter values: one rule for `%%track --param`, `jupyter mlops run -p` and `log_param`.
+#
+# 1. Text typed on a command line (``--param k=v``, ``-p k=v``, ``-p k v``) is read as a Python
+#    literal when it is one that papermill can inject: a number, a quoted string, True/False/
+#    None (also true/false/none/null), or a list/dict of those. Anything else stays the text
+#    as typed: ``name=big model``, ``path=/data/x.csv``, ``day=2020-01-01`` are strings.
+# 2. A value is stored as text: a string as it is, a list/dict/tuple as JSON, anything else
+#    as ``str(value)``. So ``--param lr=0.10``, ``-p lr=0.1`` and ``log_param("lr", 0.1)``
+#    all store ``'0.1'``.
+# 3. A param is immutable, but logging it again with an equal value is not a change: values
+#    compare as what they parse to, so ``'1'`` (typed) and ``1.0`` (logged) are one value.
+
+
+def parse_param_value(raw: str) -> Any:
+    """The value of command-line text ``raw`` under the parameter rule (see above)."""
+    try:
+        value: Any = ast.literal_eval(raw)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        lowered = raw.strip().lower()
+        value = {"true": True, "false": False, "none": None, "null": None}.get(lowered, raw)
+    if not injectable_value(value):
+        # papermill injects str, numbers, bools, None, lists and dicts; a tuple became the
+        # text of the tuple, and a set or bytes failed the run after it had started.
+        value = raw
+    return value
+
+
+def injectable_value(value: Any) -> bool:
+    """True for the values papermill can write into a notebook (and ``--bind`` assigns)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(injectable_value(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and injectable_value(v) for k, v in value.items())
+    return False
+
+
 def param_text(key: str, value: Any) -> str:
+    """The stored text of param ``key`` (rule 2 above), checked against the store's limits."""
     text = (
         value
         if isinstance(value, str)
@@ -52,6 +93,23 @@ def param_text(key: str, value: Any) -> str:
     if "\x00" in text:
         raise InvalidParameterError(f"Param {key!r} value contains a NUL character.")
     return text
+
+
+def same_param_value(a: str, b: str) -> bool:
+    """Whether two stored param texts are one value (rule 3 above): ``'1'`` and ``'1.0'`` are,
+    ``'1'`` and ``'True'`` are not (a bool is not a number here)."""
+    if a == b:
+        return True
+
+    def comparable(text: str) -> Any:
+        value = parse_param_value(text)
+        if isinstance(value, bool) or value is None:
+            return ("const", value)
+        if isinstance(value, (int, float)):
+            return ("number", float(value))
+        return ("text", json.dumps(value, sort_keys=True) if not isinstance(value, str) else value)
+
+    return comparable(a) == comparable(b)
 
 
 def tag_text(key: str, value: Any) -> str:
@@ -115,6 +173,14 @@ def metric_step(key: str, step: Any) -> int:
     return number
 
 
+class StoredPaths(list):
+    """The artifact paths ``log_artifact`` stored: a list that a notebook does not display
+    when a cell ends with the call (no stray ``Out[n]``); ``print`` or ``list`` shows it."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
 class ActiveRun:
     """A run being logged to. Used as a context manager by ``start_run``."""
 
@@ -154,7 +220,7 @@ class ActiveRun:
         elif issubclass(exc_type, KeyboardInterrupt):
             self.end("KILLED", error="KeyboardInterrupt")
         else:
-            self.end("FAILED", error="".join(traceback.format_exception(exc_type, exc, tb)))
+            self.end("FAILED", error=format_traceback(exc, tb))
 
     # logging --------------------------------------------------------------------------------
     def log_metric(
@@ -207,7 +273,9 @@ class ActiveRun:
             validate_key(key, "Param key")
             text = param_text(key, value)
             previous = self.params.get(key)
-            if previous is not None and previous != text:
+            if previous is not None and same_param_value(previous, text):
+                continue  # the same value again ('1' typed, 1.0 logged): nothing changes
+            if previous is not None:
                 raise InvalidParameterError(
                     f"Param {key!r} was already logged as {previous!r} in this run; params "
                     f"are immutable (got {text!r}). Use a metric or a tag for changing values."
@@ -233,12 +301,12 @@ class ActiveRun:
 
     def log_artifact(
         self, local_path: str | os.PathLike[str], artifact_path: str | None = None
-    ) -> list[str]:
+    ) -> StoredPaths:
         stored = self.store.artifacts.put(self.run_id, local_path, artifact_path)
         stamp = now_ms()
         for relative, size in stored:
             self._writer.submit(("artifact", self.run_id, relative, size, stamp))
-        return [relative for relative, _ in stored]
+        return StoredPaths(relative for relative, _ in stored)
 
     def log_artifact_bytes(self, relative: str, data: bytes) -> str:
         path, size = self.store.artifacts.put_bytes(self.run_id, relative, data)
@@ -253,6 +321,12 @@ class ActiveRun:
     def update(self, **values: Any) -> None:
         """Set captured run columns (source, stdout, notebook_path, ...)."""
         self._writer.submit(("update", self.run_id, values))
+
+    def update_later(self, compute: Callable[[], dict[str, Any]]) -> None:
+        """Set run columns that are slow to compute (package metadata, git) off the caller's
+        thread, after the captures queued before (``flush`` waits for them)."""
+        run_id = self.run_id
+        self._writer.submit(("call", lambda: (run_id, compute())))
 
     # ending ---------------------------------------------------------------------------------
     def end(self, status: str = "FINISHED", error: str | None = None) -> None:
