@@ -377,7 +377,15 @@ class KernelAgent:
 
         return send
 
-    def run(self, token: str, source: str, outputs: list[str], has_run: bool, label: str) -> None:
+    def run(
+        self,
+        token: str,
+        source: str,
+        outputs: list[str],
+        has_run: bool,
+        label: str,
+        chunk_bytes: int,
+    ) -> None:
         global _process_outbox
         assembler = self.pending.pop(token, None)
         send = self._sender(token)
@@ -406,8 +414,12 @@ class KernelAgent:
         error = report.get("error")
         error_frames = (error.pop("frames", None) or []) if error else []
         # Binary parts ride as buffers (the JSON part would base64 them): the results, then
-        # the pickled exception.
-        send(dict(report, op="result", error_frames=len(error_frames)), frames + error_frames)
+        # the pickled exception, in pieces a WebSocket client can take.
+        frames = frames + error_frames
+        for index, offset, size, piece in split_frames(frames, chunk_bytes):
+            data = {"op": "part", "count": len(frames), "index": index}
+            send(dict(data, offset=offset, size=size), [piece])
+        send(dict(report, op="result", frames=len(frames), error_frames=len(error_frames)))
 
 
 def install_kernel_agent() -> dict[str, Any]:

@@ -13,6 +13,10 @@ and at the end the result frames as binary buffers).
 from __future__ import annotations
 
 import abc
+import contextlib
+import os
+import subprocess
+import tempfile
 import time
 import uuid
 from typing import Any
@@ -64,8 +68,13 @@ class ZMQChannels(Channels):
 
         self.target = target
         self.km = KernelManager(kernel_name=kernel_name)
+        # The kernel's own stdout/stderr (not the cell's: that comes over IOPub) go to a log,
+        # kept for the message when it dies; inherited, they would land in the local cell.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the kernel
+            prefix="jupyter-mlops-remote-", suffix=".log", delete=False
+        )
         try:
-            self.km.start_kernel()
+            self.km.start_kernel(stdout=subprocess.DEVNULL, stderr=self.log)
             self.kc = self.km.blocking_client()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=60)
@@ -73,6 +82,7 @@ class ZMQChannels(Channels):
             self._shutdown()
             raise RemoteKernelDiedError(
                 f"Target {target!r}: the kernel {kernel_name!r} did not start: {exc}"
+                + self._log_tail()
             ) from None
         self._poller = zmq.Poller()
         self._sockets = {
@@ -105,7 +115,16 @@ class ZMQChannels(Channels):
                 f"Target {self.target!r}: the remote kernel died"
                 + (f" (exit code {code})" if code is not None else "")
                 + "; its variables are lost. The next %%remote starts a new kernel."
+                + self._log_tail()
             )
+
+    def _log_tail(self, lines: int = 5) -> str:
+        try:
+            with open(self.log.name, errors="replace") as log:
+                tail = [line for line in log.read().splitlines() if "WARNING" not in line]
+        except OSError:
+            return ""
+        return ("\nIts last output:\n" + "\n".join(tail[-lines:])) if tail else ""
 
     def _shutdown(self) -> None:
         try:
@@ -115,6 +134,9 @@ class ZMQChannels(Channels):
                 self.km.shutdown_kernel(now=True)
         except Exception:  # closing what is already gone
             pass
+        with contextlib.suppress(OSError):
+            self.log.close()
+            os.unlink(self.log.name)
 
     def close(self) -> None:
         self._shutdown()
@@ -246,7 +268,7 @@ class KernelTarget(Target):
         call = (
             "__import__('sys').modules[" + repr(agent.MODULE_NAME) + "].agent.run("
             f"{request.token!r}, {request.source!r}, {request.outputs!r}, "
-            f"{request.has_run!r}, {request.label!r})"
+            f"{request.has_run!r}, {request.label!r}, {channels.chunk_bytes!r})"
         )
         msg_id = channels.send(
             "execute_request",
@@ -282,6 +304,7 @@ class _Execution:
         self.reply: dict[str, Any] | None = None
         self.idle = False
         self.error_output: dict[str, Any] | None = None
+        self.parts: agent.Assembler | None = None  # result frames arriving in pieces
 
     def wait(self) -> Outcome:
         started = time.monotonic()
@@ -379,8 +402,14 @@ class _Execution:
                     self.sink.stream(name, text)
                 if data.get("events"):
                     self.sink.relay(data["events"])
+            elif data.get("op") == "part":
+                if self.parts is None:
+                    self.parts = agent.Assembler(data["count"])
+                buffers = msg.get("buffers") or [b""]
+                self.parts.put(data["index"], data["offset"], data["size"], buffers[0])
             elif data.get("op") == "result":
-                self.result = (data, list(msg.get("buffers") or []))
+                frames = self.parts.result() if self.parts is not None else []
+                self.result = (data, list(frames))
 
 
 class LocalKernelTarget(KernelTarget):
