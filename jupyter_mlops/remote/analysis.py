@@ -43,6 +43,11 @@ class _Scanner(ast.NodeVisitor):
         elif isinstance(node.ctx, (ast.Store, ast.Del)):
             self._bind(node.id)
 
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):  # `n += 1` reads n before it binds it
+            self.names.reads.add(node.target.id)
+        self.generic_visit(node)
+
     def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
         # A walrus binds in the enclosing function scope, through comprehensions (PEP 572).
         top = self._depth == 0 or self._comprehensions_only
