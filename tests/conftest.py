@@ -200,6 +200,28 @@ class _PostgresServer:
             f"--- {self.logfile} ---\n{self._log_tail()}"
         )
 
+    def pause(self) -> None:
+        """Stop the server, keeping its data: an outage (``resume`` ends it)."""
+        proc = self._run(
+            str(self.bindir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.datadir)
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed:\n{proc.stdout}{proc.stderr}")
+
+    def resume(self) -> None:
+        """Start the paused server again on the same port."""
+        proc = self._run(
+            str(self.bindir / "pg_ctl"),
+            "start", "-w", "-t", "60",
+            "-D", str(self.datadir),
+            "-l", str(self.logfile),
+            "-o", f"-p {self.port}",
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"pg_ctl start failed:\n{proc.stdout}{proc.stderr}\n{self._log_tail()}"
+            )
+
     def stop(self) -> None:
         try:
             if (self.datadir / "postmaster.pid").exists():
@@ -239,6 +261,22 @@ def _postgres_server() -> Iterator[_PostgresServer]:
     server = _PostgresServer(bindir)
     try:
         server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_postgres_server() -> Iterator[_PostgresServer]:
+    """A PostgreSQL server of this test's own (it may ``pause`` and ``resume`` it: an
+    outage), with a database ``mlops`` at ``own_postgres_server.url("mlops")``."""
+    bindir = _find_pg_bindir()
+    if bindir is None:
+        _skip_or_fail("PostgreSQL server binaries not found; run ./scripts/setup")
+    server = _PostgresServer(bindir)
+    try:
+        server.start()
+        _create_database(server, "mlops")
         yield server
     finally:
         server.stop()

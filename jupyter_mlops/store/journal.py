@@ -104,7 +104,7 @@ def journal_root(store_url: str) -> Path:
     Jupyter data dir, in a folder named after the URL (without its password)."""
     override = os.environ.get(JOURNAL_ENV, "").strip()
     url = make_url(store_url)
-    key = hashlib.sha256(url.set(password=None).render_as_string(False).encode()).hexdigest()
+    key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()
     if override:
         return Path(override).expanduser().resolve() / key[:16]
     if url.get_backend_name() == "sqlite" and url.database and not url.database.startswith("file:"):
@@ -116,7 +116,8 @@ def journal_root(store_url: str) -> Path:
 
 
 def public_url(store_url: str) -> str:
-    return make_url(store_url).set(password=None).render_as_string(False)
+    """The URL with its password hidden (journals never hold the password)."""
+    return make_url(store_url).render_as_string(hide_password=True)
 
 
 class JournalWriter:
@@ -293,10 +294,14 @@ def read_records(
         if start is not None and number < start.segment:
             continue
         first = _first_record_offset(path)
-        offset = (
-            max(first, start.offset) if start is not None and number == start.segment else first
-        )
-        yield from _segment_records(number, path, offset, damage)
+        offset, skip = first, 0
+        if start is not None and number == start.segment:
+            offset, skip = max(first, start.offset), start.done
+        for record in _segment_records(number, path, offset, damage):
+            if skip and record.ops is not None:
+                record.ops, record.first = record.ops[skip:], skip
+                skip = 0
+            yield record
 
 
 def read_record(journal: Path, segment: int, offset: int) -> Record:
