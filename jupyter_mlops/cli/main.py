@@ -11,7 +11,7 @@ from typing import Any
 
 from ..exceptions import InvalidFilterError, MLOpsError
 from ..tracking.filter_hints import with_hint
-from . import manage, sync
+from . import manage, pipeline, sync
 from .format import format_run_text, format_runs_table
 from .parameters import add_parameter_options, join_param_pairs
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     sync.add_parser(commands, store_option)
+    pipeline.add_parser(commands, store_option)
     return parser
 
 
@@ -125,6 +126,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return run_notebook_command(args)
         if args.command == "sync":
             return sync.run(args)
+        if args.command == "pipeline":
+            return pipeline.run(args)
     except MLOpsError as exc:
         print(f"jupyter mlops: error: {exc}", file=sys.stderr)
         return 2

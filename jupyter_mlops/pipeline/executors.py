@@ -27,7 +27,7 @@ from typing import Any
 
 from ..exceptions import PipelineError, SchedulerUnreachableError
 
-ENGINE_NAME = "jupyter-mlops"
+ENGINE_NAME = "jupyter-mlops-pipeline"  # papermill engine name (beside tracking's "jupyter-mlops")
 STDOUT_TAIL = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

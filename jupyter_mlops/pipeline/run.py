@@ -21,6 +21,7 @@ from typing import Any
 
 from ..exceptions import MissingInputsError, MLOpsError, PipelineError
 from ..tracking import fluent
+from ..tracking.capture import git_info
 from . import graph, handover
 from . import parameters as params_module
 from .cache import StepCache, default_cache_dir, local_module_files, step_key
@@ -171,10 +172,21 @@ def run(
 
 
 def _check_kernel(name: str | None) -> None:
+    """The steps' kernel must exist. Looked up in the kernel folders first: jupyter_client's
+    KernelSpecManager imports IPython (0.8 s), which a cached rerun must not pay."""
+    import importlib.util
+
+    from jupyter_core.paths import jupyter_path
+
+    name = name or "python3"
+    if name == "python3" and importlib.util.find_spec("ipykernel") is not None:
+        return
+    if any(os.path.isfile(os.path.join(d, name, "kernel.json")) for d in jupyter_path("kernels")):
+        return
     from jupyter_client.kernelspec import KernelSpecManager
 
     installed = sorted(KernelSpecManager().find_kernel_specs())
-    if (name or "python3") not in installed:
+    if name not in installed:
         raise PipelineError(
             f"No kernel named {name!r} for the pipeline's steps "
             f"(installed: {', '.join(installed) or 'none'})."
@@ -280,7 +292,13 @@ class _Runner:
             kind="pipeline",
             notebook_path=pipeline.spec.path,
             live=False,
+            # The steps' kernels are where the code runs; this process's package scan costs
+            # 0.35 s, which a cached rerun must not pay. The commit is recorded.
+            capture=False,
         )
+        git = git_info(pipeline.spec.cwd)
+        if git:
+            parent.update(git=json.dumps(git))
         summary.run_id = parent.run_id
         parent.log_artifact_bytes("pipeline.json", pipeline.to_json().encode())
         steps = {
