@@ -4,6 +4,7 @@
 magics. The names below are the public contract (see DESIGN.md).
 """
 
+from . import pipeline  # mlops.pipeline.run(path, params=..., jobs=...)
 from ._version import __version__
 from .exceptions import (
     InvalidFilterError,
@@ -75,6 +76,7 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "pipeline",
     "purge_run",
     "rename_run",
     "restore_run",
