@@ -20,7 +20,7 @@ from jupyter_mlops.exceptions import (
     RemoteTransferError,
     RemoteVersionError,
 )
-from jupyter_mlops.remote import RemoteTraceback, Registry, run_remote
+from jupyter_mlops.remote import Registry, RemoteTraceback, run_remote
 from tests.remote_helpers import Recorder, wait_for, wait_for_file
 
 pytestmark = pytest.mark.slow
