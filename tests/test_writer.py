@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -15,8 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 import jupyter_mlops as mlops
+from jupyter_mlops.exceptions import (
+    InvalidParameterError,
+    StoreError,
+    StoreOfflineError,
+    StoreTimeoutError,
+    StoreUnreachableError,
+)
 from jupyter_mlops.store import Store
 from jupyter_mlops.store.writer import Writer, now_ms
+from jupyter_mlops.tracking import fluent
 
 
 def _count(url: str, sql: str, *args: Any) -> int:
@@ -447,3 +456,146 @@ def test_a_database_error_while_inserting_points_is_retried_not_dropped(tmp_stor
             sa.event.remove(engine, "before_cursor_execute", fail_first_insert)
     assert failures, "the insert never went through SQLAlchemy's execution"
     assert _points(tmp_store, run.run_id, "loss") == 5000
+
+
+# -- store trouble: nothing logged is lost, and the user is told ---------------------------
+
+
+def _db_files(url: str, shm: bool = True) -> list[Path]:
+    db = Path(sa.engine.make_url(url).database or "")
+    found = [db, Path(f"{db}-wal")] + ([Path(f"{db}-shm")] if shm else [])
+    return [p for p in found if p.exists()]
+
+
+def _chattr(flag: str, paths: list[Path]) -> None:
+    subprocess.run(["chattr", flag, *map(str, paths)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def immutable_files() -> Any:
+    """Make files read-only even for root (``chattr +i``); always undone afterwards."""
+    made: list[Path] = []
+
+    def make(paths: list[Path]) -> None:
+        try:
+            _chattr("+i", paths)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"chattr +i is not available here: {exc}")
+        made.extend(paths)
+
+    yield make
+    if made:
+        _chattr("-i", made)
+
+
+def test_a_read_only_database_keeps_everything_and_says_so(
+    tmp_store: str, immutable_files: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = mlops.get_store()
+    with mlops.start_run("ro", capture=False) as run:
+        mlops.log_metric("x", -1.0, step=0)
+        mlops.flush()
+        # Not the -shm file: SQLite maps it in memory, and a write to it would be a SIGBUS.
+        immutable_files(_db_files(tmp_store, shm=False))
+        for i in range(1, 3001):
+            mlops.log_metric("x", float(i), step=i)
+        with pytest.raises(StoreTimeoutError, match="kept in the journal") as info:
+            mlops.flush(timeout=4)
+    assert str(store.writer.journal_path) in str(info.value)
+    # A read does not pretend: it names the problem at once instead of missing the points.
+    with pytest.raises(StoreUnreachableError, match="not accepting writes"):
+        mlops.get_run(run.run_id)
+    err = capfd.readouterr().err
+    assert err.count("is not accepting writes") == 1, err  # one notice, no traceback per retry
+    assert "Traceback" not in err
+    _chattr("-i", _db_files(tmp_store, shm=False))
+    mlops.flush(timeout=60)
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED" and loaded.metrics["x"] == 3000.0
+    assert list(loaded.history("x")["step"]) == list(range(3001))
+    assert "everything logged is written" in capfd.readouterr().err
+
+
+def test_a_deleted_database_file_is_detected_and_a_new_one_gets_everything(
+    tmp_store: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    mlops.get_store()
+    run = mlops.start_run("survivor", params={"lr": 0.1}, capture=False)
+    for i in range(500):
+        mlops.log_metric("x", float(i), step=i)
+    mlops.flush()
+    for path in _db_files(tmp_store):
+        path.unlink()
+    for i in range(500, 1000):
+        mlops.log_metric("x", float(i), step=i)
+    with pytest.raises(StoreTimeoutError):
+        mlops.flush(timeout=3)
+    assert "was deleted" in capfd.readouterr().err
+    assert not _db_files(tmp_store), "the writer must not make a new database by itself"
+    run.end()
+    # Someone makes a store at that path again (here: another process opening it).
+    subprocess.run(
+        [sys.executable, "-c", f"from jupyter_mlops.store import Store; Store({tmp_store!r})"],
+        check=True,
+    )
+    mlops.flush(timeout=60)
+    assert "was replaced" in capfd.readouterr().err
+    # The new file has the whole run: what was committed to the deleted file is written
+    # again from the journal, with what came after.
+    assert _points(tmp_store, run.run_id) == 1000
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED" and loaded.params == {"lr": "0.1"}
+
+
+def test_offline_logging_touches_no_database(
+    tmp_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_MLOPS_OFFLINE", "1")
+    mlops.set_experiment("on-a-train")  # no database to create it in: resolved at sync
+    with mlops.start_run("offline") as run:
+        mlops.log_metric("x", 1.0)
+    mlops.flush()
+    assert not _db_files(tmp_store)
+    with pytest.raises(StoreOfflineError, match="jupyter mlops sync"):
+        mlops.runs()
+    monkeypatch.delenv("JUPYTER_MLOPS_OFFLINE")
+    fluent.reset()  # as if this process ended: its journal is released
+    loaded = mlops.get_run(run.run_id)  # a new store: it replays the journal
+    assert loaded.experiment == "on-a-train" and loaded.metrics == {"x": 1.0}
+
+
+def test_a_failed_set_store_never_falls_back_to_another_store(
+    tmp_store: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(StoreError):
+        mlops.set_store(blocker / "sub" / "x.db")
+    for call in (lambda: mlops.start_run("x"), mlops.runs, lambda: mlops.set_experiment("e")):
+        with pytest.raises(StoreError, match="set_store failed"):
+            call()
+    mlops.set_store(tmp_path / "good.db")
+    with mlops.start_run("ok"):
+        pass
+    assert len(mlops.runs()) == 1
+
+
+def test_the_first_point_of_a_series_may_have_the_smallest_step(tmp_store: str) -> None:
+    with mlops.start_run("edges") as run:
+        mlops.log_metric("x", 1.0, step=-(2**63))
+        mlops.log_metric("y", 2.0, step=2**63 - 1)
+        mlops.log_metric("y", 3.0, step=-(2**63))
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.metrics == {"x": 1.0, "y": 2.0}
+    assert list(loaded.history("x")["step"]) == [-(2**63)]
+    sampled = loaded.history("y", max_points=10)
+    assert list(sampled["step"]) == [-(2**63), 2**63 - 1]
+
+
+def test_a_parent_id_the_database_would_refuse_is_refused_up_front(tmp_store: str) -> None:
+    with pytest.raises(InvalidParameterError, match="not a run id"):
+        mlops.start_run("child", parent="p" * 33)
+    with pytest.raises(InvalidParameterError, match="cell_id is 65 characters"):
+        mlops.start_run("cell", cell_id="c" * 65)
+    mlops.flush()
+    assert mlops.runs().empty
