@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import STORE_ENV, normalize_store_url
 from ..exceptions import (
+    InvalidFilterError,
     InvalidParameterError,
     NoActiveRunError,
     RunNotFoundError,
@@ -26,6 +27,7 @@ from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.store import check_run_columns, validate_name, validate_run_id
 from ..store.writer import in_multiprocessing_child
 from .capture import environment_info, git_info
+from .filter_hints import with_hint
 from .run import ActiveRun, Run, param_text, tag_text, validate_key
 
 if TYPE_CHECKING:
@@ -473,9 +475,16 @@ def runs(
     if names is not None:
         known = {e["name"]: e["experiment_id"] for e in store.list_experiments()}
         experiment_ids = [known[n] for n in names if n in known]
-    records, _ = store.search_runs(
-        experiment_ids=experiment_ids, filter=filter, order_by=order_by, limit=limit, count=False
-    )
+    try:
+        records, _ = store.search_runs(
+            experiment_ids=experiment_ids,
+            filter=filter,
+            order_by=order_by,
+            limit=limit,
+            count=False,
+        )
+    except InvalidFilterError as exc:
+        raise with_hint(exc, filter) from None  # an unquoted date: say to quote it
     return records_frame(records)
 
 
