@@ -24,6 +24,7 @@ from .transfer import frame_nbytes
 
 TOPIC = "jupyter-mlops-remote"
 STOP_GRACE = 5.0  # seconds a running task gets to stop after KeyboardInterrupt is raised in it
+CONNECT_TIMEOUT = "10s"  # how long to try reaching the scheduler
 FINISH_WAIT = 5.0  # seconds to wait for the last output events after the task's result
 
 
@@ -58,10 +59,15 @@ class DaskTarget(Target):
         with self._lock:
             if self.client is not None and self.client.status == "running":
                 return self.client
-            from distributed import Client
-
             try:
-                client = Client(self.address, timeout="10s", set_as_default=False)
+                from distributed import Client
+            except ImportError:
+                raise RemoteError(
+                    f"Target {self.name!r} needs Dask distributed here: "
+                    "pip install 'jupyter-mlops[dask]'."
+                ) from None
+            try:
+                client = Client(self.address, timeout=CONNECT_TIMEOUT, set_as_default=False)
             except (OSError, TimeoutError) as exc:
                 raise RemoteUnreachableError(
                     f"Target {self.name!r}: cannot reach the Dask scheduler at "
