@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from ..config import mask_url
-from ..exceptions import InvalidFilterError, MLOpsError
+from ..exceptions import MLOpsError
 from ..store.writer import now_ms
 from ..tracking import fluent
 from ..tracking.capture import (
@@ -27,7 +27,6 @@ from ..tracking.capture import (
     notebook_path,
     output_tail,
 )
-from ..tracking.filter_hints import with_hint
 from ..tracking.run import ActiveRun, parse_param_value
 from .args import MagicArgumentParser, parse_key_values, single_value
 
@@ -360,8 +359,6 @@ class MLOpsMagics(Magics):
                     order_by=args.order_by or "start_time DESC",
                     limit=args.limit,
                 )
-            except InvalidFilterError as exc:
-                raise UsageError(str(with_hint(exc, args.filter))) from None
             except MLOpsError as exc:
                 raise UsageError(str(exc)) from None
         raise UsageError(f"Unknown %mlops command {command!r}.\n\n{usage}")
