@@ -59,15 +59,17 @@ def local_module_files(
         if module in seen:
             continue
         seen.add(module)
-        for file in _module_files(module, root_paths):
+        for file, name in _module_files(module, root_paths):
             if file in found:
                 continue
             found[file] = None
-            queue.extend(_imports_of(file, module, root_paths))
+            queue.extend(_imports_of(file, name))
     return sorted(found)
 
 
-def _module_files(module: str, roots: list[Path]) -> list[Path]:
+def _module_files(module: str, roots: list[Path]) -> list[tuple[Path, str]]:
+    """The files importing ``module`` runs (its packages' ``__init__`` too), each with the
+    dotted name of the module it is."""
     parts = module.split(".")
     files = []
     for root in roots:
@@ -75,11 +77,11 @@ def _module_files(module: str, roots: list[Path]) -> list[Path]:
             base = root.joinpath(*parts[:depth])
             for candidate in (base.with_suffix(".py"), base / "__init__.py"):
                 if candidate.is_file():
-                    files.append(candidate.resolve())
+                    files.append((candidate.resolve(), ".".join(parts[:depth])))
     return files
 
 
-def _imports_of(file: Path, module: str, roots: list[Path]) -> list[str]:
+def _imports_of(file: Path, module: str) -> list[str]:
     try:
         tree = ast.parse(file.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):

@@ -1,10 +1,10 @@
 """The pipeline DAG: steps, the names they hand over, and why each edge exists.
 
 A step depends on another when a ``prev:`` tag says so, or when it reads a name that the other
-defines (or changes: ``model.fit(...)``, ``df[c] = ...``). The producer of a name is, as in
-Kale, the closest ``prev:`` ancestor that provides it when the step has ``prev:`` tags;
-otherwise the latest step above it in the notebook that does (what running the notebook top
-to bottom would have used). So ``prev:`` is optional when data flows.
+defines or changes (``model.fit(...)`` as a statement, ``df[c] = ...``, ``obj.a = ...``).
+The producer of a name is, as in Kale, the closest ``prev:`` ancestor that provides it when
+the step has ``prev:`` tags; otherwise the latest step above it in the notebook that does
+(what running the notebook top to bottom would have used). So ``prev:`` is optional when data flows.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ _ASSIGNED_MAGIC = re.compile(r"^(\s*[\w.,\s\[\]()]+?)\s*=\s*[!%]")
 class CodeNames:
     reads: list[str] = field(default_factory=list)  # in order of first use
     defines: set[str] = field(default_factory=set)
-    changes: set[str] = field(default_factory=set)  # x.method(...), x[k] = v, x.a = v
+    changes: set[str] = field(default_factory=set)  # x.method(...) statements, x[k] = v, x.a = v
     imports: set[str] = field(default_factory=set)  # absolute module names imported
     calls: set[str] = field(default_factory=set)  # plain names called: f(...)
     functions: dict[str, set[str]] = field(default_factory=dict)  # def f: globals it reads
@@ -214,11 +214,8 @@ class _ModuleWalker:
                     stores.append(sub)
             elif isinstance(sub, ast.NamedExpr):
                 stores.append(sub.target)
-            elif isinstance(sub, ast.Call):
-                if isinstance(sub.func, ast.Name):
-                    self.result.calls.add(sub.func.id)
-                elif isinstance(sub.func, ast.Attribute) and isinstance(sub.func.value, ast.Name):
-                    self.result.changes.add(sub.func.value.id)
+            elif isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                self.result.calls.add(sub.func.id)
             elif isinstance(sub, (ast.Subscript, ast.Attribute)) and isinstance(
                 sub.ctx, (ast.Store, ast.Del)
             ):
@@ -227,6 +224,15 @@ class _ModuleWalker:
                     base = base.value
                 if isinstance(base, ast.Name):
                     self.result.changes.add(base.id)
+        if (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and isinstance(node.value.func.value, ast.Name)
+        ):
+            # `model.fit(X, y)` as a statement: called for its effect on `model`. A call whose
+            # result is used (`m = train.mean()`) is taken to leave the value as it was.
+            self.result.changes.add(node.value.func.value.id)
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
             self.read(node.target.id)
         for target in stores:
