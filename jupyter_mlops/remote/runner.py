@@ -246,6 +246,8 @@ class RemoteHandle:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._callbacks: list[Callable[[RemoteHandle], None]] = []
+        self._lock = threading.Lock()
+        self._finished = False  # callbacks taken: later ones are called at once
 
     def __repr__(self) -> str:
         if not self._done.is_set():
@@ -284,15 +286,22 @@ class RemoteHandle:
         return True
 
     def add_done_callback(self, callback: Callable[[RemoteHandle], None]) -> None:
-        self._callbacks.append(callback)
-        if self._done.is_set():
+        """Call ``callback(handle)`` when the cell is done (at once if it is)."""
+        with self._lock:
+            finished = self._finished
+            if not finished:
+                self._callbacks.append(callback)
+        if finished:
             callback(self)
 
     def _finish(self) -> None:
-        self._done.set()
+        # Callbacks (the notebook's notice) first: whoever waits on result() sees it shown.
+        with self._lock:
+            self._finished = True
         for callback in list(self._callbacks):
             with contextlib.suppress(Exception):
                 callback(self)
+        self._done.set()
 
 
 def run_remote_async(
