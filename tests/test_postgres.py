@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
+import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 import jupyter_mlops as mlops
-from jupyter_mlops.exceptions import SchemaTooNewError
+from jupyter_mlops.exceptions import SchemaTooNewError, StoreTimeoutError
 from jupyter_mlops.store import Store
 from jupyter_mlops.store.schema import SCHEMA_HEAD, metadata
 
@@ -17,8 +21,12 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture
-def pg(postgres_store_url: str, tmp_store: str) -> str:
-    """The tracking API pointed at a fresh PostgreSQL database (artifacts in tmp_path)."""
+def pg(
+    postgres_store_url: str, tmp_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The tracking API pointed at a fresh PostgreSQL database (artifacts and the journal
+    in tmp_path)."""
+    monkeypatch.setenv("JUPYTER_MLOPS_JOURNAL", str(tmp_path / "journals"))
     mlops.set_store(postgres_store_url)
     return postgres_store_url
 
@@ -237,3 +245,76 @@ def test_processes_creating_the_same_experiment_at_once(pg: str) -> None:
         store.close()
     assert not errors, errors
     assert all(len(found) == 1 for found in ids.values()), ids
+
+
+def test_a_run_postgresql_refuses_is_isolated_with_its_points_at_once(
+    pg: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A value the API let through and the database refuses (here a run kind longer than
+    its column) loses that run only: its 5,000 points are set aside in one step, not one
+    transaction each, and the other run's points are all written."""
+    store = mlops.get_store()
+    good = mlops.start_run("good", capture=False)
+    row = store.new_run_row(name="bad", experiment_id=store.experiment_id("e"), kind="k" * 40)
+    store.writer.submit(("run", row, [], [], "e"))
+    for i in range(5000):
+        store.writer.queue.append(("m", row["run_id"], "x", float(i), 0, i))
+        good.log_metric("x", float(i), step=i)
+    good.end()
+    mlops.flush(timeout=120)
+    assert len(mlops.get_run(good.run_id).history("x")) == 5000
+    err = capfd.readouterr().err
+    assert err.count("the store refused start_run(name='bad'") == 1, err
+    assert "5000 operation(s) of refused run" in err
+    rejected = [json.loads(line) for line in (store.journal_root / "rejected.jsonl").open()]
+    assert len(rejected) == 5001 and {r["operation"][1] for r in rejected[1:]} == {row["run_id"]}
+    assert "value too long" in rejected[0]["error"]
+
+
+def test_a_series_spanning_the_whole_step_range_downsamples_on_postgres(pg: str) -> None:
+    with mlops.start_run("span") as run:
+        for step in (-(2**63), -5, 0, 7, 2**62, 2**63 - 1):
+            mlops.log_metric("x", float(step % 1000), step=step)
+    history = mlops.get_run(run.run_id).history("x", max_points=4)
+    steps = list(history["step"])
+    assert steps[0] == -(2**63) and steps[-1] == 2**63 - 1 and len(steps) <= 4
+
+
+@pytest.mark.parametrize("outage_s", [30, 180])
+def test_a_postgresql_outage_loses_nothing(
+    own_postgres_server: Any,
+    tmp_store: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    outage_s: int,
+) -> None:
+    """PostgreSQL stopped mid-run for 30 s and for 3 minutes, then started again: every
+    point logged during the outage arrives, and the user is told once each way."""
+    monkeypatch.setenv("JUPYTER_MLOPS_JOURNAL", str(tmp_path / "journals"))
+    mlops.set_store(own_postgres_server.url("mlops"))
+    logged = 0
+    with mlops.start_run("through-outage", capture=False) as run:
+        for _ in range(1000):
+            mlops.log_metric("x", float(logged), step=logged)
+            logged += 1
+        mlops.flush()
+        own_postgres_server.pause()
+        try:
+            end = time.monotonic() + outage_s
+            while time.monotonic() < end:  # 1,000 points a second
+                for _ in range(100):
+                    mlops.log_metric("x", float(logged), step=logged)
+                    logged += 1
+                time.sleep(0.1)
+            with pytest.raises(StoreTimeoutError, match="kept in the journal"):
+                mlops.flush(timeout=1)
+        finally:
+            own_postgres_server.resume()
+    mlops.flush(timeout=300)
+    loaded = mlops.get_run(run.run_id)
+    assert loaded.status == "FINISHED"
+    assert list(loaded.history("x")["step"]) == list(range(logged))
+    err = capfd.readouterr().err
+    assert err.count("is not accepting writes") == 1, err
+    assert err.count("is back; everything logged is written") == 1, err

@@ -503,6 +503,7 @@ class Writer:
         journal = self._journal
         if isinstance(journal, JournalWriter) and end.segment > 1:
             journal.drop_segments_before(end.segment)
+        self._caught_up()
 
     def _loaded(self, record: Record) -> Record:
         if record.ops is not None or self._journal is None:
@@ -577,21 +578,21 @@ class Writer:
             self._reject(dropped, None)
             return [(i, op) for i, op in part if op_run_id(op) not in rejected_runs]
 
-        def run(part: list[tuple[int, tuple[Any, ...]]]) -> None:
-            part = drop_rejected_runs(part)
-            if not part:
-                return
-            chunk = [op for _, op in part]
-            if self._apply_span(chunk, position_after(part[-1][0] + 1)):
-                return
-            if len(part) == 1:
-                self._reject(chunk, self._refused)
-                return
-            middle = len(part) // 2
-            run(part[:middle])
-            run(part[middle:])
-
-        run(indexed)
+        remaining = indexed
+        while remaining:
+            # After each refusal: the refused run's other operations go at once.
+            remaining = drop_rejected_runs(remaining)
+            size = len(remaining)
+            while size:
+                part = remaining[:size]
+                chunk = [op for _, op in part]
+                if self._apply_span(chunk, position_after(part[-1][0] + 1)):
+                    break
+                if size == 1:
+                    self._reject(chunk, self._refused)
+                    break
+                size //= 2
+            remaining = remaining[size:]
         # Rejected operations at the end: move the position past them too.
         self._apply_span([], end)
 
@@ -721,13 +722,15 @@ class Writer:
 
     def _available(self) -> None:
         self.problem = None
-        if self._outage and not self._records_behind():
-            self._outage = False
-            _notify(f"the store {self._display()} is back; everything logged is written.")
 
-    def _records_behind(self) -> bool:
-        with self._cond:
-            return len(self._records) > 1
+    def _caught_up(self) -> None:
+        """After a batch: once an outage's backlog is written, say so (once)."""
+        if self._outage and self.problem is None:
+            with self._cond:
+                behind = bool(self._records)
+            if not behind:
+                self._outage = False
+                _notify(f"the store {self._display()} is back; everything logged is written.")
 
     def _display(self) -> str:
         from ..config import mask_url
