@@ -65,6 +65,15 @@ class StepResult:
         return self.ended - self.started
 
 
+def _preload() -> None:
+    """Import what steps need in the calling thread first: threads importing jupyter_client
+    at the same time can see it half initialised (a circular import between its modules)."""
+    import jupyter_client.manager  # noqa: F401
+    import papermill  # noqa: F401
+
+    _register_engine()
+
+
 def _register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import Engine, papermill_engines
@@ -333,9 +342,11 @@ class LocalExecutor(Executor):
         )
 
     def submit(self, task: StepTask) -> concurrent.futures.Future[StepResult]:
+        _preload()
         return self._threads.submit(execute_step, task, self.pool)
 
     def prepare(self, kernel_name: str | None, count: int) -> None:
+        _preload()
         if self.pool is not None:
             self.pool.prestart(kernel_name, min(self.slots, count))
 

@@ -32,6 +32,7 @@ class CodeNames:
     defines: set[str] = field(default_factory=set)
     changes: set[str] = field(default_factory=set)  # x.method(...) statements, x[k] = v, x.a = v
     imports: set[str] = field(default_factory=set)  # absolute module names imported
+    bindings: dict[str, set[str]] = field(default_factory=dict)  # bound name -> its modules
     calls: set[str] = field(default_factory=set)  # plain names called: f(...)
     functions: dict[str, set[str]] = field(default_factory=dict)  # def f: globals it reads
 
@@ -194,11 +195,17 @@ class _ModuleWalker:
                     self.expression(default)
             self._define(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            if isinstance(node, ast.Import):
-                self.result.imports.update(alias.name for alias in node.names)
-            elif node.module and not node.level:
-                self.result.imports.add(node.module)
-                self.result.imports.update(f"{node.module}.{a.name}" for a in node.names)
+            for alias in node.names:
+                if isinstance(node, ast.Import):
+                    modules = {alias.name}
+                    bound = alias.asname or alias.name.split(".")[0]
+                elif node.module and not node.level:
+                    modules = {node.module, f"{node.module}.{alias.name}"}
+                    bound = alias.asname or alias.name
+                else:
+                    continue
+                self.result.imports |= modules
+                self.result.bindings.setdefault(bound, set()).update(modules)
             for name in _stored_names(node):
                 self._define(name)
         else:

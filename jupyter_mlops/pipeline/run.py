@@ -216,7 +216,7 @@ class _Runner:
         self.manifests: dict[str, dict[str, Any]] = {}
         self._untyped = any(not p.typed for p in pipeline.parameters.values())
         self._modules: dict[str, list[Path]] = {}
-        self.prelude_modules = analyze(pipeline.prelude).imports
+        self.prelude = analyze(pipeline.prelude)
 
     # cache keys ---------------------------------------------------------------------------
     def key(self, name: str) -> str:
@@ -228,7 +228,15 @@ class _Runner:
             inputs[var] = entry.get("hash", "")
         # A parameter computed from others (not a literal): any of them may matter.
         used = self.values if self._untyped else {p: self.values.get(p) for p in node.parameters}
-        modules = local_module_files(node.names.imports | self.prelude_modules, [spec.cwd])
+        # The imports cell runs in every step, but a step depends on the modules whose names
+        # it uses: an edit of helpers.py reruns the steps that call helpers, not all of them.
+        imported = set(node.names.imports)
+        used = set(node.names.reads)
+        for call in node.names.calls & set(self.prelude.functions):
+            used |= self.prelude.functions[call]  # a functions-cell function it calls
+        for name in used:
+            imported |= self.prelude.bindings.get(name, set())
+        modules = local_module_files(imported, [spec.cwd])
         return step_key(
             step=name,
             code=node.spec.source,
