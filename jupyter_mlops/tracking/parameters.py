@@ -43,6 +43,9 @@ class ParametersCell:
     # name -> default: the value when the assignment is a literal, else the expression's
     # source text (``start = date.today()`` -> "date.today()").
     defaults: dict[str, Any] = field(default_factory=dict)
+    # False when the cell's language cannot be inspected (papermill has no inspection for
+    # R, Julia, ...): given names cannot be checked then, and are recorded as unchecked.
+    inspected: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,14 @@ def find_parameters_cell(notebook: nbformat.NotebookNode) -> ParametersCell | No
     for tag in PARAMETERS_TAGS:
         for index, cell in enumerate(cells):
             if tag in (cell.get("metadata", {}).get("tags") or []):
-                return ParametersCell(index, tag, cell_defaults(cell, notebook))
+                defaults = cell_defaults(cell, notebook)
+                return ParametersCell(index, tag, defaults or {}, defaults is not None)
     return None
 
 
-def cell_defaults(cell: Mapping[str, Any], notebook: Mapping[str, Any]) -> dict[str, Any]:
-    """The names a parameters cell assigns, with their defaults, in order."""
+def cell_defaults(cell: Mapping[str, Any], notebook: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The names a parameters cell assigns, with their defaults, in order; None when its
+    language cannot be inspected."""
     source = cell.get("source", "")
     source = "".join(source) if isinstance(source, list) else source
     language = (
@@ -126,7 +131,9 @@ def _python_defaults(source: str) -> dict[str, Any]:
     return found
 
 
-def _papermill_defaults(cell: Mapping[str, Any], notebook: Mapping[str, Any]) -> dict[str, Any]:
+def _papermill_defaults(
+    cell: Mapping[str, Any], notebook: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """Other kernels' languages: papermill's own inspection of the cell (defaults as text)."""
     from papermill.translators import papermill_translators
 
@@ -137,7 +144,7 @@ def _papermill_defaults(cell: Mapping[str, Any], notebook: Mapping[str, Any]) ->
         )
         found = translator.inspect(nbformat.from_dict(dict(cell)))
     except Exception:  # no translator for the language, or one without inspection
-        return {}
+        return None
     return {p.name: p.default for p in found}
 
 
@@ -175,7 +182,7 @@ def resolve_parameters(
     cell = find_parameters_cell(notebook)
     defaults = dict(cell.defaults) if cell is not None else {}
     unknown = [key for key in given if key not in defaults]
-    if unknown and not allow_unknown:
+    if unknown and not allow_unknown and (cell is None or cell.inspected):
         raise UnknownParameterError(_unknown_message(name, cell, unknown))
     values = dict(defaults)
     values.update(given)
