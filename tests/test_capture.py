@@ -160,3 +160,36 @@ def test_stream_tail_with_one_huge_write() -> None:
     tail = StreamTail(io.StringIO(), limit=100)
     tail.write("x" * 10_000 + "END")
     assert tail.tail() == ("x" * 10_000 + "END")[-100:]
+
+
+def test_format_traceback_is_plain_and_hides_jupyter_mlops_frames(tmp_store: str) -> None:
+    import jupyter_mlops as mlops
+    from jupyter_mlops.tracking.capture import format_traceback
+
+    def user_code() -> None:
+        with mlops.start_run():
+            mlops.log_metric("loss", "not a number")
+
+    with pytest.raises(ValueError) as info:
+        user_code()
+    text = format_traceback(info.value)
+    assert text.startswith("Traceback (most recent call last):\n")
+    assert "in user_code\n" in text and 'mlops.log_metric("loss", "not a number")' in text
+    assert "jupyter_mlops/" not in text  # no frame of the package's files
+    assert text.rstrip().endswith("must be a number, got str 'not a number'.")
+    # an error inside jupyter-mlops alone keeps its frames (hiding would leave none)
+    from jupyter_mlops.tracking.run import metric_value
+
+    with pytest.raises(ValueError) as info:
+        metric_value("k", None)
+    assert "metric_value" in format_traceback(info.value)
+
+
+def test_strip_ansi_and_output_tail() -> None:
+    from jupyter_mlops.tracking.capture import output_tail, strip_ansi
+
+    coloured = "\x1b[0;31mValueError\x1b[0m: bad \x1b]8;;file:///x\x1b\\link\x1b]8;;\x1b\\"
+    assert strip_ansi(coloured) == "ValueError: bad link"
+    assert output_tail("out", "") == "out"
+    assert output_tail("", "err") == "[stderr]\nerr"
+    assert output_tail("a" * 20, "b", limit=5) == "aaaaa\n[stderr]\nb"

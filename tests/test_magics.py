@@ -519,7 +519,7 @@ def test_track_params_parse_and_store_as_log_param_does_and_bind_as_variables(
 
 
 def test_track_run_lists_the_packages_the_cell_imported(kernel: Kernel) -> None:
-    cell = kernel.run("%%track imports-late\nimport sortedcontainers\nsortedcontainers.SortedList()")
+    cell = kernel.run("%%track imports-late\nimport sortedcontainers\nsortedcontainers.SortedList")
     assert error_of(cell) is None, cell.outputs
 
     def packages() -> dict[str, str] | None:

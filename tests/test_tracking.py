@@ -594,3 +594,44 @@ def test_children_are_listed_in_creation_order(tmp_store: str) -> None:
                 pass
             created.append(child.run_id)
     assert mlops.get_run(parent.run_id).children == created
+
+
+# -- the one rule for param values (--param, -p and log_param) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "value", "stored"),
+    [
+        ("0.10", 0.1, "0.1"),
+        ("1", 1, "1"),
+        ("'a b'", "a b", "a b"),
+        ("big model", "big model", "big model"),
+        ("2020-01-01", "2020-01-01", "2020-01-01"),
+        ("true", True, "True"),
+        ("null", None, "None"),
+        ("[64, 32]", [64, 32], "[64, 32]"),
+        ("{'k': 1}", {"k": 1}, '{"k": 1}'),
+        ("{1, 2}", "{1, 2}", "{1, 2}"),  # a set cannot be injected: the text as typed
+        ("(1,2)", "(1,2)", "(1,2)"),
+    ],
+)
+def test_typed_values_are_read_and_stored_by_one_rule(
+    typed: str, value: object, stored: str
+) -> None:
+    from jupyter_mlops.tracking.run import param_text, parse_param_value
+
+    assert parse_param_value(typed) == value
+    assert param_text("k", parse_param_value(typed)) == stored
+
+
+def test_an_equal_value_logged_again_is_not_a_change(tmp_store: str) -> None:
+    from jupyter_mlops.tracking.run import same_param_value
+
+    assert same_param_value("1", "1.0") and same_param_value("[1, 2]", "[1,2]")
+    assert not same_param_value("1", "True") and not same_param_value("0.1", "0.10000001")
+    with mlops.start_run(params={"l1_ratio": 1, "tags": [1, 2]}) as run:
+        mlops.log_param("l1_ratio", 1.0)
+        mlops.log_param("tags", [1, 2])
+        with pytest.raises(InvalidParameterError, match="immutable"):
+            mlops.log_param("l1_ratio", True)
+    assert mlops.get_run(run.run_id).params == {"l1_ratio": "1", "tags": "[1, 2]"}

@@ -25,7 +25,7 @@ def unquoted_date(expression: str) -> str | None:
 
 def with_hint(error: InvalidFilterError, expression: str | None) -> InvalidFilterError:
     """``error`` with a hint appended when the expression holds an unquoted date."""
-    date = unquoted_date(expression or "")
+    date = unquoted_date(expression) if isinstance(expression, str) else None
     if date is None:
         return error
     return InvalidFilterError(
