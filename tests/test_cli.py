@@ -401,3 +401,67 @@ def test_runs_list_table_keeps_one_line_per_run(
     assert code == 0
     assert len(out.strip().splitlines()) == 3  # header + two runs
     assert "two lines and a tab" in out
+
+
+# -- papermill's parameter options ----------------------------------------------------------
+
+
+def test_papermill_parameter_pairs_are_joined() -> None:
+    from jupyter_mlops.cli.parameters import join_param_pairs
+
+    assert join_param_pairs(
+        ["nb.ipynb", "-p", "lr", "0.1", "-p", "n=3", "--param", "s", "a=b"]
+    ) == [
+        "nb.ipynb",
+        "-p",
+        "lr=0.1",
+        "-p",
+        "n=3",
+        "--param",
+        "s=a=b",
+    ]
+    assert join_param_pairs(["nb.ipynb", "-p", "novalue"]) == ["nb.ipynb", "-p", "novalue"]
+    assert join_param_pairs(["--", "-p", "a", "b"]) == ["--", "-p", "a", "b"]
+
+
+def test_parameter_sources_merge_in_papermills_order(tmp_path: Path) -> None:
+    import base64
+
+    from jupyter_mlops.cli.main import build_parser
+    from jupyter_mlops.cli.parameters import collect_parameters
+
+    params = tmp_path / "p.yaml"
+    params.write_text("a: 1\nb: 1\nc: 1\nd: 1\nday: 2021-03-04\n")
+    encoded = base64.b64encode(b"a: 0\nz: 0").decode()
+    args = build_parser().parse_args(
+        ["run", "nb.ipynb", "-b", encoded, "-f", str(params), "-y", "b: 2\nc: 2", "-p", "c=3"]
+        + ["-r", "d", "0.50"]
+    )
+    assert collect_parameters(args) == {
+        "a": 1,
+        "z": 0,
+        "b": 2,
+        "c": 3,
+        "d": "0.50",  # -r: text as typed
+        "day": __import__("datetime").date(2021, 3, 4),  # ISO text once resolved
+    }
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-f", "missing.yaml"], "Parameters file 'missing.yaml' does not exist"),
+        (["-y", "[1, 2]"], "must be a YAML mapping"),
+        (["-y", "a: [1"], "not valid YAML"),
+        (["-y", "bad-name: 1"], "not an identifier"),
+        (["-b", "%%%"], "is not base64"),
+        (["-r", "1x", "v"], "not a Python identifier"),
+    ],
+)
+def test_bad_parameter_options_are_clear_errors(
+    tmp_store: str, make_notebook, argv: list[str], message: str, capsys
+) -> None:
+    good = make_notebook("good.ipynb", ("a = 1", ["parameters"]))
+    code, _, err = cli(capsys, "run", str(good), *argv)
+    assert code == 2 and message in err and "Traceback" not in err
+    assert mlops.runs().empty

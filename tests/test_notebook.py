@@ -153,3 +153,60 @@ def test_an_unstorable_executed_notebook_still_ends_the_run(
     (status,) = mlops.runs()["status"]
     assert status == "FINISHED"  # not left RUNNING
     assert mlops.active_run() is None
+
+
+def test_normalize_upgrades_4_2_with_ids_keeping_them() -> None:
+    from jupyter_mlops.tracking.notebook import normalize
+
+    node = nbformat.from_dict(
+        {
+            "nbformat": 4,
+            "nbformat_minor": 2,
+            "metadata": {},
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "id": "keep-me",
+                    "metadata": {},
+                    "source": "",
+                    "outputs": [],
+                    "execution_count": None,
+                },
+                {"cell_type": "markdown", "id": "bad id!", "metadata": {}, "source": ""},
+                {
+                    "cell_type": "code",
+                    "id": "keep-me",
+                    "metadata": {},
+                    "source": "",
+                    "outputs": [],
+                    "execution_count": None,
+                },
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "source": "",
+                    "outputs": [],
+                    "execution_count": None,
+                },
+            ],
+        }
+    )
+    out = normalize(node)
+    nbformat.validate(out)
+    ids = [c["id"] for c in out.cells]
+    assert out.nbformat_minor == 5 and ids[0] == "keep-me"
+    assert len(set(ids)) == 4  # the invalid, duplicate and missing ids were replaced
+
+
+@pytest.mark.slow
+def test_unknown_parameters_are_refused_unless_allowed(tmp_store: str, make_notebook) -> None:
+    from jupyter_mlops.exceptions import UnknownParameterError
+
+    notebook = make_notebook("n.ipynb", ("alpha = 1", ["parameters"]), "print(alpha)")
+    with pytest.raises(UnknownParameterError, match="defines alpha"):
+        execute_notebook(notebook, parameters={"alpah": 2})
+    assert mlops.runs().empty
+    run = execute_notebook(notebook, parameters={"beta": 2}, allow_unknown_params=True)
+    record = mlops.get_run(run.run_id)
+    assert record.params == {"alpha": "1", "beta": "2"}
+    assert record.tags == {"mlops.params_given": "beta", "mlops.params_unchecked": "beta"}
