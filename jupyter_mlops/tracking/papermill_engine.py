@@ -3,7 +3,9 @@
 papermill's own nbclient engine, with two additions a tracked run needs:
 
 - each cell's execute request carries the cell's id in its metadata (``cellId``), as
-  JupyterLab sends it, so runs a cell starts (``%%track``) record which cell they came from;
+  JupyterLab sends it, so runs a cell starts (``%%track``) record which cell they came from
+  (:class:`SendCellIds`, a mixin for any nbclient ``NotebookClient``: plain nbclient sends
+  no cell ids);
 - once the cells have run, and while the kernel is still up, the kernel is asked for its
   environment (interpreter, platform, imported package versions) and for the experiment the
   notebook set: a silent request with one ``user_expressions`` entry, which leaves the
@@ -29,18 +31,16 @@ from .environment import kernel_probe_expression
 ENGINE_NAME = "jupyter-mlops"
 
 
-class TrackedNotebookClient(PapermillNotebookClient):
-    """papermill's notebook client, sending cell ids and capturing the kernel's environment."""
+class SendCellIds:
+    """A mixin for nbclient's ``NotebookClient`` (and papermill's) that sends each cell's id
+    in its execute request's metadata (``cellId``), as JupyterLab does, so the kernel knows
+    which cell runs (``%%track`` records it). Mix it in first:
+    ``class Client(SendCellIds, NotebookClient)``."""
 
-    def __init__(
-        self, nb_man: Any, km: Any = None, capture: dict[str, Any] | None = None, **kw: Any
-    ):
-        super().__init__(nb_man, km=km, **kw)
-        self.capture = capture if capture is not None else {}
-        self._cell_id: str | None = None
+    _cell_id: str | None = None
 
     async def async_start_new_kernel_client(self) -> Any:
-        kc = await super().async_start_new_kernel_client()
+        kc = await super().async_start_new_kernel_client()  # type: ignore[misc]
         send = kc.execute
 
         def execute(
@@ -80,12 +80,22 @@ class TrackedNotebookClient(PapermillNotebookClient):
         cell_id = cell.get("id")
         self._cell_id = cell_id if isinstance(cell_id, str) and cell_id else None
         try:
-            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)  # type: ignore[misc]
         finally:
             self._cell_id = None
 
     # nbclient binds the synchronous names to its own coroutine functions: rebind them.
     execute_cell = run_sync(async_execute_cell)
+
+
+class TrackedNotebookClient(SendCellIds, PapermillNotebookClient):
+    """papermill's notebook client, sending cell ids and capturing the kernel's environment."""
+
+    def __init__(
+        self, nb_man: Any, km: Any = None, capture: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        super().__init__(nb_man, km=km, **kw)
+        self.capture = capture if capture is not None else {}
 
     def papermill_execute_cells(self) -> None:
         # papermill stops at a failing cell without raising: the kernel is still up then.
