@@ -14,8 +14,22 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# The groups of measurements, in the order they run. Each side implements each one.
-BENCHES = ("empty_run", "cell", "metrics", "search", "history", "rest")
+# The groups of measurements, in the order they run. A side skips those it does not define.
+BENCHES = (
+    "empty_run",
+    "cell",
+    "metrics",
+    "search",
+    "history",
+    "rest",
+    "kill",
+    "journal",
+    "sweep",
+    "outage",
+)
+# The code before the local journal (issue 8): the durability benchmarks run it beside the
+# current tree (``--before``).
+BEFORE_REV = "bee9800"
 
 # Environment both workers run with: no telemetry, no store/experiment leaking in from the user.
 CLEAR_ENV = (
@@ -28,6 +42,9 @@ CLEAR_ENV = (
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_EXPERIMENT_ID",
     "MLFLOW_RUN_ID",
+    "JUPYTER_MLOPS_JOURNAL",
+    "JUPYTER_MLOPS_OFFLINE",
+    "JUPYTER_MLOPS_LIVE",
 )
 SET_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -81,6 +98,24 @@ class Sizes:
     mlflow_loop_budget_s: int = 20
     mlflow_batch_budget_s: int = 120
     mlflow_seed_budget_s: int = 210
+    # Durability of the journal (benchmarks/durability.py), each case in fresh processes, the
+    # current tree ("after") and the --before commit: SIGKILL after this many seconds of
+    # logging (tight, 100k and 10k points/s) ...
+    kill_after_s: int = 3
+    # ... the log_metric loop after vs before, alternating (median of the pairs) ...
+    journal_points: int = 1_000_000
+    journal_pairs: int = 3
+    # ... runs with 2 params + 1 metric each until flushed, capture off and on (median of
+    # sweep_repeats; the large sweep once, after only); MLflow's fluent API on fewer runs ...
+    sweep_runs: int = 10_000
+    sweep_repeats: int = 3
+    sweep_large_runs: int = 100_000
+    mlflow_sweep_runs: int = 1_000
+    # ... and PostgreSQL stopped for outage_s seconds while a process logs outage_rate
+    # points/s (after outage_lead_s seconds of logging).
+    outage_s: int = 60
+    outage_lead_s: int = 5
+    outage_rate: int = 10_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -109,6 +144,15 @@ class Sizes:
             mlflow_loop_budget_s=3,
             mlflow_batch_budget_s=5,
             mlflow_seed_budget_s=12,
+            kill_after_s=1,
+            journal_points=100_000,
+            journal_pairs=1,
+            sweep_runs=1_000,
+            sweep_repeats=1,
+            sweep_large_runs=10_000,
+            mlflow_sweep_runs=50,
+            outage_s=10,
+            outage_lead_s=2,
         )
 
     def override(self, assignments: list[str]) -> Sizes:

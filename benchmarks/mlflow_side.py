@@ -286,6 +286,48 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     )
 
 
+def sweep(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """Runs with 2 params and 1 metric each, with the fluent API (synchronous: committed
+    when ``end_run`` returns), on ``mlflow_sweep_runs`` runs (fewer than jupyter-mlops: MLflow
+    takes ~12 ms a run; the table scales the per-run time)."""
+    mlflow = _mlflow()
+    client, experiment_id = _use_store(tmp, "sweep")
+    with mlflow.start_run(run_name="warmup"):
+        mlflow.log_metric("acc", 0.0)
+    n = sizes.mlflow_sweep_runs
+    lrs = ("0.1", "0.03", "0.01", "0.003")
+    start = clock()
+    for i in range(n):
+        with mlflow.start_run(run_name=f"run-{i:06d}"):
+            mlflow.log_params({"lr": lrs[i % 4], "seed": i})
+            mlflow.log_metric("acc", (i % 1000) / 1000)
+    total_s = (clock() - start) / 1e9
+    found = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=50_000
+    )
+    complete = [
+        r
+        for r in found
+        if r.info.run_name.startswith("run-")
+        and len(r.data.params) == 2
+        and "acc" in r.data.metrics
+    ]
+    if len(complete) != n:
+        raise RuntimeError(f"{len(complete)} complete MLflow runs stored, expected {n}")
+    out["sweep.small"] = {
+        "total_s": total_s,
+        "per_run_ms": total_s * 1000 / n,
+        "runs": n,
+        "total_s_at_sweep_runs": total_s / n * sizes.sweep_runs,
+        "scaled_to": sizes.sweep_runs,
+    }
+    log(
+        SIDE,
+        f"{n:,} runs (2 params + 1 metric): {total_s:.1f} s, {total_s * 1000 / n:.1f} ms a run "
+        f"(x {sizes.sweep_runs:,} = {total_s / n * sizes.sweep_runs:.0f} s)",
+    )
+
+
 def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
     """MLflow's own REST server (``mlflow server``) on the search and metrics stores above
     (benchmarks/rest.py); skipped with ``mlflow_server=0`` (the default of --quick)."""

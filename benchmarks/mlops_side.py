@@ -238,6 +238,34 @@ def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
     rest_bench.mlops(sizes, tmp, out, state)
 
 
+def kill(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """SIGKILL during tight and paced log_metric loops (benchmarks/durability.py)."""
+    from . import durability
+
+    durability.kill(sizes, tmp, out, state)
+
+
+def journal(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """The journal's cost on the log_metric loop, after vs before (benchmarks/durability.py)."""
+    from . import durability
+
+    durability.journal(sizes, tmp, out, state)
+
+
+def sweep(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """Runs with 2 params and 1 metric each, until flushed (benchmarks/durability.py)."""
+    from . import durability
+
+    durability.sweep(sizes, tmp, out, state)
+
+
+def outage(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """A PostgreSQL outage during logging (benchmarks/durability.py)."""
+    from . import durability
+
+    durability.outage(sizes, tmp, out, state)
+
+
 def version_info() -> dict[str, Any]:
     mlops = _mlops()
     return {"jupyter_mlops": mlops.__version__}

@@ -9,10 +9,14 @@ from typing import Any
 
 @dataclasses.dataclass
 class Target:
-    text: str
+    text: str  # with Row.from_result, formatted with the jupyter-mlops result's fields
     check: Callable[[float, float | None], bool]  # (jupyter-mlops value, ratio) -> met
     # (field holding the workload size, size the target is defined at): below it, met is "*"
     at_size: tuple[str, int] | None = None
+    # Instead of ``check``: (jupyter-mlops result, the before result or None) -> met, and
+    # the detail shown after yes/NO (e.g. how much slower than before).
+    check_results: Callable[[dict[str, Any], dict[str, Any] | None], bool] | None = None
+    detail: Callable[[dict[str, Any], dict[str, Any]], str] | None = None
 
 
 @dataclasses.dataclass
@@ -26,6 +30,21 @@ class Row:
     # ((result, field) on the jupyter-mlops side, same on the MLflow side): workload sizes
     size: tuple[tuple[str, str], tuple[str, str]] | None = None
     size_word: str = ""
+    # The same result of the code before the journal (``before.<result>`` on the
+    # jupyter-mlops side; benchmarks/durability.py), shown in the "before" column.
+    before: bool = False
+    # Format the label and the target text with the jupyter-mlops result's fields.
+    from_result: bool = False
+    # A cell's text from its result (jupyter-mlops and before), instead of the value alone.
+    cell: Callable[[dict[str, Any]], str] | None = None
+    # The MLflow value is its per-run time scaled to jupyter-mlops' run count: say so.
+    mlflow_scaled: bool = False
+
+
+def _slower(rate: float, before: float) -> str:
+    """How much slower ``rate`` is than ``before`` (or faster), in words."""
+    change = 100 * (1 - rate / before)
+    return f"{change:.1f}% slower" if change >= 0 else f"{-change:.1f}% faster"
 
 
 ROWS = [
@@ -225,6 +244,121 @@ ROWS = [
         size=(("rest.history_sampled", "points"), ("history.sampled", "points")),
         size_word="points",
     ),
+    # Durability (benchmarks/durability.py): the current tree beside the code before the
+    # journal ("before" column), each case in fresh processes
+    *[
+        Row(
+            f"SIGKILL during a {what} log_metric loop: points lost of logged "
+            f"({{kill_after_s:.0f}} s of logging)",
+            (f"kill.{name}", "lost"),
+            None,
+            "points",
+            target=Target(
+                "<= logged in the last 0.2 s ({logged_last_0_2s:,})",
+                lambda v, r: True,
+                check_results=lambda mine, before: mine["lost"] <= mine["logged_last_0_2s"],
+            ),
+            before=True,
+            from_result=True,
+            cell=lambda res: f"{res['lost']:,} of {res['logged']:,} ({res['lost_pct']:.1f}%)",
+        )
+        for name, what in (
+            ("tight", "tight"),
+            ("paced_100k", "100,000 points/s"),
+            ("paced_10k", "10,000 points/s"),
+        )
+    ],
+    *[
+        Row(
+            f"log_metric loop with the journal, {which} vs before "
+            f"({{n:,}} calls, median of fresh processes)",
+            (f"journal.{which}", "calls_per_s"),
+            None,
+            "/s",
+            True,
+            Target(
+                "<= 10% slower than before",
+                lambda v, r: True,
+                check_results=lambda mine, before: (
+                    before is not None and mine["calls_per_s"] >= 0.9 * before["calls_per_s"]
+                ),
+                detail=lambda mine, before: _slower(mine["calls_per_s"], before["calls_per_s"]),
+            ),
+            before=True,
+            from_result=True,
+        )
+        for which in ("accepted", "durable")
+    ],
+    Row(
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture off",
+        ("sweep.small", "total_s"),
+        ("sweep.small", "total_s_at_sweep_runs"),
+        "s",
+        target=Target(
+            "<= 1 s at 10,000 runs", lambda v, r: v <= 1.0, at_size=("sweep.small.runs", 10_000)
+        ),
+        before=True,
+        from_result=True,
+        mlflow_scaled=True,
+    ),
+    Row(
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default)",
+        ("sweep.small_capture", "total_s"),
+        ("sweep.small", "total_s_at_sweep_runs"),
+        "s",
+        target=Target(
+            "<= 1 s at 10,000 runs",
+            lambda v, r: v <= 1.0,
+            at_size=("sweep.small_capture.runs", 10_000),
+        ),
+        before=True,
+        from_result=True,
+        mlflow_scaled=True,
+    ),
+    Row(
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture off",
+        ("sweep.large", "total_s"),
+        None,
+        "s",
+        target=Target(
+            "<= 10 s at 100,000 runs",
+            lambda v, r: v <= 10.0,
+            at_size=("sweep.large.runs", 100_000),
+        ),
+        before=True,
+        from_result=True,
+    ),
+    Row(
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default)",
+        ("sweep.large_capture", "total_s"),
+        None,
+        "s",
+        target=Target(
+            "<= 10 s at 100,000 runs",
+            lambda v, r: v <= 10.0,
+            at_size=("sweep.large_capture.runs", 100_000),
+        ),
+        before=True,
+        from_result=True,
+    ),
+    Row(
+        "PostgreSQL stopped {outage_s:.0f} s while logging {rate_target:,} points/s: "
+        "points lost of logged",
+        ("outage.postgres", "lost"),
+        None,
+        "points",
+        target=Target("0", lambda v, r: v == 0),
+        from_result=True,
+        cell=lambda res: f"{res['lost']:,} of {res['logged']:,}",
+    ),
+    Row(
+        "PostgreSQL outage: catch-up, restart to flush() returned "
+        "({logged_during_outage:,} points logged during the outage)",
+        ("outage.postgres", "catch_up_s"),
+        None,
+        "s",
+        from_result=True,
+    ),
     # Informational: from tests/test_sidebar_browser.py (run.py reads its timing file)
     Row(
         "sidebar: click to 10,000-run list shown (Chromium, browser test; informational)",
@@ -250,6 +384,14 @@ NOTES = [
     "HTTP connection, median of N requests, each timed until its JSON is parsed; MLflow: "
     "`mlflow server` (uvicorn, 1 worker) on its own stores, or its in-process call from the "
     "rows above.",
+    "before = jupyter-mlops at the commit before the local journal (--before), run in fresh "
+    "processes beside the current tree: SIGKILL rows (lost = logged at the kill - stored "
+    "after the next store opening, which replays the journal), the log_metric loop (median "
+    "of alternating pairs) and the run sweeps.",
+    "Sweeps: each run is `with start_run(name, params={2 params}): log_metric(...)`, timed "
+    "until flush() returns; capture = the run's git and environment capture (start_run's "
+    "default; capture=False turns it off). MLflow: `with mlflow.start_run(): log_params; "
+    "log_metric` (synchronous), measured on fewer runs and its per-run time scaled.",
     "* measured below the size the target is defined at (--quick or --set): indicative only.",
 ]
 
@@ -271,8 +413,10 @@ def fmt(value: float | None, unit: str) -> str:
         return "-"
     if unit == "/s":
         return f"{value:,.0f}/s"
+    if unit == "points":
+        return f"{value:,.0f}"
     if unit == "s":
-        return f"{value:,.1f} s"
+        return f"{value:.2f} s" if abs(value) < 10 else f"{value:,.1f} s"
     if abs(value) >= 1000:
         return f"{value / 1000:,.2f} s"
     if abs(value) >= 100:
@@ -292,15 +436,38 @@ def fmt_ratio(ratio: float | None) -> str:
     return f"{ratio:.2g}x" if ratio < 1 else f"{ratio:.1f}x"
 
 
+def _format(text: str, result: dict[str, Any] | None) -> str:
+    try:
+        return text.format(**(result or {}))
+    except (KeyError, ValueError, TypeError, IndexError):
+        return text.replace("{", "").replace("}", "")
+
+
+def _cell(row: Row, value: float | None, result: dict[str, Any] | None) -> str:
+    if row.cell is not None and value is not None and result is not None:
+        return row.cell(result)
+    return fmt(value, row.unit)
+
+
 def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for row in ROWS:
         mine = _get(mlops, row.mlops)
         theirs = _get(mlflow, row.mlflow)
+        mine_result = mlops.get(row.mlops[0])
+        before_ref = ("before." + row.mlops[0], row.mlops[1]) if row.before else None
+        before_result = mlops.get(before_ref[0]) if before_ref else None
+        before = _get(mlops, before_ref)
         ratio = None
         if mine is not None and theirs is not None and mine > 0 and theirs > 0:
             ratio = mine / theirs if row.higher_is_better else theirs / mine
-        label = row.label
+        label = _format(row.label, mine_result) if row.from_result else row.label
+        if row.mlflow_scaled and row.mlflow is not None and mlflow.get(row.mlflow[0]):
+            measured = mlflow[row.mlflow[0]]
+            label += (
+                f" (MLflow: {measured['runs']:,} runs measured, per-run time x "
+                f"{measured['scaled_to']:,})"
+            )
         if row.size is not None:
             n_mine, n_theirs = _get(mlops, row.size[0]), _get(mlflow, row.size[1])
             if n_mine is not None and n_theirs is not None and n_mine != n_theirs:
@@ -308,7 +475,17 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
             elif n_mine is not None or n_theirs is not None:
                 label += f" ({(n_mine or n_theirs):,.0f} {row.size_word})"
         met = None
-        if row.target is not None and mine is not None:
+        target_text = None
+        if row.target is not None:
+            target_text = row.target.text
+            if row.from_result:
+                target_text = _format(target_text, mine_result)
+        if row.target is not None and mine is not None and row.target.check_results:
+            assert mine_result is not None
+            met = "yes" if row.target.check_results(mine_result, before_result) else "NO"
+            if row.target.detail is not None and before_result is not None:
+                met += f" ({row.target.detail(mine_result, before_result)})"
+        elif row.target is not None and mine is not None:
             needs_ratio = "x" in row.target.text
             if not needs_ratio or ratio is not None:
                 met = "yes" if row.target.check(mine, ratio) else "NO"
@@ -321,12 +498,14 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
             {
                 "benchmark": label,
                 "jupyter_mlops": mine,
+                "before": before,
                 "mlflow": theirs,
                 "unit": row.unit,
                 "ratio": ratio,
-                "target": row.target.text if row.target else None,
+                "target": target_text,
                 "met": met,
-                "jupyter_mlops_text": fmt(mine, row.unit),
+                "jupyter_mlops_text": _cell(row, mine, mine_result),
+                "before_text": _cell(row, before, before_result),
                 "mlflow_text": fmt(theirs, row.unit),
                 "ratio_text": fmt_ratio(ratio),
             }
@@ -334,13 +513,14 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
     return rows
 
 
-HEADERS = ("benchmark", "jupyter-mlops", "MLflow", "ratio", "target", "met?")
+HEADERS = ("benchmark", "jupyter-mlops", "before", "MLflow", "ratio", "target", "met?")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
     return [
         row["benchmark"],
         row["jupyter_mlops_text"],
+        row.get("before_text", "-"),
         row["mlflow_text"],
         row["ratio_text"],
         row["target"] or "-",
@@ -351,7 +531,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 def text_table(rows: list[dict[str, Any]]) -> str:
     table = [list(HEADERS)] + [_cells(r) for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
-    right = {1, 2, 3}
+    right = {1, 2, 3, 4}
     out = []
     for index, line in enumerate(table):
         out.append(
@@ -366,7 +546,7 @@ def text_table(rows: list[dict[str, Any]]) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    out = ["| " + " | ".join(HEADERS) + " |", "|---|--:|--:|--:|---|---|"]
+    out = ["| " + " | ".join(HEADERS) + " |", "|---|--:|--:|--:|--:|---|---|"]
     for row in rows:
         cells = [c.replace("|", "\\|") for c in _cells(row)]
         out.append("| " + " | ".join(cells) + " |")

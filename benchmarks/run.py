@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: import ``benchmarks`` as a pac
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)]
     sys.path.insert(0, str(Path(_here).parent))
 
-from benchmarks.common import BENCHES, REPO_ROOT, Sizes, worker_env  # noqa: E402
+from benchmarks.common import BEFORE_REV, BENCHES, REPO_ROOT, Sizes, worker_env  # noqa: E402
 from benchmarks.report import NOTES, build_rows, markdown_table, text_table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -52,6 +52,8 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
         command.append("--quick")
     if args.keep_temp:
         command.append("--keep-temp")
+    if side == "mlops" and args.before:
+        command += ["--before", args.before]
     for assignment in args.set:
         command += ["--set", assignment]
     print(f"{SIDES[side]} ...", file=sys.stderr, flush=True)
@@ -156,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="exit with status 2 when a target is missed"
     )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary stores")
+    parser.add_argument(
+        "--before",
+        default=BEFORE_REV,
+        metavar="REV",
+        help="git revision of the code before the local journal, run beside the current tree "
+        f"by the durability benchmarks (default {BEFORE_REV}; '' for none)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(BENCHES)
     if unknown:
@@ -220,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "sqlite": sqlite3.sqlite_version,
             "versions": versions,
             "git": git,
+            "before": mlops.get("before.code"),
             "wall_s": {SIDES[s]: round(d.get("wall_s", 0.0), 1) for s, d in data.items()},
             "seconds_per_bench": {SIDES[s]: d.get("seconds", {}) for s, d in data.items()},
             "notes": NOTES,

@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", required=True)
     parser.add_argument("--keep-temp", action="store_true")
+    parser.add_argument("--before", default="", help="git revision of the code before")
     args = parser.parse_args(argv)
 
     sizes = (Sizes.quick() if args.quick else Sizes()).override(args.set)
@@ -38,12 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     errors: dict[str, str] = {}
     seconds: dict[str, float] = {}
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"before_rev": args.before}
     started = time.perf_counter()
     versions = side.version_info()
     import_s = time.perf_counter() - started
     try:
         for bench in [b for b in BENCHES if b in args.only.split(",")]:
+            if not hasattr(side, bench):
+                continue  # no equivalent on this side
             begin = time.perf_counter()
             try:
                 getattr(side, bench)(sizes, tmp, results, state)
