@@ -30,10 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, select
 
-from .dialect import insert_rows, last_per_key
-from .schema import experiments, metric_series, runs
+from .dialect import insert_rows, last_per_key, update_rows
+from .schema import experiments, metric_series
 
 RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT = (
     "run",
@@ -46,8 +46,6 @@ RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT = (
 )
 KINDS = frozenset({RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT})
 
-# A new series starts below every step, so its first point (even step -2**63) is the latest.
-_STEP_FLOOR = -(2**63)
 _CELL_COLUMNS = (
     "run_id",
     "position",
@@ -156,24 +154,23 @@ def apply(
             conn, "artifacts", ("run_id", "path", "size", "logged_time"),
             last_per_key(artifact_rows, 2), conflict=("run_id", "path"),
         )  # fmt: skip
-    if updates:
-        _update_runs(conn, updates)
     captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
     if points:
         touched.update(_write_points(conn, points, state, captured))
-    if touched:
-        conn.execute(
-            update(runs)
-            .where(runs.c.run_id == bindparam("rid"))
-            .values(last_update_time=bindparam("ts")),
-            [{"rid": rid, "ts": stamp} for rid in touched],
-        )
-    touched.update(row["run_id"] for row, _ in new_runs)
-    return Applied(touched, captured)
+    inserted = {row["run_id"] for row, _ in new_runs}
+    # Every run changed here gets the commit stamp: in its update when it has one, else alone.
+    for run_id in touched:
+        if run_id not in inserted and run_id not in updates:
+            updates[run_id] = {}
+    if updates:
+        _update_runs(conn, updates, stamp)
+    return Applied(touched | inserted, captured)
 
 
 def _insert_runs(
-    conn: Connection, new_runs: list[tuple[dict[str, Any], str | None]], state: ApplyState
+    conn: Connection,
+    new_runs: list[tuple[dict[str, Any], str | None]],
+    state: ApplyState,
 ) -> None:
     unresolved = {name for row, name in new_runs if row.get("experiment_id") is None and name}
     if unresolved:
@@ -213,21 +210,14 @@ def _resolve_experiments(conn: Connection, names: set[str], state: ApplyState) -
         state.experiments[name] = experiment_id
 
 
-def _update_runs(conn: Connection, updates: dict[str, dict[str, Any]]) -> None:
+def _update_runs(conn: Connection, updates: dict[str, dict[str, Any]], stamp: int) -> None:
     """One executemany per set of changed columns (a batch of ended runs is one statement)."""
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for run_id, values in updates.items():
-        columns = tuple(sorted(values))
-        groups.setdefault(columns, []).append(
-            {"rid": run_id, **{f"v_{c}": values[c] for c in columns}}
-        )
+        columns = tuple(sorted(c for c in values if c != "last_update_time"))
+        groups.setdefault(columns, []).append((*(values[c] for c in columns), stamp, run_id))
     for columns, rows in groups.items():
-        statement = (
-            update(runs)
-            .where(runs.c.run_id == bindparam("rid"))
-            .values({c: bindparam(f"v_{c}") for c in columns})
-        )
-        conn.execute(statement, rows)
+        update_rows(conn, "runs", (*columns, "last_update_time"), "run_id", rows)
 
 
 def _write_points(
@@ -236,62 +226,67 @@ def _write_points(
     state: ApplyState,
     captured: dict[tuple[str, str], tuple[list[int], list[float]]],
 ) -> set[str]:
-    series = state.series
-    missing = {(op[1], op[2]) for op in points if (op[1], op[2]) not in series}
-    if missing:
-        _create_series(conn, missing, series)
-    rows: list[tuple[int, int, int, float | None]] = []
-    latest: dict[int, tuple[int, int, float | None]] = {}
-    counts: dict[int, int] = {}
+    """Points in multi-row INSERTs; each series' count and latest value in one upsert for
+    all series of the batch (new ones created by it)."""
+    # Per series: [count, latest step, latest timestamp, latest stored value].
+    summary: dict[tuple[str, str], list[Any]] = {}
     watched = state.watched
     for _, run_id, key, value, ts, step in points:
-        sid = series[(run_id, key)]
+        series_key = (run_id, key)
+        stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
+        entry = summary.get(series_key)
+        if entry is None:
+            summary[series_key] = [1, step, ts, stored]
+        else:
+            entry[0] += 1
+            if step > entry[1] or (step == entry[1] and ts >= entry[2]):
+                entry[1], entry[2], entry[3] = step, ts, stored
         if watched and run_id in watched:
-            column = captured.get((run_id, key))
+            column = captured.get(series_key)
             if column is None:
-                column = captured[(run_id, key)] = ([], [])
+                column = captured[series_key] = ([], [])
             column[0].append(step)
             column[1].append(value)
-        stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
-        rows.append((sid, step, ts, stored))
-        counts[sid] = counts.get(sid, 0) + 1
-        best = latest.get(sid)
-        if best is None or (step, ts) >= (best[0], best[1]):
-            latest[sid] = (step, ts, stored)
-    insert_rows(conn, "metrics", ("series_id", "step", "timestamp", "value"), rows)
-    ms = metric_series.c
-    newer = (ms.latest_step < bindparam("step")) | (
-        (ms.latest_step == bindparam("step")) & (ms.latest_timestamp <= bindparam("ts"))
-    )
-    conn.execute(
-        update(metric_series)
-        .where(ms.series_id == bindparam("sid"))
-        .values(
-            point_count=ms.point_count + bindparam("n"),
-            latest_value=case((newer, bindparam("value")), else_=ms.latest_value),
-            latest_timestamp=case((newer, bindparam("ts")), else_=ms.latest_timestamp),
-            latest_step=case((newer, bindparam("step")), else_=ms.latest_step),
-        ),
-        [
-            {"sid": sid, "n": counts[sid], "step": step, "ts": ts, "value": value}
-            for sid, (step, ts, value) in latest.items()
-        ],
-    )
-    return {op[1] for op in points}
-
-
-def _create_series(
-    conn: Connection, missing: set[tuple[str, str]], series: dict[tuple[str, str], int]
-) -> None:
-    """Create the (run, key) series not seen yet, all at once, and learn their ids."""
     insert_rows(
         conn,
         "metric_series",
         ("run_id", "key", "latest_value", "latest_step", "latest_timestamp", "point_count"),
-        [(run_id, key, None, _STEP_FLOOR, _STEP_FLOOR, 0) for run_id, key in sorted(missing)],
+        [(run_id, key, e[3], e[1], e[2], e[0]) for (run_id, key), e in summary.items()],
         conflict=("run_id", "key"),
-        update=(),
+        update_sql=_MERGE_SERIES,
     )
+    series = state.series
+    missing = [series_key for series_key in summary if series_key not in series]
+    if missing:
+        _learn_series_ids(conn, missing, series)
+    rows = [
+        (series[(op[1], op[2])], op[5], op[4], None if op[3] != op[3] else op[3]) for op in points
+    ]
+    insert_rows(conn, "metrics", ("series_id", "step", "timestamp", "value"), rows)
+    return {run_id for run_id, _ in summary}
+
+
+# An existing series takes the batch's points: the count adds up, and the latest point is
+# the batch's when its (step, timestamp) is not older. Every SET expression reads the row as
+# it was before the update (SQLite and PostgreSQL alike).
+_NEWER = (
+    "(metric_series.latest_step < excluded.latest_step OR (metric_series.latest_step = "
+    "excluded.latest_step AND metric_series.latest_timestamp <= excluded.latest_timestamp))"
+)
+_MERGE_SERIES = (
+    "point_count = metric_series.point_count + excluded.point_count, "
+    f"latest_value = CASE WHEN {_NEWER} THEN excluded.latest_value "
+    "ELSE metric_series.latest_value END, "
+    f"latest_timestamp = CASE WHEN {_NEWER} THEN excluded.latest_timestamp "
+    "ELSE metric_series.latest_timestamp END, "
+    f"latest_step = CASE WHEN {_NEWER} THEN excluded.latest_step "
+    "ELSE metric_series.latest_step END"
+)
+
+
+def _learn_series_ids(
+    conn: Connection, missing: list[tuple[str, str]], series: dict[tuple[str, str], int]
+) -> None:
     ms = metric_series.c
     run_ids = sorted({run_id for run_id, _ in missing})
     for chunk in _chunks(run_ids, 500):

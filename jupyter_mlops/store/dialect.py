@@ -34,6 +34,7 @@ def insert_rows(
     *,
     conflict: Sequence[str] = (),
     update: Sequence[str] | None = None,
+    update_sql: str | None = None,
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table`` with multi-row statements.
 
@@ -55,7 +56,9 @@ def insert_rows(
     if conflict:
         targets = ", ".join(f'"{c}"' for c in conflict)
         changed = [c for c in columns if c not in conflict] if update is None else list(update)
-        if changed:
+        if update_sql:
+            tail = f" ON CONFLICT ({targets}) DO UPDATE SET {update_sql}"
+        elif changed:
             sets = ", ".join(f'"{c}" = excluded."{c}"' for c in changed)
             tail = f" ON CONFLICT ({targets}) DO UPDATE SET {sets}"
         else:
@@ -136,3 +139,21 @@ def driver_sql(sql: str, marker: str) -> str:
     if marker == "?":
         return sql
     return sql.replace("%", "%%").replace("?", marker)  # pyformat: a literal % is %%
+
+
+def update_rows(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    key: str,
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """``UPDATE table SET columns... WHERE key = ?`` for each row (the new values, then the
+    key), as one driver-level executemany: no per-row work in SQLAlchemy."""
+    if not rows:
+        return
+    marker = _marker(conn)
+    sets = ", ".join(f'"{c}" = {marker}' for c in columns)
+    conn.exec_driver_sql(
+        f'UPDATE "{table}" SET {sets} WHERE "{key}" = {marker}', [tuple(r) for r in rows]
+    )
