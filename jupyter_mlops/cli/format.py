@@ -59,8 +59,9 @@ def format_runs_table(
     header += ["METRICS"]
     rows = []
     for r in records:
-        params = ", ".join(f"{k}={r.params[k]}" for k in varying[:param_limit] if k in r.params) + (
-            ", ..." if len(varying) > param_limit else ""
+        own = [k for k in varying if k in r.params]
+        params = ", ".join(f"{k}={r.params[k]}" for k in own[:param_limit]) + (
+            ", ..." if len(own) > param_limit else ""
         )
         metrics = ", ".join(
             f"{k}={format_number(v)}" for k, v in sorted(r.metrics.items())[:metric_limit]

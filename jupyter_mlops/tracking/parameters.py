@@ -69,12 +69,20 @@ class ResolvedParameters:
 
 def find_parameters_cell(notebook: nbformat.NotebookNode) -> ParametersCell | None:
     """The first cell tagged ``parameters``, else the first tagged ``pipeline-parameters``."""
+    found = _tagged(notebook)
+    if found is None:
+        return None
+    index, tag = found
+    defaults = cell_defaults(notebook["cells"][index], notebook)
+    return ParametersCell(index, tag, defaults or {}, defaults is not None)
+
+
+def _tagged(notebook: Mapping[str, Any]) -> tuple[int, str] | None:
     cells = notebook.get("cells", [])
     for tag in PARAMETERS_TAGS:
         for index, cell in enumerate(cells):
             if tag in (cell.get("metadata", {}).get("tags") or []):
-                defaults = cell_defaults(cell, notebook)
-                return ParametersCell(index, tag, defaults or {}, defaults is not None)
+                return index, tag
     return None
 
 
@@ -214,10 +222,10 @@ def _unknown_message(name: str, cell: ParametersCell | None, unknown: list[str])
 def for_papermill(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """``notebook`` as papermill must see it: a Kale notebook's ``pipeline-parameters`` cell
     also tagged ``parameters``, so values are injected after it (a copy when changed)."""
-    cell = find_parameters_cell(notebook)
-    if cell is None or cell.tag == "parameters":
+    found = _tagged(notebook)
+    if found is None or found[1] == "parameters":
         return notebook
     tagged = copy.deepcopy(notebook)
-    metadata = tagged.cells[cell.index].setdefault("metadata", {})
+    metadata = tagged.cells[found[0]].setdefault("metadata", {})
     metadata["tags"] = [*(metadata.get("tags") or []), "parameters"]
     return tagged
