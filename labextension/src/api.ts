@@ -14,6 +14,7 @@ import {
   IExperiment,
   IMetricHistory,
   IRunDetail,
+  IRunEdit,
   IRunList,
   IRunQuery,
   IRunSummary
@@ -150,7 +151,8 @@ export class MLOpsClient {
       order_by: query.order_by,
       limit: query.limit,
       offset: query.offset,
-      parent: query.parent
+      parent: query.parent,
+      lifecycle: query.lifecycle
     });
   }
 
@@ -236,17 +238,66 @@ export class MLOpsClient {
     return this._get<IComparison>(this.compareUrl(runIds), signal);
   }
 
+  /** Rename a run, set its note, set or remove (`null`) tags; the run after the edit. */
+  editRun(runId: string, edit: IRunEdit): Promise<IRunDetail> {
+    return this._request<IRunDetail>('PATCH', this.runUrl(runId), edit);
+  }
+
+  /** Archive runs (and their descendants unless `children` is false): the ids archived now. */
+  async archiveRuns(runIds: string[], children = true): Promise<string[]> {
+    const data = await this._request<{ run_ids: string[] }>(
+      'POST',
+      this.url(['runs', 'archive']),
+      { run_ids: runIds, children }
+    );
+    return data.run_ids;
+  }
+
+  /** Restore archived runs: the ids restored now. */
+  async restoreRuns(runIds: string[], children = true): Promise<string[]> {
+    const data = await this._request<{ run_ids: string[] }>(
+      'POST',
+      this.url(['runs', 'restore']),
+      { run_ids: runIds, children }
+    );
+    return data.run_ids;
+  }
+
+  /** Delete an archived run for good (with its descendants): the ids deleted. */
+  async purgeRun(runId: string): Promise<string[]> {
+    const data = await this._request<{ run_ids: string[] }>(
+      'DELETE',
+      this.runUrl(runId)
+    );
+    return data.run_ids;
+  }
+
   /** URL of the event stream (token appended for EventSource). */
   eventsUrl(): string {
     return eventsUrl(this.baseUrl, this.token);
   }
 
-  private async _get<T>(url: string, signal?: AbortSignal): Promise<T> {
+  private _get<T>(url: string, signal?: AbortSignal): Promise<T> {
+    return this._request<T>('GET', url, undefined, signal);
+  }
+
+  /** A request through `makeRequest`, which adds the token and the XSRF header. */
+  private async _request<T>(
+    method: string,
+    url: string,
+    body?: unknown,
+    signal?: AbortSignal
+  ): Promise<T> {
     let response: Response;
+    const init: RequestInit = { method, signal };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
     try {
       response = await ServerConnection.makeRequest(
         url,
-        { method: 'GET', signal },
+        init,
         this.serverSettings
       );
     } catch (error) {

@@ -14,13 +14,17 @@ import {
   IExperiment,
   IMetricsEvent,
   IMLOpsSettings,
-  IRunSummary
+  IRunDetail,
+  IRunEdit,
+  IRunSummary,
+  LifecycleStage
 } from './tokens';
 
 /** How the list is kept up to date. */
 export type LiveState = 'live' | 'connecting' | 'polling' | 'off';
 
 interface ILoadedQuery {
+  lifecycle: string;
   experiment: string | null;
   status: string | null;
   filter: string | undefined;
@@ -35,6 +39,26 @@ function isTransient(error: unknown): boolean {
     error instanceof MLOpsRequestError &&
     (error.status === 0 || error.status >= 500)
   );
+}
+
+/** The summary part of a run detail (what the runs list holds). */
+export function summaryOf(run: IRunDetail): IRunSummary {
+  return {
+    run_id: run.run_id,
+    name: run.name,
+    experiment: run.experiment,
+    experiment_id: run.experiment_id,
+    status: run.status,
+    start_time: run.start_time,
+    end_time: run.end_time,
+    parent_run_id: run.parent_run_id,
+    notebook_path: run.notebook_path,
+    params: run.params,
+    metrics: run.metrics,
+    tags: run.tags,
+    last_update_time: run.last_update_time,
+    lifecycle_stage: run.lifecycle_stage
+  };
 }
 
 export class MLOpsController implements IDisposable {
@@ -130,7 +154,8 @@ export class MLOpsController implements IDisposable {
       status: model.statusFilter ?? undefined,
       filter: model.serverFilter,
       search: model.serverSearch,
-      order_by: model.serverOrderBy
+      order_by: model.serverOrderBy,
+      lifecycle: model.serverLifecycle
     };
     model.loading = true;
     try {
@@ -159,6 +184,7 @@ export class MLOpsController implements IDisposable {
         model.setRuns(runs, total);
       }
       this._loaded = {
+        lifecycle: query.lifecycle,
         experiment: model.experiment,
         status: model.statusFilter,
         filter: query.filter,
@@ -213,6 +239,51 @@ export class MLOpsController implements IDisposable {
       this.model.error = null;
     } catch (error) {
       this.model.error = String((error as Error)?.message ?? error);
+    }
+  }
+
+  // ------------------------------------------------------ run management
+
+  /** Archive runs (with their child runs); returns the ids archived now. */
+  async archive(runIds: string[]): Promise<string[]> {
+    const changed = await this.client.archiveRuns(runIds);
+    this._setLifecycle(changed, 'deleted');
+    return changed;
+  }
+
+  /** Restore archived runs (with their child runs); returns the ids restored. */
+  async restore(runIds: string[]): Promise<string[]> {
+    const changed = await this.client.restoreRuns(runIds);
+    this._setLifecycle(changed, 'active');
+    return changed;
+  }
+
+  /** Delete archived runs for good; returns every id deleted (children too). */
+  async purge(runIds: string[]): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const id of runIds) {
+      if (!deleted.includes(id)) {
+        deleted.push(...(await this.client.purgeRun(id)));
+      }
+    }
+    this.model.removeRuns(deleted);
+    return deleted;
+  }
+
+  /** Rename a run, edit its note or tags; the list shows the result at once. */
+  async edit(runId: string, edit: IRunEdit): Promise<IRunDetail> {
+    const detail = await this.client.editRun(runId, edit);
+    this._mergeAndEmit([summaryOf(detail)]);
+    return detail;
+  }
+
+  private _setLifecycle(runIds: string[], stage: LifecycleStage): void {
+    this.model.setLifecycle(runIds, stage);
+    for (const id of runIds) {
+      const run = this.model.getRun(id);
+      if (run) {
+        this._runChanged.emit(run); // open detail views reload
+      }
     }
   }
 
@@ -419,7 +490,7 @@ export class MLOpsController implements IDisposable {
   private _needsReload(): boolean {
     const m = this.model;
     const l = this._loaded;
-    if (!l) {
+    if (!l || l.lifecycle !== m.serverLifecycle) {
       return true;
     }
     if (l.experiment !== null && m.experiment !== l.experiment) {

@@ -8,15 +8,22 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import {
+  Clipboard,
+  Dialog,
   ICommandPalette,
+  InputDialog,
   MainAreaWidget,
+  Notification,
+  showDialog,
   showErrorMessage,
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { Signal } from '@lumino/signaling';
+import { Widget } from '@lumino/widgets';
 
 import { MLOpsClient } from './api';
 import { ICellHint } from './cells';
@@ -24,6 +31,7 @@ import { CompareWidget } from './components/Compare';
 import { RunDetailWidget } from './components/RunDetail';
 import { RunsSidebar } from './components/RunsPanel';
 import { MLOpsController } from './controller';
+import { downloadText, runsToCsv } from './csv';
 import { mlopsIcon } from './icon';
 import { RunsModel } from './model';
 import { openNotebookAtCell } from './notebook';
@@ -42,6 +50,26 @@ export { MLOpsClient } from './api';
 export { RunsModel } from './model';
 
 const CATEGORY = 'MLOps';
+
+/** Body of the "Edit note" dialog: a Markdown textarea. */
+class NoteEditor extends Widget implements Dialog.IBodyWidget<string> {
+  constructor(note: string) {
+    super({ node: document.createElement('textarea') });
+    const area = this.node as HTMLTextAreaElement;
+    area.className = 'jp-mlops-note-editor';
+    area.value = note;
+    area.rows = 12;
+    area.placeholder = 'Markdown: what this run tried, what came out of it…';
+  }
+
+  getValue(): string {
+    return (this.node as HTMLTextAreaElement).value;
+  }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
 
 function compareId(runIds: string[]): string {
   let h = 0;
@@ -62,7 +90,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     ISettingRegistry,
     IDocumentManager,
     IEditorLanguageRegistry,
-    ILayoutRestorer
+    ILayoutRestorer,
+    IRenderMimeRegistry
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -70,7 +99,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     settingRegistry: ISettingRegistry | null,
     docManager: IDocumentManager | null,
     languages: IEditorLanguageRegistry | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    rendermime: IRenderMimeRegistry | null
   ): IMLOps => {
     const { commands, shell } = app;
     const client = new MLOpsClient({
@@ -152,6 +182,18 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
           openNotebookAtCell(app, docManager, path, hint).then(() => undefined)
       : null;
 
+    const renderMarkdown = rendermime
+      ? async (markdown: string, host: HTMLElement): Promise<void> => {
+          const renderer = rendermime.createRenderer('text/markdown');
+          const mimeModel = rendermime.createModel({
+            data: { 'text/markdown': markdown },
+            trusted: false // a note is user text: sanitized, no scripts
+          });
+          await renderer.renderModel(mimeModel);
+          host.appendChild(renderer.node);
+        }
+      : undefined;
+
     const openRun = async (runId: string): Promise<void> => {
       ensureStarted();
       const existing = detailTracker.find(w => w.content.runId === runId);
@@ -165,6 +207,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         languages,
         onOpenNotebook: openNotebook,
         onOpenRun: id => void openRun(id),
+        onCommand: (command, args) => void commands.execute(command, args),
+        renderMarkdown,
         onTitle: (title, status) => {
           widget.title.label = title;
           widget.title.caption = `${title} (${status.toLowerCase()}) — ${runId}`;
@@ -218,7 +262,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       controller,
       onOpenRun: runId => void openRun(runId),
       onCompare: runIds => void compare(runIds),
-      onColumnsChanged: saveColumns
+      onColumnsChanged: saveColumns,
+      onCommand: (command, args) => void commands.execute(command, args)
     });
     sidebar.id = SIDEBAR_ID;
     sidebar.title.icon = mlopsIcon;
@@ -266,7 +311,9 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       label: args =>
         args.runIds
           ? 'Compare runs'
-          : `Compare selected MLOps runs (${model.selectedIds.length})`,
+          : args.inMenu
+            ? `Compare selected (${model.selectedIds.length})`
+            : `Compare selected MLOps runs (${model.selectedIds.length})`,
       caption: 'Compare the runs selected in the MLOps runs sidebar',
       isEnabled: args =>
         Array.isArray(args.runIds)
@@ -281,6 +328,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     });
     commands.addCommand(CommandIDs.openRun, {
       label: args => (args.runId ? `Open run ${args.runId}` : 'Open run'),
+      isEnabled: args => !!args.runId || targetRuns(args).length > 0,
       describedBy: {
         args: {
           type: 'object',
@@ -288,11 +336,238 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
           required: ['runId']
         }
       },
-      execute: args => openRun(String(args.runId))
+      execute: args => {
+        const runId = args.runId ?? targetRuns(args)[0];
+        return runId ? openRun(String(runId)) : undefined;
+      }
     });
+
+    // ------------------------------------------------- run management
+    /**
+     * The runs a command acts on: `runIds`/`runId` arguments; else the row
+     * right-clicked (the whole selection when that row is part of it); else
+     * the selection.
+     */
+    const targetRuns = (args: { [key: string]: any }): string[] => {
+      if (Array.isArray(args.runIds)) {
+        return (args.runIds as unknown[]).filter(
+          (id): id is string => typeof id === 'string'
+        );
+      }
+      if (typeof args.runId === 'string') {
+        return [args.runId];
+      }
+      const row = app.contextMenuHitTest(node =>
+        node.classList?.contains('jp-mlops-run-row')
+      );
+      const id = row?.dataset.runId;
+      if (id) {
+        return model.isSelected(id) && model.selectedIds.length > 1
+          ? model.selectedIds
+          : [id];
+      }
+      return model.selectedIds;
+    };
+    /** Short labels in a row's menu and for explicit runs; long ones in the palette. */
+    const short = (args: { [key: string]: any }): boolean =>
+      !!(args.inMenu || args.runIds || args.runId);
+    const describe = (ids: string[]): string =>
+      ids.length === 1
+        ? `"${model.getRun(ids[0])?.name || ids[0]}"`
+        : plural(ids.length, 'run');
+    const failed = (title: string) => (error: unknown) =>
+      showErrorMessage(title, String((error as Error)?.message ?? error));
+
+    commands.addCommand(CommandIDs.archiveRuns, {
+      label: args =>
+        short(args) ? 'Archive' : 'Archive selected MLOps runs',
+      caption:
+        'Archive runs and their child runs: hidden from the list, restorable',
+      isVisible: () => !model.showArchived,
+      isEnabled: args => targetRuns(args).length > 0,
+      execute: async args => {
+        const ids = targetRuns(args);
+        if (!ids.length) {
+          return;
+        }
+        try {
+          const done = await controller.archive(ids);
+          Notification.info(
+            `Archived ${plural(done.length, 'run')}. "Archived" in the MLOps sidebar lists them; restore from there.`,
+            { autoClose: 4000 }
+          );
+        } catch (error) {
+          await failed('Archive runs')(error);
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.restoreRuns, {
+      label: args =>
+        short(args) ? 'Restore' : 'Restore selected MLOps runs',
+      caption: 'Bring archived runs (and their child runs) back',
+      isVisible: () => model.showArchived,
+      isEnabled: args => targetRuns(args).length > 0,
+      execute: async args => {
+        const ids = targetRuns(args);
+        try {
+          const done = await controller.restore(ids);
+          Notification.info(`Restored ${plural(done.length, 'run')}.`, {
+            autoClose: 3000
+          });
+        } catch (error) {
+          await failed('Restore runs')(error);
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.purgeRuns, {
+      label: args =>
+        short(args) ? 'Delete for good…' : 'Delete archived MLOps runs for good…',
+      caption:
+        'Delete archived runs, their metrics and artifact files (asks first)',
+      isVisible: () => model.showArchived,
+      isEnabled: args => targetRuns(args).length > 0,
+      execute: async args => {
+        const ids = targetRuns(args);
+        if (!ids.length) {
+          return;
+        }
+        const active = ids.filter(
+          id => (model.getRun(id)?.lifecycle_stage ?? 'active') !== 'deleted'
+        );
+        if (active.length) {
+          await showErrorMessage(
+            'Delete runs for good',
+            `Only archived runs can be deleted for good; ${describe(active)} ${active.length === 1 ? 'is' : 'are'} not archived. Archive first.`
+          );
+          return;
+        }
+        const answer = await showDialog({
+          title: 'Delete runs for good?',
+          body: `${describe(ids)}, their child runs, metrics and artifact files will be deleted. This cannot be undone.`,
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.warnButton({ label: 'Delete for good' })
+          ],
+          defaultButton: 0 // Enter cancels: deleting takes a deliberate click
+        });
+        if (!answer.button.accept) {
+          return;
+        }
+        try {
+          const deleted = await controller.purge(ids);
+          Notification.info(`Deleted ${plural(deleted.length, 'run')}.`, {
+            autoClose: 3000
+          });
+        } catch (error) {
+          await failed('Delete runs for good')(error);
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.renameRun, {
+      label: args => (short(args) ? 'Rename…' : 'Rename MLOps run…'),
+      isEnabled: args => targetRuns(args).length === 1,
+      execute: async args => {
+        const [id] = targetRuns(args);
+        if (!id) {
+          return;
+        }
+        const current = model.getRun(id)?.name ?? '';
+        const answer = await InputDialog.getText({
+          title: 'Rename run',
+          text: current,
+          okLabel: 'Rename'
+        });
+        if (!answer.button.accept || answer.value === null) {
+          return;
+        }
+        const name = answer.value.trim();
+        if (!name || name === current) {
+          return;
+        }
+        try {
+          await controller.edit(id, { name });
+        } catch (error) {
+          await failed('Rename run')(error);
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.editNote, {
+      label: args =>
+        short(args) ? 'Edit note…' : 'Edit the note of an MLOps run…',
+      isEnabled: args => targetRuns(args).length === 1,
+      execute: async args => {
+        const [id] = targetRuns(args);
+        if (!id) {
+          return;
+        }
+        try {
+          const detail = await client.run(id);
+          const answer = await showDialog({
+            title: `Note on ${detail.name || id}`,
+            body: new NoteEditor(detail.note ?? ''),
+            buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Save' })]
+          });
+          if (answer.button.accept && answer.value !== null) {
+            await controller.edit(id, { note: answer.value });
+          }
+        } catch (error) {
+          await failed('Edit note')(error);
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.copyRunId, {
+      label: 'Copy run id',
+      isEnabled: args => targetRuns(args).length > 0,
+      execute: args => {
+        Clipboard.copyToSystem(targetRuns(args).join('\n'));
+      }
+    });
+    commands.addCommand(CommandIDs.exportCsv, {
+      label: args => (short(args) ? 'Export table as CSV' : 'Export MLOps runs as CSV'),
+      caption: 'The runs shown in the sidebar, with its columns, as a CSV file',
+      execute: () => {
+        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+        const name = `mlops-runs-${model.experiment ?? 'all'}-${stamp}.csv`;
+        downloadText(runsToCsv(model.visibleRuns, model.columns), name);
+      }
+    });
+    commands.addCommand(CommandIDs.toggleArchived, {
+      label: 'Show archived MLOps runs',
+      isToggled: () => model.showArchived,
+      execute: () => {
+        model.showArchived = !model.showArchived;
+        ensureStarted();
+        shell.activateById(SIDEBAR_ID);
+      }
+    });
+
+    // the right-click menu of a row (commands find the row: targetRuns)
+    const rowItems: Array<[string, number]> = [
+      [CommandIDs.openRun, 0],
+      [CommandIDs.compareSelected, 1],
+      [CommandIDs.renameRun, 2],
+      [CommandIDs.editNote, 3],
+      [CommandIDs.copyRunId, 4],
+      [CommandIDs.archiveRuns, 5],
+      [CommandIDs.restoreRuns, 5],
+      [CommandIDs.purgeRuns, 6],
+      [CommandIDs.exportCsv, 7]
+    ];
+    for (const [command, rank] of rowItems) {
+      app.contextMenu.addItem({
+        command,
+        args: { inMenu: true },
+        selector: '.jp-mlops-run-row',
+        rank: 10 + rank
+      });
+    }
+
     model.changed.connect((_, kind) => {
       if (kind === 'selection') {
         commands.notifyCommandChanged(CommandIDs.compareSelected);
+      }
+      if (kind === 'filter') {
+        commands.notifyCommandChanged(CommandIDs.toggleArchived);
       }
     });
 
@@ -300,7 +575,14 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       for (const command of [
         CommandIDs.openSidebar,
         CommandIDs.refresh,
-        CommandIDs.compareSelected
+        CommandIDs.compareSelected,
+        CommandIDs.archiveRuns,
+        CommandIDs.restoreRuns,
+        CommandIDs.purgeRuns,
+        CommandIDs.renameRun,
+        CommandIDs.editNote,
+        CommandIDs.exportCsv,
+        CommandIDs.toggleArchived
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }

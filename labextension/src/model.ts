@@ -17,7 +17,12 @@ import {
   parseFilter,
   runValue
 } from './filter';
-import { IMetricsEvent, IRunSummary, RunStatus } from './tokens';
+import {
+  IMetricsEvent,
+  IRunSummary,
+  LifecycleStage,
+  RunStatus
+} from './tokens';
 
 export type SortDirection = 'asc' | 'desc';
 
@@ -394,8 +399,49 @@ export class RunsModel {
     this._changed.emit('filter');
   }
 
+  /** Show the archived runs (lifecycle stage `deleted`) instead of the active ones. */
+  get showArchived(): boolean {
+    return this._showArchived;
+  }
+
+  set showArchived(value: boolean) {
+    if (value === this._showArchived) {
+      return;
+    }
+    this._showArchived = value;
+    this._selection.clear();
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** The lifecycle stage listed (`lifecycle=` of `GET runs`). */
+  get serverLifecycle(): LifecycleStage {
+    return this._showArchived ? 'deleted' : 'active';
+  }
+
+  /**
+   * Set the lifecycle stage of loaded runs at once (after archive/restore
+   * succeeded); the server's `run_updated` events that follow carry the same.
+   */
+  setLifecycle(runIds: string[], stage: LifecycleStage): void {
+    const updated: IRunSummary[] = [];
+    for (const id of runIds) {
+      const run = this._runs.get(id);
+      if (run && (run.lifecycle_stage ?? 'active') !== stage) {
+        updated.push({ ...run, lifecycle_stage: stage });
+      }
+      if (stage !== this.serverLifecycle) {
+        this._selection.delete(id);
+      }
+    }
+    this.mergeRuns(updated);
+  }
+
   /** Whether a run passes every active filter. */
   matches(run: IRunSummary): boolean {
+    if ((run.lifecycle_stage ?? 'active') !== this.serverLifecycle) {
+      return false;
+    }
     if (this._experiment && run.experiment !== this._experiment) {
       return false;
     }
@@ -541,6 +587,11 @@ export class RunsModel {
     this._changed.emit('selection');
   }
 
+  /** Select every run passing the filters (not only those in view). */
+  selectAllVisible(): void {
+    this.setSelected(this.visibleRuns.map(r => r.run_id));
+  }
+
   setSelected(runIds: string[]): void {
     this._selection = new Set(runIds);
     this._changed.emit('selection');
@@ -627,6 +678,7 @@ export class RunsModel {
   private _status: RunStatus | null = null;
   private _experiment: string | null = null;
   private _topLevelOnly = false;
+  private _showArchived = false;
   private _sort: ISortSpec = { ...DEFAULT_SORT };
   private _columns: string[] = [];
   private _selection = new Set<string>();

@@ -7,6 +7,9 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+/** Lifecycle stage (MLflow's vocabulary): `deleted` means archived (restorable). */
+export type LifecycleStage = 'active' | 'deleted';
+
 /** Run statuses (MLflow's vocabulary). */
 export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
 
@@ -39,6 +42,8 @@ export interface IRunSummary {
   metrics: { [key: string]: number | null };
   tags: { [key: string]: string };
   last_update_time: number;
+  /** `deleted` once archived; absent from servers older than schema 0003. */
+  lifecycle_stage?: LifecycleStage;
 }
 
 export interface ICellRecord {
@@ -76,6 +81,8 @@ export interface IArtifact {
 
 /** `GET runs/{run_id}`. */
 export interface IRunDetail extends IRunSummary {
+  /** The user's Markdown note. */
+  note?: string | null;
   source: string | null;
   cells: ICellRecord[];
   git: IGitInfo | null;
@@ -129,6 +136,15 @@ export interface IRunQuery {
   limit?: number;
   offset?: number;
   parent?: string;
+  /** Lifecycle stage to list (default `active`: archived runs are hidden). */
+  lifecycle?: LifecycleStage | 'all';
+}
+
+/** `PATCH runs/{run_id}`: only the fields given change; a `null` tag is removed. */
+export interface IRunEdit {
+  name?: string;
+  note?: string | null;
+  tags?: { [key: string]: string | null };
 }
 
 /** Settings of the `jupyter-mlops:plugin` plugin (schema/plugin.json). */
@@ -171,6 +187,14 @@ export namespace CommandIDs {
   export const refresh = 'jupyter-mlops:refresh';
   export const compareSelected = 'jupyter-mlops:compare-selected';
   export const openRun = 'jupyter-mlops:open-run';
+  export const archiveRuns = 'jupyter-mlops:archive-runs';
+  export const restoreRuns = 'jupyter-mlops:restore-runs';
+  export const purgeRuns = 'jupyter-mlops:purge-runs';
+  export const renameRun = 'jupyter-mlops:rename-run';
+  export const editNote = 'jupyter-mlops:edit-note';
+  export const exportCsv = 'jupyter-mlops:export-csv';
+  export const toggleArchived = 'jupyter-mlops:toggle-archived';
+  export const copyRunId = 'jupyter-mlops:copy-run-id';
 }
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';

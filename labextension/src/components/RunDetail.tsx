@@ -15,7 +15,12 @@ import {
   formatNumber
 } from '../format';
 import { ICellHint } from '../cells';
-import { ICellRecord, IMetricHistory, IRunDetail } from '../tokens';
+import {
+  CommandIDs,
+  ICellRecord,
+  IMetricHistory,
+  IRunDetail
+} from '../tokens';
 import { useTicker } from './hooks';
 import { LineChart } from './LineChart';
 import { Source } from './Source';
@@ -30,6 +35,131 @@ export interface IRunDetailProps {
   onOpenRun: (runId: string) => void;
   /** Called with the run name once known (tab title). */
   onTitle?: (title: string, status: string) => void;
+  /** Run a command of the extension (rename, edit note, archive...). */
+  onCommand?: (command: string, args: { [key: string]: any }) => void;
+  /** Render Markdown into `host` (JupyterLab's renderer, sanitized). */
+  renderMarkdown?: (markdown: string, host: HTMLElement) => Promise<void>;
+}
+
+/** The run's Markdown note, rendered by JupyterLab (or as text without a renderer). */
+function Note(props: {
+  note: string;
+  render?: (markdown: string, host: HTMLElement) => Promise<void>;
+}): JSX.Element {
+  const host = React.useRef<HTMLDivElement>(null);
+  const { note, render } = props;
+  React.useEffect(() => {
+    const el = host.current;
+    if (!el || !render) {
+      return;
+    }
+    el.textContent = '';
+    render(note, el).catch(() => {
+      el.textContent = note;
+    });
+  }, [note, render]);
+  return (
+    <div className="jp-mlops-note" ref={host} data-testid="mlops-note">
+      {render ? null : <pre className="jp-mlops-note-text">{note}</pre>}
+    </div>
+  );
+}
+
+/** Tags with a remove button each, and a key/value form to add one. */
+function TagEditor(props: {
+  tags: { [key: string]: string };
+  onEdit: (tags: { [key: string]: string | null }) => Promise<void>;
+}): JSX.Element {
+  const [key, setKey] = React.useState('');
+  const [value, setValue] = React.useState('');
+  const [busy, setBusy] = React.useState(false);
+  const [problem, setProblem] = React.useState<string | null>(null);
+  const apply = async (edit: { [key: string]: string | null }) => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      await props.onEdit(edit);
+      return true;
+    } catch (e) {
+      setProblem(String((e as Error)?.message ?? e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  const keys = Object.keys(props.tags).sort();
+  return (
+    <div className="jp-mlops-tag-editor">
+      {keys.length === 0 && <div className="jp-mlops-muted">No tags.</div>}
+      {keys.length > 0 && (
+        <table className="jp-mlops-kv jp-mlops-tags-table">
+          <tbody>
+            {keys.map(k => (
+              <tr key={k} data-key={k}>
+                <th title={k}>
+                  {!k.startsWith('mlops.') && (
+                    <button
+                      className="jp-mlops-link-button jp-mlops-tag-remove"
+                      title={`Remove tag ${k}`}
+                      aria-label={`Remove tag ${k}`}
+                      disabled={busy}
+                      onClick={() => void apply({ [k]: null })}
+                    >
+                      ×
+                    </button>
+                  )}
+                  {k}
+                </th>
+                <td title={props.tags[k]}>{props.tags[k]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form
+        className="jp-mlops-tag-form"
+        onSubmit={ev => {
+          ev.preventDefault();
+          const k = key.trim();
+          if (k) {
+            void apply({ [k]: value }).then(ok => {
+              if (ok) {
+                setKey('');
+                setValue('');
+              }
+            });
+          }
+        }}
+      >
+        <input
+          className="jp-mlops-input jp-mlops-tag-key"
+          placeholder="tag"
+          aria-label="New tag key"
+          value={key}
+          onChange={ev => setKey(ev.target.value)}
+        />
+        <input
+          className="jp-mlops-input jp-mlops-tag-value"
+          placeholder="value"
+          aria-label="New tag value"
+          value={value}
+          onChange={ev => setValue(ev.target.value)}
+        />
+        <button
+          type="submit"
+          className="jp-mlops-button jp-mlops-tag-add"
+          disabled={busy || !key.trim()}
+        >
+          Set tag
+        </button>
+      </form>
+      {problem && (
+        <div className="jp-mlops-error" role="alert">
+          {problem}
+        </div>
+      )}
+    </div>
+  );
 }
 
 /** Points requested per chart: plenty for a ~500px wide SVG. */
@@ -349,6 +479,11 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
   const metricKeys = Array.from(
     new Set([...(run.metric_keys ?? []), ...Object.keys(run.metrics ?? {})])
   ).sort();
+  const archived = run.lifecycle_stage === 'deleted';
+  const command = (id: string) => props.onCommand?.(id, { runId: run.run_id });
+  const parentName = run.parent_run_id
+    ? controller.model.getRun(run.parent_run_id)?.name || run.parent_run_id
+    : null;
   const packages = run.environment?.packages ?? {};
   const pkgNames = Object.keys(packages)
     .filter(p => !pkgFilter || p.toLowerCase().includes(pkgFilter.toLowerCase()))
@@ -359,12 +494,51 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
       className="jp-mlops-run-detail"
       data-run-id={run.run_id}
       data-status={run.status}
+      data-lifecycle={run.lifecycle_stage ?? 'active'}
       data-testid="mlops-run-detail"
     >
       <header className="jp-mlops-detail-header">
         <h2 className="jp-mlops-detail-title">
           {run.name || run.run_id} <StatusBadge status={run.status} />
         </h2>
+        {props.onCommand && (
+          <div className="jp-mlops-detail-actions">
+            <button
+              className="jp-mlops-button jp-mlops-rename-button"
+              onClick={() => command(CommandIDs.renameRun)}
+            >
+              Rename…
+            </button>
+            <button
+              className="jp-mlops-button jp-mlops-note-button"
+              onClick={() => command(CommandIDs.editNote)}
+            >
+              {run.note ? 'Edit note…' : 'Add note…'}
+            </button>
+            {archived ? (
+              <button
+                className="jp-mlops-button jp-mlops-restore-button"
+                onClick={() => command(CommandIDs.restoreRuns)}
+              >
+                Restore
+              </button>
+            ) : (
+              <button
+                className="jp-mlops-button jp-mlops-archive-button"
+                title="Archive this run and its child runs (restorable)"
+                onClick={() => command(CommandIDs.archiveRuns)}
+              >
+                Archive
+              </button>
+            )}
+          </div>
+        )}
+        {archived && (
+          <div className="jp-mlops-archived-banner" role="status">
+            This run is archived: it is hidden from the runs list (see
+            “Archived” there) until restored.
+          </div>
+        )}
         <dl className="jp-mlops-detail-meta">
           <dt>Run id</dt>
           <dd>
@@ -384,10 +558,11 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
               <dt>Parent</dt>
               <dd>
                 <button
-                  className="jp-mlops-link-button"
+                  className="jp-mlops-link-button jp-mlops-parent-link"
+                  title={run.parent_run_id}
                   onClick={() => props.onOpenRun(run.parent_run_id!)}
                 >
-                  {run.parent_run_id}
+                  {parentName}
                 </button>
               </dd>
             </>
@@ -417,6 +592,12 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
         )}
         {error && <div className="jp-mlops-error">{error}</div>}
       </header>
+
+      {run.note && (
+        <Section title="Note" className="jp-mlops-note-section">
+          <Note note={run.note} render={props.renderMarkdown} />
+        </Section>
+      )}
 
       {run.error && (
         <Section title="Error" className="jp-mlops-run-error">
@@ -450,7 +631,13 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
       </Section>
 
       <Section title="Tags" count={Object.keys(run.tags).length} className="jp-mlops-tags" open={Object.keys(run.tags).length > 0}>
-        <KeyValueTable data={run.tags} className="jp-mlops-tags-table" empty="No tags." />
+        <TagEditor
+          tags={run.tags}
+          onEdit={async tags => {
+            const updated = await controller.edit(run.run_id, { tags });
+            setRun(updated);
+          }}
+        />
       </Section>
 
       {run.source !== null && run.source !== undefined && (

@@ -19,7 +19,7 @@ import {
 import { durationMs, runValue } from '../filter';
 import { IListLayout, listLayout } from '../layout';
 import { IColumnInfo, RunsModel } from '../model';
-import { IRunSummary, RUN_STATUSES, RunStatus } from '../tokens';
+import { CommandIDs, IRunSummary, RUN_STATUSES, RunStatus } from '../tokens';
 import { scrollToRow, visibleWindow } from '../windowing';
 import { useElementSize, useSignalRender, useTicker } from './hooks';
 import { StatusBadge } from './StatusBadge';
@@ -33,6 +33,8 @@ export interface IRunsPanelProps {
   onCompare: (runIds: string[]) => void;
   /** Persist the chosen columns (settings). */
   onColumnsChanged?: (columns: string[]) => void;
+  /** Run a command of the extension (archive, restore, purge, export...). */
+  onCommand?: (command: string, args?: { [key: string]: any }) => void;
 }
 
 function cellText(
@@ -336,8 +338,8 @@ const RunsList = React.memo(function RunsList(
   const sort = model.sort;
   const allSelected =
     runs.length > 0 &&
-    selected.length >= Math.min(runs.length, 50) &&
-    runs.slice(0, 50).every(r => model.isSelected(r.run_id));
+    selected.length >= runs.length &&
+    runs.every(r => model.isSelected(r.run_id));
 
   return (
     <div
@@ -362,12 +364,13 @@ const RunsList = React.memo(function RunsList(
         <span className="jp-mlops-cell jp-mlops-cell-select" role="columnheader">
           <input
             type="checkbox"
-            aria-label="Select the first 50 visible runs"
-            title="Select the first 50 visible runs"
+            className="jp-mlops-select-all"
+            aria-label="Select all the runs matching the filters"
+            title={`Select all ${runs.length} runs matching the filters`}
             checked={allSelected}
             onChange={ev =>
               ev.target.checked
-                ? model.setSelected(runs.slice(0, 50).map(r => r.run_id))
+                ? model.selectAllVisible()
                 : model.clearSelection()
             }
           />
@@ -442,7 +445,8 @@ const RunsList = React.memo(function RunsList(
 });
 
 export function RunsPanel(props: IRunsPanelProps): JSX.Element {
-  const { controller, onOpenRun, onCompare, onColumnsChanged } = props;
+  const { controller, onOpenRun, onCompare, onColumnsChanged, onCommand } =
+    props;
   const model = controller.model;
   // user actions render at once (a controlled checkbox must not flicker);
   // bursts of live updates ('runs', 'loading') at most once per frame
@@ -527,13 +531,73 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
           Columns
         </button>
         <button
-          className="jp-mlops-button jp-mlops-compare-button jp-mod-accept"
-          disabled={!model.canCompare}
-          title={model.canCompare ? 'Compare the selected runs' : 'Select two or more runs to compare'}
-          onClick={() => onCompare(model.selectedIds)}
+          className={
+            'jp-mlops-button jp-mlops-archived-toggle' +
+            (model.showArchived ? ' jp-mod-active' : '')
+          }
+          aria-pressed={model.showArchived}
+          title={
+            model.showArchived
+              ? 'Showing archived runs: click to show the active ones'
+              : 'Show archived runs (restore them, or delete them for good)'
+          }
+          onClick={() => (model.showArchived = !model.showArchived)}
         >
-          Compare{selected.length ? ` (${selected.length})` : ''}
+          Archived
         </button>
+        <button
+          className="jp-mlops-button jp-mlops-export-csv"
+          title="Export the runs shown, with the chosen columns, as CSV"
+          disabled={runs.length === 0}
+          onClick={() => onCommand?.(CommandIDs.exportCsv)}
+        >
+          CSV
+        </button>
+        {model.showArchived ? (
+          <>
+            <button
+              className="jp-mlops-button jp-mlops-restore-button"
+              disabled={!selected.length}
+              title="Restore the selected runs (and their child runs)"
+              onClick={() =>
+                onCommand?.(CommandIDs.restoreRuns, { runIds: selected })
+              }
+            >
+              Restore{selected.length ? ` (${selected.length})` : ''}
+            </button>
+            <button
+              className="jp-mlops-button jp-mlops-purge-button jp-mod-warn"
+              disabled={!selected.length}
+              title="Delete the selected archived runs for good (asks first)"
+              onClick={() =>
+                onCommand?.(CommandIDs.purgeRuns, { runIds: selected })
+              }
+            >
+              Delete…
+            </button>
+          </>
+        ) : (
+          <>
+            <button
+              className="jp-mlops-button jp-mlops-archive-button"
+              disabled={!selected.length}
+              title="Archive the selected runs (and their child runs); restorable"
+              onClick={() =>
+                onCommand?.(CommandIDs.archiveRuns, { runIds: selected })
+              }
+            >
+              Archive{selected.length ? ` (${selected.length})` : ''}
+            </button>
+            <button
+              className="jp-mlops-button jp-mlops-compare-button jp-mod-accept"
+              disabled={!model.canCompare}
+              title={model.canCompare ? 'Compare the selected runs' : 'Select two or more runs to compare'}
+              onClick={() => onCompare(model.selectedIds)}
+            >
+              Compare{selected.length ? ` (${selected.length})` : ''}
+            </button>
+          </>
+        )}
       </div>
       <div className="jp-mlops-filter-row">
         <input
