@@ -197,6 +197,8 @@ def test_the_environment_is_the_kernels_own(
     assert env["packages"].get("mlops-probe-pkg") == "9.9.9"
     assert env["kernel"] == "other-env"
     assert env["captured_in"] == "kernel"
+    shown = jupyter_mlops("runs", "show", run.run_id).stdout
+    assert "(kernel other-env)" in shown and f"executable : {interpreter}" in shown
 
 
 # -- 4. errors are stored readable; 3. stdout is recorded ----------------------------------

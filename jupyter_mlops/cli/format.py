@@ -112,7 +112,11 @@ def format_run_text(r: RunRecord) -> str:
             + (" (dirty)" if r.git.get("dirty") else "")
         )
     if r.environment:
-        out.append(f"  python     : {r.environment.get('python')} on {r.environment.get('host')}")
+        env = r.environment
+        kernel = f" (kernel {env['kernel']})" if env.get("kernel") else ""
+        out.append(f"  python     : {env.get('python')} on {env.get('host')}{kernel}")
+        if env.get("executable"):
+            out.append(f"  executable : {env['executable']}")
     if r.params:
         out.append("Params:")
         out += [f"  {k} = {v}{_param_origin(r, k)}" for k, v in sorted(r.params.items())]
