@@ -139,12 +139,13 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _papermill_words(argv: Sequence[str]) -> list[str]:
-    """``run`` takes papermill's ``-p NAME VALUE`` too (see ``cli/parameters.py``)."""
+    """``run`` (and ``pipeline``) take papermill's ``-p NAME VALUE`` too (see
+    ``cli/parameters.py``)."""
     words = list(argv)
     i = 0
     while i < len(words) and words[i].startswith("-"):
         i += 2 if words[i] == "--store" else 1  # options before COMMAND
-    if i < len(words) and words[i] == "run":
+    if i < len(words) and words[i] in ("run", "pipeline"):
         return words[: i + 1] + join_param_pairs(words[i + 1 :])
     return words
 
