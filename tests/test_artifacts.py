@@ -122,6 +122,10 @@ def test_symlink_leading_out_of_the_run_folder_is_not_opened(tmp_path: Path) -> 
         store.open(RUN, "link.txt")
     with store.open(RUN, "ok.txt") as handle:
         assert handle.read() == b"fine"
+    # nor listed: the listing would tell the size of a file outside the store
+    assert store.list(RUN) == [("ok.txt", 4)]
+    (root / RUN / "etc").symlink_to("/etc", target_is_directory=True)
+    assert store.list(RUN) == [("ok.txt", 4)]
 
 
 def test_memory_filesystem(tmp_path: Path) -> None:

@@ -599,3 +599,38 @@ def test_a_parent_id_the_database_would_refuse_is_refused_up_front(tmp_store: st
         mlops.start_run("cell", cell_id="c" * 65)
     mlops.flush()
     assert mlops.runs().empty
+
+
+@pytest.mark.slow
+def test_a_notebook_is_told_once_when_the_store_fails_and_once_when_it_is_back(
+    tmp_store: str, immutable_files: Any
+) -> None:
+    """The notices come from the writer's thread; in a kernel they show under the cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    db = sa.engine.make_url(tmp_store).database
+    probe = Path(db).with_name("probe")
+    probe.write_text("")
+    immutable_files([probe])  # skips here when chattr +i is not available
+    cells = [
+        "import jupyter_mlops as mlops, subprocess, time\n"
+        "run = mlops.start_run('nb', capture=False)\n"
+        "mlops.log_metric('a', 0.0)\nmlops.flush()",
+        f"subprocess.run(['chattr', '+i', {db!r}, {db + '-wal'!r}], check=True)\n"
+        "for i in range(1, 101):\n    mlops.log_metric('a', float(i))\n"
+        "deadline = time.monotonic() + 60\n"
+        "while mlops.get_store().writer.problem is None or not mlops.get_store().writer._outage:\n"
+        "    assert time.monotonic() < deadline\n    time.sleep(0.1)",
+        f"subprocess.run(['chattr', '-i', {db!r}, {db + '-wal'!r}], check=True)\n"
+        "run.end()\nmlops.flush()\nprint(len(run.store.metric_history(run.run_id, 'a')['step']))",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    try:
+        NotebookClient(notebook, kernel_name="python3", timeout=120).execute()
+    finally:
+        subprocess.run(["chattr", "-i", db, db + "-wal"], check=False)
+    texts = ["".join(o.get("text", "") for o in c.outputs) for c in notebook.cells]
+    assert texts[1].count("is not accepting writes") == 1, texts
+    assert "kept in" in texts[1] and "Traceback" not in texts[1]
+    assert "everything logged is written" in texts[2] and "101" in texts[2], texts

@@ -129,7 +129,10 @@ class ArtifactStore:
         if not self.fs.exists(folder):
             return []
         found = []
+        local = self._is_local()
         for full, info in self.fs.find(folder, detail=True).items():
+            if local and not _within(folder, full):
+                continue  # a symlink leading out of the run's folder: not the run's to list
             relative = posixpath.relpath(full, folder)
             found.append((relative, int(info.get("size") or 0)))
         return sorted(found)
