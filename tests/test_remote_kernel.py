@@ -223,3 +223,41 @@ def test_logging_remotely_without_a_local_run_says_so(targets: Registry, tmp_sto
             sink=Recorder(),
             targets=targets,
         )
+
+
+def test_two_cells_on_one_kernel_take_turns(targets: Registry, tmp_path: Path) -> None:
+    """An --async cell and a cell started while it runs: the second waits, both complete."""
+    from jupyter_mlops.remote import run_remote_async
+
+    flag = tmp_path / "release"
+    first = Recorder()
+    handle = run_remote_async(
+        "local",
+        "print('first running', flush=True)\n" + wait_for_file(str(flag)) + "order = ['first']",
+        {},
+        sink=first,
+        targets=targets,
+    )
+    wait_for(lambda: "first running" in first.text(), "the first cell to run")
+    second = Recorder()
+    result: dict = {}
+
+    def release_when_waiting() -> None:
+        wait_for(lambda: second.notices, "the second cell to wait its turn")
+        flag.touch()
+
+    releaser = threading.Thread(target=release_when_waiting)
+    releaser.start()
+    run_remote(
+        "local",
+        "order.append('second')",
+        result,
+        sink=second,
+        targets=targets,
+        inputs=[],
+        outputs=["order"],
+    )
+    releaser.join()
+    assert handle.wait(60) and handle.error is None
+    assert result["order"] == ["first", "second"]
+    assert "is running another cell" in second.notices[0]

@@ -17,6 +17,7 @@ import contextlib
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from typing import Any
@@ -155,6 +156,9 @@ class KernelTarget(Target):
         self.channels: Channels | None = None
         self.comm_id = ""
         self.versions: dict[str, Any] = {}
+        # A kernel runs one cell at a time, and one reader must own its channels while it
+        # does: a second cell (an --async one running meanwhile) waits its turn here.
+        self._turn = threading.Lock()
 
     @abc.abstractmethod
     def connect(self) -> Channels:
@@ -244,12 +248,18 @@ class KernelTarget(Target):
         raise RemoteError(f"Target {self.name!r}: no reply to {msg_type} in {timeout:.0f} s.")
 
     def run(self, request: CellRequest, sink: Sink) -> Outcome:
-        channels = self._ensure()
+        if not self._turn.acquire(blocking=False):
+            sink.notice(f"Target {self.name!r} is running another cell; this one waits for it.")
+            self._turn.acquire()
         try:
-            return self._run(channels, request, sink)
-        except RemoteKernelDiedError:
-            self._discard()
-            raise
+            channels = self._ensure()
+            try:
+                return self._run(channels, request, sink)
+            except RemoteKernelDiedError:
+                self._discard()
+                raise
+        finally:
+            self._turn.release()
 
     def _run(self, channels: Channels, request: CellRequest, sink: Sink) -> Outcome:
         sent = 0
