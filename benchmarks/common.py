@@ -104,7 +104,7 @@ class Sizes:
     kill_after_s: int = 3
     # ... the log_metric loop after vs before, alternating (median of the pairs) ...
     journal_points: int = 1_000_000
-    journal_pairs: int = 3
+    journal_pairs: int = 5
     # ... runs with 2 params + 1 metric each until flushed, capture off and on (median of
     # sweep_repeats; the large sweep once, after only); MLflow's fluent API on fewer runs ...
     sweep_runs: int = 10_000

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -293,14 +294,20 @@ def journal(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
 
 
 def _sweep_once(code: Code, work: Path, n: int, capture: bool, repeats: int) -> dict[str, Any]:
-    totals, loops = [], []
+    totals, loops, sizes = [], [], []
     for index in range(repeats):
         store = work / f"sweep-{code.label}-{n}-{int(capture)}-{index}.db"
         r = run_child(code, "sweep", work, store=store, n=n, capture=int(capture))
         totals.append((r["done_ns"] - r["start_ns"]) / 1e9)
         loops.append((r["returned_ns"] - r["start_ns"]) / 1e9)
+        sizes.append(r["capture_bytes_per_run"])
+        for path in work.glob(store.name + "*"):  # GBs with capture on in a dirty checkout
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     total = statistics.median(totals)
     return {
+        # the git capture holds the working tree's diff (up to 100 kB): its size drives the
+        # cost of capture on, so it is recorded
+        "capture_kb_per_run": statistics.median(sizes) / 1000,
         "total_s": total,
         "loop_s": statistics.median(loops),
         "per_run_ms": total * 1000 / n,

@@ -202,13 +202,20 @@ def sweep(args: argparse.Namespace) -> dict[str, Any]:
     returned = time.perf_counter_ns()
     mlops.flush(timeout=3600)
     done = time.perf_counter_ns()
-    _check_sweep(mlops, n, capture)
-    return {"n": n, "capture": capture, "start_ns": start, "returned_ns": returned, "done_ns": done}
+    capture_bytes = _check_sweep(mlops, n, capture)
+    return {
+        "n": n,
+        "capture": capture,
+        "capture_bytes_per_run": capture_bytes,
+        "start_ns": start,
+        "returned_ns": returned,
+        "done_ns": done,
+    }
 
 
-def _check_sweep(mlops: Any, n: int, capture: bool) -> None:
+def _check_sweep(mlops: Any, n: int, capture: bool) -> float:
     """Every run is there, FINISHED, with its 2 params, its metric and (capture on) its
-    environment."""
+    environment. Returns the mean size of a run's capture (git + environment JSON, bytes)."""
     from sqlalchemy import text
 
     engine = mlops.get_store().engine
@@ -217,10 +224,12 @@ def _check_sweep(mlops: Any, n: int, capture: bool) -> None:
             text("SELECT experiment_id FROM experiments WHERE name = 'sweep'")
         ).scalar_one()
         where = "r.experiment_id = :e AND r.name LIKE 'run-%'"
-        runs, finished, captured = conn.execute(
+        runs, finished, captured, capture_bytes = conn.execute(
             text(
                 "SELECT COUNT(*), SUM(CASE WHEN r.status = 'FINISHED' THEN 1 ELSE 0 END), "
-                f"COUNT(r.environment) FROM runs r WHERE {where}"
+                "COUNT(r.environment), "
+                "AVG(COALESCE(LENGTH(r.git), 0) + COALESCE(LENGTH(r.environment), 0)) "
+                f"FROM runs r WHERE {where}"
             ),
             {"e": sweep_id},
         ).one()
@@ -242,6 +251,7 @@ def _check_sweep(mlops: Any, n: int, capture: bool) -> None:
             "(runs, finished, with environment, params, metrics) stored: "
             f"{got}, expected {expected}"
         )
+    return float(capture_bytes or 0)
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,8 @@ class Row:
     cell: Callable[[dict[str, Any]], str] | None = None
     # The MLflow value is its per-run time scaled to jupyter-mlops' run count: say so.
     mlflow_scaled: bool = False
+    # In README.md's performance table: under this label (True: the same label).
+    readme: str | bool = False
 
 
 def _slower(rate: float, before: float) -> str:
@@ -54,12 +57,14 @@ ROWS = [
         ("empty_run.accepted", "median_ms"),
         "ms",
         target=Target("<= 0.5 ms and >= 30x", lambda v, r: v <= 0.5 and r is not None and r >= 30),
+        readme=True,
     ),
     Row(
         "empty run + mlops.flush() (durable)",
         ("empty_run.durable", "median_ms"),
         ("empty_run.accepted", "median_ms"),
         "ms",
+        readme="empty run + `mlops.flush()` (committed)",
     ),
     Row(
         "empty runs back to back (writer busy)",
@@ -78,6 +83,7 @@ ROWS = [
         ("cell.overhead", "median_ms"),
         ("cell.overhead", "median_ms"),
         "ms",
+        readme="empty `%%track` cell, overhead over a `pass` cell",
     ),
     Row(
         "empty %%track cell + flush, overhead",
@@ -94,6 +100,7 @@ ROWS = [
         Target(">= 200,000/s", lambda v, r: v >= 200_000),
         size=(("metrics.accepted", "n"), ("metrics.sync", "n")),
         size_word="calls",
+        readme="`log_metric` loop, calls accepted (MLflow synchronous)",
     ),
     Row(
         "log_metric loop, accepted | MLflow synchronous=False",
@@ -134,6 +141,7 @@ ROWS = [
         Target(">= 50,000/s", lambda v, r: v >= 50_000),
         size=(("metrics.durable", "n"), ("metrics.batch", "n")),
         size_word="points",
+        readme="`log_metric` loop + final flush, durable (MLflow `log_batch` of 1,000)",
     ),
     Row(
         "seed runs (params + 2 metrics each), total",
@@ -153,6 +161,7 @@ ROWS = [
         ),
         size=(("search.query", "runs"), ("search.query", "runs")),
         size_word="runs",
+        readme="`runs(filter, order_by=metric, limit=100)` (MLflow `search_runs`)",
     ),
     Row(
         "get_run().history(key), full",
@@ -164,6 +173,7 @@ ROWS = [
         ),
         size=(("history.full", "points"), ("history.full", "points")),
         size_word="points",
+        readme="`get_run().history(key)` (MLflow `get_metric_history`)",
     ),
     Row(
         "history(key, max_points=1000)",
@@ -177,6 +187,7 @@ ROWS = [
         ),
         size=(("history.sampled", "points"), ("history.sampled", "points")),
         size_word="points",
+        readme="`history(key, max_points=1000)` (MLflow bulk-interval)",
     ),
     # REST (benchmarks/rest.py): a real `jupyter server` over HTTP vs `mlflow server`, or vs
     # MLflow's in-process calls measured above (no server needed)
@@ -205,6 +216,8 @@ ROWS = [
         ),
         size=(("rest.runs_filtered", "runs"), ("rest.runs_filtered", "runs")),
         size_word="runs",
+        readme="REST `GET runs?filter&order_by=metrics.acc DESC&limit=100` "
+        "(MLflow REST `runs/search`)",
     ),
     Row(
         "REST GET runs?order_by=metrics.acc DESC&limit=100 | MLflow REST runs/search",
@@ -229,6 +242,8 @@ ROWS = [
         ),
         size=(("rest.history_sampled", "points"), ("rest.history_sampled", "points")),
         size_word="points",
+        readme="REST `GET runs/{id}/metrics/loss?max_points=1000` "
+        "(MLflow REST `get-history-bulk-interval`)",
     ),
     Row(
         "REST GET runs/{id}/metrics/loss?max_points=1000 | MLflow store "
@@ -261,6 +276,7 @@ ROWS = [
             before=True,
             from_result=True,
             cell=lambda res: f"{res['lost']:,} of {res['logged']:,} ({res['lost_pct']:.1f}%)",
+            readme=True,
         )
         for name, what in (
             ("tight", "tight"),
@@ -286,6 +302,7 @@ ROWS = [
             ),
             before=True,
             from_result=True,
+            readme=True,
         )
         for which in ("accepted", "durable")
     ],
@@ -300,9 +317,11 @@ ROWS = [
         before=True,
         from_result=True,
         mlflow_scaled=True,
+        readme=True,
     ),
     Row(
-        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default)",
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default; "
+        "{capture_kb_per_run:,.0f} kB of git + environment a run)",
         ("sweep.small_capture", "total_s"),
         ("sweep.small", "total_s_at_sweep_runs"),
         "s",
@@ -314,6 +333,7 @@ ROWS = [
         before=True,
         from_result=True,
         mlflow_scaled=True,
+        readme=True,
     ),
     Row(
         "{runs:,} runs with 2 params + 1 metric each, until flushed, capture off",
@@ -327,9 +347,11 @@ ROWS = [
         ),
         before=True,
         from_result=True,
+        readme=True,
     ),
     Row(
-        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default)",
+        "{runs:,} runs with 2 params + 1 metric each, until flushed, capture on (default; "
+        "{capture_kb_per_run:,.0f} kB of git + environment a run)",
         ("sweep.large_capture", "total_s"),
         None,
         "s",
@@ -340,6 +362,7 @@ ROWS = [
         ),
         before=True,
         from_result=True,
+        readme=True,
     ),
     Row(
         "PostgreSQL stopped {outage_s:.0f} s while logging {rate_target:,} points/s: "
@@ -350,6 +373,7 @@ ROWS = [
         target=Target("0", lambda v, r: v == 0),
         from_result=True,
         cell=lambda res: f"{res['lost']:,} of {res['logged']:,}",
+        readme=True,
     ),
     Row(
         "PostgreSQL outage: catch-up, restart to flush() returned "
@@ -358,6 +382,7 @@ ROWS = [
         None,
         "s",
         from_result=True,
+        readme=True,
     ),
     # Informational: from tests/test_sidebar_browser.py (run.py reads its timing file)
     Row(
@@ -365,6 +390,7 @@ ROWS = [
         ("sidebar.ten_thousand", "click_to_rows_ms"),
         None,
         "ms",
+        readme=True,
     ),
 ]
 
@@ -437,10 +463,11 @@ def fmt_ratio(ratio: float | None) -> str:
 
 
 def _format(text: str, result: dict[str, Any] | None) -> str:
+    """``text`` with the result's fields; without them (not measured), N in their place."""
     try:
         return text.format(**(result or {}))
     except (KeyError, ValueError, TypeError, IndexError):
-        return text.replace("{", "").replace("}", "")
+        return re.sub(r"\{[^{}]*\}", "N", text)
 
 
 def _cell(row: Row, value: float | None, result: dict[str, Any] | None) -> str:
@@ -462,18 +489,24 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
         if mine is not None and theirs is not None and mine > 0 and theirs > 0:
             ratio = mine / theirs if row.higher_is_better else theirs / mine
         label = _format(row.label, mine_result) if row.from_result else row.label
+        suffix = ""
         if row.mlflow_scaled and row.mlflow is not None and mlflow.get(row.mlflow[0]):
             measured = mlflow[row.mlflow[0]]
-            label += (
+            suffix += (
                 f" (MLflow: {measured['runs']:,} runs measured, per-run time x "
                 f"{measured['scaled_to']:,})"
             )
         if row.size is not None:
             n_mine, n_theirs = _get(mlops, row.size[0]), _get(mlflow, row.size[1])
             if n_mine is not None and n_theirs is not None and n_mine != n_theirs:
-                label += f" ({n_mine:,.0f} | MLflow {n_theirs:,.0f} {row.size_word})"
+                suffix += f" ({n_mine:,.0f} | MLflow {n_theirs:,.0f} {row.size_word})"
             elif n_mine is not None or n_theirs is not None:
-                label += f" ({(n_mine or n_theirs):,.0f} {row.size_word})"
+                suffix += f" ({(n_mine or n_theirs):,.0f} {row.size_word})"
+        readme = None
+        if row.readme:
+            readme = label if row.readme is True else row.readme
+            readme += suffix
+        label += suffix
         met = None
         target_text = None
         if row.target is not None:
@@ -497,6 +530,7 @@ def build_rows(mlops: dict[str, Any], mlflow: dict[str, Any]) -> list[dict[str, 
         rows.append(
             {
                 "benchmark": label,
+                "readme": readme,
                 "jupyter_mlops": mine,
                 "before": before,
                 "mlflow": theirs,
@@ -545,9 +579,82 @@ def text_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
-    out = ["| " + " | ".join(HEADERS) + " |", "|---|--:|--:|--:|--:|---|---|"]
+def markdown_table(rows: list[dict[str, Any]], headers: tuple[str, ...] = HEADERS) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|---|--:|--:|--:|--:|---|---|"]
     for row in rows:
         cells = [c.replace("|", "\\|") for c in _cells(row)]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
+
+
+def readme_table(report: dict[str, Any]) -> str:
+    """README.md's performance table: the rows marked ``readme``, from a results file."""
+    rows = build_rows(report["raw"].get("jupyter-mlops", {}), report["raw"].get("MLflow", {}))
+    meta = report["meta"]
+    before = (meta.get("before") or {}).get("commit")
+    mlflow = meta.get("versions", {}).get("mlflow")
+    headers = (
+        "benchmark",
+        "jupyter-mlops",
+        f"before (`{before[:7]}`)" if before else "before",
+        f"MLflow {'.'.join(mlflow.split('.')[:2])}" if mlflow else "MLflow",
+        "ratio",
+        "target",
+        "met?",
+    )
+    selected = [{**r, "benchmark": r["readme"]} for r in rows if r.get("readme")]
+    return markdown_table(selected, headers)
+
+
+def results_markdown(report: dict[str, Any]) -> str:
+    """RESULTS.md's header and main table, from a results file."""
+    meta = report["meta"]
+    rows = build_rows(report["raw"].get("jupyter-mlops", {}), report["raw"].get("MLflow", {}))
+    git = meta.get("git") or {}
+    before = meta.get("before") or {}
+    versions = meta.get("versions", {})
+
+    def load(values: list[float] | None) -> str:
+        return " / ".join(f"{v:.2f}" for v in values) if values else "?"
+
+    wall = ", ".join(f"{side} {seconds:.0f} s" for side, seconds in meta.get("wall_s", {}).items())
+    lines = [
+        f"- Date: {meta['date']} ({meta['mode']} run), jupyter-mlops "
+        f"{versions.get('jupyter_mlops', '?')} at commit `{(git.get('commit') or '?')[:7]}` "
+        f"({'uncommitted changes in the tree' if git.get('dirty') else 'clean tree'}), MLflow "
+        f"{versions.get('mlflow', '?')}, Python {meta['python']}, SQLite {meta['sqlite']}, "
+        f"{meta['platform']}, **{meta['cpus']} CPUs**.",
+        f"- **Load average** (1/5/15 min): {load(meta.get('load_average_before'))} before the "
+        f"run, {load(meta.get('load_average_after'))} after. Wall time: {wall}.",
+    ]
+    if before.get("commit"):
+        lines.append(
+            f"- before = jupyter-mlops at `{before['commit'][:7]}` (`--before {before['rev']}`), "
+            "the code before the local journal, in fresh processes beside the current tree."
+        )
+    if report.get("errors"):
+        lines.append(f"- **Failed**: {', '.join(sorted(report['errors']))} (no numbers).")
+    return "\n".join([*lines, "", markdown_table(rows), "", *[f"- {n}" for n in meta["notes"]]])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/report.py",
+        description="Markdown for README.md / RESULTS.md from a results file of run.py.",
+    )
+    parser.add_argument(
+        "results", type=Path, nargs="?", default=Path(__file__).with_name("results.json")
+    )
+    parser.add_argument("--readme", action="store_true", help="README.md's performance table")
+    args = parser.parse_args(argv)
+    report = json.loads(args.results.read_text(encoding="utf-8"))
+    print(readme_table(report) if args.readme else results_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
