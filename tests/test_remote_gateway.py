@@ -141,6 +141,18 @@ def test_trivial_cells_reuse_the_kernel(targets: Registry) -> None:
         assert back["pid"] == first
 
 
+def test_a_connection_dropped_between_cells_reconnects_to_the_same_kernel(
+    targets: Registry,
+) -> None:
+    run_remote("gw", "kept_here = 'yes'", {}, sink=Recorder(), targets=targets)
+    channels = targets.live["gw"].channels
+    channels.loop.call_soon_threadsafe(channels.ws.close)
+    wait_for(channels.closed.is_set, "the WebSocket to close")
+    back: dict = {}
+    run_remote("gw", "again = kept_here", back, sink=Recorder(), targets=targets, inputs=[])
+    assert back["again"] == "yes"
+
+
 def test_gateway_restart_is_reported_then_a_new_kernel_is_used(gateway: Gateway) -> None:
     """Last in this module: it restarts the shared gateway (a crash: SIGKILL)."""
     registry = Registry()

@@ -196,12 +196,11 @@ class GatewayChannels(Channels):
             payload: Any = serialize_binary_message(msg)
         else:
             payload = json.dumps(msg)
-        if self.closed.is_set():
-            self.check()
+        if self.closed.is_set():  # dropped between cells: reconnect, the kernel is kept
+            self._revive()
         try:
             self._on_loop(self._write(payload, bool(buffers)), timeout=120)
         except Exception as exc:
-            self.check()
             raise RemoteKernelDiedError(
                 f"Target {self.target!r}: lost the connection to the gateway kernel: {exc}"
             ) from None
@@ -216,9 +215,11 @@ class GatewayChannels(Channels):
         except queue.Empty:
             return None
         if msg is _CLOSED:
-            self.check()
-            raise RemoteKernelDiedError(
-                f"Target {self.target!r}: the gateway closed the kernel's connection."
+            self._revive()
+            raise RemoteUnreachableError(
+                f"Target {self.target!r}: the connection to gateway kernel {self.kernel_id} "
+                "dropped during the cell and was reopened. The kernel keeps its variables; the "
+                "rest of this cell's output and its results are lost."
             )
         return msg
 
@@ -227,8 +228,11 @@ class GatewayChannels(Channels):
             self.rest.request("POST", f"/api/kernels/{self.kernel_id}/interrupt", {})
 
     def check(self) -> None:
-        if not self.closed.is_set():
-            return
+        """A closed WebSocket is handled where its end is read (``recv``)."""
+
+    def _revive(self) -> None:
+        """After the WebSocket closed: reopen it if the gateway still has the kernel (its
+        variables are kept); else the kernel is gone, and so is its state."""
         try:
             self.rest.request("GET", f"/api/kernels/{self.kernel_id}", timeout=10)
         except LookupError:
@@ -239,12 +243,14 @@ class GatewayChannels(Channels):
             ) from None
         except RemoteUnreachableError as exc:
             raise RemoteKernelDiedError(
-                f"{exc} The connection to kernel {self.kernel_id} was lost; the next %%remote "
-                "reconnects."
+                f"{exc} The connection to kernel {self.kernel_id} was lost with it; the next "
+                "%%remote tries again."
             ) from None
-        raise RemoteKernelDiedError(
-            f"Target {self.target!r}: the connection to gateway kernel {self.kernel_id} closed."
-        )
+        while not self.incoming.empty():  # the end-of-connection marker, and what preceded it
+            with contextlib.suppress(queue.Empty):
+                self.incoming.get_nowait()
+        self.closed.clear()
+        self.ws = self._on_loop(self._connect(), timeout=60)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
