@@ -27,6 +27,7 @@ from typing import Any
 
 from ..exceptions import PipelineError, SchedulerUnreachableError
 
+CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
 ENGINE_NAME = "jupyter-mlops-pipeline"  # papermill engine name (beside tracking's "jupyter-mlops")
 STDOUT_TAIL = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -394,7 +395,7 @@ def shutdown_worker_pool() -> int:
 class DaskExecutor(Executor):
     name = "dask"
 
-    def __init__(self, address: str, *, warm: bool = True, timeout: float = 10.0) -> None:
+    def __init__(self, address: str, *, warm: bool = True, timeout: float | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -404,7 +405,7 @@ class DaskExecutor(Executor):
         self.address = address
         self.warm = warm
         try:
-            self.client = Client(address, timeout=timeout, set_as_default=False)
+            self.client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise SchedulerUnreachableError(
                 f"Cannot reach the Dask scheduler at {address!r}: {exc}".rstrip()

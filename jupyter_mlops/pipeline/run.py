@@ -231,11 +231,11 @@ class _Runner:
         # The imports cell runs in every step, but a step depends on the modules whose names
         # it uses: an edit of helpers.py reruns the steps that call helpers, not all of them.
         imported = set(node.names.imports)
-        used = set(node.names.reads)
+        names = set(node.names.reads)
         for call in node.names.calls & set(self.prelude.functions):
-            used |= self.prelude.functions[call]  # a functions-cell function it calls
-        for name in used:
-            imported |= self.prelude.bindings.get(name, set())
+            names |= self.prelude.functions[call]  # a functions-cell function it calls
+        for used_name in names:
+            imported |= self.prelude.bindings.get(used_name, set())
         modules = local_module_files(imported, [spec.cwd])
         return step_key(
             step=name,
