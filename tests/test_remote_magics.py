@@ -185,11 +185,17 @@ def test_output_streams_live_under_the_cell(kernel: UserKernel, root: Path) -> N
     cell = kernel.run(
         "%%remote local\nprint('first', flush=True)\n"
         + wait_for_file(str(flag))
-        + "print('second')",
+        + "from IPython.display import HTML, display\n"
+        "display(HTML('<b>rich</b>'))\n"
+        "print('second')",
         hook=when_text("first", flag.touch),
     )
     assert cell.status == "ok", cell.traceback()
     assert cell.text("stdout") == "first\nsecond\n"
+    rich = [
+        m["content"]["data"] for m in cell.messages if m["header"]["msg_type"] == "display_data"
+    ]
+    assert rich and rich[0]["text/html"] == "<b>rich</b>"
 
 
 def test_remote_exception_shows_the_output_then_the_remote_traceback(kernel: UserKernel) -> None:
