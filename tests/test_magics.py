@@ -418,8 +418,11 @@ def test_mlops_store_switches_the_store(kernel: Kernel) -> None:
     error = usage_error_of(cell)
     assert error is not None and "***" in error
     assert "hunter2" not in str(cell.outputs)
-    # a failed switch keeps the current store
-    assert f"sqlite:///{other_path}" in text_of(kernel.run("%mlops store"))
+    # a failed switch does not quietly go on with another store: tracking refuses until a
+    # store is set again
+    refused = kernel.run("%%track after-failed-switch\npass")
+    error = usage_error_of(refused) or (error_of(refused) and error_of(refused).evalue)
+    assert error and "set_store failed" in error, refused.outputs
     back = kernel.run(f"%mlops store {kernel.url}")
     assert error_of(back) is None
     kernel.run("%%track back-home\npass")
