@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -75,7 +78,8 @@ def names(store: Store, expression: str | None = None, order_by=None) -> list[st
         ("metrics.`val loss` IS NULL", {"adam", "nan-run"}),
         ("metrics.`val loss` IS NOT NULL", {"sgd-fast", "sgd-slow"}),
         ("params.lr = '0.1'", {"sgd-fast"}),
-        ("params.lr = 0.1", {"sgd-fast"}),  # numbers compare as the param's text
+        ("params.lr = 0.1", {"sgd-fast"}),  # a number compares with the param as a number
+        ("params.lr < 0.05", {"sgd-slow", "adam"}),
         ('params.opt = "adam"', {"adam", "nan-run"}),
         ("params.opt != 'adam'", {"sgd-fast", "sgd-slow"}),
         ("params.lr IN ('0.1', '0.01')", {"sgd-fast", "sgd-slow"}),
@@ -110,7 +114,7 @@ def test_filter(store: Store, expression: str, expected: set[str]) -> None:
         ("colour = 'red'", "Unknown run attribute 'colour'"),
         ("metrics.acc > 'high'", "numeric"),
         ("metrics.acc LIKE '9%'", "numeric"),
-        ("params.lr > '0.1'", "strings"),
+        ("params.lr > '0.1'", "compares as a number"),
         ("metrics.acc", "Missing comparison"),
         ("metrics.acc >", "Missing value"),
         ("metrics.acc > 0.9 and", "ends with 'and'"),
@@ -208,9 +212,9 @@ def test_filter_of_the_wrong_type_is_a_clear_error(expression: object) -> None:
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
-        ("start_time > 'yesterday'", "start_time is a number"),
-        ("end_time = 'x'", "end_time is a number"),
-        ("start_time LIKE '17%'", "start_time is a number"),
+        ("start_time > 'yesterday'", "start_time is a time"),
+        ("end_time = 'x'", "end_time is a time"),
+        ("start_time LIKE '17%'", "start_time is a time"),
         ("name > 5", "name is text"),
         ("name = 5", "name is text"),
         ("run_id = 5", "run_id is text"),
@@ -235,3 +239,78 @@ def test_numbers_are_exact_and_huge_ones_still_compare(store: Store) -> None:
     assert _value("number", "99999999999999999999999") == 1e23  # beyond BIGINT: a float
     assert store.search_runs(filter="start_time > 99999999999999999999999")[1] == 0
     assert store.search_runs(filter="start_time < 99999999999999999999999")[1] == len(RUNS)
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus shared with the sidebar's evaluator (labextension/src/filter.ts runs it in jest)
+# ---------------------------------------------------------------------------------------------
+
+CORPUS = json.loads((Path(__file__).parent / "data" / "filter_corpus.json").read_text())
+
+
+def seed_corpus(s: Store) -> None:
+    experiment = s.experiment_id("corpus")
+    for run in CORPUS["runs"]:
+        row = s.new_run_row(name=run["name"], experiment_id=experiment, kind="api")
+        row.update(
+            status=run["status"],
+            start_time=run["start_time"],
+            end_time=None if run["status"] == "RUNNING" else run["start_time"] + 1000,
+            notebook_path=run["notebook_path"],
+        )
+        s.writer.submit(("run", row, list(run["params"].items()), list(run["tags"].items())))
+        for key, value in run["metrics"].items():
+            s.writer.submit(("m", row["run_id"], key, value, run["start_time"], 0))
+    s.flush()
+
+
+@pytest.fixture(scope="module")
+def corpus_store(tmp_path_factory: pytest.TempPathFactory):
+    s = Store(str(tmp_path_factory.mktemp("corpus") / "mlops.db"))
+    seed_corpus(s)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def corpus_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_mlops.store import filters
+
+    monkeypatch.setattr(filters, "_now_ms", lambda: CORPUS["now"])
+
+
+@pytest.mark.parametrize("case", CORPUS["filters"], ids=lambda c: c["filter"])
+def test_corpus_filter(corpus_store: Store, corpus_now: None, case: dict) -> None:
+    if "error" in case:
+        with pytest.raises(InvalidFilterError, match=re.escape(case["error"])):
+            corpus_store.search_runs(filter=case["filter"])
+        return
+    records, _ = corpus_store.search_runs(filter=case["filter"])
+    assert sorted(r.name for r in records) == sorted(case["expect"])
+
+
+@pytest.mark.parametrize("case", CORPUS["searches"], ids=lambda c: c["search"])
+def test_corpus_search(corpus_store: Store, case: dict) -> None:
+    records, _ = corpus_store.search_runs(search=case["search"])
+    assert sorted(r.name for r in records) == sorted(case["expect"])
+
+
+@pytest.mark.slow
+def test_corpus_on_postgresql(postgres_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guarded cast of numeric params is dialect-specific: PostgreSQL answers alike."""
+    from jupyter_mlops.store import filters
+
+    monkeypatch.setattr(filters, "_now_ms", lambda: CORPUS["now"])
+    s = Store(postgres_store_url)
+    try:
+        seed_corpus(s)
+        for case in CORPUS["filters"]:
+            if "error" in case:
+                continue
+            records, _ = s.search_runs(filter=case["filter"])
+            assert sorted(r.name for r in records) == sorted(case["expect"]), case
+        for case in CORPUS["searches"]:
+            records, _ = s.search_runs(search=case["search"])
+            assert sorted(r.name for r in records) == sorted(case["expect"]), case
+    finally:
+        s.close()

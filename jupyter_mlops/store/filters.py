@@ -4,16 +4,29 @@ Filter: comparisons joined by ``and``, e.g.
 ``metrics.acc > 0.9 and params.lr = '0.1' and tags.team != 'x' and status = 'FINISHED'
 and name LIKE 'sgd%'``. Keys with spaces or dots go in backticks: ``metrics.`val loss` < 1``.
 Order by: ``metrics.acc DESC``, ``params.lr``, ``start_time ASC`` (comma separated or a list).
+
+Params compared with a number compare as numbers (``params.lr < 0.01`` matches ``'1e-3'``; a
+param that is not a number never matches), with a quoted string as text. Times
+(``start_time``, ``end_time``, ``last_update_time``) take milliseconds since the epoch, a date
+or date-time in UTC (``'2026-12-01'``, ``'2026-12-01 14:30'``, ISO 8601 with an offset), or a
+time relative to now (``-1d``, ``-2h``, ``'-30m'``; units s, m, h, d, w).
+
+The sidebar evaluates the same syntax in the browser (``labextension/src/filter.ts``); both
+run the expressions of ``tests/data/filter_corpus.json``.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, not_, select
+from sqlalchemy import ColumnElement, Float, exists, func, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
 
 from ..exceptions import InvalidFilterError
 from .records import RUN_STATUSES
@@ -51,6 +64,7 @@ COMPARATORS = ("<=", ">=", "!=", "<>", "=", "==", "<", ">")
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")
+      | (?P<relative>[-+]?\d+(?:\.\d+)?(?:s|m|h|d|w)(?![\w.]))
       | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w.]))
       | (?P<op><=|>=|!=|<>|==|=|<|>)
       | (?P<paren>[(),])
@@ -113,9 +127,22 @@ def _unquote(token: str) -> str:
     return re.sub(r"\\(.)", r"\1", body)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class RelativeTime:
+    """``-1d``: a time relative to when the filter is compiled (times only)."""
+
+    text: str
+
+
 def _value(kind: str, token: str) -> Any:
     if kind == "string":
         return _unquote(token)
+    if kind == "relative":
+        return RelativeTime(token)
     if kind == "number":
         if not any(c in token.lower() for c in ".e"):
             integer = int(token)  # exact: float() would round a 17-digit start_time
@@ -125,8 +152,11 @@ def _value(kind: str, token: str) -> Any:
     raise InvalidFilterError(f"Expected a value (a number or a 'quoted string'), got {token!r}.")
 
 
-def compile_filter(expression: str | None) -> list[ColumnElement[bool]]:
-    """SQL conditions on ``runs`` for a filter expression (empty list for none)."""
+def compile_filter(expression: str | None, now_ms: int | None = None) -> list[ColumnElement[bool]]:
+    """SQL conditions on ``runs`` for a filter expression (empty list for none).
+
+    ``now_ms``: the time relative times (``-1d``) count from (default: now)."""
+    now = _now_ms() if now_ms is None else now_ms
     if expression is None:
         return []
     if not isinstance(expression, str):
@@ -182,7 +212,7 @@ def compile_filter(expression: str | None) -> list[ColumnElement[bool]]:
                 raise InvalidFilterError(f"Missing value after {token} {op}.")
             value = _value(*tokens[i])
             i += 1
-        condition = _condition(ident, op, value)
+        condition = _condition(ident, op, value, now)
         conditions.append(not_(condition) if negate else condition)
         i = _expect_and(tokens, i)
     return conditions
@@ -244,11 +274,19 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise InvalidFilterError(f"Unsupported comparison {op!r}.")
 
 
-def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
+def _condition(ident: Identifier, op: str, value: Any, now: int = 0) -> ColumnElement[bool]:
+    values = value if isinstance(value, list) else [value]
+    relative = next((v for v in values if isinstance(v, RelativeTime)), None)
+    if relative is not None and not (
+        ident.entity == "attribute" and ident.key in NUMERIC_ATTRIBUTES
+    ):
+        raise InvalidFilterError(
+            f"A relative time ({relative.text}) compares with a time only: "
+            f"{', '.join(sorted(NUMERIC_ATTRIBUTES))}."
+        )
     if ident.entity == "metric":
         if op in ("LIKE", "ILIKE") or (
-            op not in ("IS NULL", "IS NOT NULL")
-            and any(isinstance(v, str) for v in (value if isinstance(value, list) else [value]))
+            op not in ("IS NULL", "IS NOT NULL") and any(isinstance(v, str) for v in values)
         ):
             raise InvalidFilterError(
                 f"metrics.{ident.key} is numeric: compare it with a number, not {value!r}."
@@ -264,24 +302,25 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
             metric_series.c.key == ident.key,
             _compare(metric_series.c.latest_value, op, value),
         )
-    if ident.entity in ("param", "tag"):
-        table = params if ident.entity == "param" else tags
+    if ident.entity == "param":
+        return _param_condition(ident.key, op, value)
+    if ident.entity == "tag":
         if op in ("<", "<=", ">", ">="):
             raise InvalidFilterError(
-                f"{ident.entity}s.{ident.key} values are strings: use =, !=, LIKE, ILIKE or IN."
+                f"tags.{ident.key} values are strings: use =, !=, LIKE, ILIKE or IN."
             )
         if op == "IS NULL":
-            return not_(exists().where(table.c.run_id == runs.c.run_id, table.c.key == ident.key))
+            return not_(exists().where(tags.c.run_id == runs.c.run_id, tags.c.key == ident.key))
         if isinstance(value, list):
             value = [str(v) for v in value]
         elif value is not None:
             value = str(value)
         return exists().where(
-            table.c.run_id == runs.c.run_id,
-            table.c.key == ident.key,
-            _compare(table.c.value, op, value),
+            tags.c.run_id == runs.c.run_id,
+            tags.c.key == ident.key,
+            _compare(tags.c.value, op, value),
         )
-    _check_attribute_values(ident.key, op, value)
+    value = _check_attribute_values(ident.key, op, value, now)
     if ident.key == "experiment":
         return runs.c.experiment_id.in_(
             select(experiments.c.experiment_id).where(_compare(experiments.c.name, op, value))
@@ -300,26 +339,174 @@ def _condition(ident: Identifier, op: str, value: Any) -> ColumnElement[bool]:
     return _compare(column, op, value)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _param_condition(key: str, op: str, value: Any) -> ColumnElement[bool]:
+    """A number compares with the param as a number (a param that is not one never matches);
+    a quoted string compares with its text."""
+    if op == "IS NULL":
+        return not_(exists().where(params.c.run_id == runs.c.run_id, params.c.key == key))
+    of_run = (params.c.run_id == runs.c.run_id, params.c.key == key)
+    if op == "IS NOT NULL":
+        return exists().where(*of_run)
+    values = value if isinstance(value, list) else [value]
+    numbers = [v for v in values if _is_number(v)]
+    if op in ("LIKE", "ILIKE") and numbers:
+        raise InvalidFilterError(f"{op} needs a quoted pattern, not {value!r}.")
+    if numbers and len(numbers) != len(values):
+        raise InvalidFilterError(
+            f"params.{key}: the IN list mixes numbers and strings ({value!r}); use one kind."
+        )
+    if numbers:
+        return exists().where(*of_run, _compare(ParamNumber(params.c.value), op, value))
+    if op in ("<", "<=", ">", ">="):
+        raise InvalidFilterError(
+            f"params.{key} compares as a number with {op}: give a number, not {value!r} "
+            "(a quoted value compares as text, with =, !=, LIKE, ILIKE or IN)."
+        )
+    return exists().where(*of_run, _compare(params.c.value, op, value))
+
+
+class ParamNumber(FunctionElement[float]):
+    """A text column as a number when it holds one (``0.01``, ``-3``, ``1e-5``), else NULL.
+
+    Params are stored as text. ``CAST`` alone would fail on PostgreSQL for text that is not a
+    number, and on SQLite turn it into 0; so the cast is guarded by a pattern.
+    """
+
+    type = Float()
+    inherit_cache = True
+    name = "param_number"
+
+
+NUMBER_PATTERN = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+
+
+# What SQLite's GLOB must rule out for text to match NUMBER_PATTERN (it has no regular
+# expressions): other characters, a second e or dot, a dot after the e, a sign other than
+# first or right after the e, an e with no digit before it, nothing after the e or a sign.
+_NOT_NUMBER_GLOBS = (
+    "*[^0-9eE.+-]*",
+    "*[eE]*[eE]*",
+    "*.*.*",
+    "*[eE]*.*",
+    "*[+-][+-]*",
+    "*[0-9.][+-]*",
+    "*[eE]",
+    "*[+-]",
+    "[eE]*",
+    "[.+-][eE]*",
+    "[+-].[eE]*",
+)
+
+
+@compiles(ParamNumber)
+def _param_number_sqlite(element: ParamNumber, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    guards = " ".join(f"AND {text} NOT GLOB '{glob}'" for glob in _NOT_NUMBER_GLOBS)
+    return f"(CASE WHEN {text} GLOB '*[0-9]*' {guards} THEN CAST({text} AS REAL) END)"
+
+
+@compiles(ParamNumber, "postgresql")
+def _param_number_postgresql(element: ParamNumber, compiler: Any, **kw: Any) -> str:
+    text = compiler.process(element.clauses, **kw)
+    pattern = NUMBER_PATTERN.replace("'", "''")
+    return f"(CASE WHEN {text} ~ '{pattern}' THEN CAST({text} AS DOUBLE PRECISION) END)"
+
+
 # Run attributes holding numbers (milliseconds since the epoch); every other one is text.
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "last_update_time"})
 
+TIME_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_RELATIVE = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_DATE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+TIME_HELP = (
+    "milliseconds since the epoch, a date or date-time in UTC ('2026-12-01', "
+    "'2026-12-01 14:30', '2026-12-01T14:30:00+02:00') or a time relative to now "
+    "(-1d, -2h, -30m, -1w)"
+)
 
-def _check_attribute_values(key: str, op: str, value: Any) -> None:
+
+def parse_time(text: str, now_ms: int) -> int | None:
+    """Milliseconds since the epoch for a date, date-time (UTC unless it has an offset) or a
+    relative time such as ``-1d``; None when ``text`` is none of them."""
+    relative = _RELATIVE.match(text)
+    if relative:
+        return now_ms + round(float(relative.group(1)) * TIME_UNITS_MS[relative.group(2)])
+    match = _DATE.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    offset = 0
+    if zone and zone != "Z":
+        sign = -1 if zone[0] == "-" else 1
+        digits = zone[1:].replace(":", "")
+        offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
+    try:
+        stamp = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    millis = int((fraction or "0").ljust(3, "0")[:3])
+    return int(stamp.timestamp()) * 1000 + millis - offset * 60_000
+
+
+def _check_attribute_values(key: str, op: str, value: Any, now: int) -> Any:
     """Refuse comparisons across types: SQLite quietly answers them with nothing, PostgreSQL
-    fails the query ("operator does not exist: bigint > character varying")."""
+    fails the query ("operator does not exist: bigint > character varying"). Times given as
+    dates or relative times become milliseconds."""
     if op in ("IS NULL", "IS NOT NULL"):
-        return
+        return value
     values = value if isinstance(value, list) else [value]
     if key in NUMERIC_ATTRIBUTES:
-        if op in ("LIKE", "ILIKE") or any(isinstance(v, str) for v in values):
-            raise InvalidFilterError(
-                f"{key} is a number (milliseconds since the epoch): compare it with a number, "
-                f"not {value!r}."
-            )
-    elif any(not isinstance(v, str) for v in values):
+        if op in ("LIKE", "ILIKE"):
+            raise InvalidFilterError(f"{key} is a time: compare it with {TIME_HELP}.")
+        converted = []
+        for v in values:
+            if isinstance(v, (str, RelativeTime)):
+                text = v if isinstance(v, str) else v.text
+                stamp = parse_time(text, now)
+                if stamp is None:
+                    raise InvalidFilterError(
+                        f"{key} is a time: compare it with {TIME_HELP}, not {text!r}."
+                    )
+                v = stamp
+            converted.append(v)
+        return converted if isinstance(value, list) else converted[0]
+    if any(not isinstance(v, str) for v in values):
         raise InvalidFilterError(
             f"{key} is text: compare it with a 'quoted string', not {value!r}."
         )
+    return value
+
+
+def search_condition(text: str) -> ColumnElement[bool]:
+    """Free text (not a LIKE pattern: "lr_0.1" or "50%" match themselves only): the run's
+    name, notebook path or a tag value contains it, or its run id starts with it."""
+    needle = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{needle}%"
+    return or_(
+        func.lower(runs.c.name).like(pattern, escape="\\"),
+        func.lower(runs.c.notebook_path).like(pattern, escape="\\"),
+        runs.c.run_id.like(f"{needle}%", escape="\\"),
+        exists().where(
+            tags.c.run_id == runs.c.run_id,
+            func.lower(tags.c.value).like(pattern, escape="\\"),
+        ),
+    )
 
 
 @dataclass(frozen=True)

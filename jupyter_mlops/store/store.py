@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import psutil
-from sqlalchemy import asc, desc, func, literal, nulls_last, or_, select, update
+from sqlalchemy import asc, desc, func, literal, nulls_last, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
@@ -31,7 +31,7 @@ from ..exceptions import (
 from .artifacts import ArtifactStore
 from .dialect import rank_sql, seek_sql
 from .engine import WRITE, create_store_engine, ensure_schema
-from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by
+from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by, search_condition
 from .ids import new_run_id, now_ms
 from .journal import journal_root
 from .mutations import RunMutations, lifecycle_condition
@@ -314,15 +314,7 @@ class Store(RunMutations):
                 )
             conditions.append(runs.c.status.in_([s.upper() for s in statuses]))
         if search:
-            # Free text, not a LIKE pattern: "lr_0.1" or "50%" match themselves only.
-            text = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conditions.append(
-                or_(
-                    func.lower(runs.c.name).like(f"%{text}%", escape="\\"),
-                    func.lower(runs.c.notebook_path).like(f"%{text}%", escape="\\"),
-                    runs.c.run_id.like(f"{text}%", escape="\\"),
-                )
-            )
+            conditions.append(search_condition(search))
         if parent_run_id:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         elif top_level_only:

@@ -11,8 +11,14 @@
  * params and tags ordered with < >, an unknown status), so a bad filter gets
  * its message at once.
  *
+ * A param compared with a number compares as a number (`params.lr < 0.01`; a
+ * param that is not a number never matches). Times take milliseconds, a UTC
+ * date or date-time (`start_time > '2026-12-01'`) or a time relative to now
+ * (`start_time > -1d`).
+ *
  * It lets the runs list apply the same filter to runs that arrive live over
- * the event stream, without a round trip.
+ * the event stream, without a round trip. The server and this evaluator both
+ * run the expressions of `tests/data/filter_corpus.json`.
  */
 import { IRunSummary } from './tokens';
 
@@ -29,7 +35,12 @@ export type FilterOp =
   | 'IS NULL'
   | 'IS NOT NULL';
 
-export type FilterValue = string | number;
+/** `-1d`: a time relative to when the filter was parsed (times only). */
+export interface IRelativeTime {
+  relative: string;
+}
+
+export type FilterValue = string | number | IRelativeTime;
 
 export interface IFilterClause {
   /** `metrics.acc`, `params.lr`, `tags.team`, or an attribute (`status`, `name`...). */
@@ -78,7 +89,15 @@ export class FilterSyntaxError extends Error {
 }
 
 interface IToken {
-  type: 'ident' | 'string' | 'number' | 'op' | 'and' | 'paren' | 'word';
+  type:
+    | 'ident'
+    | 'string'
+    | 'number'
+    | 'relative'
+    | 'op'
+    | 'and'
+    | 'paren'
+    | 'word';
   text: string;
 }
 
@@ -128,9 +147,16 @@ function tokenize(expr: string): IToken[] {
       i++;
       continue;
     }
-    const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/.exec(expr.slice(i));
     const prev = tokens[tokens.length - 1];
-    if (num && (!prev || prev.type === 'op' || prev.type === 'paren')) {
+    const valueAllowed = !prev || prev.type === 'op' || prev.type === 'paren';
+    const rel = /^[-+]?\d+(\.\d+)?[smhdw](?![\w.])/.exec(expr.slice(i));
+    if (rel && valueAllowed) {
+      tokens.push({ type: 'relative', text: rel[0] });
+      i += rel[0].length;
+      continue;
+    }
+    const num = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?/.exec(expr.slice(i));
+    if (num && valueAllowed) {
       tokens.push({ type: 'number', text: num[0] });
       i += num[0].length;
       continue;
@@ -199,11 +225,88 @@ function literal(token: IToken | undefined): FilterValue | undefined {
   if (token?.type === 'number') {
     return Number(token.text);
   }
+  if (token?.type === 'relative') {
+    return { relative: token.text };
+  }
   return undefined;
 }
 
+/** A param's text as a number, when the whole text is one (`1e-3`, `-2`, `+.5`). */
+export const NUMBER_PATTERN = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+
+const TIME_UNITS_MS: { [unit: string]: number } = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000
+};
+
+const TIME_HELP =
+  "milliseconds since the epoch, a date or date-time in UTC ('2026-12-01', " +
+  "'2026-12-01 14:30', '2026-12-01T14:30:00+02:00') or a time relative to now " +
+  '(-1d, -2h, -30m, -1w)';
+
+/**
+ * Milliseconds since the epoch for a date, a date-time (UTC unless it has an
+ * offset) or a relative time such as `-1d`; null when the text is none of
+ * them. As the server's `filters.parse_time`.
+ */
+export function parseTime(text: string, now: number): number | null {
+  const rel = /^\s*([-+]?\d+(?:\.\d+)?)\s*([smhdw])\s*$/.exec(text);
+  if (rel) {
+    return now + Math.round(Number(rel[1]) * TIME_UNITS_MS[rel[2]]);
+  }
+  const m =
+    /^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$/.exec(
+      text
+    );
+  if (!m) {
+    return null;
+  }
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map(i =>
+    Number(m[i] ?? 0)
+  );
+  const base = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(base);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    check.getUTCSeconds() !== second
+  ) {
+    return null; // 2026-13-01, 2026-02-30, 24:00...
+  }
+  const millis = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3));
+  let offset = 0;
+  const zone = m[8];
+  if (zone && zone !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    offset =
+      (zone[0] === '-' ? -1 : 1) *
+      (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
+  }
+  return base + millis - offset * 60_000;
+}
+
+function isRelative(v: unknown): v is IRelativeTime {
+  return typeof v === 'object' && v !== null && 'relative' in v;
+}
+
+function show(v: FilterValue | FilterValue[] | null): string {
+  if (Array.isArray(v)) {
+    return `(${v.map(show).join(', ')})`;
+  }
+  if (isRelative(v)) {
+    return v.relative;
+  }
+  return typeof v === 'string' ? `'${v}'` : String(v);
+}
+
 /** The server's refusals, so that they show in the panel before a round trip. */
-function checkClause(clause: IFilterClause): IFilterClause {
+function checkClause(clause: IFilterClause, now: number): IFilterClause {
   const { key, op } = clause;
   const values =
     clause.value === null
@@ -214,6 +317,30 @@ function checkClause(clause: IFilterClause): IFilterClause {
   if (op === 'IS NULL' || op === 'IS NOT NULL') {
     return clause;
   }
+  const relative = values.find(isRelative);
+  if (relative && !NUMERIC_ATTRIBUTES.includes(key)) {
+    throw new FilterSyntaxError(
+      `A relative time (${relative.relative}) compares with a time only: ${NUMERIC_ATTRIBUTES.join(', ')}`
+    );
+  }
+  if (key.startsWith('params.')) {
+    const numbers = values.filter(v => typeof v === 'number');
+    if ((op === 'LIKE' || op === 'ILIKE') && numbers.length) {
+      throw new FilterSyntaxError(`${op} needs a quoted pattern`);
+    }
+    if (numbers.length && numbers.length !== values.length) {
+      throw new FilterSyntaxError(
+        `${key}: the IN list mixes numbers and strings ${show(clause.value)}; use one kind`
+      );
+    }
+    if (!numbers.length && (op === '<' || op === '<=' || op === '>' || op === '>=')) {
+      throw new FilterSyntaxError(
+        `${key} compares as a number with ${op}: give a number, not ${show(clause.value)} ` +
+          '(a quoted value compares as text, with =, !=, LIKE, ILIKE or IN)'
+      );
+    }
+    return clause;
+  }
   if (key.startsWith('metrics.')) {
     const text = values.find(v => typeof v === 'string');
     if (op === 'LIKE' || op === 'ILIKE' || text !== undefined) {
@@ -222,20 +349,30 @@ function checkClause(clause: IFilterClause): IFilterClause {
           (text !== undefined ? `, not '${text}'` : '')
       );
     }
-  } else if (key.startsWith('params.') || key.startsWith('tags.')) {
+  } else if (key.startsWith('tags.')) {
     if (op === '<' || op === '<=' || op === '>' || op === '>=') {
       throw new FilterSyntaxError(
         `${key} values are strings: use =, !=, LIKE, ILIKE or IN`
       );
     }
   } else if (NUMERIC_ATTRIBUTES.includes(key)) {
-    const text = values.find(v => typeof v === 'string');
-    if (op === 'LIKE' || op === 'ILIKE' || text !== undefined) {
-      throw new FilterSyntaxError(
-        `${key} is a number (milliseconds since the epoch): compare it with a number` +
-          (text !== undefined ? `, not '${text}'` : '')
-      );
+    if (op === 'LIKE' || op === 'ILIKE') {
+      throw new FilterSyntaxError(`${key} is a time: compare it with ${TIME_HELP}`);
     }
+    const times = values.map(v => {
+      if (typeof v === 'number') {
+        return v;
+      }
+      const text = isRelative(v) ? v.relative : v;
+      const stamp = parseTime(text, now);
+      if (stamp === null) {
+        throw new FilterSyntaxError(
+          `${key} is a time: compare it with ${TIME_HELP}, not '${text}'`
+        );
+      }
+      return stamp;
+    });
+    return { ...clause, value: Array.isArray(clause.value) ? times : times[0] };
   } else if (values.some(v => typeof v !== 'string')) {
     const bad = values.find(v => typeof v !== 'string');
     throw new FilterSyntaxError(
@@ -255,8 +392,14 @@ function checkClause(clause: IFilterClause): IFilterClause {
   return clause;
 }
 
-/** Parse a filter expression; an empty string is an empty conjunction. */
-export function parseFilter(expr: string): IFilterClause[] {
+/**
+ * Parse a filter expression; an empty string is an empty conjunction.
+ * Relative times (`-1d`) count from `now`.
+ */
+export function parseFilter(
+  expr: string,
+  now: number = Date.now()
+): IFilterClause[] {
   const tokens = tokenize(expr);
   const clauses: IFilterClause[] = [];
   let i = 0;
@@ -320,7 +463,10 @@ export function parseFilter(expr: string): IFilterClause[] {
         }
         i++;
         clauses.push(
-          checkClause({ key: nkey, op: 'IN', value: values, ...(negate ? { negate } : {}) })
+          checkClause(
+            { key: nkey, op: 'IN', value: values, ...(negate ? { negate } : {}) },
+            now
+          )
         );
       } else {
         if (!op || op.type !== 'op') {
@@ -336,12 +482,15 @@ export function parseFilter(expr: string): IFilterClause[] {
           throw new FilterSyntaxError(`${op.text} needs a quoted pattern`);
         }
         clauses.push(
-          checkClause({
-            key: nkey,
-            op: op.text as FilterOp,
-            value,
-            ...(negate ? { negate } : {})
-          })
+          checkClause(
+            {
+              key: nkey,
+              op: op.text as FilterOp,
+              value,
+              ...(negate ? { negate } : {})
+            },
+            now
+          )
         );
         i += 2;
       }
@@ -464,7 +613,18 @@ export function matchClause(run: IRunSummary, clause: IFilterClause): boolean {
     // a logged NaN metric (null in JSON) is not NULL: the server has its series
     return hasKey(run, clause.key) === (op === 'IS NOT NULL');
   }
-  const actual = runValue(run, clause.key);
+  let actual = runValue(run, clause.key);
+  const values = Array.isArray(value) ? value : [value];
+  if (
+    clause.key.startsWith('params.') &&
+    values.some(v => typeof v === 'number') &&
+    actual !== undefined &&
+    actual !== null
+  ) {
+    // compared with a number: the param's text as a number, or no match
+    const text = String(actual);
+    actual = NUMBER_PATTERN.test(text) ? Number(text) : undefined;
+  }
   let match: boolean;
   if (actual === undefined || actual === null) {
     match = false;

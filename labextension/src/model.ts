@@ -118,19 +118,28 @@ function numeric(v: unknown): number | null {
 }
 
 /**
- * Free-text match, as the server's `search=` does it: name or notebook path
- * contain the text, or the run id starts with it (case-insensitive).
+ * Free-text match, as the server's `search=` does it: name, notebook path or
+ * a tag value contain the text, or the run id starts with it
+ * (case-insensitive).
  */
 export function matchesText(run: IRunSummary, needle: string): boolean {
   if (!needle) {
     return true;
   }
   const n = needle.toLowerCase();
-  return (
+  if (
     (run.name ?? '').toLowerCase().includes(n) ||
     (run.notebook_path ?? '').toLowerCase().includes(n) ||
     run.run_id.toLowerCase().startsWith(n)
-  );
+  ) {
+    return true;
+  }
+  for (const key in run.tags ?? {}) {
+    if (String(run.tags[key]).toLowerCase().includes(n)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 export class RunsModel {

@@ -128,9 +128,12 @@ describe('the rest of the server syntax (IN, NOT, IS NULL)', () => {
     // a NaN metric was logged: it is not NULL (the server has its series)
     expect(m('metrics.nan IS NULL')).toBe(false);
     expect(m('metrics.never IS NULL')).toBe(true);
-    expect(parseFilter("params.lr IN ('0.1', 2)")).toEqual([
-      { key: 'params.lr', op: 'IN', value: ['0.1', 2] }
+    expect(parseFilter("params.lr IN ('0.1', '2')")).toEqual([
+      { key: 'params.lr', op: 'IN', value: ['0.1', '2'] }
     ]);
+    // numbers compare as numbers (tests/data/filter_corpus.json has the rest)
+    expect(m('params.lr IN (0.1, 2)')).toBe(true);
+    expect(() => parseFilter("params.lr IN ('0.1', 2)")).toThrow(/mixes/);
   });
 
   it('takes them for expressions, not free text', () => {
@@ -147,15 +150,16 @@ describe('the rest of the server syntax (IN, NOT, IS NULL)', () => {
       ["metrics.acc > 'x'", /numeric/],
       ["metrics.acc LIKE 'x%'", /numeric/],
       ["metrics.acc IN ('a')", /numeric/],
-      ['params.lr > 0.05', /strings/],
+      ["params.lr > '0.05'", /compares as a number/],
+      ["tags.team > 'a'", /strings/],
       ["status = 'DONE'", /Unknown status/],
       ["status IN ('FINISHED', 'DONE')", /Unknown status/],
       ['params.lr IN ()', /empty/],
       ["params.lr IN ('a'", /Unclosed/],
       ["params.lr IN 'a'", /list/],
       ['tags.x IS 5', /NULL/],
-      ["start_time > 'abc'", /start_time is a number/],
-      ["end_time LIKE '1%'", /end_time is a number/],
+      ["start_time > 'abc'", /start_time is a time/],
+      ["end_time LIKE '1%'", /end_time is a time/],
       ['name = 5', /name is text/],
       ["run_id IN ('a', 1)", /run_id is text/],
       ["name NOT = 'x'", /NOT/]

@@ -222,9 +222,11 @@ function ColumnChooser(props: {
 
 /** The filter box's tooltip: the syntax in a nutshell. */
 export const FILTER_HELP = [
-  'Free text matches the name, notebook or run id.',
+  'Free text matches the name, notebook, a tag value or the run id.',
   'Or an expression, comparisons joined by "and":',
-  "  metrics.acc > 0.9 and params.lr = '0.1'",
+  "  metrics.acc > 0.9 and params.opt = 'sgd'",
+  '  params.lr < 0.01   (a number compares params as numbers)',
+  "  start_time > '2026-12-01'   start_time > -1d   (UTC; s m h d w)",
   "  tags.team = 'vision' and status = 'FINISHED'",
   "  name LIKE 'sgd%'   params.opt IN ('sgd', 'adam')",
   '  tags.owner IS NULL   metrics.`val loss` < 0.2',
