@@ -276,6 +276,29 @@ def test_a_nbformat_4_2_notebook_with_cell_ids_runs_and_cells_keep_their_ids(
     assert mlops.get_run(child).cell_id == "fit-cell"
 
 
+def test_a_notebook_breaking_the_schema_runs_as_papermill_runs_it(
+    tmp_store: str, tmp_path: Path
+) -> None:
+    notebook = tmp_path / "hand-written.ipynb"
+    notebook.write_text(
+        json.dumps(
+            {
+                "nbformat": 4,
+                "nbformat_minor": 4,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+                # no execution_count, no outputs: the schema wants both, papermill does not
+                "cells": [{"cell_type": "code", "metadata": {}, "source": "print('ran')"}],
+            }
+        )
+    )
+    done = jupyter_mlops("run", str(notebook), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "warning:" in done.stderr and "runs all the same" in done.stderr
+    assert done.stderr.count("does not follow the notebook format") == 1
+    (run,) = notebook_runs()
+    assert run.status == "FINISHED" and "ran" in run.stdout
+
+
 # -- 6. one experiment -----------------------------------------------------------------------
 
 

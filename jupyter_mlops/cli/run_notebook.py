@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections import Counter
 from typing import TYPE_CHECKING
 
 from ..exceptions import NotebookExecutionError
-from ..tracking.notebook import execute_notebook, load_notebook
+from ..tracking.notebook import NotebookFormatWarning, execute_notebook, load_notebook
 from .main import open_store
 from .parameters import collect_parameters
 
@@ -18,22 +19,28 @@ if TYPE_CHECKING:
 
 def run_notebook_command(args: argparse.Namespace) -> int:
     parameters = collect_parameters(args)
-    load_notebook(args.notebook)  # fail on a bad path before touching the store
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NotebookFormatWarning)
+        load_notebook(args.notebook)  # fail on a bad path before touching the store
+    for warning in caught:
+        print(f"jupyter mlops: warning: {warning.message}", file=sys.stderr)
     store = open_store(args.store)
     progress = not args.no_progress and sys.stderr.isatty()
     try:
-        run = execute_notebook(
-            args.notebook,
-            args.output,
-            parameters,
-            experiment=args.experiment,
-            name=args.name,
-            kernel_name=args.kernel,
-            cwd=args.cwd,
-            timeout=args.timeout,
-            progress=progress,
-            allow_unknown_params=args.allow_unknown_params,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotebookFormatWarning)  # said once, above
+            run = execute_notebook(
+                args.notebook,
+                args.output,
+                parameters,
+                experiment=args.experiment,
+                name=args.name,
+                kernel_name=args.kernel,
+                cwd=args.cwd,
+                timeout=args.timeout,
+                progress=progress,
+                allow_unknown_params=args.allow_unknown_params,
+            )
     except NotebookExecutionError as exc:
         store.flush()
         print(

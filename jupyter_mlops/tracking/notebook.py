@@ -22,6 +22,7 @@ import platform
 import sys
 import tempfile
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,18 +51,40 @@ def parse_parameter(text: str) -> tuple[str, Any]:
     return key, parse_param_value(raw)
 
 
+class NotebookFormatWarning(UserWarning):
+    """The notebook's JSON does not follow its nbformat schema; it runs all the same, as
+    papermill runs it."""
+
+
 def load_notebook(path: str | os.PathLike[str]) -> nbformat.NotebookNode:
-    """Read and validate a notebook, normalized as papermill reads it (see ``normalize``)."""
+    """Read a notebook as papermill reads it: normalized (see ``normalize``), and run even when
+    its JSON breaks the nbformat schema in a way the execution does not mind (a code cell
+    without ``execution_count``), with a :class:`NotebookFormatWarning` saying so.
+
+    Raises :class:`InvalidParameterError` when the file is missing or is no notebook at all.
+    """
     notebook = Path(path)
     if not notebook.is_file():
         raise InvalidParameterError(f"Notebook {str(notebook)!r} does not exist.")
     try:
-        node = normalize(nbformat.read(notebook, as_version=4))
-        nbformat.validate(node)
+        # nbformat.read would log the schema errors normalize() fixes as "invalid" first.
+        node = nbformat.convert(nbformat.reader.reads(notebook.read_text(encoding="utf-8")), 4)
+        if not isinstance(node.get("cells"), list):
+            raise ValueError("it has no list of cells")
+        node = normalize(node)
     except Exception as exc:
         raise InvalidParameterError(
             f"{str(notebook)!r} is not a valid Jupyter notebook: {exc}".splitlines()[0]
         ) from None
+    try:
+        nbformat.validate(node)
+    except nbformat.ValidationError as exc:
+        warnings.warn(
+            f"{str(notebook)!r} does not follow the notebook format "
+            f"({str(exc).splitlines()[0]}); it runs all the same, as papermill runs it.",
+            NotebookFormatWarning,
+            stacklevel=2,
+        )
     return node
 
 
@@ -158,7 +181,8 @@ def execute_notebook(
         out_path = Path(output).resolve() if output else Path(scratch) / source.name
         prepared = Path(scratch) / "input" / source.name
         prepared.parent.mkdir()
-        nbformat.write(for_papermill(node), prepared)
+        # As JSON: nbformat.write would log a notebook that breaks the schema as invalid again.
+        prepared.write_text(json.dumps(for_papermill(node), indent=1), encoding="utf-8")
         failure: BaseException | None = None
         try:
             papermill.execute_notebook(
