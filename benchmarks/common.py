@@ -110,7 +110,7 @@ class Sizes:
     sweep_runs: int = 10_000
     sweep_repeats: int = 3
     sweep_large_runs: int = 100_000
-    mlflow_sweep_runs: int = 1_000
+    mlflow_sweep_runs: int = 500
     # ... and PostgreSQL stopped for outage_s seconds while a process logs outage_rate
     # points/s (after outage_lead_s seconds of logging).
     outage_s: int = 60
@@ -149,8 +149,8 @@ class Sizes:
             journal_pairs=1,
             sweep_runs=1_000,
             sweep_repeats=1,
-            sweep_large_runs=10_000,
-            mlflow_sweep_runs=50,
+            sweep_large_runs=3_000,
+            mlflow_sweep_runs=30,
             outage_s=10,
             outage_lead_s=2,
         )

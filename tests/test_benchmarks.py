@@ -126,7 +126,13 @@ def test_verdicts_of_the_durability_rows() -> None:
             "runs": 1_000,
             "total_s_at_sweep_runs": 120.0,
             "scaled_to": 10_000,
-        }
+        },
+        "sweep.small_capture": {
+            "total_s": 72.0,
+            "runs": 1_000,
+            "total_s_at_sweep_runs": 720.0,
+            "scaled_to": 10_000,
+        },
     }
     rows = build_rows(mlops, mlflow)
     tight = _row(rows, "SIGKILL during a tight")
@@ -143,6 +149,7 @@ def test_verdicts_of_the_durability_rows() -> None:
     assert "MLflow: 1,000 runs measured, per-run time x 10,000" in small["benchmark"]
     captured = _row(rows, "10,000 runs with 2 params + 1 metric each, until flushed, capture on")
     assert captured["met"] == "NO" and "62 kB" in captured["benchmark"]
+    assert captured["ratio"] == 720.0 / 1.5
     assert _row(rows, "50,000 runs")["met"] == "yes*"  # below the 100,000 runs of the target
     assert _row(rows, "PostgreSQL stopped 60 s")["met"] == "yes"
     assert _row(rows, "PostgreSQL outage: catch-up")["jupyter_mlops_text"] == "4.20 s"
