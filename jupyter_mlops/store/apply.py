@@ -28,6 +28,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby, repeat
+from math import isnan
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -95,7 +98,6 @@ def apply(
 ) -> Applied:
     """Apply ``ops`` inside the caller's transaction. Raises on any refused operation (the
     writer then isolates it)."""
-    points: list[tuple[Any, ...]] = []
     new_runs: list[tuple[dict[str, Any], str | None]] = []
     params_rows: list[tuple[str, str, str]] = []
     tag_rows: list[tuple[str, str, str]] = []
@@ -106,10 +108,10 @@ def apply(
     # PostgreSQL refuses NUL in text: captured output or source holding one (a binary print)
     # would fail the operation and lose it. Keys and names are refused up front.
     no_nul = conn.dialect.name == "postgresql"
-    for op in ops:
+    points = [op for op in ops if op[0] == METRIC]
+    for op in ops if len(points) < len(ops) else ():
         kind = op[0]
         if kind == METRIC:
-            points.append(op)
             continue
         if no_nul:
             op = without_nul(op)
@@ -227,43 +229,54 @@ def _write_points(
     captured: dict[tuple[str, str], tuple[list[int], list[float]]],
 ) -> set[str]:
     """Points in multi-row INSERTs; each series' count and latest value in one upsert for
-    all series of the batch (new ones created by it)."""
-    # Per series: [count, latest step, latest timestamp, latest stored value].
-    summary: dict[tuple[str, str], list[Any]] = {}
+    all series of the batch (new ones created by it).
+
+    The per-point work is done by C-level builtins (sort, groupby, zip, map): this runs in the
+    writer thread while a cell may log in a tight loop, and every Python-level step per point
+    is time taken from that cell (they share the GIL).
+    """
+    # A stable sort: points of one series stay in logging order (ties keep the last one).
+    points.sort(key=_SERIES_OF)
+    groups = [(series_key, list(group)) for series_key, group in groupby(points, _SERIES_OF)]
+    summary = []
     watched = state.watched
-    for _, run_id, key, value, ts, step in points:
-        series_key = (run_id, key)
-        stored = None if value != value else value  # NaN -> NULL (SQLite has no NaN)
-        entry = summary.get(series_key)
-        if entry is None:
-            summary[series_key] = [1, step, ts, stored]
-        else:
-            entry[0] += 1
-            if step > entry[1] or (step == entry[1] and ts >= entry[2]):
-                entry[1], entry[2], entry[3] = step, ts, stored
+    for (run_id, key), group in groups:
+        last = max(reversed(group), key=_STEP_AND_TIME)  # the last of equal (step, time)
+        value = last[3]
+        summary.append(
+            (run_id, key, None if value != value else value, last[5], last[4], len(group))
+        )
         if watched and run_id in watched:
-            column = captured.get(series_key)
+            column = captured.get((run_id, key))
             if column is None:
-                column = captured[series_key] = ([], [])
-            column[0].append(step)
-            column[1].append(value)
+                column = captured[(run_id, key)] = ([], [])
+            column[0].extend(map(_STEP, group))
+            column[1].extend(map(_VALUE, group))
     insert_rows(
         conn,
         "metric_series",
         ("run_id", "key", "latest_value", "latest_step", "latest_timestamp", "point_count"),
-        [(run_id, key, e[3], e[1], e[2], e[0]) for (run_id, key), e in summary.items()],
+        summary,
         conflict=("run_id", "key"),
         update_sql=_MERGE_SERIES,
     )
     series = state.series
-    missing = [series_key for series_key in summary if series_key not in series]
+    missing = [series_key for series_key, _ in groups if series_key not in series]
     if missing:
         _learn_series_ids(conn, missing, series)
-    rows = [
-        (series[(op[1], op[2])], op[5], op[4], None if op[3] != op[3] else op[3]) for op in points
-    ]
+    rows: list[tuple[Any, ...]] = []
+    for series_key, group in groups:
+        values: Iterable[Any] = map(_VALUE, group)
+        if any(map(isnan, map(_VALUE, group))):  # NaN -> NULL (SQLite has no NaN)
+            values = [None if v != v else v for v in map(_VALUE, group)]
+        rows.extend(zip(repeat(series[series_key]), map(_STEP, group), map(_TIME, group), values))
     insert_rows(conn, "metrics", ("series_id", "step", "timestamp", "value"), rows)
-    return {run_id for run_id, _ in summary}
+    return {run_id for (run_id, _), _ in groups}
+
+
+_SERIES_OF = itemgetter(1, 2)
+_STEP_AND_TIME = itemgetter(5, 4)
+_STEP, _TIME, _VALUE = itemgetter(5), itemgetter(4), itemgetter(3)
 
 
 # An existing series takes the batch's points: the count adds up, and the latest point is
