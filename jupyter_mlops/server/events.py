@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..store.ids import now_ms
 from .serialize import run_summary
 
 POLL_INTERVAL_S = 0.5
@@ -35,10 +35,6 @@ FORGET_MS = 10 * 60 * 1000
 POLL_PAGE = 1000
 QUEUE_SIZE = 1000
 CONTENT_TYPE = "text/event-stream; charset=utf-8"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def format_event(event: str, data: Any) -> str:
