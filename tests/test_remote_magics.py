@@ -8,6 +8,7 @@ tests see output while a cell runs and the notices an ``--async`` cell sends lat
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -55,11 +56,13 @@ class Cell:
         ]
 
     def traceback(self) -> str:
-        return "\n".join(
+        """The error's traceback as shown, without its colours."""
+        text = "\n".join(
             "\n".join(m["content"]["traceback"])
             for m in self.messages
             if m["header"]["msg_type"] == "error"
         )
+        return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 class UserKernel:
@@ -92,9 +95,10 @@ class UserKernel:
             content = msg["content"]
             if msg["header"]["msg_type"] == "status" and content["execution_state"] == "idle":
                 break
-        reply = self.kc.get_shell_msg(timeout=WAIT_S)
-        assert reply["parent_header"]["msg_id"] == msg_id
-        return Cell(reply["content"], mine)
+        while True:  # skip replies to earlier requests (wait_for_ready's kernel_info)
+            reply = self.kc.get_shell_msg(timeout=WAIT_S)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return Cell(reply["content"], mine)
 
     def shutdown(self) -> None:
         self.kc.stop_channels()
@@ -219,6 +223,15 @@ def test_unpicklable_input_fails_before_anything_runs_naming_it(kernel: UserKern
     cell = kernel.run("%%remote local\nprint('RAN', lock)")
     assert (cell.status, cell.ename) == ("error", "RemoteTransferError")
     assert "Variable 'lock'" in cell.evalue
+    assert "RAN" not in cell.text()
+
+
+def test_syntax_error_shows_where_it_is_and_nothing_runs(kernel: UserKernel) -> None:
+    cell = kernel.run("%%remote local\nprint('RAN')\nx = (")
+    assert cell.ename == "SyntaxError"
+    trace = cell.traceback()
+    assert "File <%%remote local In[" in trace and ">:3" in trace and "x = (" in trace
+    assert "magics/remote.py" not in trace
     assert "RAN" not in cell.text()
 
 

@@ -15,6 +15,7 @@ from ..exceptions import MLOpsError
 from ..remote import RemoteHandle, execute, prepare, registry, run_remote_async
 from ..tracking.capture import current_execution_count
 from .args import MagicArgumentParser
+from .errors import show_syntax_error
 
 REMOTE_USAGE = """\
 %%remote TARGET [--in a,b] [--out c,d] [--async] [--timeout S]
@@ -186,6 +187,10 @@ class RemoteMagics(Magics):
             sink = AsyncSink(title)
             try:
                 handle = run_remote_async(args.target, cell, namespace, sink=sink, **options)
+            except SyntaxError as exc:
+                sink.status = "not started"
+                sink._changed(final=True)
+                return show_syntax_error(self.shell, exc)
             except BaseException:
                 sink.status = "not started"
                 sink._changed(final=True)
@@ -193,7 +198,10 @@ class RemoteMagics(Magics):
             handle.add_done_callback(sink.finished)
             self.handles.append(handle)
             return handle
-        prepared = prepare(args.target, cell, namespace, **options)
+        try:
+            prepared = prepare(args.target, cell, namespace, **options)
+        except SyntaxError as exc:  # shown as in a plain cell: where it is, not our frames
+            return show_syntax_error(self.shell, exc)
         return execute(prepared, CellSink()).value
 
     def _remote_line(self, line: str) -> Any:

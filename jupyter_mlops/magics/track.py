@@ -29,6 +29,7 @@ from ..tracking.capture import (
 )
 from ..tracking.run import ActiveRun, parse_param_value
 from .args import MagicArgumentParser, parse_key_values, single_value
+from .errors import show_syntax_error
 
 TRACK_USAGE = """\
 %%track [NAME] [--experiment E] [--param k=v ...] [--tag k=v ...] [--bind] [--no-live]
@@ -162,14 +163,7 @@ class MLOpsMagics(Magics):
             exc.lineno += 1
             if getattr(exc, "end_lineno", None) is not None:
                 exc.end_lineno += 1  # type: ignore[operator]
-        result = getattr(self.shell.displayhook, "exec_result", None)
-        if result is None:  # not inside run_cell (called directly): a plain raise is all
-            raise exc.with_traceback(None)
-        try:
-            raise exc.with_traceback(None)
-        except SyntaxError:
-            self.shell.showsyntaxerror()
-        result.error_in_exec = exc
+        show_syntax_error(self.shell, exc)
 
     @staticmethod
     def _finish_cell(

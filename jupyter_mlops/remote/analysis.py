@@ -114,13 +114,14 @@ class _Scanner(ast.NodeVisitor):
     visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
 
 
-def scan(code: str) -> CellNames:
+def scan(code: str, filename: str = "<cell>") -> CellNames:
     """The names ``code`` (plain Python, IPython syntax already transformed) reads and binds.
 
-    A syntax error propagates as :class:`SyntaxError`, as running the cell would raise it.
+    A syntax error propagates as :class:`SyntaxError` (in ``filename``), as running the cell
+    would raise it.
     """
     scanner = _Scanner()
-    scanner.visit(ast.parse(code))
+    scanner.visit(ast.parse(code, filename))
     return scanner.names
 
 

@@ -156,7 +156,8 @@ def prepare(
     reg = targets or registry()
     spec = reg.resolve(target)
     code = transform(source) if transform is not None else source
-    names = analysis.scan(code)  # a SyntaxError is the user's: raised before anything moves
+    label = label or f"<%%remote {spec.name}>"
+    names = analysis.scan(code, label)  # a SyntaxError is the user's: raised before anything
     ins = analysis.inputs_for(names, namespace, inputs)
     outs = analysis.outputs_for(names, outputs)
     frames = transfer.dumps({name: namespace[name] for name in ins}, _max_bytes())
@@ -167,7 +168,7 @@ def prepare(
         frames=frames,
         outputs=outs,
         has_run=run is not None,
-        label=label or f"<%%remote {spec.name}>",
+        label=label,
         timeout=timeout,
     )
     return PreparedCell(spec, request, namespace, reg, run)
