@@ -397,9 +397,11 @@ class LocalExecutor(Executor):
         return self._threads.submit(execute_step, task, self.pool)
 
     def prepare(self, kernel_name: str | None, count: int) -> None:
-        _preload()
         if self.pool is not None:
+            import jupyter_client.manager  # noqa: F401 - in this thread first (see _preload)
+
             self.pool.prestart(kernel_name, min(self.slots, count))
+        _preload()  # papermill's imports (~1 s) while the kernels boot
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)

@@ -286,6 +286,9 @@ class _Runner:
     ) -> PipelineSummary:
         pipeline = self.pipeline
         started = time.time()
+        first = self._first_wave(selected, reused)
+        if first:  # boot the kernels the first steps need while the runs are being recorded
+            engine.prepare(pipeline.spec.kernel_name, first)
         self.experiment = experiment or pipeline.spec.experiment or fluent.current_experiment()
         parent = fluent.start_run(
             pipeline.name,
@@ -378,6 +381,23 @@ class _Runner:
                     summary.status = "FINISHED"
                 fluent.flush()
         return summary
+
+    def _first_wave(self, selected: list[str], reused: dict[str, dict[str, Any]]) -> int:
+        """How many of the steps that can start at once will need a kernel."""
+        count = 0
+        forced = len(selected) < len(self.pipeline.order)
+        for name in selected:
+            node = self.pipeline.steps[name]
+            if any(up not in reused for up in node.upstream):
+                continue
+            if (
+                self.no_cache
+                or node.spec.nocache
+                or forced
+                or not self.cache.lookup(self.key(name))
+            ):
+                count += 1
+        return count
 
     def _start(
         self,
