@@ -299,6 +299,28 @@ def test_a_notebook_breaking_the_schema_runs_as_papermill_runs_it(
     assert run.status == "FINISHED" and "ran" in run.stdout
 
 
+def test_a_cell_tagged_raises_exception_does_not_fail_the_run(
+    tmp_store: str, make_notebook: MakeNotebook
+) -> None:
+    notebook = make_notebook(
+        "teaching.ipynb",
+        ("raise ValueError('this is how it fails')", ["raises-exception"]),
+        "print('went on')",
+    )
+    done = jupyter_mlops("run", str(notebook), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    (run,) = notebook_runs()
+    assert run.status == "FINISHED" and "went on" in run.stdout
+    assert list(run.cells["status"]) == ["FINISHED", "FINISHED"]
+    assert "ValueError: this is how it fails" in run.cells["error"][0]
+
+    # an error elsewhere still fails the run
+    broken = make_notebook(
+        "broken.ipynb", ("raise ValueError('expected')", ["raises-exception"]), "1 / 0"
+    )
+    assert jupyter_mlops("run", str(broken), "--no-progress").returncode == 1
+
+
 # -- 6. one experiment -----------------------------------------------------------------------
 
 

@@ -209,6 +209,8 @@ def execute_notebook(
         if executed is not None:
             _name_input(executed, out_path, source)
         executed = executed or node
+        if failure is not None and _only_expected_errors(failure, executed):
+            failure = None  # nbclient ran on past them, as Jupyter does
         _record_cells(run, executed)
         record_scraps(run, executed)
         run.update(environment=json.dumps(_environment(capture, kernel)))
@@ -233,6 +235,27 @@ def execute_notebook(
     message = _failure_message(failure)
     run.end("FAILED", error=message)
     raise NotebookExecutionError(message, run_id=run.run_id) from None
+
+
+def _only_expected_errors(failure: BaseException, executed: nbformat.NotebookNode) -> bool:
+    """True when papermill failed the run only for errors of cells tagged ``raises-exception``.
+
+    Jupyter's convention (nbclient, nbconvert) is that such a cell is expected to raise, and
+    execution goes on; papermill runs on past it too, then fails the notebook all the same.
+    """
+    from papermill.exceptions import PapermillExecutionError
+
+    if not isinstance(failure, PapermillExecutionError):
+        return False
+    errored = [
+        cell
+        for cell in executed.cells
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", []) or [])
+        or cell.get("metadata", {}).get("papermill", {}).get("exception") is True
+    ]
+    return bool(errored) and all(
+        "raises-exception" in (cell.get("metadata", {}).get("tags") or []) for cell in errored
+    )
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -353,7 +376,7 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
                 "start_time": start_ms,
                 "duration_ms": None if duration is None else float(duration) * 1000.0,
                 "status": status,
-                "error": "\n".join(errors) if status == "FAILED" and errors else None,
+                "error": "\n".join(errors) if errors else None,
             }
         )
         sources.append(f"# In[{cell.get('execution_count')}]:\n{cell.source}")
