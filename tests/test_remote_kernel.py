@@ -5,6 +5,7 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_variables_round_trip(targets: Registry) -> None:
         "m = n + 1\n"
         "Y = X * 2\n"
         "df2 = df.assign(b=df.a * 10)\n"
+        "import sys\n"
+        "exe = sys.executable\n"
         "m * 2",
         namespace,
         sink=Recorder(),
@@ -59,7 +62,8 @@ def test_variables_round_trip(targets: Registry) -> None:
     assert namespace["df2"]["b"].tolist() == [10, 20, 30]
     # A class defined on the remote side comes back by value, fitted.
     np.testing.assert_allclose(namespace["model"].predict(X), X @ X.mean(axis=0))
-    assert set(result.assigned) == {"Fitted", "model", "m", "Y", "df2"}
+    assert set(result.assigned) == {"Fitted", "model", "m", "Y", "df2", "sys", "exe"}
+    assert namespace["exe"] == sys.executable  # the same interpreter as this process
     assert result.bytes_sent >= X.nbytes
 
 

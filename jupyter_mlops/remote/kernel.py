@@ -16,6 +16,7 @@ import abc
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -69,6 +70,11 @@ class ZMQChannels(Channels):
 
         self.target = target
         self.km = KernelManager(kernel_name=kernel_name)
+        spec = self.km.kernel_spec
+        if spec is not None and spec.language == "python" and spec.argv:
+            # The interpreter of this kernel, not whichever `python` the spec names: the two
+            # sides then share the Python and package versions that pickles depend on.
+            spec.argv = [sys.executable, *spec.argv[1:]]
         # The kernel's own stdout/stderr (not the cell's: that comes over IOPub) go to a log,
         # kept for the message when it dies; inherited, they would land in the local cell.
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the kernel
