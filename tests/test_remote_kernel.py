@@ -265,3 +265,28 @@ def test_two_cells_on_one_kernel_take_turns(targets: Registry, tmp_path: Path) -
     assert handle.wait(60) and handle.error is None
     assert result["order"] == ["first", "second"]
     assert "is running another cell" in second.notices[0]
+
+
+def test_cancelling_an_async_cell_interrupts_the_remote_side(targets: Registry) -> None:
+    from jupyter_mlops.exceptions import RemoteCancelledError
+    from jupyter_mlops.remote import run_remote_async
+
+    sink = Recorder()
+    handle = run_remote_async(
+        "local",
+        "import time\nprint('looping', flush=True)\nfor _ in range(6000):\n    time.sleep(0.01)",
+        {},
+        sink=sink,
+        targets=targets,
+    )
+    wait_for(lambda: "looping" in sink.text(), "the async cell to run")
+    assert not handle.done()
+    assert handle.cancel()
+    assert handle.wait(60)
+    assert isinstance(handle.error, RemoteCancelledError)
+    with pytest.raises(RemoteCancelledError, match="'local' was cancelled"):
+        handle.result()
+    assert handle.cancel() is False  # already over
+    assert run_remote("local", "'free again'", {}, sink=Recorder(), targets=targets).value == (
+        "free again"
+    )
