@@ -19,12 +19,13 @@ import datetime as dt
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import nbformat
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidParameterError, UnknownParameterError
 from .run import injectable_value
+
+if TYPE_CHECKING:  # importing nbformat costs over a second (its JSON-schema stack), and the
+    import nbformat  # CLI imports this module for its tag names: imported where it is used
 
 PARAMETERS_TAGS = ("parameters", "pipeline-parameters")
 # Tags of a run whose parameters came from a parameters cell and a caller: the names the
@@ -143,6 +144,7 @@ def _papermill_defaults(
     cell: Mapping[str, Any], notebook: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """Other kernels' languages: papermill's own inspection of the cell (defaults as text)."""
+    import nbformat
     from papermill.translators import papermill_translators
 
     spec = notebook.get("metadata", {}).get("kernelspec", {})
