@@ -342,6 +342,28 @@ def sweep(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -
             )
 
 
+def _committed_points(server: Any, proc: subprocess.Popen[bytes]) -> list[tuple[int, int]]:
+    """(time, metric points committed) every 0.1 s until ``proc`` exits."""
+    samples: list[tuple[int, int]] = []
+    conn = None
+    while proc.poll() is None:
+        try:
+            if conn is None:
+                conn = server.connect("mlops")
+            count = conn.execute(
+                "SELECT COALESCE(SUM(point_count), 0) FROM metric_series"
+            ).fetchone()[0]
+            now = time.monotonic_ns()
+            if not samples or count != samples[-1][1]:
+                samples.append((now, int(count)))
+        except Exception:  # the server is starting, or the tables are being written
+            conn = None
+        time.sleep(0.1)
+    if conn is not None:
+        conn.close()
+    return samples
+
+
 def outage(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
     """PostgreSQL stopped for ``outage_s`` while a process logs at a steady rate."""
     if str(REPO_ROOT) not in sys.path:
@@ -367,6 +389,9 @@ def outage(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
         try:
             _wait_first_slot(proc, ring)
             time.sleep(sizes.outage_lead_s)
+            with server.connect("mlops") as conn:  # committed before the outage
+                base = conn.execute("SELECT COALESCE(SUM(point_count), 0) FROM metric_series")
+                committed_before = int(base.fetchone()[0])
             down_ns = time.monotonic_ns()
             server.pause()
             stopped_ns = time.monotonic_ns()
@@ -375,6 +400,7 @@ def outage(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
             server.resume()
             up_ns = time.monotonic_ns()
             child.WORD.pack_into(ring, 8, 1)  # stop logging, flush
+            progress = _committed_points(server, proc)
             proc.wait(timeout=CHILD_TIMEOUT_S)
         finally:
             if proc.poll() is None:
@@ -409,10 +435,28 @@ def outage(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
         raise RuntimeError(f"{result['stored']} points stored, only {result['logged']} logged")
     if result["stored"] == result["logged"]:  # a catch-up time only when nothing was lost
         out["outage.postgres"]["catch_up_s"] = (result["flushed_ns"] - up_ns) / 1e9
+    # How the catch-up went: the first commit after the restart (the writer's retry back-off),
+    # then the backlog's apply rate, from the committed point count polled every 0.1 s.
+    out["outage.postgres"]["committed_before_outage"] = committed_before
+    out["outage.postgres"]["committed_after_restart"] = [
+        [round((t - up_ns) / 1e9, 3), n] for t, n in progress
+    ]
+    if progress:
+        moved = [(t, n) for t, n in progress if n > committed_before]
+        if moved:
+            first_t, first_n = moved[0]
+            last_t, last_n = progress[-1]
+            out["outage.postgres"]["first_commit_after_restart_s"] = (first_t - up_ns) / 1e9
+            if last_t > first_t:
+                out["outage.postgres"]["apply_points_per_s"] = (last_n - first_n) / (
+                    (last_t - first_t) / 1e9
+                )
     r = out["outage.postgres"]
     log(
         SIDE,
         f"PostgreSQL outage of {r['outage_s']:.0f} s: {r['logged']:,} points logged "
         f"({during:,} during the outage), {r['stored']:,} stored, {r['lost']:,} lost; "
-        f"caught up {r['flush_s']:.2f} s after the restart",
+        f"caught up {r['flush_s']:.2f} s after the restart (first commit after "
+        f"{r.get('first_commit_after_restart_s', float('nan')):.2f} s, then "
+        f"{r.get('apply_points_per_s', float('nan')):,.0f} points/s)",
     )

@@ -378,7 +378,9 @@ ROWS = [
     ),
     Row(
         "PostgreSQL outage: catch-up, restart to flush() returned "
-        "({logged_during_outage:,} points logged during the outage)",
+        "({logged_during_outage:,} points logged during the outage; first commit "
+        "{first_commit_after_restart_s:.1f} s after the restart, then "
+        "{apply_points_per_s:,.0f} points/s)",
         ("outage.postgres", "catch_up_s"),
         None,
         "s",

@@ -118,6 +118,8 @@ def test_verdicts_of_the_durability_rows() -> None:
             "rate_target": 10_000,
             "catch_up_s": 4.2,
             "logged_during_outage": 600_000,
+            "first_commit_after_restart_s": 1.5,
+            "apply_points_per_s": 240_000.0,
         },
     }
     mlflow = {
@@ -152,7 +154,9 @@ def test_verdicts_of_the_durability_rows() -> None:
     assert captured["ratio"] == 720.0 / 1.5
     assert _row(rows, "50,000 runs")["met"] == "yes*"  # below the 100,000 runs of the target
     assert _row(rows, "PostgreSQL stopped 60 s")["met"] == "yes"
-    assert _row(rows, "PostgreSQL outage: catch-up")["jupyter_mlops_text"] == "4.20 s"
+    catch_up = _row(rows, "PostgreSQL outage: catch-up")
+    assert catch_up["jupyter_mlops_text"] == "4.20 s"
+    assert "first commit 1.5 s after the restart, then 240,000 points/s" in catch_up["benchmark"]
 
     table = readme_table(
         {
