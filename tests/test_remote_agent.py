@@ -119,3 +119,12 @@ def test_without_jupyter_mlops_remotely_a_stand_in_relays() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [["m", "acc", 0.9, 3], ["t", "host", "bare"]]
+
+
+def test_outputs_over_the_size_guard_stay_remote_each_named_with_its_size() -> None:
+    report = agent.run_cell(
+        "import numpy as np\nbig = np.zeros(200_000)\nsmall = 1", {}, ["big", "small"], "<c>", 1000
+    )
+    assert decode(report["frames"]) == {}
+    assert "over the 1.0 kB limit; this one 1.6 MB" in report["skipped"]["big"]
+    assert set(report["skipped"]) == {"big", "small"}

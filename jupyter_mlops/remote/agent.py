@@ -69,6 +69,17 @@ def split_frames(frames: list[Any], chunk_bytes: int) -> list[tuple[int, int, in
     return pieces
 
 
+def human(size: float) -> str:
+    """Bytes for people: 512 B, 1.5 kB, 104.9 MB."""
+    if size < 1000:
+        return f"{size:.0f} B"
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
+
+
 class Assembler:
     """Pieces of frames (``split_frames``) put back together, one frame buffer each."""
 
@@ -293,11 +304,16 @@ def _error_info(exc: BaseException, filename: str) -> dict[str, Any]:
 
 
 def run_cell(
-    source: str, namespace: dict[str, Any], outputs: list[str], filename: str
+    source: str,
+    namespace: dict[str, Any],
+    outputs: list[str],
+    filename: str,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Run ``source`` in ``namespace``; pickle back ``outputs`` (and a last expression's
     value). Returns a report: ``status`` ok|error, ``frames``, ``skipped`` {name: reason},
-    ``error`` (see ``_error_info``)."""
+    ``error`` (see ``_error_info``). Outputs weighing more than ``max_bytes`` together stay
+    here, each named with its size."""
     report: dict[str, Any] = {"status": "ok", "frames": [], "skipped": {}, "error": None}
     try:
         body, last = _compile_cell(source, filename)
@@ -317,11 +333,21 @@ def run_cell(
             try:
                 encode({name: values[name]})
             except Exception as exc:
-                report["skipped"][name] = f"{type(exc).__name__}: {exc}"
+                report["skipped"][name] = f"it cannot be pickled ({type(exc).__name__}: {exc})"
                 if name == "__value__":
                     _show(values[name])
                 del values[name]
         report["frames"] = encode(values)
+    total = sum(memoryview(frame).nbytes for frame in report["frames"])
+    if max_bytes is not None and total > max_bytes:
+        for name, value in values.items():
+            size = sum(memoryview(frame).nbytes for frame in encode({name: value}))
+            report["skipped"][name] = (
+                f"the outputs weigh {human(total)} together, over the {human(max_bytes)} "
+                f"limit; this one {human(size)}. Pick fewer with --out, or raise "
+                "c.MLOps.remote_max_transfer_mb"
+            )
+        report["frames"] = encode({})
     return report
 
 
@@ -385,6 +411,7 @@ class KernelAgent:
         has_run: bool,
         label: str,
         chunk_bytes: int,
+        max_bytes: int | None = None,
     ) -> None:
         global _process_outbox
         assembler = self.pending.pop(token, None)
@@ -402,7 +429,7 @@ class KernelAgent:
         outbox = _process_outbox = Outbox(send, has_run)
         install_shim()  # a jupyter_mlops imported by an earlier cell gets wrapped too
         try:
-            report = run_cell(source, namespace, outputs, label)
+            report = run_cell(source, namespace, outputs, label, max_bytes)
         finally:
             _process_outbox = None
             with contextlib.suppress(Exception):
@@ -472,6 +499,7 @@ def run_task(
     has_run: bool,
     topic: str,
     label: str,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """A ``%%remote`` cell as a Dask task: its output and tracking calls go to ``topic`` while
     it runs; returns the report of ``run_cell`` (frames included)."""
@@ -490,7 +518,7 @@ def run_task(
     try:
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         namespace.update(decode(frames))
-        report = run_cell(source, namespace, outputs, label)
+        report = run_cell(source, namespace, outputs, label, max_bytes)
         # Dask sends bytes as they are (a memoryview would not pickle): one copy here.
         report["frames"] = [bytes(frame) for frame in report["frames"]]
         return report

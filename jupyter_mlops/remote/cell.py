@@ -21,6 +21,7 @@ class CellRequest:
     has_run: bool  # a local run is active: remote tracking calls are relayed into it
     label: str  # the cell's file name in remote tracebacks
     timeout: float | None = None
+    max_bytes: int | None = None  # the size guard, for what comes back too
 
 
 @dataclass

@@ -138,6 +138,7 @@ class _Task:
             request.has_run,
             TOPIC,
             request.label,
+            request.max_bytes,
             key=f"mlops-remote-{request.token}",
             pure=False,
         )

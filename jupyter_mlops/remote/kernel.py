@@ -284,7 +284,8 @@ class KernelTarget(Target):
         call = (
             "__import__('sys').modules[" + repr(agent.MODULE_NAME) + "].agent.run("
             f"{request.token!r}, {request.source!r}, {request.outputs!r}, "
-            f"{request.has_run!r}, {request.label!r}, {channels.chunk_bytes!r})"
+            f"{request.has_run!r}, {request.label!r}, {channels.chunk_bytes!r}, "
+            f"{request.max_bytes!r})"
         )
         msg_id = channels.send(
             "execute_request",

@@ -160,7 +160,8 @@ def prepare(
     names = analysis.scan(code, label)  # a SyntaxError is the user's: raised before anything
     ins = analysis.inputs_for(names, namespace, inputs)
     outs = analysis.outputs_for(names, outputs)
-    frames = transfer.dumps({name: namespace[name] for name in ins}, _max_bytes())
+    max_bytes = _max_bytes()
+    frames = transfer.dumps({name: namespace[name] for name in ins}, max_bytes)
     run = fluent.active_run()
     request = CellRequest(
         token=uuid.uuid4().hex,
@@ -170,6 +171,7 @@ def prepare(
         has_run=run is not None,
         label=label,
         timeout=timeout,
+        max_bytes=max_bytes,
     )
     return PreparedCell(spec, request, namespace, reg, run)
 
@@ -208,7 +210,7 @@ def execute(cell: PreparedCell, sink: Sink) -> RemoteResult:
     cell.namespace.update(values)
     for name, reason in outcome.skipped.items():
         if name != "__value__":
-            sink.notice(f"{name} stays on {spec.name!r}: it cannot be pickled ({reason}).")
+            sink.notice(f"{name} stays on {spec.name!r}: {reason}.")
     return RemoteResult(
         target=spec.name,
         value=value,

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..exceptions import RemoteTransferError
-from .agent import decode, encode, split_frames
+from .agent import decode, encode, human, split_frames
 
 __all__ = ["DEFAULT_MAX_BYTES", "decode", "dumps", "frame_nbytes", "human", "split_frames"]
 
@@ -58,14 +58,3 @@ def _unpicklable(values: Mapping[str, Any], exc: Exception) -> RemoteTransferErr
                 "create it inside the remote cell."
             )
     return RemoteTransferError(f"The variables cannot be pickled together: {exc}")
-
-
-def human(size: float) -> str:
-    """Bytes for people: 512 B, 1.5 kB, 104.9 MB."""
-    if size < 1000:
-        return f"{size:.0f} B"
-    for unit in ("kB", "MB", "GB"):
-        size /= 1000
-        if size < 1000 or unit == "GB":
-            break
-    return f"{size:.1f} {unit}"
