@@ -608,7 +608,24 @@ def readme_table(report: dict[str, Any]) -> str:
         "met?",
     )
     selected = [{**r, "benchmark": r["readme"]} for r in rows if r.get("readme")]
-    return markdown_table(selected, headers)
+    return markdown_table(selected, headers) + "\n\n" + run_summary(meta)
+
+
+def run_summary(meta: dict[str, Any]) -> str:
+    """One line: when, at which commit, how loaded the machine was."""
+
+    def low_high(*loads: list[float] | None) -> str:
+        ones = [values[0] for values in loads if values]
+        return f"{min(ones):.1f} to {max(ones):.1f}" if ones else "?"
+
+    git = meta.get("git") or {}
+    dirty = " with uncommitted changes" if git.get("dirty") else ""
+    return (
+        f"Run of {meta['date'][:10]} {meta['date'][11:16]} ({meta['mode']}), commit "
+        f"`{(git.get('commit') or '?')[:7]}`{dirty}, {meta['cpus']} CPUs, 1-minute load average "
+        f"{low_high(meta.get('load_average_before'), meta.get('load_average_after'))} "
+        "(before and after the run)."
+    )
 
 
 def results_markdown(report: dict[str, Any]) -> str:

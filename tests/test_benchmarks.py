@@ -161,10 +161,23 @@ def test_verdicts_of_the_durability_rows() -> None:
     table = readme_table(
         {
             "raw": {"jupyter-mlops": mlops, "MLflow": mlflow},
-            "meta": {"before": {"commit": "bee9800abc"}, "versions": {"mlflow": "3.17.2"}},
+            "meta": {
+                "before": {"commit": "bee9800abc"},
+                "versions": {"mlflow": "3.17.2"},
+                "date": "2026-12-01T12:50:00+0000",
+                "mode": "full",
+                "git": {"commit": "0123456789", "dirty": True},
+                "cpus": 2,
+                "load_average_before": [1.25, 1.0, 1.0],
+                "load_average_after": [2.5, 1.5, 1.0],
+            },
         }
     )
     assert table.splitlines()[0] == (
         "| benchmark | jupyter-mlops | before (`bee9800`) | MLflow 3.17 | ratio | target | met? |"
     )
     assert "| SIGKILL during a tight log_metric loop" in table
+    assert table.splitlines()[-1] == (
+        "Run of 2026-12-01 12:50 (full), commit `0123456` with uncommitted changes, 2 CPUs, "
+        "1-minute load average 1.2 to 2.5 (before and after the run)."
+    )
