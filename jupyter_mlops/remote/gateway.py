@@ -112,7 +112,8 @@ class GatewayChannels(Channels):
         self.target = target
         self.rest = rest
         body = {"name": kernel_name} if kernel_name else {}
-        self.kernel_id: str = rest.request("POST", "/api/kernels", body)["id"]
+        # An Enterprise Gateway answers once the kernel runs: on a cluster that can take minutes.
+        self.kernel_id: str = rest.request("POST", "/api/kernels", body, timeout=300)["id"]
         self.session = uuid.uuid4().hex
         self.incoming: queue.Queue[Any] = queue.Queue()
         self.closed = threading.Event()

@@ -85,11 +85,14 @@ class ZMQChannels(Channels):
             self.kc = self.km.blocking_client()
             self.kc.start_channels()
             self.kc.wait_for_ready(timeout=60)
+        except KeyboardInterrupt:  # interrupted while starting: leave no kernel behind
+            self._shutdown()
+            raise
         except Exception as exc:
+            tail = self._log_tail()
             self._shutdown()
             raise RemoteKernelDiedError(
-                f"Target {target!r}: the kernel {kernel_name!r} did not start: {exc}"
-                + self._log_tail()
+                f"Target {target!r}: the kernel {kernel_name!r} did not start: {exc}" + tail
             ) from None
         self._poller = zmq.Poller()
         self._sockets = {
