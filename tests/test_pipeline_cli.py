@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,34 @@ def test_failed_step_exit_code_traceback_and_resume(tmp_store, tmp_path):
         "ran",
         "ran",
     ]
+
+
+@pytest.mark.slow
+def test_interrupt_stops_running_steps(tmp_store, tmp_path):
+    import signal
+
+    nb = write(
+        tmp_path / "p.ipynb",
+        ("import pathlib, time\npathlib.Path('started').touch()\ntime.sleep(600)", ["step:slow"]),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mlops.cli.main", "pipeline", "run", str(nb)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not (tmp_path / "started").exists():  # the step's code is running in its kernel
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)  # it does not wait for the 600 s sleep
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    runs = mlops.runs()
+    assert set(runs["status"]) == {"KILLED"}  # the pipeline run and its step
+    assert len(runs) == 2

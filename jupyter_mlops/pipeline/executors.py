@@ -19,6 +19,8 @@ import concurrent.futures
 import contextlib
 import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 import traceback
@@ -182,11 +184,23 @@ class KernelPool:
         self._all: list[Any] = []
         self._cond = threading.Condition()
         self._closed = False
+        self._sockets: str | None = None
+        self._serial = 0
 
     def _start(self, kernel_name: str | None) -> Any:
         from jupyter_client import KernelManager
 
-        km = KernelManager(kernel_name=kernel_name or "python3")
+        if os.name == "nt":
+            km = KernelManager(kernel_name=kernel_name or "python3")
+        else:
+            # Unix sockets in a folder of the pool's: no TCP ports to collide, nothing on the
+            # network (ipykernel warns about unencrypted TCP at every start otherwise).
+            with self._cond:
+                if self._sockets is None:
+                    self._sockets = tempfile.mkdtemp(prefix="mlops-kernels-")
+                self._serial += 1
+                prefix = os.path.join(self._sockets, f"k{self._serial}")
+            km = KernelManager(kernel_name=kernel_name or "python3", transport="ipc", ip=prefix)
         km.client_factory = _ready_client_class()  # nbclient drives the kernel asynchronously
         km.start_kernel(cwd=self.cwd, env=dict(os.environ))
         with self._cond:
@@ -258,28 +272,31 @@ class KernelPool:
         if km in self._all:
             self._all.remove(km)
 
-    def _stop(self, km: Any) -> None:
+    def _stop(self, km: Any, now: bool = False) -> None:
         with self._cond:
             self._drop(km)
         try:
-            km.shutdown_kernel(now=False)
+            km.shutdown_kernel(now=now)
         except Exception:  # noqa: BLE001 - already dead
             with contextlib.suppress(Exception):
                 km.shutdown_kernel(now=True)
 
-    def shutdown(self) -> None:
-        """Stop every kernel (waiting for the ones still starting)."""
+    def shutdown(self, now: bool = False) -> None:
+        """Stop every kernel (waiting for the ones still starting); ``now``: kill them, busy or
+        not."""
         with self._cond:
             self._closed = True
             while any(self._starting.values()):
                 self._cond.wait(timeout=60)
             kernels = list(self._all)
             self._idle.clear()
-        threads = [threading.Thread(target=self._stop, args=(km,)) for km in kernels]
+        threads = [threading.Thread(target=self._stop, args=(km, now)) for km in kernels]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if self._sockets is not None:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 def execute_step(task: StepTask, pool: KernelPool | None) -> StepResult:
@@ -373,8 +390,8 @@ class Executor:
     def prepare(self, kernel_name: str | None, count: int) -> None:
         """``count`` steps are about to run: start what they need now."""
 
-    def close(self) -> None:
-        pass
+    def close(self, cancel: bool = False) -> None:
+        """Release what the executor holds; ``cancel``: stop running steps too."""
 
     @property
     def kernels_started(self) -> int:
@@ -403,8 +420,10 @@ class LocalExecutor(Executor):
             self.pool.prestart(kernel_name, min(self.slots, count))
         _preload()  # papermill's imports (~1 s) while the kernels boot
 
-    def close(self) -> None:
-        self._threads.shutdown(wait=True)
+    def close(self, cancel: bool = False) -> None:
+        if cancel and self.pool is not None:
+            self.pool.shutdown(now=True)  # a running step's kernel dies: its thread returns
+        self._threads.shutdown(wait=True, cancel_futures=cancel)
         if self.pool is not None:
             self.pool.shutdown()
 
@@ -469,10 +488,12 @@ class DaskExecutor(Executor):
         threads = self.client.nthreads()
         self.slots = max(1, sum(threads.values()))
         self._kernels = 0
+        self._futures: list[Any] = []
 
     def submit(self, task: StepTask) -> concurrent.futures.Future[StepResult]:
         future: concurrent.futures.Future[StepResult] = concurrent.futures.Future()
         dask_future = self.client.submit(run_on_worker, task, pure=False, key=_task_key(task))
+        self._futures.append(dask_future)
 
         def done(finished: Any) -> None:
             try:
@@ -494,8 +515,10 @@ class DaskExecutor(Executor):
         dask_future.add_done_callback(done)
         return future
 
-    def close(self) -> None:
+    def close(self, cancel: bool = False) -> None:
         try:
+            if cancel:
+                self.client.cancel(list(self._futures), force=True)
             if self.warm:
                 started = self.client.run(shutdown_worker_pool)
                 self._kernels = sum(started.values())

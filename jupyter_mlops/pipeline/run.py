@@ -28,7 +28,7 @@ from .cache import StepCache, default_cache_dir, local_module_files, step_key
 from .executors import Executor, StepResult, StepTask, make_executor
 from .names import analyze
 
-KERNEL_MODULE = Path(__file__).with_name("kernel.py")
+KERNEL_MODULE_NAME = "_jupyter_mlops_step"  # pipeline/kernel.py, as loaded in step kernels
 EXECUTED_ARTIFACT = "executed.ipynb"  # the name `jupyter mlops run` gives it too
 GENERATED_TAG = "mlops-generated"
 STATUS_TAG = "pipeline.status"
@@ -163,12 +163,16 @@ def run(
         pipeline.name, pipeline.spec.path, executor=executor, jobs=engine.slots
     )
     try:
-        return runner.run(
+        result = runner.run(
             engine, summary, selected, reused, experiment=experiment, progress=progress
         )
-    finally:
-        engine.close()
+    except BaseException:  # Ctrl-C, or a bug: stop the kernels now rather than wait for them
+        engine.close(cancel=True)
         summary.kernels_started = engine.kernels_started
+        raise
+    engine.close()
+    summary.kernels_started = engine.kernels_started
+    return result
 
 
 def _check_kernel(name: str | None) -> None:
@@ -611,18 +615,23 @@ def _generated(source: str, what: str) -> dict[str, Any]:
 
 
 def _setup_source(step: str, config: dict[str, Any]) -> str:
+    """The first cell: load ``pipeline/kernel.py`` by its file (found where the kernel's own
+    jupyter_mlops is installed, so a Dask worker on another machine finds its copy) without
+    importing the package, and begin the step."""
     return (
         f"# jupyter-mlops pipeline step {step!r}: a clean namespace, the step's run, its inputs\n"
-        "def _mlops_load(path):\n"
-        "    import importlib.util, sys\n"
-        f"    module = sys.modules.get({'_jupyter_mlops_step'!r})\n"
+        "def _mlops_load():\n"
+        "    import importlib.util, os, sys\n"
+        f"    module = sys.modules.get({KERNEL_MODULE_NAME!r})\n"
         "    if module is None:\n"
-        f"        spec = importlib.util.spec_from_file_location({'_jupyter_mlops_step'!r}, path)\n"
+        "        package = importlib.util.find_spec('jupyter_mlops').origin\n"
+        "        path = os.path.join(os.path.dirname(package), 'pipeline', 'kernel.py')\n"
+        f"        spec = importlib.util.spec_from_file_location({KERNEL_MODULE_NAME!r}, path)\n"
         "        module = importlib.util.module_from_spec(spec)\n"
-        f"        sys.modules[{'_jupyter_mlops_step'!r}] = module\n"
+        f"        sys.modules[{KERNEL_MODULE_NAME!r}] = module\n"
         "        spec.loader.exec_module(module)\n"
         "    return module\n"
-        f"_mlops_load({str(KERNEL_MODULE)!r}).begin({config!r})"
+        f"_mlops_load().begin({config!r})"
     )
 
 
