@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import _thread
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -139,6 +142,48 @@ def test_trivial_cells_reuse_the_kernel(targets: Registry) -> None:
     for _ in range(3):
         run_remote("gw", "import os\npid = os.getpid()", back, sink=Recorder(), targets=targets)
         assert back["pid"] == first
+
+
+def test_interrupt_reaches_the_gateway_kernel(targets: Registry) -> None:
+    run_remote("gw", "marker = 'kept'", {}, sink=Recorder(), targets=targets)
+    sink = Recorder().when("looping", _thread.interrupt_main)
+    with pytest.raises(KeyboardInterrupt):
+        run_remote(
+            "gw",
+            "import time\nprint('looping', flush=True)\nfor _ in range(6000):\n"
+            "    time.sleep(0.01)\nprint('NOT INTERRUPTED')",
+            {},
+            sink=sink,
+            targets=targets,
+        )
+    assert "NOT INTERRUPTED" not in sink.text()
+    back: dict = {}
+    run_remote("gw", "again = marker", back, sink=Recorder(), targets=targets, inputs=[])
+    assert back["again"] == "kept"
+
+
+def test_a_gateway_kernel_killed_mid_cell_is_reported_and_replaced(gateway: Gateway) -> None:
+    registry = Registry()
+    registry.add("dying", gateway.url, token=TOKEN)
+
+    def kill() -> None:
+        os.kill(int(sink.text().split("pid=")[1].split()[0]), signal.SIGKILL)
+
+    sink = Recorder().when("\n", kill)
+    try:
+        with pytest.raises(RemoteKernelDiedError, match="Target 'dying'.*variables are lost"):
+            run_remote(
+                "dying",
+                "import os, time\nprint(f'pid={os.getpid()}', flush=True)\ntime.sleep(60)",
+                {},
+                sink=sink,
+                targets=registry,
+            )
+        back: dict = {}
+        run_remote("dying", "import os\npid = os.getpid()", back, sink=Recorder(), targets=registry)
+        assert back["pid"] != int(sink.text().split("pid=")[1].split()[0])
+    finally:
+        registry.close_all()
 
 
 def test_a_connection_dropped_between_cells_reconnects_to_the_same_kernel(
