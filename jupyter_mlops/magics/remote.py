@@ -158,6 +158,7 @@ class RemoteMagics(Magics):
 
     @line_cell_magic
     def remote(self, line: str, cell: str | None = None) -> Any:
+        """Run a cell on another kernel, a Kernel Gateway or a Dask cluster (see below)."""
         __tracebackhide__ = True
         if cell is None:
             return self._remote_line(line)
@@ -203,6 +204,8 @@ class RemoteMagics(Magics):
         except SyntaxError as exc:  # shown as in a plain cell: where it is, not our frames
             return show_syntax_error(self.shell, exc)
         return execute(prepared, CellSink()).value
+
+    remote.__doc__ = f"{remote.__doc__}\n\n{REMOTE_USAGE}"
 
     def _remote_line(self, line: str) -> Any:
         words = line.split(None, 1)
