@@ -162,3 +162,16 @@ export function formatBytes(n: number | null | undefined): string {
   } while (v >= 1024 && i < units.length - 1);
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
+
+/**
+ * A number's text split where it should align on the decimal point:
+ * `['12', '.5']`, `['3', '']`, `['1', '.2e-5']`; null for text that is not a
+ * number (it is not aligned).
+ */
+export function splitDecimal(text: string): [string, string] | null {
+  const m = /^([+-]?\d[\d,]*|[+-]?)(\.\d*)?([eE][+-]?\d+)?$/.exec(text.trim());
+  if (!m || (!m[1].replace(/[+-]/, '') && !m[2])) {
+    return null;
+  }
+  return [m[1], (m[2] ?? '') + (m[3] ?? '')];
+}

@@ -107,6 +107,29 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       serverSettings: app.serviceManager.serverSettings
     });
     const model = new RunsModel();
+    // the sort order survives a reload (this browser's storage, not the settings file)
+    const SORT_KEY = 'jupyter-mlops:sort';
+    try {
+      const saved = JSON.parse(window.localStorage.getItem(SORT_KEY) ?? 'null');
+      if (
+        saved &&
+        typeof saved.key === 'string' &&
+        (saved.direction === 'asc' || saved.direction === 'desc')
+      ) {
+        model.sort = { key: saved.key, direction: saved.direction };
+      }
+    } catch {
+      // no storage (private mode) or a bad value: the default sort
+    }
+    model.changed.connect((_, kind) => {
+      if (kind === 'sort') {
+        try {
+          window.localStorage.setItem(SORT_KEY, JSON.stringify(model.sort));
+        } catch {
+          // storage full or refused: the sort is not kept
+        }
+      }
+    });
     const controller = new MLOpsController({ client, model });
 
     let started = false;
@@ -248,7 +271,23 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       });
       const widget = new MainAreaWidget({ content });
       widget.id = id;
-      widget.title.label = `Compare ${ids.length} runs`;
+      // titled by its runs' names; a restored tab learns them once the runs load
+      const setTitle = () => {
+        const names = ids.map(rid => model.getRun(rid)?.name || rid.slice(0, 8));
+        widget.title.label =
+          names.length <= 3
+            ? names.join(' vs ')
+            : `${names.slice(0, 2).join(', ')} +${names.length - 2}`;
+        widget.title.caption = `Compare ${ids.length} runs: ${names.join(', ')}`;
+      };
+      setTitle();
+      const onRuns = (_: RunsModel, kind: string) => {
+        if (kind === 'runs') {
+          setTitle();
+        }
+      };
+      model.changed.connect(onRuns);
+      widget.disposed.connect(() => model.changed.disconnect(onRuns));
       widget.title.icon = mlopsIcon;
       widget.title.closable = true;
       widget.addClass('jp-mlops-main');
@@ -528,7 +567,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       execute: () => {
         const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
         const name = `mlops-runs-${model.experiment ?? 'all'}-${stamp}.csv`;
-        downloadText(runsToCsv(model.visibleRuns, model.columns), name);
+        downloadText(runsToCsv(model.matchingRuns, model.extraColumns), name);
       }
     });
     commands.addCommand(CommandIDs.toggleArchived, {

@@ -67,6 +67,11 @@ export interface IListLayout {
   compact: boolean;
   /** The status badge is a dot. */
   statusDot: boolean;
+  /**
+   * Columns that stay put while the others scroll sideways (the status and
+   * the name, when they lead): their `left` offset in px.
+   */
+  sticky: { [key: string]: number };
 }
 
 function widths(column: IColumnInfo): IWidths {
@@ -107,7 +112,16 @@ function build(
     ...shown.map(c => (c.flex ? `minmax(${c.width}px, 1fr)` : `${c.width}px`))
   ].join(' ');
   const minWidth = shown.reduce((sum, c) => sum + c.width, SELECT_WIDTH);
-  return { columns: shown, hidden, template, minWidth, compact, statusDot };
+  const sticky: { [key: string]: number } = {};
+  let left = SELECT_WIDTH;
+  for (const c of shown) {
+    if (c.column.key !== 'status' && c.column.key !== 'name') {
+      break;
+    }
+    sticky[c.column.key] = left;
+    left += c.width;
+  }
+  return { columns: shown, hidden, template, minWidth, compact, statusDot, sticky };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface IColumnInfo {
   key: string;
   label: string;
   kind: ColumnKind;
+  /** Shown because the filter or the sort names it (not chosen by the user). */
+  auto?: boolean;
 }
 
 /** Columns always shown, in order. */
@@ -532,9 +534,38 @@ export class RunsModel {
     this._changed.emit('columns');
   }
 
-  /** Every column shown: the base ones then the chosen extra ones. */
+  /** Every column shown: the base ones, the chosen extra ones, then `autoColumns`. */
   get visibleColumns(): IColumnInfo[] {
-    return [...BASE_COLUMNS, ...this._columns.map(columnInfo)];
+    return [
+      ...BASE_COLUMNS,
+      ...this._columns.map(columnInfo),
+      ...this.autoColumns.map(key => ({ ...columnInfo(key), auto: true }))
+    ];
+  }
+
+  /**
+   * Params, metrics and tags the filter or the sort names that are not chosen
+   * columns: the list shows them too, so what selects or orders the runs is
+   * in view.
+   */
+  get autoColumns(): string[] {
+    const keys = [...this._clauses.map(c => c.key), this._sort.key];
+    const out: string[] = [];
+    for (const key of keys) {
+      if (
+        /^(params|metrics|tags)\./.test(key) &&
+        !this._columns.includes(key) &&
+        !out.includes(key)
+      ) {
+        out.push(key);
+      }
+    }
+    return out;
+  }
+
+  /** The keys of every column shown beyond the base ones (CSV export). */
+  get extraColumns(): string[] {
+    return [...this._columns, ...this.autoColumns];
   }
 
   toggleColumn(key: string): void {
@@ -596,9 +627,50 @@ export class RunsModel {
     this._changed.emit('selection');
   }
 
+  // ----------------------------------------------------------------- tree
+
+  /** Child runs listed under their parent (when the parent is listed too). */
+  get treeView(): boolean {
+    return this._treeView;
+  }
+
+  set treeView(value: boolean) {
+    if (value !== this._treeView) {
+      this._treeView = value;
+      this._invalidate(false);
+      this._changed.emit('filter');
+    }
+  }
+
+  /** Depth of a listed run in the tree (0: top level). */
+  depth(runId: string): number {
+    void this.visibleRuns;
+    return this._depth.get(runId) ?? 0;
+  }
+
+  /** Number of listed children of a run (they follow it unless collapsed). */
+  childCount(runId: string): number {
+    void this.visibleRuns;
+    return this._childCount.get(runId) ?? 0;
+  }
+
+  isCollapsed(runId: string): boolean {
+    return this._collapsed.has(runId);
+  }
+
+  toggleCollapsed(runId: string): void {
+    if (this._collapsed.has(runId)) {
+      this._collapsed.delete(runId);
+    } else {
+      this._collapsed.add(runId);
+    }
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
   /** Select every run passing the filters (not only those in view). */
   selectAllVisible(): void {
-    this.setSelected(this.visibleRuns.map(r => r.run_id));
+    this.setSelected(this.matchingRuns.map(r => r.run_id));
   }
 
   setSelected(runIds: string[]): void {
@@ -648,14 +720,23 @@ export class RunsModel {
         }
         return (a.run.run_id < b.run.run_id) === oldestFirst ? -1 : 1;
       });
-      this._visible = rows.map(r => r.run);
+      this._matching = rows.map(r => r.run);
+      this._visible = this._treeView
+        ? this._asTree(this._matching)
+        : this._matching;
     }
     return this._visible;
   }
 
+  /** Every run passing the filters, sorted, collapsed children included. */
+  get matchingRuns(): IRunSummary[] {
+    void this.visibleRuns;
+    return this._matching;
+  }
+
   /** Count of visible runs by status. */
   get statusCounts(): { [status: string]: number } {
-    const visible = this.visibleRuns;
+    const visible = this.matchingRuns;
     if (!this._counts) {
       const counts: { [status: string]: number } = {};
       for (const run of visible) {
@@ -664,6 +745,74 @@ export class RunsModel {
       this._counts = counts;
     }
     return this._counts;
+  }
+
+  /**
+   * Sorted runs as a tree: each run followed by its listed children (sorted
+   * alike), unless collapsed. A run whose parent is not listed is a root.
+   */
+  private _asTree(sorted: IRunSummary[]): IRunSummary[] {
+    this._depth.clear();
+    this._childCount.clear();
+    const listed = new Set(sorted.map(r => r.run_id));
+    const children = new Map<string, IRunSummary[]>();
+    const roots: IRunSummary[] = [];
+    for (const run of sorted) {
+      const parent = run.parent_run_id;
+      if (parent && listed.has(parent) && parent !== run.run_id) {
+        const list = children.get(parent);
+        if (list) {
+          list.push(run);
+        } else {
+          children.set(parent, [run]);
+        }
+        this._childCount.set(parent, (this._childCount.get(parent) ?? 0) + 1);
+      } else {
+        roots.push(run);
+      }
+    }
+    const out: IRunSummary[] = [];
+    const seen = new Set<string>();
+    const stack: Array<[IRunSummary, number]> = roots
+      .map(r => [r, 0] as [IRunSummary, number])
+      .reverse();
+    while (stack.length) {
+      const [run, depth] = stack.pop()!;
+      if (seen.has(run.run_id)) {
+        continue; // a parent cycle in corrupt data must not loop
+      }
+      seen.add(run.run_id);
+      out.push(run);
+      this._depth.set(run.run_id, depth);
+      if (!this._collapsed.has(run.run_id)) {
+        const kids = children.get(run.run_id) ?? [];
+        for (let i = kids.length - 1; i >= 0; i--) {
+          stack.push([kids[i], depth + 1]);
+        }
+      }
+    }
+    // runs on a cycle are reachable from no root: list them as roots
+    for (const run of sorted) {
+      if (!seen.has(run.run_id) && !this._isHiddenByCollapse(run, listed)) {
+        out.push(run);
+        this._depth.set(run.run_id, 0);
+      }
+    }
+    return out;
+  }
+
+  /** Whether an ancestor of `run` is listed and collapsed. */
+  private _isHiddenByCollapse(run: IRunSummary, listed: Set<string>): boolean {
+    let parent = run.parent_run_id;
+    const seen = new Set<string>();
+    while (parent && listed.has(parent) && !seen.has(parent)) {
+      if (this._collapsed.has(parent)) {
+        return true;
+      }
+      seen.add(parent);
+      parent = this._runs.get(parent)?.parent_run_id ?? null;
+    }
+    return false;
   }
 
   private _invalidate(runsChanged: boolean): void {
@@ -688,10 +837,15 @@ export class RunsModel {
   private _experiment: string | null = null;
   private _topLevelOnly = false;
   private _showArchived = false;
+  private _treeView = true;
+  private _collapsed = new Set<string>();
+  private _depth = new Map<string, number>();
+  private _childCount = new Map<string, number>();
   private _sort: ISortSpec = { ...DEFAULT_SORT };
   private _columns: string[] = [];
   private _selection = new Set<string>();
   private _visible: IRunSummary[] | null = null;
+  private _matching: IRunSummary[] = [];
   private _counts: { [status: string]: number } | null = null;
   private _available: {
     params: string[];

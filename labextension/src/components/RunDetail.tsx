@@ -747,6 +747,19 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
 
       {run.children.length > 0 && (
         <Section title="Child runs" count={run.children.length} className="jp-mlops-children">
+          {run.children.length >= 2 && props.onCommand && (
+            <button
+              className="jp-mlops-button jp-mlops-compare-children"
+              title="Compare the child runs (folds, steps) side by side"
+              onClick={() =>
+                props.onCommand?.(CommandIDs.compareSelected, {
+                  runIds: run.children.slice(0, 100)
+                })
+              }
+            >
+              Compare children ({Math.min(run.children.length, 100)})
+            </button>
+          )}
           <ul className="jp-mlops-children-list">
             {run.children.map(id => {
               const child = controller.model.getRun(id);

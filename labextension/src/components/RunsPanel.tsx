@@ -7,6 +7,7 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { completeKey, ICompletion } from '../complete';
 import { LiveState, MLOpsController } from '../controller';
 import {
   formatDateTime,
@@ -14,7 +15,8 @@ import {
   formatShortDuration,
   formatShortTime,
   formatTime,
-  formatValue
+  formatValue,
+  splitDecimal
 } from '../format';
 import { durationMs, runValue } from '../filter';
 import { IListLayout, listLayout } from '../layout';
@@ -95,6 +97,48 @@ function rowTitle(run: IRunSummary, hidden: IColumnInfo[], now: number): string 
   return lines.join('\n');
 }
 
+/** A number aligned on its decimal point: the fraction gets `fracWidth` ch. */
+function AlignedNumber(props: { text: string; fracWidth: number }): JSX.Element {
+  const parts = splitDecimal(props.text);
+  if (!parts) {
+    return <>{props.text}</>;
+  }
+  return (
+    <span className="jp-mlops-num">
+      <span className="jp-mlops-num-int">{parts[0]}</span>
+      <span
+        className="jp-mlops-num-frac"
+        style={{ minWidth: `${props.fracWidth}ch` }}
+      >
+        {parts[1]}
+      </span>
+    </span>
+  );
+}
+
+/** Per value column, the widest fraction among `runs` (ch), to align on. */
+function fractionWidths(
+  runs: IRunSummary[],
+  columns: IColumnInfo[],
+  now: number
+): { [key: string]: number } {
+  const out: { [key: string]: number } = {};
+  for (const col of columns) {
+    if (col.kind === 'attribute') {
+      continue;
+    }
+    let widest = 0;
+    for (const run of runs) {
+      const parts = splitDecimal(formatValue(runValue(run, col.key, now)));
+      if (parts && parts[1].length > widest) {
+        widest = parts[1].length;
+      }
+    }
+    out[col.key] = widest;
+  }
+  return out;
+}
+
 const RunRow = React.memo(function RunRow(props: {
   run: IRunSummary;
   index: number;
@@ -102,10 +146,16 @@ const RunRow = React.memo(function RunRow(props: {
   selected: boolean;
   active: boolean;
   now: number;
+  depth: number;
+  childCount: number;
+  collapsed: boolean;
+  fracWidths: { [key: string]: number };
   onOpen: (runId: string) => void;
   onToggle: (runId: string) => void;
+  onToggleCollapse: (runId: string) => void;
 }): JSX.Element {
-  const { run, index, layout, selected, active, now } = props;
+  const { run, index, layout, selected, active, now, depth, childCount } =
+    props;
   return (
     <div
       className={
@@ -142,19 +192,54 @@ const RunRow = React.memo(function RunRow(props: {
         <span
           key={col.key}
           role="gridcell"
-          className={`jp-mlops-cell jp-mlops-cell-${col.kind}`}
+          className={
+            `jp-mlops-cell jp-mlops-cell-${col.kind}` +
+            (col.key in layout.sticky ? ' jp-mlops-sticky' : '')
+          }
+          style={
+            col.key in layout.sticky ? { left: layout.sticky[col.key] } : undefined
+          }
           data-column={col.key}
           title={cellTitle(run, col, now)}
         >
           {col.key === 'status' ? (
             <StatusBadge status={run.status} dot={layout.statusDot} />
-          ) : col.key === 'name' && run.parent_run_id ? (
+          ) : col.key === 'name' ? (
             <>
-              <span className="jp-mlops-child-mark" aria-label="child run">
-                ↳
-              </span>
+              {depth > 0 && (
+                <span
+                  className="jp-mlops-indent"
+                  style={{ width: Math.min(depth, 6) * 10 }}
+                />
+              )}
+              {childCount > 0 ? (
+                <button
+                  className="jp-mlops-tree-toggle"
+                  aria-expanded={!props.collapsed}
+                  aria-label={`${props.collapsed ? 'Show' : 'Hide'} ${childCount} child runs`}
+                  title={`${props.collapsed ? 'Show' : 'Hide'} ${childCount} child run${childCount === 1 ? '' : 's'}`}
+                  onClick={ev => {
+                    ev.stopPropagation();
+                    props.onToggleCollapse(run.run_id);
+                  }}
+                >
+                  {props.collapsed ? '▸' : '▾'}
+                </button>
+              ) : run.parent_run_id ? (
+                <span className="jp-mlops-child-mark" aria-label="child run">
+                  ↳
+                </span>
+              ) : null}
               {cellText(run, col, now, layout.compact)}
+              {props.collapsed && childCount > 0 && (
+                <span className="jp-mlops-child-count">{childCount}</span>
+              )}
             </>
+          ) : col.kind !== 'attribute' ? (
+            <AlignedNumber
+              text={cellText(run, col, now, layout.compact)}
+              fracWidth={props.fracWidths[col.key] ?? 0}
+            />
           ) : (
             cellText(run, col, now, layout.compact)
           )}
@@ -220,17 +305,135 @@ function ColumnChooser(props: {
   );
 }
 
+/**
+ * The filter input: key completion (Tab or Enter takes the highlighted key,
+ * arrows move, Escape closes it, then clears) and a clear button.
+ */
+function FilterBox(props: {
+  model: RunsModel;
+  text: string;
+  onText: (text: string) => void;
+}): JSX.Element {
+  const { model, text, onText } = props;
+  const input = React.useRef<HTMLInputElement>(null);
+  const [completion, setCompletion] = React.useState<ICompletion | null>(null);
+  const [active, setActive] = React.useState(0);
+
+  const suggest = (value: string, caret: number) => {
+    const available = model.availableColumns;
+    const keys = [...available.params, ...available.metrics, ...available.tags];
+    setCompletion(completeKey(value, caret, keys));
+    setActive(0);
+  };
+  const accept = (index: number) => {
+    if (!completion) {
+      return;
+    }
+    const key = completion.suggestions[index];
+    const next = text.slice(0, completion.from) + key + ' ' + text.slice(completion.to);
+    onText(next);
+    setCompletion(null);
+    const caret = completion.from + key.length + 1;
+    requestAnimationFrame(() => input.current?.setSelectionRange(caret, caret));
+  };
+  const clear = () => {
+    onText('');
+    model.query = '';
+    setCompletion(null);
+    input.current?.focus();
+  };
+
+  return (
+    <div className="jp-mlops-filter-row">
+      <input
+        ref={input}
+        className={'jp-mlops-filter jp-mlops-input' + (model.filterError ? ' jp-mlops-invalid' : '')}
+        data-testid="mlops-filter"
+        type="text"
+        placeholder="Search, or metrics.acc > 0.9"
+        title={FILTER_HELP}
+        aria-label="Filter runs"
+        aria-invalid={!!model.filterError}
+        aria-autocomplete="list"
+        aria-expanded={!!completion}
+        autoComplete="off"
+        spellCheck={false}
+        value={text}
+        onChange={ev => {
+          onText(ev.target.value);
+          suggest(ev.target.value, ev.target.selectionStart ?? ev.target.value.length);
+        }}
+        onBlur={() => setCompletion(null)}
+        onKeyDown={ev => {
+          if (completion) {
+            const n = completion.suggestions.length;
+            if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+              setActive((active + (ev.key === 'ArrowDown' ? 1 : n - 1)) % n);
+              ev.preventDefault();
+              return;
+            }
+            if (ev.key === 'Tab' || ev.key === 'Enter') {
+              accept(active);
+              ev.preventDefault();
+              return;
+            }
+            if (ev.key === 'Escape') {
+              setCompletion(null);
+              ev.preventDefault();
+              return;
+            }
+          }
+          if (ev.key === 'Enter') {
+            model.query = text;
+          } else if (ev.key === 'Escape') {
+            clear();
+          }
+        }}
+      />
+      {text && (
+        <button
+          className="jp-mlops-filter-clear"
+          title="Clear the filter"
+          aria-label="Clear the filter"
+          onClick={clear}
+        >
+          ×
+        </button>
+      )}
+      {completion && (
+        <ul className="jp-mlops-suggestions" role="listbox">
+          {completion.suggestions.map((key, i) => (
+            <li
+              key={key}
+              role="option"
+              aria-selected={i === active}
+              className={'jp-mlops-suggestion' + (i === active ? ' jp-mod-active' : '')}
+              onMouseDown={ev => {
+                ev.preventDefault(); // keep the focus in the input
+                accept(i);
+              }}
+            >
+              {key}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 /** The filter box's tooltip: the syntax in a nutshell. */
 export const FILTER_HELP = [
   'Free text matches the name, notebook, a tag value or the run id.',
   'Or an expression, comparisons joined by "and":',
   "  metrics.acc > 0.9 and params.opt = 'sgd'",
-  '  params.lr < 0.01   (a number compares params as numbers)',
-  "  start_time > '2026-12-01'   start_time > -1d   (UTC; s m h d w)",
+  '  params.lr < 0.01   start_time > -1d',
+  "  start_time > '2026-12-01'   start_time > -2h",
   "  tags.team = 'vision' and status = 'FINISHED'",
   "  name LIKE 'sgd%'   params.opt IN ('sgd', 'adam')",
   '  tags.owner IS NULL   metrics.`val loss` < 0.2',
-  'Enter applies, Escape clears.'
+  'A number compares params as numbers; times take UTC dates, or -1d (s m h d w).',
+  'Tab completes a key. Enter applies, Escape clears.'
 ].join('\n');
 
 const LIVE_LABEL: { [k in LiveState]: string } = {
@@ -285,6 +488,11 @@ const RunsList = React.memo(function RunsList(
     (runId: string) => model.toggleSelected(runId),
     [model]
   );
+  const onToggleCollapse = React.useCallback(
+    (runId: string) => model.toggleCollapsed(runId),
+    [model]
+  );
+  const fracWidths = fractionWidths(slice, columns, now);
   const onOpen = React.useCallback(
     (runId: string) => {
       setActiveRun(runId);
@@ -338,10 +546,11 @@ const RunsList = React.memo(function RunsList(
 
   const selected = model.selectedIds;
   const sort = model.sort;
+  const matching = model.matchingRuns;
   const allSelected =
-    runs.length > 0 &&
-    selected.length >= runs.length &&
-    runs.every(r => model.isSelected(r.run_id));
+    matching.length > 0 &&
+    selected.length >= matching.length &&
+    matching.every(r => model.isSelected(r.run_id));
 
   return (
     <div
@@ -368,7 +577,7 @@ const RunsList = React.memo(function RunsList(
             type="checkbox"
             className="jp-mlops-select-all"
             aria-label="Select all the runs matching the filters"
-            title={`Select all ${runs.length} runs matching the filters`}
+            title={`Select all ${matching.length} runs matching the filters`}
             checked={allSelected}
             onChange={ev =>
               ev.target.checked
@@ -381,7 +590,14 @@ const RunsList = React.memo(function RunsList(
           <span
             key={col.key}
             role="columnheader"
-            className={`jp-mlops-cell jp-mlops-header-cell jp-mlops-cell-${col.kind}`}
+            className={
+              `jp-mlops-cell jp-mlops-header-cell jp-mlops-cell-${col.kind}` +
+              (col.auto ? ' jp-mlops-auto-column' : '') +
+              (col.key in layout.sticky ? ' jp-mlops-sticky' : '')
+            }
+            style={
+              col.key in layout.sticky ? { left: layout.sticky[col.key] } : undefined
+            }
             data-column={col.key}
             aria-sort={
               sort.key === col.key
@@ -391,7 +607,10 @@ const RunsList = React.memo(function RunsList(
                 : 'none'
             }
             aria-label={col.label}
-            title={`${col.kind === 'attribute' ? col.label : col.key} — click to sort`}
+            title={
+              `${col.kind === 'attribute' ? col.label : col.key} — click to sort` +
+              (col.auto ? ' (shown because the filter or the sort uses it)' : '')
+            }
             onClick={() => model.toggleSort(col.key)}
           >
             <span className="jp-mlops-header-label">
@@ -422,8 +641,13 @@ const RunsList = React.memo(function RunsList(
             selected={model.isSelected(run.run_id)}
             active={run.run_id === activeRun}
             now={run.status === 'RUNNING' ? now : minute}
+            depth={model.depth(run.run_id)}
+            childCount={model.childCount(run.run_id)}
+            collapsed={model.isCollapsed(run.run_id)}
+            fracWidths={fracWidths}
             onOpen={onOpen}
             onToggle={onToggle}
+            onToggleCollapse={onToggleCollapse}
           />
         ))}
       </div>
@@ -477,7 +701,12 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
   }, [columnsKey]);
 
   const runs = model.visibleRuns;
-  const columns = React.useMemo(() => model.visibleColumns, [columnsKey, model]);
+  const matchingCount = model.matchingRuns.length;
+  const autoKey = model.autoColumns.join('\u0000');
+  const columns = React.useMemo(
+    () => model.visibleColumns,
+    [columnsKey, autoKey, model]
+  );
   const selected = model.selectedIds;
   const counts = model.statusCounts;
   const liveState = controller.liveState;
@@ -601,27 +830,11 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
           </>
         )}
       </div>
-      <div className="jp-mlops-filter-row">
-        <input
-          className={'jp-mlops-filter jp-mlops-input' + (model.filterError ? ' jp-mlops-invalid' : '')}
-          data-testid="mlops-filter"
-          type="search"
-          placeholder="Search, or metrics.acc > 0.9"
-          title={FILTER_HELP}
-          aria-label="Filter runs"
-          aria-invalid={!!model.filterError}
-          value={filterText}
-          onChange={ev => setFilterText(ev.target.value)}
-          onKeyDown={ev => {
-            if (ev.key === 'Enter') {
-              model.query = filterText;
-            } else if (ev.key === 'Escape') {
-              setFilterText('');
-              model.query = '';
-            }
-          }}
-        />
-      </div>
+      <FilterBox
+        model={model}
+        text={filterText}
+        onText={setFilterText}
+      />
       {model.filterError && (
         <div className="jp-mlops-filter-error" role="alert">
           {model.filterError}
@@ -631,10 +844,10 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
         <ColumnChooser model={model} onClose={() => setChooserOpen(false)} />
       )}
       <div className="jp-mlops-summary">
-        <span className="jp-mlops-count" data-count={runs.length}>
-          {runs.length === model.size
-            ? `${runs.length} run${runs.length === 1 ? '' : 's'}`
-            : `${runs.length} of ${model.size} runs`}
+        <span className="jp-mlops-count" data-count={matchingCount}>
+          {matchingCount === model.size
+            ? `${matchingCount} run${matchingCount === 1 ? '' : 's'}`
+            : `${matchingCount} of ${model.size} runs`}
           {model.total > model.size ? ` (${model.total} on server)` : ''}
         </span>
         {RUN_STATUSES.filter(s => counts[s]).map(s => (
