@@ -290,3 +290,21 @@ def test_cancelling_an_async_cell_interrupts_the_remote_side(targets: Registry) 
     assert run_remote("local", "'free again'", {}, sink=Recorder(), targets=targets).value == (
         "free again"
     )
+
+
+def test_an_input_whose_module_is_missing_there_is_a_clear_error(
+    targets: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.remote import RemoteExecutionError
+
+    (tmp_path / "only_here.py").write_text("class Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import only_here  # type: ignore[import-not-found]
+
+    with pytest.raises(
+        RemoteExecutionError, match="could not be loaded there: No module named 'only_here'"
+    ):
+        run_remote(
+            "local", "print(thing)", {"thing": only_here.Thing()}, sink=Recorder(), targets=targets
+        )
+    assert run_remote("local", "'fine'", {}, sink=Recorder(), targets=targets).value == "fine"

@@ -225,6 +225,11 @@ def _relay_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], outbox
             outbox.event([kind, key, str(value)])
 
 
+# Marks this copy's wrappers: a worker shared by clients of two versions holds two copies of
+# this module, and each cell must relay through its own copy's outbox.
+_MARK = object()
+
+
 def _relaying(name: str, original: Any) -> Any:
     def relayed(*args: Any, **kwargs: Any) -> Any:
         outbox = current_outbox()
@@ -236,7 +241,7 @@ def _relaying(name: str, original: Any) -> Any:
 
     relayed.__name__ = name
     relayed.__wrapped__ = original  # type: ignore[attr-defined]
-    relayed.__jupyter_mlops_relay__ = True  # type: ignore[attr-defined]
+    relayed.__jupyter_mlops_relay__ = _MARK  # type: ignore[attr-defined]
     return relayed
 
 
@@ -267,8 +272,12 @@ def install_shim() -> None:
     for module in targets:
         for name in RELAYED:
             current = getattr(module, name, None)
-            if not getattr(current, "__jupyter_mlops_relay__", False):
-                setattr(module, name, _relaying(name, current))
+            mark = getattr(current, "__jupyter_mlops_relay__", None)
+            if mark is _MARK:
+                continue
+            if mark is not None:  # another copy of the agent (another client's version)
+                current = current.__wrapped__
+            setattr(module, name, _relaying(name, current))
 
 
 # -- running a cell --------------------------------------------------------------------------
@@ -351,6 +360,17 @@ def run_cell(
     return report
 
 
+def _input_error(exc: Exception) -> dict[str, Any]:
+    """The report of a cell whose inputs did not load here (a module or class missing)."""
+    error = {
+        "ename": type(exc).__name__,
+        "evalue": f"the variables sent could not be loaded there: {exc}",
+        "traceback": "",
+        "frames": None,
+    }
+    return {"status": "error", "frames": [], "skipped": {}, "error": error}
+
+
 def _show(value: Any) -> None:
     """An unpicklable last value is displayed where it lives (its rich output streams home)."""
     with contextlib.suppress(Exception):
@@ -362,7 +382,7 @@ def _show(value: Any) -> None:
 # -- in a kernel ---------------------------------------------------------------------------
 class KernelAgent:
     """Registered as a comm target; the client opens one comm, sends inputs over it, then
-    executes ``run(...)``. Results go back as one comm message with the frames as buffers."""
+    executes ``run(...)``. Results go back as comm messages, the frames as binary buffers."""
 
     def __init__(self) -> None:
         self.comm: Any = None
@@ -420,23 +440,21 @@ class KernelAgent:
         try:
             inputs = decode(assembler.result()) if assembler is not None else {}
         except Exception as exc:
-            error = _error_info(exc, "")
-            error.pop("frames", None)
-            send({"op": "result", "status": "error", "error": error, "skipped": {}})
-            return
-        namespace.update(inputs)
-        del inputs
-        outbox = _process_outbox = Outbox(send, has_run)
-        install_shim()  # a jupyter_mlops imported by an earlier cell gets wrapped too
-        try:
-            report = run_cell(source, namespace, outputs, label, max_bytes)
-        finally:
-            _process_outbox = None
-            with contextlib.suppress(Exception):
-                outbox.close()
-            with contextlib.suppress(Exception):
-                sys.stdout.flush()
-                sys.stderr.flush()
+            report = _input_error(exc)
+        else:
+            namespace.update(inputs)
+            del inputs
+            outbox = _process_outbox = Outbox(send, has_run)
+            install_shim()  # a jupyter_mlops imported by an earlier cell gets wrapped too
+            try:
+                report = run_cell(source, namespace, outputs, label, max_bytes)
+            finally:
+                _process_outbox = None
+                with contextlib.suppress(Exception):
+                    outbox.close()
+                with contextlib.suppress(Exception):
+                    sys.stdout.flush()
+                    sys.stderr.flush()
         frames = report.pop("frames")
         error = report.get("error")
         error_frames = (error.pop("frames", None) or []) if error else []
@@ -517,7 +535,10 @@ def run_task(
     outbox = _local.outbox = Outbox(send, has_run)
     try:
         namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-        namespace.update(decode(frames))
+        try:
+            namespace.update(decode(frames))
+        except Exception as exc:
+            return _input_error(exc)
         report = run_cell(source, namespace, outputs, label, max_bytes)
         # Dask sends bytes as they are (a memoryview would not pickle): one copy here.
         report["frames"] = [bytes(frame) for frame in report["frames"]]

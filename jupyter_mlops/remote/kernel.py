@@ -272,7 +272,7 @@ class KernelTarget(Target):
 
     def _run(self, channels: Channels, request: CellRequest, sink: Sink) -> Outcome:
         sent = 0
-        if request.frames:
+        try:
             for index, offset, size, piece in split_frames(request.frames, channels.chunk_bytes):
                 data = {
                     "op": "put",
@@ -284,6 +284,11 @@ class KernelTarget(Target):
                 }
                 channels.send("comm_msg", {"comm_id": self.comm_id, "data": data}, [piece])
                 sent += memoryview(piece).nbytes
+        except BaseException:  # interrupted while sending: the remote side drops the pieces
+            with contextlib.suppress(Exception):
+                data = {"op": "drop", "token": request.token}
+                channels.send("comm_msg", {"comm_id": self.comm_id, "data": data})
+            raise
         call = (
             "__import__('sys').modules[" + repr(agent.MODULE_NAME) + "].agent.run("
             f"{request.token!r}, {request.source!r}, {request.outputs!r}, "
