@@ -151,6 +151,11 @@ class _Task:
         while True:
             op = msg.get("op")
             if op == "started":
+                if self.worker is not None and msg.get("worker") != self.worker:
+                    self.sink.notice(
+                        f"Target {self.target.name!r}: worker {self.worker} was lost while "
+                        f"running the cell; Dask started it again on {msg.get('worker')}."
+                    )
                 self.worker = msg.get("worker")
             elif op == "relay":
                 for name, text in msg.get("text", []):
@@ -170,6 +175,13 @@ class _Task:
         try:
             while not self.future.done():
                 self._drain(0.05)
+                if self.client.status in ("closing", "closed"):
+                    self.target.close()
+                    raise RemoteUnreachableError(
+                        f"Target {self.target.name!r}: lost the Dask scheduler at "
+                        f"{self.target.address} while the cell ran; the next %%remote "
+                        "reconnects."
+                    )
                 if deadline is not None and time.monotonic() > deadline:
                     self._cancel("timeout")
                     raise RemoteTimeoutError(
