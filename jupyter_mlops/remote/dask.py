@@ -12,6 +12,7 @@ be stopped that way; the user is told so, plainly, and the task's results are di
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -96,9 +97,9 @@ class DaskTarget(Target):
     def close(self) -> None:
         client, self.client = self.client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):  # a client that lost its scheduler
                 client.unsubscribe_topic(TOPIC)
-            finally:
+            with contextlib.suppress(Exception):
                 client.close()
 
     def run(self, request: CellRequest, sink: Sink) -> Outcome:
