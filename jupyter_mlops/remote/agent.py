@@ -225,6 +225,8 @@ def _relay_call(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], outbox
             outbox.event([kind, key, str(value)])
 
 
+_shim_targets: list[Any] = []  # the modules install_shim wrapped
+
 # Marks this copy's wrappers: a worker shared by clients of two versions holds two copies of
 # this module, and each cell must relay through its own copy's outbox.
 _MARK = object()
@@ -252,6 +254,13 @@ def install_shim() -> None:
     in other threads of a shared Dask worker, they behave as before); without it, a small
     stand-in ``jupyter_mlops`` module offers the relayed calls only.
     """
+    global _shim_targets
+    if _shim_targets and all(
+        getattr(getattr(module, name, None), "__jupyter_mlops_relay__", None) is _MARK
+        for module in _shim_targets
+        for name in RELAYED
+    ):
+        return  # every cell calls this: the usual case costs a few attribute reads
     import importlib.util
 
     try:
@@ -278,6 +287,7 @@ def install_shim() -> None:
             if mark is not None:  # another copy of the agent (another client's version)
                 current = current.__wrapped__
             setattr(module, name, _relaying(name, current))
+    _shim_targets = targets
 
 
 # -- running a cell --------------------------------------------------------------------------
@@ -461,10 +471,14 @@ class KernelAgent:
         # Binary parts ride as buffers (the JSON part would base64 them): the results, then
         # the pickled exception, in pieces a WebSocket client can take.
         frames = frames + error_frames
+        result = dict(report, op="result", frames=len(frames), error_frames=len(error_frames))
+        if sum(memoryview(frame).nbytes for frame in frames) <= chunk_bytes:
+            send(dict(result, inline=True), frames)  # small: one message
+            return
         for index, offset, size, piece in split_frames(frames, chunk_bytes):
             data = {"op": "part", "count": len(frames), "index": index}
             send(dict(data, offset=offset, size=size), [piece])
-        send(dict(report, op="result", frames=len(frames), error_frames=len(error_frames)))
+        send(result)
 
 
 def install_kernel_agent() -> dict[str, Any]:

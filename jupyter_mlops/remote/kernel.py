@@ -433,7 +433,10 @@ class _Execution:
                 buffers = msg.get("buffers") or [b""]
                 self.parts.put(data["index"], data["offset"], data["size"], buffers[0])
             elif data.get("op") == "result":
-                frames = self.parts.result() if self.parts is not None else []
+                if data.get("inline"):
+                    frames = list(msg.get("buffers") or [])
+                else:
+                    frames = self.parts.result() if self.parts is not None else []
                 self.result = (data, list(frames))
 
 

@@ -105,12 +105,6 @@ class _TrackingSink:
                     self.inner.notice(f"A relayed tracking call was refused: {exc}")
 
 
-def _max_bytes() -> int:
-    from ..config import configured
-
-    return int(configured().remote_max_transfer_mb * 1024**2)
-
-
 def _raise_remote(error: dict[str, Any], target: str) -> None:
     __tracebackhide__ = True
     if error.get("ename") == "KeyboardInterrupt":
@@ -151,16 +145,18 @@ def prepare(
 ) -> PreparedCell:
     """Everything that can fail before anything is sent: the target name, the cell's syntax,
     the inputs (each must pickle), their size."""
+    from ..config import configured
     from ..tracking import fluent
 
+    settings = configured()  # read once per cell: config files are read each time
     reg = targets or registry()
-    spec = reg.resolve(target)
+    spec = reg.resolve(target, settings)
     code = transform(source) if transform is not None else source
     label = label or f"<%%remote {spec.name}>"
     names = analysis.scan(code, label)  # a SyntaxError is the user's: raised before anything
     ins = analysis.inputs_for(names, namespace, inputs)
     outs = analysis.outputs_for(names, outputs)
-    max_bytes = _max_bytes()
+    max_bytes = int(settings.remote_max_transfer_mb * 1024**2)
     frames = transfer.dumps({name: namespace[name] for name in ins}, max_bytes)
     run = fluent.active_run()
     request = CellRequest(

@@ -49,11 +49,11 @@ def kind_of(url: str) -> str:
     )
 
 
-def _from_config() -> dict[str, TargetSpec]:
+def _from_config(settings: Any = None) -> dict[str, TargetSpec]:
     from ..config import configured
 
     specs = {}
-    for name, value in (configured().remote_targets or {}).items():
+    for name, value in ((settings or configured()).remote_targets or {}).items():
         if isinstance(value, str):
             url, token = value, None
         elif isinstance(value, dict) and isinstance(value.get("url"), str):
@@ -90,12 +90,13 @@ class Registry:
             self.close(name)  # its connection went to the old URL
         return spec
 
-    def specs(self) -> dict[str, TargetSpec]:
-        """Every named target: config first, ``%remote add`` over it."""
-        return {**_from_config(), **self.added}
+    def specs(self, settings: Any = None) -> dict[str, TargetSpec]:
+        """Every named target: config first (``settings``: the ``MLOps`` configurable in
+        force, read when not given), ``%remote add`` over it."""
+        return {**_from_config(settings), **self.added}
 
-    def resolve(self, text: str) -> TargetSpec:
-        named = self.specs()
+    def resolve(self, text: str, settings: Any = None) -> TargetSpec:
+        named = self.specs(settings)
         if text in named:
             return named[text]
         kind_of(text)
