@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import jupyter_mlops as mlops
+from jupyter_mlops.exceptions import MissingInputsError, UnknownStepError
 from jupyter_mlops.pipeline import run
 from tests.test_pipeline_tags import write
 
@@ -155,6 +156,13 @@ def test_failure_and_resume(tmp_store, tmp_path):
         "other": "cached",
     }
 
+    only = run(nb, jobs=2, cache_dir=cache, only="third")
+    assert statuses(only) == {"first": "cached", "second": "cached", "third": "ran"}
+    with pytest.raises(MissingInputsError, match="Step 'first' has no cached result"):
+        run(nb, cache_dir=tmp_path / "empty-cache", only="second")
+    with pytest.raises(UnknownStepError, match="no step 'fourth'"):
+        run(nb, cache_dir=cache, from_step="fourth")
+
 
 def test_independent_steps_overlap(tmp_store, tmp_path):
     """Each step waits for the other's flag file: both finish only if they run at once."""
@@ -189,3 +197,15 @@ def test_unserializable_hand_over_names_variable_and_step(tmp_store, tmp_path):
     error = summary.step("make").error
     assert error.startswith("HandoverError: Step 'make' cannot hand over 'numbers'")
     assert "generator" in error
+
+
+def test_pipeline_of_notebooks(tmp_store, tmp_path):
+    write(tmp_path / "load.ipynb", ("n = 3", ["parameters"]), "data = list(range(n))")
+    write(tmp_path / "train.ipynb", "total = sum(data)", ("print(total)", ["pipeline-metrics"]))
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text("name: two\nsteps:\n  - load.ipynb\n  - notebook: train.ipynb\n")
+    summary = run(spec, {"n": 5}, jobs=1, cache_dir=tmp_path / "cache")
+    assert summary.ok, [(s.name, s.error) for s in summary.failed]
+    assert statuses(summary) == {"load": "ran", "train": "ran"}
+    assert summary.metrics == {"total": 10.0}
+    assert mlops.get_run(summary.run_id).name == "two"
