@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import sys
 import threading
@@ -31,6 +32,7 @@ ASYNC_TEXT_LIMIT = 20_000  # characters of output an --async cell's display keep
 ASYNC_UPDATE_EVERY = 0.25  # seconds between updates of an --async cell's display
 
 
+@functools.cache  # parsers are stateless between parses
 def _cell_parser() -> MagicArgumentParser:
     parser = MagicArgumentParser(prog="%%remote")
     parser.add_argument("target")

@@ -133,8 +133,16 @@ class Outbox:
         self._sending = threading.Lock()  # batches leave in order
         self._last = time.monotonic()
         self._closed = threading.Event()
-        self._timer = threading.Thread(target=self._tick, name="mlops-remote-outbox", daemon=True)
-        self._timer.start()
+        self._timer: threading.Thread | None = None  # started by the first thing to send
+
+    def _queued(self) -> None:
+        if self._timer is None:
+            self._timer = threading.Thread(
+                target=self._tick, name="mlops-remote-outbox", daemon=True
+            )
+            self._timer.start()
+        if time.monotonic() - self._last >= FLUSH_INTERVAL:
+            self.flush()
 
     def event(self, event: list[Any]) -> None:
         if not self.has_run:
@@ -144,8 +152,7 @@ class Outbox:
             )
         with self._lock:
             self._events.append(event)
-        if time.monotonic() - self._last >= FLUSH_INTERVAL:
-            self.flush()
+        self._queued()
 
     def stream(self, name: str, text: str) -> None:
         with self._lock:
@@ -153,8 +160,7 @@ class Outbox:
                 self._text[-1] = (name, self._text[-1][1] + text)
             else:
                 self._text.append((name, text))
-        if time.monotonic() - self._last >= FLUSH_INTERVAL:
-            self.flush()
+        self._queued()
 
     def flush(self) -> None:
         with self._sending:
@@ -462,9 +468,6 @@ class KernelAgent:
                 _process_outbox = None
                 with contextlib.suppress(Exception):
                     outbox.close()
-                with contextlib.suppress(Exception):
-                    sys.stdout.flush()
-                    sys.stderr.flush()
         frames = report.pop("frames")
         error = report.get("error")
         error_frames = (error.pop("frames", None) or []) if error else []
