@@ -6,8 +6,11 @@
 export interface ISeries {
   /** Legend label (run name, or metric key). */
   name: string;
+  /** Steps. */
   x: number[];
   y: Array<number | null>;
+  /** Wall-clock times of the points (ms), for the wall and relative x axes. */
+  t?: number[];
   color?: string;
 }
 
@@ -134,4 +137,155 @@ export function nearestIndex(x: number[], target: number): number {
 /** Total number of points of all series (the `data-points` attribute). */
 export function pointCount(series: ISeries[]): number {
   return series.reduce((n, s) => n + Math.min(s.x.length, s.y.length), 0);
+}
+
+// ------------------------------------------------------------------ controls
+
+/** What the x axis shows: the step, the wall-clock time, or the time since the first point. */
+export type XAxis = 'step' | 'wall' | 'relative';
+
+/** The chart controls of a view (run detail, compare): shared by its charts. */
+export interface IChartOptions {
+  /** Exponential moving average weight, 0 (off) to 0.99 (TensorBoard's slider). */
+  smoothing: number;
+  logY: boolean;
+  /** Scale y to Tukey's fences, so one diverged run does not flatten the rest. */
+  clipOutliers: boolean;
+  xAxis: XAxis;
+}
+
+export const DEFAULT_CHART_OPTIONS: IChartOptions = {
+  smoothing: 0,
+  logY: false,
+  clipOutliers: false,
+  xAxis: 'step'
+};
+
+/**
+ * TensorBoard's smoothing: an exponential moving average debiased at the
+ * start (so the first points are not pulled towards 0). Missing and
+ * non-finite values stay missing and do not move the average.
+ */
+export function emaSmooth(
+  y: Array<number | null>,
+  weight: number
+): Array<number | null> {
+  if (!(weight > 0)) {
+    return y;
+  }
+  const w = Math.min(weight, 0.999);
+  const out: Array<number | null> = new Array(y.length);
+  let last = 0;
+  let n = 0;
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (v === null || !Number.isFinite(v)) {
+      out[i] = null;
+      continue;
+    }
+    last = last * w + (1 - w) * v;
+    n++;
+    out[i] = last / (1 - Math.pow(w, n));
+  }
+  return out;
+}
+
+/**
+ * The y range without outliers: Tukey's fences (1.5 interquartile ranges
+ * beyond the quartiles), kept within the data. A diverged run's tail (even a
+ * tenth of the points) no longer flattens the other curves. Few values: the
+ * extent.
+ */
+export function clippedExtent(values: Iterable<number | null>): IExtent | null {
+  const finite: number[] = [];
+  for (const v of values) {
+    if (v !== null && Number.isFinite(v)) {
+      finite.push(v);
+    }
+  }
+  if (finite.length < 10) {
+    return extent(finite);
+  }
+  finite.sort((a, b) => a - b);
+  const n = finite.length;
+  const quantile = (q: number) => {
+    const pos = q * (n - 1);
+    const lo = Math.floor(pos);
+    return finite[lo] + (finite[Math.min(n - 1, lo + 1)] - finite[lo]) * (pos - lo);
+  };
+  const q1 = quantile(0.25);
+  const q3 = quantile(0.75);
+  const iqr = q3 - q1;
+  if (!(iqr > 0)) {
+    return extent(finite);
+  }
+  return {
+    min: Math.max(finite[0], q1 - 1.5 * iqr),
+    max: Math.min(finite[n - 1], q3 + 1.5 * iqr)
+  };
+}
+
+/** A log10 scale of a positive domain. */
+export function logScale(
+  domain: IExtent,
+  range: [number, number]
+): (v: number) => number {
+  const l0 = Math.log10(domain.min);
+  const span = Math.log10(domain.max) - l0 || 1;
+  const [r0, r1] = range;
+  return (v: number) => r0 + ((Math.log10(v) - l0) / span) * (r1 - r0);
+}
+
+/** Only the positive values (a log axis cannot show the others). */
+export function positiveOnly(y: Array<number | null>): Array<number | null> {
+  return y.map(v => (v !== null && v > 0 ? v : null));
+}
+
+/** Ticks of a log axis: the powers of ten in range, or linear ticks within one decade. */
+export function logTicks(min: number, max: number): number[] {
+  const lo = Math.ceil(Math.log10(min));
+  const hi = Math.floor(Math.log10(max));
+  if (hi - lo >= 1) {
+    const step = Math.max(1, Math.ceil((hi - lo + 1) / 6));
+    const out: number[] = [];
+    for (let e = lo; e <= hi; e += step) {
+      out.push(Number(Math.pow(10, e).toPrecision(12)));
+    }
+    return out;
+  }
+  return niceTicks(min, max, 4).filter(t => t > 0);
+}
+
+/** The x values of a metric history for the x axis chosen (relative: seconds). */
+export function xValues(
+  steps: number[],
+  timestamps: number[] | undefined,
+  axis: XAxis
+): number[] {
+  if (axis === 'step' || !timestamps || !timestamps.length) {
+    return steps;
+  }
+  if (axis === 'wall') {
+    return timestamps;
+  }
+  const t0 = timestamps[0];
+  return timestamps.map(t => (t - t0) / 1000);
+}
+
+/** Whether every series holds at most one finite value (show it as a value). */
+export function isSingleValue(series: ISeries[]): boolean {
+  let any = false;
+  for (const s of series) {
+    let n = 0;
+    for (const v of s.y) {
+      if (v !== null && Number.isFinite(v)) {
+        n++;
+      }
+    }
+    if (n > 1) {
+      return false;
+    }
+    any = any || n === 1;
+  }
+  return any;
 }

@@ -6,11 +6,16 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { bestValues, lowerIsBetter } from '../best';
-import { ISeries, seriesColor } from '../chart';
+import { IChartOptions, ISeries, seriesColor } from '../chart';
 import { MLOpsController } from '../controller';
 import { formatNumber } from '../format';
 import { IComparison } from '../tokens';
-import { LineChart } from './LineChart';
+import {
+  ChartControls,
+  ChartSync,
+  LineChart,
+  useChartOptions
+} from './LineChart';
 import { StatusBadge } from './StatusBadge';
 
 export interface ICompareProps {
@@ -51,6 +56,7 @@ function OverlaidChart(props: {
   controller: MLOpsController;
   comparison: IComparison;
   metricKey: string;
+  options: IChartOptions;
 }): JSX.Element {
   const { controller, comparison, metricKey } = props;
   const [series, setSeries] = React.useState<ISeries[] | null>(null);
@@ -77,6 +83,7 @@ function OverlaidChart(props: {
             name: runs[i].name || runs[i].run_id,
             x: h.steps,
             y: h.values,
+            t: h.timestamps,
             color: seriesColor(runIndex)
           });
         }
@@ -94,7 +101,14 @@ function OverlaidChart(props: {
       </div>
     );
   }
-  return <LineChart title={metricKey} metricKey={metricKey} series={series} />;
+  return (
+    <LineChart
+      title={metricKey}
+      metricKey={metricKey}
+      series={series}
+      options={props.options}
+    />
+  );
 }
 
 export function CompareView(props: ICompareProps): JSX.Element {
@@ -103,6 +117,7 @@ export function CompareView(props: ICompareProps): JSX.Element {
   const [error, setError] = React.useState<string | null>(null);
   const [onlyDiff, setOnlyDiff] = React.useState(false);
   const [showAllCharts, setShowAllCharts] = React.useState(false);
+  const [chartOptions, setChartOptions] = useChartOptions();
 
   React.useEffect(() => {
     const abort = new AbortController();
@@ -245,16 +260,20 @@ export function CompareView(props: ICompareProps): JSX.Element {
           </tbody>
         </table>
       </div>
-      <div className="jp-mlops-charts">
-        {charts.map(k => (
-          <OverlaidChart
-            key={k}
-            controller={controller}
-            comparison={comparison}
-            metricKey={k}
-          />
-        ))}
-      </div>
+      <ChartControls options={chartOptions} onChange={setChartOptions} />
+      <ChartSync axis={chartOptions.xAxis}>
+        <div className="jp-mlops-charts">
+          {charts.map(k => (
+            <OverlaidChart
+              key={k}
+              controller={controller}
+              comparison={comparison}
+              metricKey={k}
+              options={chartOptions}
+            />
+          ))}
+        </div>
+      </ChartSync>
       {!showAllCharts && metricKeys.length > INITIAL_CHARTS && (
         <button className="jp-mlops-button" onClick={() => setShowAllCharts(true)}>
           Show all {metricKeys.length} charts

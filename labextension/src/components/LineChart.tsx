@@ -1,104 +1,256 @@
 /**
- * A small dependency-free SVG line chart (one or several series).
+ * A small dependency-free SVG line chart (one or several series), with the
+ * controls of its view (`IChartOptions`): smoothing (the raw curve stays,
+ * faint), log y, outlier clipping, x by step / wall time / relative time.
+ * Drag across the plot to zoom into an x range, double-click to reset.
+ * Charts under one `ChartSync` provider share the hover position.
  *
  * `<svg class="jp-mlops-chart" data-points="N">` where N is the number of
- * points drawn (all series), for browser tests.
+ * points drawn (all series), for browser tests. A metric with a single value
+ * is shown as that value (`.jp-mlops-single-value`), not as a lone dot.
  */
 import * as React from 'react';
 
 import {
+  clippedExtent,
+  DEFAULT_CHART_OPTIONS,
+  emaSmooth,
   extent,
+  IChartOptions,
+  IExtent,
   ISeries,
+  isSingleValue,
   linePath,
+  logScale,
+  logTicks,
   nearestIndex,
   niceTicks,
   pointCount,
+  positiveOnly,
   scale,
-  seriesColor
+  seriesColor,
+  XAxis,
+  xValues
 } from '../chart';
-import { formatNumber } from '../format';
+import { formatDuration, formatNumber } from '../format';
 
 export interface ILineChartProps {
   series: ISeries[];
   title?: string;
-  xLabel?: string;
   width?: number;
   height?: number;
   /** Extra note under the title (e.g. "downsampled from 10 000 points"). */
   note?: string;
   metricKey?: string;
+  options?: IChartOptions;
+}
+
+/** Hover position shared by the charts of a view (in x-axis units). */
+export interface IChartSync {
+  x: number | null;
+  axis: XAxis;
+  setX: (x: number | null) => void;
+}
+
+export const ChartSyncContext = React.createContext<IChartSync | null>(null);
+
+/** Share the hover position between the charts inside. */
+export function ChartSync(props: {
+  axis: XAxis;
+  children: React.ReactNode;
+}): JSX.Element {
+  const [x, setX] = React.useState<number | null>(null);
+  const value = React.useMemo(
+    () => ({ x, axis: props.axis, setX }),
+    [x, props.axis]
+  );
+  return (
+    <ChartSyncContext.Provider value={value}>
+      {props.children}
+    </ChartSyncContext.Provider>
+  );
 }
 
 const MARGIN = { top: 10, right: 12, bottom: 24, left: 52 };
 
+function formatX(v: number, axis: XAxis): string {
+  if (axis === 'wall') {
+    const d = new Date(v);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+  if (axis === 'relative') {
+    return formatDuration(v * 1000);
+  }
+  return formatNumber(v);
+}
+
+const X_LABEL: { [axis in XAxis]: string } = {
+  step: 'step',
+  wall: 'time',
+  relative: 'elapsed'
+};
+
+interface IPrepared {
+  name: string;
+  color: string;
+  x: number[];
+  raw: Array<number | null>;
+  /** What the line shows: smoothed, positive only on a log axis. */
+  y: Array<number | null>;
+}
+
 export function LineChart(props: ILineChartProps): JSX.Element {
   const { series, title, note, metricKey } = props;
+  const options = props.options ?? DEFAULT_CHART_OPTIONS;
   const width = props.width ?? 420;
   const height = props.height ?? 200;
-  const [hover, setHover] = React.useState<number | null>(null);
+  const sync = React.useContext(ChartSyncContext);
+  const [localHover, setLocalHover] = React.useState<number | null>(null);
+  const hover = sync ? sync.x : localHover;
+  const setHover = sync ? sync.setX : setLocalHover;
+  const [zoom, setZoom] = React.useState<IExtent | null>(null);
+  const [drag, setDrag] = React.useState<{ from: number; to: number } | null>(
+    null
+  );
   const svgRef = React.useRef<SVGSVGElement>(null);
+  const clipId = `jp-mlops-clip-${React.useId().replace(/:/g, '')}`;
 
   const innerW = width - MARGIN.left - MARGIN.right;
   const innerH = height - MARGIN.top - MARGIN.bottom;
+  const axis = options.xAxis;
+
+  // a zoom is in x-axis units: another axis starts unzoomed
+  React.useEffect(() => setZoom(null), [axis]);
+
+  const prepared: IPrepared[] = React.useMemo(
+    () =>
+      series.map((s, i) => {
+        const raw = options.logY ? positiveOnly(s.y) : s.y;
+        return {
+          name: s.name,
+          color: s.color ?? seriesColor(i),
+          x: xValues(s.x, s.t, axis),
+          raw,
+          y: emaSmooth(raw, options.smoothing)
+        };
+      }),
+    [series, options.logY, options.smoothing, axis]
+  );
 
   const geometry = React.useMemo(() => {
-    const xe = extent(series.flatMap(s => s.x));
-    const integerX = series.every(s => s.x.every(v => Number.isInteger(v)));
-    const ye = extent(series.flatMap(s => s.y));
-    if (!xe || !ye) {
+    const fullX = extent(prepared.flatMap(s => s.x));
+    if (!fullX) {
       return null;
     }
-    // single step: keep the point in the middle
+    const xe = zoom ?? fullX;
+    const inView = (s: IPrepared) =>
+      s.raw.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max);
+    const values = prepared.flatMap(s =>
+      options.smoothing > 0 ? [...inView(s), ...s.y.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max)] : inView(s)
+    );
+    let ye = options.clipOutliers ? clippedExtent(values) : extent(values);
+    if (!ye) {
+      return null;
+    }
+    if (options.logY) {
+      // the log extent: positive values only, widened to whole-ish decades
+      ye = { min: Math.max(ye.min, Number.MIN_VALUE), max: ye.max };
+      if (ye.min === ye.max) {
+        ye = { min: ye.min / 2, max: ye.max * 2 };
+      }
+    }
+    const integerX =
+      axis === 'step' && prepared.every(s => s.x.every(v => Number.isInteger(v)));
     const sx = scale(xe, [MARGIN.left, MARGIN.left + innerW]);
-    const sy = scale(ye, [MARGIN.top + innerH, MARGIN.top]);
+    const sy = options.logY
+      ? logScale(ye, [MARGIN.top + innerH, MARGIN.top])
+      : scale(ye, [MARGIN.top + innerH, MARGIN.top]);
+    const xTicks = niceTicks(
+      xe.min,
+      xe.max,
+      Math.max(2, Math.floor(innerW / (axis === 'wall' ? 110 : 80)))
+    ).filter(t => !integerX || Number.isInteger(t));
+    const yTicks = options.logY
+      ? logTicks(ye.min, ye.max)
+      : niceTicks(ye.min, ye.max, Math.max(2, Math.floor(innerH / 40)));
     return {
+      fullX,
       xe,
       ye,
       sx,
       sy,
-      // steps are integers: no 0.5 ticks
-      xTicks: niceTicks(xe.min, xe.max, Math.max(2, Math.floor(innerW / 80))).filter(
-        t => !integerX || Number.isInteger(t)
-      ),
-      yTicks: niceTicks(ye.min, ye.max, Math.max(2, Math.floor(innerH / 40))),
-      paths: series.map(s => linePath(s.x, s.y, sx, sy))
+      xTicks,
+      yTicks,
+      paths: prepared.map(s => linePath(s.x, s.y, sx, sy)),
+      rawPaths:
+        options.smoothing > 0
+          ? prepared.map(s => linePath(s.x, s.raw, sx, sy))
+          : null
     };
-  }, [series, innerW, innerH]);
+  }, [prepared, zoom, innerW, innerH, options.clipOutliers, options.logY, options.smoothing, axis]);
 
   const points = pointCount(series);
 
-  const onMove = (ev: React.MouseEvent<SVGSVGElement>) => {
+  if (isSingleValue(series)) {
+    return (
+      <SingleValue
+        series={series}
+        title={metricKey ?? title}
+        metricKey={metricKey}
+        points={points}
+      />
+    );
+  }
+
+  const toX = (ev: React.MouseEvent<SVGSVGElement>): number | null => {
     if (!geometry || !svgRef.current) {
-      return;
+      return null;
     }
     const rect = svgRef.current.getBoundingClientRect();
     const px = ((ev.clientX - rect.left) / (rect.width || 1)) * width;
     const { xe } = geometry;
-    const xv =
-      xe.min + ((px - MARGIN.left) / (innerW || 1)) * (xe.max - xe.min);
+    return xe.min + ((px - MARGIN.left) / (innerW || 1)) * (xe.max - xe.min);
+  };
+
+  const onMove = (ev: React.MouseEvent<SVGSVGElement>) => {
+    const xv = toX(ev);
+    if (xv === null) {
+      return;
+    }
+    if (drag) {
+      setDrag({ ...drag, to: xv });
+    }
     setHover(xv);
   };
 
+  const onUp = () => {
+    if (drag && geometry) {
+      const lo = Math.min(drag.from, drag.to);
+      const hi = Math.max(drag.from, drag.to);
+      const span = geometry.xe.max - geometry.xe.min;
+      if (hi - lo > span * 0.01) {
+        setZoom({ min: lo, max: hi });
+      }
+    }
+    setDrag(null);
+  };
+
   let tooltip: JSX.Element | null = null;
-  if (geometry && hover !== null) {
-    const rows: Array<{ name: string; color: string; x: number; y: number }> =
-      [];
-    series.forEach((s, i) => {
+  if (geometry && hover !== null && hover >= geometry.xe.min && hover <= geometry.xe.max) {
+    const rows: Array<{ name: string; color: string; x: number; y: number }> = [];
+    prepared.forEach(s => {
       const idx = nearestIndex(s.x, hover);
       const v = idx >= 0 ? s.y[idx] : null;
       if (idx >= 0 && v !== null && Number.isFinite(v)) {
-        rows.push({
-          name: s.name,
-          color: s.color ?? seriesColor(i),
-          x: s.x[idx],
-          y: v
-        });
+        rows.push({ name: s.name, color: s.color, x: s.x[idx], y: v });
       }
     });
     if (rows.length) {
       const cx = geometry.sx(rows[0].x);
-      const boxW = 150;
-      const boxH = 16 + rows.length * 14;
+      const shown = rows.slice(0, 8);
+      const boxW = 160;
+      const boxH = 16 + shown.length * 14 + (rows.length > shown.length ? 14 : 0);
       const left = cx + boxW + 8 > width ? cx - boxW - 8 : cx + 8;
       tooltip = (
         <g className="jp-mlops-chart-tooltip" pointerEvents="none">
@@ -109,7 +261,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             y2={MARGIN.top + innerH}
             className="jp-mlops-chart-cursor"
           />
-          {rows.map((r, i) => (
+          {shown.map((r, i) => (
             <circle
               key={i}
               cx={geometry.sx(r.x)}
@@ -127,13 +279,18 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             className="jp-mlops-chart-tooltip-box"
           />
           <text x={left + 6} y={MARGIN.top + 12}>
-            step {formatNumber(rows[0].x)}
+            {X_LABEL[axis]} {formatX(rows[0].x, axis)}
           </text>
-          {rows.map((r, i) => (
+          {shown.map((r, i) => (
             <text key={i} x={left + 6} y={MARGIN.top + 26 + i * 14} fill={r.color}>
               {truncate(r.name, 14)}: {formatNumber(r.y)}
             </text>
           ))}
+          {rows.length > shown.length && (
+            <text x={left + 6} y={MARGIN.top + 26 + shown.length * 14}>
+              +{rows.length - shown.length} more
+            </text>
+          )}
         </g>
       );
     }
@@ -145,6 +302,15 @@ export function LineChart(props: ILineChartProps): JSX.Element {
         <div className="jp-mlops-chart-title" title={note ?? title}>
           {title}
           {note && <span className="jp-mlops-chart-note"> {note}</span>}
+          {zoom && (
+            <button
+              className="jp-mlops-link-button jp-mlops-chart-unzoom"
+              title="Show the whole x range (or double-click the chart)"
+              onClick={() => setZoom(null)}
+            >
+              reset zoom
+            </button>
+          )}
         </div>
       )}
       <svg
@@ -152,13 +318,33 @@ export function LineChart(props: ILineChartProps): JSX.Element {
         className="jp-mlops-chart"
         data-points={points}
         data-metric={metricKey}
+        data-zoomed={zoom ? 'true' : 'false'}
+        data-log-y={options.logY ? 'true' : 'false'}
+        data-x-axis={axis}
         viewBox={`0 0 ${width} ${height}`}
         preserveAspectRatio="xMidYMid meet"
         role="img"
         aria-label={title ? `Chart of ${title}` : 'Metric chart'}
         onMouseMove={onMove}
-        onMouseLeave={() => setHover(null)}
+        onMouseDown={ev => {
+          const xv = toX(ev);
+          if (xv !== null && ev.button === 0) {
+            setDrag({ from: xv, to: xv });
+            ev.preventDefault();
+          }
+        }}
+        onMouseUp={onUp}
+        onMouseLeave={() => {
+          setHover(null);
+          setDrag(null);
+        }}
+        onDoubleClick={() => setZoom(null)}
       >
+        <defs>
+          <clipPath id={clipId}>
+            <rect x={MARGIN.left} y={MARGIN.top} width={innerW} height={innerH} />
+          </clipPath>
+        </defs>
         <rect
           x={MARGIN.left}
           y={MARGIN.top}
@@ -177,11 +363,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
                   y2={geometry.sy(t)}
                   className="jp-mlops-chart-grid"
                 />
-                <text
-                  x={MARGIN.left - 4}
-                  y={geometry.sy(t) + 3}
-                  textAnchor="end"
-                >
+                <text x={MARGIN.left - 4} y={geometry.sy(t) + 3} textAnchor="end">
                   {formatNumber(t)}
                 </text>
               </g>
@@ -200,35 +382,53 @@ export function LineChart(props: ILineChartProps): JSX.Element {
                   y={MARGIN.top + innerH + 15}
                   textAnchor="middle"
                 >
-                  {formatNumber(t)}
+                  {formatX(t, axis)}
                 </text>
               </g>
             ))}
-            {geometry.paths.map((d, i) => (
-              <path
-                key={i}
-                d={d}
-                className="jp-mlops-chart-line"
-                stroke={series[i].color ?? seriesColor(i)}
-                data-series={series[i].name}
+            <g clipPath={`url(#${clipId})`}>
+              {geometry.rawPaths?.map((d, i) => (
+                <path
+                  key={`raw${i}`}
+                  d={d}
+                  className="jp-mlops-chart-raw"
+                  stroke={prepared[i].color}
+                />
+              ))}
+              {geometry.paths.map((d, i) => (
+                <path
+                  key={i}
+                  d={d}
+                  className="jp-mlops-chart-line"
+                  stroke={prepared[i].color}
+                  data-series={prepared[i].name}
+                />
+              ))}
+              {prepared.map((s, i) =>
+                // a lone point of a series has no segment: draw it as a dot
+                s.y.filter(v => v !== null && Number.isFinite(v)).length === 1
+                  ? s.x.map((x, j) =>
+                      s.y[j] !== null && Number.isFinite(s.y[j] as number) ? (
+                        <circle
+                          key={`${i}-${j}`}
+                          cx={geometry.sx(x)}
+                          cy={geometry.sy(s.y[j] as number)}
+                          r={3}
+                          fill={s.color}
+                        />
+                      ) : null
+                    )
+                  : null
+              )}
+            </g>
+            {drag && Math.abs(drag.to - drag.from) > 0 && (
+              <rect
+                className="jp-mlops-chart-brush"
+                x={geometry.sx(Math.min(drag.from, drag.to))}
+                y={MARGIN.top}
+                width={Math.abs(geometry.sx(drag.to) - geometry.sx(drag.from))}
+                height={innerH}
               />
-            ))}
-            {series.map((s, i) =>
-              // a lone point has no segment: draw it as a dot
-              s.y.filter(v => v !== null && Number.isFinite(v)).length ===
-              1 ? (
-                s.x.map((x, j) =>
-                  s.y[j] !== null && Number.isFinite(s.y[j] as number) ? (
-                    <circle
-                      key={`${i}-${j}`}
-                      cx={geometry.sx(x)}
-                      cy={geometry.sy(s.y[j] as number)}
-                      r={3}
-                      fill={s.color ?? seriesColor(i)}
-                    />
-                  ) : null
-                )
-              ) : null
             )}
             {tooltip}
           </>
@@ -239,25 +439,174 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             textAnchor="middle"
             className="jp-mlops-chart-empty"
           >
-            no data
+            {options.logY ? 'no positive values for a log axis' : 'no data'}
           </text>
         )}
       </svg>
-      {series.length > 1 && (
-        <div className="jp-mlops-chart-legend">
-          {series.map((s, i) => (
-            <span key={i} className="jp-mlops-chart-legend-item">
-              <span
-                className="jp-mlops-chart-swatch"
-                style={{ background: s.color ?? seriesColor(i) }}
-              />
-              {s.name}
-            </span>
-          ))}
-        </div>
+      {series.length > 1 && <Legend series={prepared} />}
+    </div>
+  );
+}
+
+/** The legend, bounded: past 12 series it says how many more there are. */
+const LEGEND_MAX = 12;
+
+function Legend(props: { series: Array<{ name: string; color: string }> }): JSX.Element {
+  const { series } = props;
+  const shown = series.slice(0, LEGEND_MAX);
+  return (
+    <div className="jp-mlops-chart-legend">
+      {shown.map((s, i) => (
+        <span key={i} className="jp-mlops-chart-legend-item" title={s.name}>
+          <span className="jp-mlops-chart-swatch" style={{ background: s.color }} />
+          {truncate(s.name, 24)}
+        </span>
+      ))}
+      {series.length > shown.length && (
+        <span className="jp-mlops-chart-legend-more">
+          +{series.length - shown.length} more
+        </span>
       )}
     </div>
   );
+}
+
+/** A metric logged once: its value, large, instead of a dot on an empty axis. */
+function SingleValue(props: {
+  series: ISeries[];
+  title?: string;
+  metricKey?: string;
+  points: number;
+}): JSX.Element {
+  const values = props.series
+    .map((s, i) => {
+      const j = s.y.findIndex(v => v !== null && Number.isFinite(v));
+      return j < 0
+        ? null
+        : {
+            name: s.name,
+            color: s.color ?? seriesColor(i),
+            value: s.y[j] as number,
+            step: s.x[j]
+          };
+    })
+    .filter((v): v is NonNullable<typeof v> => v !== null);
+  return (
+    <div
+      className="jp-mlops-chart-container jp-mlops-single-value"
+      data-metric={props.metricKey}
+      data-points={props.points}
+    >
+      {props.title && <div className="jp-mlops-chart-title">{props.title}</div>}
+      {values.length === 1 ? (
+        <div className="jp-mlops-single-value-number" title={`step ${values[0].step}`}>
+          {formatNumber(values[0].value)}
+        </div>
+      ) : (
+        <table className="jp-mlops-single-value-table">
+          <tbody>
+            {values.map((v, i) => (
+              <tr key={i}>
+                <th>
+                  <span className="jp-mlops-chart-swatch" style={{ background: v.color }} />
+                  {v.name}
+                </th>
+                <td className="jp-mlops-single-value-cell">{formatNumber(v.value)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="jp-mlops-muted">logged once</div>
+    </div>
+  );
+}
+
+/** The controls of a view's charts. */
+export function ChartControls(props: {
+  options: IChartOptions;
+  onChange: (options: IChartOptions) => void;
+  /** Whether the runs have wall-clock times (not in tests' fake histories). */
+  times?: boolean;
+}): JSX.Element {
+  const { options, onChange } = props;
+  const set = (patch: Partial<IChartOptions>) => onChange({ ...options, ...patch });
+  return (
+    <div className="jp-mlops-chart-controls" role="toolbar" aria-label="Chart controls">
+      <label className="jp-mlops-chart-control" title="Exponential moving average, as TensorBoard's; the raw curve stays, faint">
+        Smoothing
+        <input
+          type="range"
+          className="jp-mlops-smoothing"
+          min={0}
+          max={0.99}
+          step={0.01}
+          value={options.smoothing}
+          onChange={ev => set({ smoothing: Number(ev.target.value) })}
+        />
+        <span className="jp-mlops-smoothing-value">{options.smoothing.toFixed(2)}</span>
+      </label>
+      <label className="jp-mlops-chart-control">
+        <input
+          type="checkbox"
+          className="jp-mlops-log-y"
+          checked={options.logY}
+          onChange={ev => set({ logY: ev.target.checked })}
+        />
+        Log y
+      </label>
+      <label
+        className="jp-mlops-chart-control"
+        title="Scale y to the bulk of the values (1.5 interquartile ranges beyond the quartiles), so one diverged run does not flatten the others"
+      >
+        <input
+          type="checkbox"
+          className="jp-mlops-clip-outliers"
+          checked={options.clipOutliers}
+          onChange={ev => set({ clipOutliers: ev.target.checked })}
+        />
+        Clip outliers
+      </label>
+      <label className="jp-mlops-chart-control">
+        x
+        <select
+          className="jp-mlops-select jp-mlops-x-axis"
+          value={options.xAxis}
+          onChange={ev => set({ xAxis: ev.target.value as XAxis })}
+        >
+          <option value="step">step</option>
+          <option value="wall">wall time</option>
+          <option value="relative">relative time</option>
+        </select>
+      </label>
+      <span className="jp-mlops-muted jp-mlops-chart-hint">
+        drag to zoom, double-click to reset
+      </span>
+    </div>
+  );
+}
+
+/** Chart options of a view, kept for the session in this browser. */
+export function useChartOptions(): [IChartOptions, (o: IChartOptions) => void] {
+  const [options, setOptions] = React.useState<IChartOptions>(() => {
+    try {
+      const saved = JSON.parse(
+        window.sessionStorage.getItem('jupyter-mlops:chart-options') ?? 'null'
+      );
+      return saved ? { ...DEFAULT_CHART_OPTIONS, ...saved } : DEFAULT_CHART_OPTIONS;
+    } catch {
+      return DEFAULT_CHART_OPTIONS;
+    }
+  });
+  const update = React.useCallback((next: IChartOptions) => {
+    setOptions(next);
+    try {
+      window.sessionStorage.setItem('jupyter-mlops:chart-options', JSON.stringify(next));
+    } catch {
+      // no storage: the options hold for this view only
+    }
+  }, []);
+  return [options, update];
 }
 
 function truncate(s: string, n: number): string {

@@ -15,6 +15,7 @@ import {
   formatNumber
 } from '../format';
 import { ICellHint } from '../cells';
+import { IChartOptions } from '../chart';
 import {
   CommandIDs,
   ICellRecord,
@@ -22,7 +23,12 @@ import {
   IRunDetail
 } from '../tokens';
 import { useTicker } from './hooks';
-import { LineChart } from './LineChart';
+import {
+  ChartControls,
+  ChartSync,
+  LineChart,
+  useChartOptions
+} from './LineChart';
 import { Source } from './Source';
 import { StatusBadge } from './StatusBadge';
 
@@ -225,6 +231,7 @@ export function MetricChart(props: {
   runId: string;
   metricKey: string;
   version: number;
+  options?: IChartOptions;
 }): JSX.Element {
   const { controller, runId, metricKey, version } = props;
   const [history, setHistory] = React.useState<IMetricHistory | null>(null);
@@ -273,11 +280,13 @@ export function MetricChart(props: {
       title={`${metricKey}${last !== undefined && last !== null ? ` = ${formatNumber(last)}` : ''}`}
       note={notes.length ? `(${notes.join(', ')})` : undefined}
       metricKey={metricKey}
+      options={props.options}
       series={[
         {
           name: metricKey,
           x: history.steps,
-          y: history.values
+          y: history.values,
+          t: history.timestamps
         }
       ]}
     />
@@ -364,6 +373,7 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
   }>({});
   const [openError, setOpenError] = React.useState<string | null>(null);
   const [pkgFilter, setPkgFilter] = React.useState('');
+  const [chartOptions, setChartOptions] = useChartOptions();
 
   // load, and reload when told (throttled by the live handlers below)
   React.useEffect(() => {
@@ -611,17 +621,21 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
         ) : (
           <>
             <KeyValueTable data={run.metrics} className="jp-mlops-metrics-table" />
-            <div className="jp-mlops-charts">
-              {metricKeys.map(k => (
-                <MetricChart
-                  key={k}
-                  controller={controller}
-                  runId={run.run_id}
-                  metricKey={k}
-                  version={metricVersions[k] ?? 0}
-                />
-              ))}
-            </div>
+            <ChartControls options={chartOptions} onChange={setChartOptions} />
+            <ChartSync axis={chartOptions.xAxis}>
+              <div className="jp-mlops-charts">
+                {metricKeys.map(k => (
+                  <MetricChart
+                    key={k}
+                    controller={controller}
+                    runId={run.run_id}
+                    metricKey={k}
+                    version={metricVersions[k] ?? 0}
+                    options={chartOptions}
+                  />
+                ))}
+              </div>
+            </ChartSync>
           </>
         )}
       </Section>
