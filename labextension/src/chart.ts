@@ -12,6 +12,32 @@ export interface ISeries {
   /** Wall-clock times of the points (ms), for the wall and relative x axes. */
   t?: number[];
   color?: string;
+  /** A band drawn under the line (a group's min-max or standard deviation). */
+  band?: { lo: number[]; hi: number[] };
+}
+
+/** SVG path of a closed band between `lo` and `hi` (finite points only). */
+export function bandPath(
+  x: number[],
+  lo: number[],
+  hi: number[],
+  sx: (v: number) => number,
+  sy: (v: number) => number
+): string {
+  const keep: number[] = [];
+  for (let i = 0; i < x.length; i++) {
+    if (Number.isFinite(x[i]) && Number.isFinite(lo[i]) && Number.isFinite(hi[i])) {
+      keep.push(i);
+    }
+  }
+  if (keep.length < 2) {
+    return '';
+  }
+  const top = keep.map(i => `${sx(x[i]).toFixed(1)},${sy(hi[i]).toFixed(1)}`);
+  const bottom = keep
+    .reverse()
+    .map(i => `${sx(x[i]).toFixed(1)},${sy(lo[i]).toFixed(1)}`);
+  return `M${top.join('L')}L${bottom.join('L')}Z`;
 }
 
 /** Categorical palette readable on light and dark backgrounds. */

@@ -30,6 +30,7 @@ import { ICellHint } from './cells';
 import { CompareWidget } from './components/Compare';
 import { RunDetailWidget } from './components/RunDetail';
 import { RunsSidebar } from './components/RunsPanel';
+import { SweepWidget } from './components/Sweep';
 import { MLOpsController } from './controller';
 import { downloadText, runsToCsv } from './csv';
 import { mlopsIcon } from './icon';
@@ -199,6 +200,32 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     const compareTracker = new WidgetTracker<MainAreaWidget<CompareWidget>>({
       namespace: 'jupyter-mlops-compare'
     });
+    const sweepTracker = new WidgetTracker<MainAreaWidget<SweepWidget>>({
+      namespace: 'jupyter-mlops-sweep'
+    });
+
+    /** Sweep views of the selected runs (2+), else of the runs the sidebar's filters match. */
+    const openSweep = async (runIds: string[] | null): Promise<void> => {
+      ensureStarted();
+      const ids = runIds && runIds.length >= 2 ? runIds : null;
+      const content = new SweepWidget({
+        controller,
+        runIds: ids,
+        onOpenRun: id => void openRun(id)
+      });
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jupyter-mlops-sweep-${Date.now().toString(36)}`;
+      widget.title.label = ids ? `Sweep of ${ids.length} runs` : 'Sweep';
+      widget.title.caption = ids
+        ? 'Sweep views of the selected runs'
+        : 'Sweep views of the runs matching the MLOps sidebar filters';
+      widget.title.icon = mlopsIcon;
+      widget.title.closable = true;
+      widget.addClass('jp-mlops-main');
+      await sweepTracker.add(widget);
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+    };
 
     const openNotebook = docManager
       ? (path: string, hint: ICellHint) =>
@@ -318,6 +345,11 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         command: CommandIDs.openRun,
         args: w => ({ runId: w.content.runId }),
         name: w => w.content.runId
+      });
+      void restorer.restore(sweepTracker, {
+        command: CommandIDs.openSweep,
+        args: w => ({ runIds: w.content.runIds ?? [], restored: true }),
+        name: w => w.id
       });
       void restorer.restore(compareTracker, {
         command: CommandIDs.compareSelected,
@@ -570,6 +602,19 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         downloadText(runsToCsv(model.matchingRuns, model.extraColumns), name);
       }
     });
+    commands.addCommand(CommandIDs.openSweep, {
+      label: 'Sweep views of MLOps runs (parallel coordinates, scatter, importance)',
+      caption:
+        'The selected runs, else the runs matching the sidebar filters: parallel coordinates with brushing, param vs metric, grouped curves, parameter importance',
+      execute: args =>
+        openSweep(
+          Array.isArray(args.runIds)
+            ? (args.runIds as string[])
+            : model.selectedIds.length >= 2
+              ? model.selectedIds
+              : null
+        )
+    });
     commands.addCommand(CommandIDs.toggleArchived, {
       label: 'Show archived MLOps runs',
       isToggled: () => model.showArchived,
@@ -621,7 +666,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         CommandIDs.renameRun,
         CommandIDs.editNote,
         CommandIDs.exportCsv,
-        CommandIDs.toggleArchived
+        CommandIDs.toggleArchived,
+        CommandIDs.openSweep
       ]) {
         palette.addItem({ command, category: CATEGORY });
       }

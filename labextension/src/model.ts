@@ -448,8 +448,46 @@ export class RunsModel {
     this.mergeRuns(updated);
   }
 
+  /**
+   * Runs brushed in a sweep view (parallel coordinates): when set, the list
+   * shows only these (on top of the other filters). `null`: no brush.
+   */
+  get brushedIds(): ReadonlySet<string> | null {
+    return this._brushed;
+  }
+
+  /** What the brush selects, for the panel ("lr 0.001-0.01"). */
+  get brushLabel(): string {
+    return this._brushLabel;
+  }
+
+  setBrushed(runIds: Iterable<string> | null, label = ''): void {
+    this._brushed = runIds === null ? null : new Set(runIds);
+    this._brushLabel = runIds === null ? '' : label;
+    this._invalidate(false);
+    this._changed.emit('filter');
+  }
+
+  /** The runs passing every filter but the brush (what a sweep view shows). */
+  get sweepRuns(): IRunSummary[] {
+    const out: IRunSummary[] = [];
+    for (const run of this._runs.values()) {
+      if (this._matchesBase(run)) {
+        out.push(run);
+      }
+    }
+    return out;
+  }
+
   /** Whether a run passes every active filter. */
   matches(run: IRunSummary): boolean {
+    if (this._brushed && !this._brushed.has(run.run_id)) {
+      return false;
+    }
+    return this._matchesBase(run);
+  }
+
+  private _matchesBase(run: IRunSummary): boolean {
     if ((run.lifecycle_stage ?? 'active') !== this.serverLifecycle) {
       return false;
     }
@@ -837,6 +875,8 @@ export class RunsModel {
   private _experiment: string | null = null;
   private _topLevelOnly = false;
   private _showArchived = false;
+  private _brushed: Set<string> | null = null;
+  private _brushLabel = '';
   private _treeView = true;
   private _collapsed = new Set<string>();
   private _depth = new Map<string, number>();

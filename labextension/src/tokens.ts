@@ -195,6 +195,7 @@ export namespace CommandIDs {
   export const exportCsv = 'jupyter-mlops:export-csv';
   export const toggleArchived = 'jupyter-mlops:toggle-archived';
   export const copyRunId = 'jupyter-mlops:copy-run-id';
+  export const openSweep = 'jupyter-mlops:open-sweep';
 }
 
 export const PLUGIN_ID = 'jupyter-mlops:plugin';

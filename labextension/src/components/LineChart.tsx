@@ -12,6 +12,7 @@
 import * as React from 'react';
 
 import {
+  bandPath,
   clippedExtent,
   DEFAULT_CHART_OPTIONS,
   emaSmooth,
@@ -98,6 +99,7 @@ interface IPrepared {
   raw: Array<number | null>;
   /** What the line shows: smoothed, positive only on a log axis. */
   y: Array<number | null>;
+  band?: { lo: number[]; hi: number[] };
 }
 
 export function LineChart(props: ILineChartProps): JSX.Element {
@@ -132,7 +134,8 @@ export function LineChart(props: ILineChartProps): JSX.Element {
           color: s.color ?? seriesColor(i),
           x: xValues(s.x, s.t, axis),
           raw,
-          y: emaSmooth(raw, options.smoothing)
+          y: emaSmooth(raw, options.smoothing),
+          band: s.band
         };
       }),
     [series, options.logY, options.smoothing, axis]
@@ -146,9 +149,15 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     const xe = zoom ?? fullX;
     const inView = (s: IPrepared) =>
       s.raw.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max);
-    const values = prepared.flatMap(s =>
-      options.smoothing > 0 ? [...inView(s), ...s.y.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max)] : inView(s)
-    );
+    const values = prepared.flatMap(s => [
+      ...inView(s),
+      ...(options.smoothing > 0
+        ? s.y.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max)
+        : []),
+      ...(s.band && !options.clipOutliers
+        ? [...s.band.lo, ...s.band.hi].filter(v => !options.logY || v > 0)
+        : [])
+    ]);
     let ye = options.clipOutliers ? clippedExtent(values) : extent(values);
     if (!ye) {
       return null;
@@ -183,6 +192,17 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       xTicks,
       yTicks,
       paths: prepared.map(s => linePath(s.x, s.y, sx, sy)),
+      bands: prepared.map(s =>
+        s.band
+          ? bandPath(
+              s.x,
+              options.logY ? s.band.lo.map(v => Math.max(v, ye!.min)) : s.band.lo,
+              s.band.hi,
+              sx,
+              sy
+            )
+          : ''
+      ),
       rawPaths:
         options.smoothing > 0
           ? prepared.map(s => linePath(s.x, s.raw, sx, sy))
@@ -387,6 +407,16 @@ export function LineChart(props: ILineChartProps): JSX.Element {
               </g>
             ))}
             <g clipPath={`url(#${clipId})`}>
+              {geometry.bands.map((d, i) =>
+                d ? (
+                  <path
+                    key={`band${i}`}
+                    d={d}
+                    className="jp-mlops-chart-band"
+                    fill={prepared[i].color}
+                  />
+                ) : null
+              )}
               {geometry.rawPaths?.map((d, i) => (
                 <path
                   key={`raw${i}`}

@@ -820,6 +820,18 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
               Archive{selected.length ? ` (${selected.length})` : ''}
             </button>
             <button
+              className="jp-mlops-button jp-mlops-sweep-button"
+              disabled={matchingCount < 2}
+              title={
+                selected.length >= 2
+                  ? `Sweep views of the ${selected.length} selected runs`
+                  : 'Sweep views (parallel coordinates, scatter, importance) of the runs shown'
+              }
+              onClick={() => onCommand?.(CommandIDs.openSweep)}
+            >
+              Sweep
+            </button>
+            <button
               className="jp-mlops-button jp-mlops-compare-button jp-mod-accept"
               disabled={!model.canCompare}
               title={model.canCompare ? 'Compare the selected runs' : 'Select two or more runs to compare'}
@@ -862,6 +874,18 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
           >
             clear selection
           </button>
+        )}
+        {model.brushedIds && (
+          <span className="jp-mlops-brush" title={`Brushed in the sweep view: ${model.brushLabel}`}>
+            brushed: {model.brushLabel}
+            <button
+              className="jp-mlops-link-button jp-mlops-brush-clear"
+              aria-label="Clear the brush"
+              onClick={() => model.setBrushed(null)}
+            >
+              ×
+            </button>
+          </span>
         )}
         <span
           className={`jp-mlops-live jp-mlops-live-${liveState}`}
