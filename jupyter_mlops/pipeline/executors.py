@@ -310,7 +310,7 @@ def execute_step(task: StepTask, pool: KernelPool | None) -> StepResult:
     _register_engine()
     started = time.time()
     km, reused = (None, False)
-    if pool is not None and task.warm:
+    if pool is not None:
         km, reused = pool.acquire(task.kernel_name)
     ok, error, ename, trace = True, None, None, ""
     try:
@@ -339,7 +339,8 @@ def execute_step(task: StepTask, pool: KernelPool | None) -> StepResult:
                 pool.release(km, healthy=False, kernel_name=task.kernel_name)
             raise
     if km is not None and pool is not None:
-        pool.release(km, healthy=ok, kernel_name=task.kernel_name)
+        # A fresh-kernels run never puts a kernel back; a failed step's kernel is never reused.
+        pool.release(km, healthy=ok and task.warm, kernel_name=task.kernel_name)
     notebook = None
     if os.path.exists(task.output_path):
         with open(task.output_path, "rb") as handle:
@@ -404,7 +405,9 @@ class LocalExecutor(Executor):
     def __init__(self, jobs: int | None = None, *, warm: bool = True, cwd: str | None = None):
         self.slots = jobs or os.cpu_count() or 1
         self.warm = warm
-        self.pool = KernelPool(cwd) if warm else None
+        # Fresh kernels come from the pool too (never put back): they talk over Unix sockets,
+        # where kernels on TCP sometimes lose the race for the free ports they were given.
+        self.pool = KernelPool(cwd)
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.slots, thread_name_prefix="mlops-step"
         )
@@ -449,7 +452,7 @@ def _pool_of_this_worker() -> KernelPool:
 
 def run_on_worker(task: StepTask) -> StepResult:
     """The Dask task: one step, on this worker process's kernel pool."""
-    return execute_step(task, _pool_of_this_worker() if task.warm else None)
+    return execute_step(task, _pool_of_this_worker())
 
 
 def shutdown_worker_pool() -> int:
@@ -519,9 +522,8 @@ class DaskExecutor(Executor):
         try:
             if cancel:
                 self.client.cancel(list(self._futures), force=True)
-            if self.warm:
-                started = self.client.run(shutdown_worker_pool)
-                self._kernels = sum(started.values())
+            started = self.client.run(shutdown_worker_pool)
+            self._kernels = sum(started.values())
         finally:
             self.client.close()
 
