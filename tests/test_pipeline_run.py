@@ -209,3 +209,16 @@ def test_pipeline_of_notebooks(tmp_store, tmp_path):
     assert statuses(summary) == {"load": "ran", "train": "ran"}
     assert summary.metrics == {"total": 10.0}
     assert mlops.get_run(summary.run_id).name == "two"
+
+
+def test_overrides_reach_every_parameters_cell(tmp_store, tmp_path):
+    nb = write(
+        tmp_path / "params.ipynb",
+        ("a = 1", ["parameters"]),
+        ("b = 2", ["pipeline-parameters"]),
+        ("c = a + b", ["step:add"]),
+        ("print(c)", ["pipeline-metrics"]),
+    )
+    summary = run(nb, {"b": 5}, jobs=1, cache_dir=tmp_path / "cache")
+    assert summary.metrics == {"c": 6.0}
+    assert mlops.get_run(summary.run_id).params == {"a": "1", "b": "5"}

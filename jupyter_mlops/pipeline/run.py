@@ -574,8 +574,8 @@ class _Runner:
             },
         }
         cells = [_generated(_setup_source(name, config), "setup")]
-        for cell in spec.parameters:
-            cells.append(_cell(cell.source, ["parameters"]))
+        if spec.parameters:  # one cell: papermill injects after the first one tagged so
+            cells.append(_cell("\n\n".join(c.source for c in spec.parameters), ["parameters"]))
         for cell in spec.imports + spec.functions:
             cells.append(_cell(cell.source, []))
         if node.inputs:
