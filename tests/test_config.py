@@ -212,7 +212,11 @@ def test_set_store_of_a_non_url_is_refused_not_the_default_store(
 ) -> None:
     with pytest.raises(InvalidStoreURLError):
         mlops.set_store(url)  # type: ignore[arg-type]
-    assert mlops.get_store().url == tmp_store  # the store in use is kept
+    # Neither the default store nor the one used before: the user meant another store, so
+    # logging anywhere would put runs where they are not looked for.
+    with pytest.raises(InvalidStoreURLError, match="set_store failed"):
+        mlops.get_store()
+    assert mlops.set_store(tmp_store).url == tmp_store  # a good URL makes tracking work again
 
 
 def test_a_driver_message_echoing_the_password_is_masked(tmp_store: str) -> None:
