@@ -61,6 +61,18 @@ def tmp_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     fluent.reset()
 
 
+@pytest.fixture
+def git_head() -> str | None:
+    """The commit checked out in the working directory, or None when it is no git checkout:
+    what a run started here must record as its git commit."""
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
 # ---------------------------------------------------------------------------
 # 2. PostgreSQL
 #

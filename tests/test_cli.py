@@ -141,7 +141,9 @@ def test_runs_show_text(two_runs: dict[str, str], capsys: pytest.CaptureFixture[
     assert "python     :" in out
 
 
-def test_runs_show_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_runs_show_json(
+    two_runs: dict[str, str], capsys: pytest.CaptureFixture[str], git_head: str | None
+) -> None:
     code, out, err = cli(capsys, "runs", "show", two_runs["alpha"], "--format", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -163,7 +165,8 @@ def test_runs_show_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[
     assert data["cells"] == []
     assert data["environment"]["python"] == sys.version.split()[0]
     assert "packages" in data["environment"]
-    assert data["git"] is None or "commit" in data["git"]
+    # the git state of the working directory the runs were started in (the suite's checkout)
+    assert (data["git"] or {}).get("commit") == git_head
 
 
 @pytest.mark.parametrize(

@@ -317,7 +317,7 @@ async def test_runs_query_parameters(raw_get: Any, seeded: dict) -> None:
 
 
 @on_server_loop
-async def test_run_detail(raw_get: Any, seeded: dict) -> None:
+async def test_run_detail(raw_get: Any, seeded: dict, git_head: str | None) -> None:
     run = await get_json(raw_get, f"runs/{seeded['first']}")
     assert set(run) == DETAIL_KEYS
     assert run["name"] == "sgd" and run["status"] == "FINISHED"
@@ -326,15 +326,15 @@ async def test_run_detail(raw_get: Any, seeded: dict) -> None:
     paths = {a["path"]: a["size"] for a in run["artifacts"]}
     assert paths["model.txt"] == len("weights")
     assert "sub dir/notes 1.txt" in paths
-    assert run["environment"] is None or set(run["environment"]) == {
-        "python",
-        "platform",
-        "host",
-        "user",
-        "pid",
-        "packages",
-    }
-    assert run["git"] is None or set(run["git"]) == {"commit", "branch", "dirty", "diff"}
+    # the run was captured in this process: its environment always, and the git state of
+    # the working directory whenever it is a git checkout (as the test suite's is)
+    assert set(run["environment"]) == {"python", "platform", "host", "user", "pid", "packages"}
+    assert run["environment"]["pid"] == os.getpid()
+    if git_head is None:
+        assert run["git"] is None
+    else:
+        assert set(run["git"]) == {"commit", "branch", "dirty", "diff"}
+        assert run["git"]["commit"] == git_head
     broken = await get_json(raw_get, f"runs/{seeded['ids']['broken']}")
     assert "ZeroDivisionError" in broken["error"]
 
@@ -572,9 +572,18 @@ async def test_error_message_quotes_input_verbatim(
 
 @on_server_loop
 async def test_filter_on_text_compared_to_number_is_not_500(raw_get: Any) -> None:
-    for query in ("params.lr%20%3E%200.05", "metrics.acc%20%3D%20'x'", "name%20LIKE%20'%25'"):
+    for query, status, names in (
+        ("params.lr%20%3E%200.05", 200, ["sgd"]),  # params are text, compared as numbers
+        ("metrics.acc%20%3D%20'x'", 400, None),  # a metric is a number: a clear 400
+        ("name%20LIKE%20'%25'", 200, ["adam", "broken", "sgd", "step-1"]),
+    ):
         response = await raw_get(f"runs?filter={query}")
-        assert response.code < 500, (query, response.body)
+        assert response.code == status, (query, response.body)
+        body = json.loads(response.body)
+        if names is None:
+            assert body["reason"] == "InvalidFilterError", body
+        else:
+            assert sorted(r["name"] for r in body["runs"]) == names, body
 
 
 @on_server_loop
