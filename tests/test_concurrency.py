@@ -17,6 +17,23 @@ pytestmark = pytest.mark.slow
 PROCESSES = 4
 RUNS_PER_PROCESS = 3
 POINTS_PER_RUN = 2500
+OPENERS = 6
+
+
+def wait_ready(go: Path, count: int, procs: list[subprocess.Popen[str]]) -> None:
+    """A barrier: wait until each of ``count`` processes has written ``<go>.ready-<n>`` (it
+    has imported everything and now waits for ``go``), so that they all start together."""
+    deadline = time.monotonic() + 240
+    while True:
+        ready = sorted(go.parent.glob(f"{go.name}.ready-*"))
+        if len(ready) == count:
+            return
+        for proc in procs:
+            if proc.poll() is not None:
+                raise AssertionError(f"a process exited before the start: {proc.communicate()}")
+        assert time.monotonic() < deadline, f"only {len(ready)} of {count} processes got ready"
+        time.sleep(0.02)
+
 
 WORKER = textwrap.dedent(
     """
@@ -26,10 +43,12 @@ WORKER = textwrap.dedent(
     go = Path(sys.argv[1])
     worker = int(sys.argv[2])
     runs, points = int(sys.argv[3]), int(sys.argv[4])
-    while not go.exists():  # start together
-        time.sleep(0.005)
 
     import jupyter_mlops as mlops
+
+    Path(f"{go}.ready-{worker}").touch()  # imported: the barrier counts this process in
+    while not go.exists():  # start together
+        time.sleep(0.005)
 
     mlops.set_experiment("shared")  # every process creates the same experiment
     for r in range(runs):
@@ -77,7 +96,7 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
         )
         for n in range(PROCESSES)
     ]
-    time.sleep(0.5)  # let them import; they spin until "go"
+    wait_ready(go, PROCESSES, procs)  # every process has imported and waits for "go"
     go.touch()
     results = [proc.communicate(timeout=240) for proc in procs]
 
@@ -136,6 +155,7 @@ OPENER = textwrap.dedent(
     from jupyter_mlops.store.engine import create_store_engine
 
     go = Path(sys.argv[1])
+    Path(f"{go}.ready-{sys.argv[3]}").touch()  # imported: the barrier counts this process in
     while not go.exists():
         pass  # spin, not sleep: the processes must collide on the WAL switch
     create_store_engine(sys.argv[2])
@@ -154,13 +174,13 @@ def test_processes_opening_a_fresh_store_at_the_same_instant(tmp_path: Path) -> 
         url = f"sqlite:///{tmp_path / f'fresh-{round_}.db'}"
         procs = [
             subprocess.Popen(
-                [sys.executable, str(script), str(go), url],
+                [sys.executable, str(script), str(go), url, str(n)],
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for _ in range(6)
+            for n in range(OPENERS)
         ]
-        time.sleep(1.0)  # every process is spinning on the go file
+        wait_ready(go, OPENERS, procs)  # every process is spinning on the go file
         go.touch()
         for proc in procs:
             _, err = proc.communicate(timeout=120)
