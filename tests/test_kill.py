@@ -1,4 +1,5 @@
-"""A kernel SIGKILLed mid-run: the run ends up KILLED and the metrics flushed so far are kept."""
+"""A kernel SIGKILLed mid-run: the run ends up KILLED, at its last sign of life, and every point
+the kernel logged up to a moment before the kill is stored (its journal replayed), once."""
 
 from __future__ import annotations
 
@@ -16,16 +17,26 @@ from jupyter_mlops.store import Store
 
 pytestmark = pytest.mark.slow
 
+# Logs the wall-clock time as the value, until the kernel is killed; after each call has
+# returned (the point was accepted), publishes how many points it logged into PROGRESS.
 LOOP = """\
-import time
+import os, time
 import jupyter_mlops as mlops
 run = mlops.start_run("doomed")
+fd = os.open({progress!r}, os.O_WRONLY | os.O_CREAT, 0o644)
 i = 0
-while True:  # log the wall-clock time as the value, until the kernel is killed
+while True:
     mlops.log_metric("t", time.time(), step=i)
     i += 1
+    os.pwrite(fd, str(i).rjust(20).encode(), 0)
     time.sleep(0.02)
 """
+
+
+def _logged(progress: Path) -> int:
+    """How many points the kernel had logged (calls returned) when it last said so."""
+    text = progress.read_text() if progress.exists() else ""
+    return int(text) if text.strip() else 0
 
 
 @pytest.fixture
@@ -72,7 +83,8 @@ def test_sigkill_mid_run_is_killed_with_metrics_kept(
     client.start_channels()
     try:
         client.wait_for_ready(timeout=120)
-        client.execute(LOOP)
+        progress = tmp_path / "progress"
+        client.execute(LOOP.format(progress=str(progress)))
 
         # Let it log for ~3 s, and make sure the writer is keeping up: the newest committed
         # point is less than a second old at the moment we look.
@@ -85,33 +97,43 @@ def test_sigkill_mid_run_is_killed_with_metrics_kept(
             assert time.monotonic() < deadline, "the kernel never logged 3 s of metrics"
             time.sleep(0.05)
         assert pid is not None and pid != os.getpid()
-        seen_count, seen_last = count, last
+        # What the kernel had logged at least a second and 25 points before the kill: all of
+        # it must survive (the journal takes a point within ~0.1 s; the rest is margin for a
+        # loaded machine). The precise window is measured by benchmarks/durability.py.
+        logged_before = _logged(progress)
+        since = time.monotonic()
+        while _logged(progress) < logged_before + 25 or time.monotonic() - since < 1.0:
+            assert time.monotonic() - since < 120, "the kernel stopped logging"
+            time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)
         killed_at = time.time()
         deadline = time.monotonic() + 60
         while km.is_alive():  # also reaps the process
             assert time.monotonic() < deadline, "the kernel survived SIGKILL"
             time.sleep(0.05)
+        logged_at_kill = _logged(progress)
     finally:
         client.stop_channels()
+    assert logged_at_kill >= logged_before + 25 and logged_before >= count
 
-    store = Store(url)  # opening the store reaps runs whose process died
+    store = Store(url)  # opening the store reaps runs whose process died, replays its journal
     try:
         record = store.get_run(run_id)
         assert record.status == "KILLED"
         assert "died" in record.error
         history = store.metric_history(run_id, "t")
         values, steps = history["value"], history["step"]
-        # everything committed before the kill is still there, without gaps...
-        assert len(values) >= seen_count
-        assert list(steps) == list(range(len(steps)))
-        assert history["total_points"] == len(values)
-        # ...up to the last second before the kill (the writer commits every 0.2 s)
-        assert values.max() >= seen_last >= killed_at - 1.0 - (killed_at - now)
+        stored = len(values)
+        # Points logged against points stored: nothing missing in the middle or twice; all
+        # logged a second before the kill is there; at most the point in flight (logged, not
+        # yet published) more than the kernel said it logged.
+        assert list(steps) == list(range(stored))
+        assert history["total_points"] == stored
+        assert logged_before <= stored <= logged_at_kill + 1, (logged_before, stored)
         assert values.max() <= killed_at
         # the run ended at its last sign of life, not at its start
         assert record.end_time is not None
-        assert record.end_time >= int(seen_last * 1000) - 1
+        assert record.end_time >= int(last * 1000) - 1
         assert record.end_time <= int(killed_at * 1000) + 1000
         assert store.reap_dead_runs() == []  # reaped once
     finally:
