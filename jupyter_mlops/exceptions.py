@@ -2,6 +2,11 @@
 
 Every error a user can cause derives from :class:`MLOpsError`, so callers (magics, CLI, REST
 handlers) can turn them into a clean message instead of a traceback.
+
+Each class carries what the faces answer with, so there is one table (docs/errors.md):
+``http_status`` (the REST handlers' status) and ``exit_code`` (the CLI's). The defaults are
+400 and 2, a bad input; a store that cannot be used now is 503 and 3 (try again later); a
+user's notebook that failed is exit code 1.
 """
 
 from __future__ import annotations
@@ -10,13 +15,31 @@ from __future__ import annotations
 class MLOpsError(Exception):
     """Base class of all jupyter-mlops user-facing errors."""
 
+    #: REST status of this error (``server/handlers.py``).
+    http_status: int = 400
+    #: ``jupyter mlops`` exit code of this error (``cli/main.py``).
+    exit_code: int = 2
+
 
 class StoreError(MLOpsError):
     """The store could not be opened or used."""
 
+    http_status = 503
+    exit_code = 3
+
 
 class InvalidStoreURLError(StoreError):
     """The store URL is malformed or names an unsupported database."""
+
+    exit_code = 2  # the command line's fault (REST: the server's configuration, still 503)
+
+
+class StoreRefusedError(StoreError):
+    """The database refused what was asked of it (a value or comparison it cannot hold) while
+    the store itself is fine: the request's fault, not an outage."""
+
+    http_status = 400
+    exit_code = 2
 
 
 class StoreUnreachableError(StoreError):
@@ -42,6 +65,8 @@ class InvalidParameterError(MLOpsError, ValueError):
 class RunNotFoundError(MLOpsError, LookupError):
     """No run has the given id."""
 
+    http_status = 404
+
 
 class NoActiveRunError(MLOpsError):
     """A logging call was made while no run is active."""
@@ -49,6 +74,8 @@ class NoActiveRunError(MLOpsError):
 
 class RunLifecycleError(MLOpsError):
     """The run is not in the lifecycle stage the operation needs (purging an active run)."""
+
+    http_status = 409
 
 
 class UnknownParameterError(InvalidParameterError):
@@ -60,11 +87,15 @@ class InvalidFilterError(MLOpsError, ValueError):
 
 
 class UsageError(MLOpsError):
-    """A magic or CLI was called with bad arguments; the message is the usage text."""
+    """A CLI command was called with arguments that parse but do not fit together (a tag
+    without ``=``, nothing to do); the message says what to give instead."""
 
 
 class NotebookExecutionError(MLOpsError):
     """A notebook executed headless failed in one of its cells."""
+
+    http_status = 500
+    exit_code = 1  # the notebook's own failure, not a usage error
 
     def __init__(self, message: str, run_id: str | None = None) -> None:
         super().__init__(message)
@@ -81,6 +112,9 @@ class RemoteTargetError(RemoteError, ValueError):
 
 class RemoteUnreachableError(RemoteError, ConnectionError):
     """The remote target cannot be reached (refused, timed out, name not resolved)."""
+
+    http_status = 503
+    exit_code = 3
 
 
 class RemoteAuthError(RemoteError, PermissionError):
@@ -150,6 +184,9 @@ class MissingInputsError(PipelineError):
 
 class SchedulerUnreachableError(PipelineError, ConnectionError):
     """The Dask scheduler given to ``--scheduler`` cannot be reached."""
+
+    http_status = 503
+    exit_code = 3
 
 
 class PipelineWarning(UserWarning):

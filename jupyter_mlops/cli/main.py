@@ -128,9 +128,9 @@ def _main(argv: Sequence[str] | None) -> int:
             return sync.run(args)
         if args.command == "pipeline":
             return pipeline.run(args)
-    except MLOpsError as exc:
+    except MLOpsError as exc:  # the one place errors become exit codes (docs/errors.md)
         print(f"jupyter mlops: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("jupyter mlops: interrupted", file=sys.stderr)
         return 130

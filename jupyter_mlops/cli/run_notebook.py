@@ -47,7 +47,7 @@ def run_notebook_command(args: argparse.Namespace) -> int:
             f"jupyter mlops: notebook failed (run {exc.run_id}): {str(exc).splitlines()[0]}",
             file=sys.stderr,
         )
-        return 1
+        return exc.exit_code
     store.flush()
     record = store.get_run(run.run_id)
     print(

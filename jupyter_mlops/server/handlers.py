@@ -20,18 +20,10 @@ from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
-from sqlalchemy.exc import DBAPIError, OperationalError
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..exceptions import (
-    InvalidFilterError,
-    InvalidParameterError,
-    MLOpsError,
-    RunLifecycleError,
-    RunNotFoundError,
-    StoreError,
-)
+from ..exceptions import InvalidFilterError, InvalidParameterError, MLOpsError, RunNotFoundError
 from ..store.artifacts import safe_relative_path, safe_run_id
 from ..store.records import RUN_STATUSES
 from . import serialize
@@ -69,6 +61,12 @@ def error_message(exc: Any) -> str | None:
     return raw if isinstance(raw, str) and raw else None
 
 
+def http_error(exc: MLOpsError) -> web.HTTPError:
+    """The one mapping of core errors to HTTP: the class's ``http_status``, its name as the
+    ``reason`` of the ``{"message", "reason"}`` body."""
+    return web.HTTPError(exc.http_status, str(exc), reason=type(exc).__name__)
+
+
 class MLOpsHandler(APIHandler):
     """Common plumbing: the store, argument validation, error mapping."""
 
@@ -84,26 +82,8 @@ class MLOpsHandler(APIHandler):
         try:
             store = await self.provider.get()
             return await asyncio.to_thread(func, store, *args)
-        except (InvalidFilterError, InvalidParameterError) as exc:
-            raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
-        except RunNotFoundError as exc:
-            raise web.HTTPError(404, str(exc), reason="RunNotFoundError") from None
-        except RunLifecycleError as exc:
-            raise web.HTTPError(409, str(exc), reason="RunLifecycleError") from None
-        except StoreError as exc:
-            raise web.HTTPError(503, str(exc), reason=type(exc).__name__) from None
-        except MLOpsError as exc:
-            raise web.HTTPError(400, str(exc), reason=type(exc).__name__) from None
-        except OperationalError as exc:  # locked, unreachable: try again later
-            raise web.HTTPError(
-                503, f"The run store is unavailable: {exc.orig}", reason="StoreUnreachableError"
-            ) from None
-        except DBAPIError as exc:
-            # e.g. PostgreSQL refusing a comparison a filter asked for: the input's fault
-            self.log.warning("jupyter-mlops: database refused a query: %s", exc.orig)
-            raise web.HTTPError(
-                400, f"The store could not run this query: {exc.orig}", reason="InvalidFilterError"
-            ) from None
+        except MLOpsError as exc:  # the Store turned driver errors into these already
+            raise http_error(exc) from None
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado uses an HTTPError's message as a %-format string; ours quote user input.
@@ -171,9 +151,7 @@ class MLOpsHandler(APIHandler):
                 raise InvalidParameterError(run_id)
             return safe_run_id(run_id)
         except InvalidParameterError:
-            raise web.HTTPError(
-                404, f"No run with id {run_id[:80]!r}.", reason="RunNotFoundError"
-            ) from None
+            raise http_error(RunNotFoundError(f"No run with id {run_id[:80]!r}.")) from None
 
 
 class ExperimentsHandler(MLOpsHandler):
@@ -189,10 +167,10 @@ class RunsHandler(MLOpsHandler):
         experiment = self.text_arg("experiment")
         status = self.text_arg("status")
         if status is not None and status.upper() not in RUN_STATUSES:
-            raise web.HTTPError(
-                400,
-                f"Unknown status {status[:40]!r}; use one of {', '.join(RUN_STATUSES)}.",
-                reason="InvalidFilterError",
+            raise http_error(
+                InvalidFilterError(
+                    f"Unknown status {status[:40]!r}; use one of {', '.join(RUN_STATUSES)}."
+                )
             )
         order_by = self.text_arg("order_by")
         if order_by is not None and any(not part.strip() for part in order_by.split(",")):
@@ -369,7 +347,7 @@ class ArtifactHandler(MLOpsHandler):
         try:
             relative = checked_artifact_path(path)
         except InvalidParameterError as exc:
-            raise web.HTTPError(400, str(exc), reason="InvalidParameterError") from None
+            raise http_error(exc) from None
 
         def open_artifact(store: Any) -> Any:
             if not store.run_exists(run_id):

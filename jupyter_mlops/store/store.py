@@ -6,6 +6,7 @@ Reads flush this process's pending writes first, so a process always reads its o
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import operator
 import os
@@ -17,7 +18,14 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 import psutil
 from sqlalchemy import asc, desc, func, literal, nulls_last, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    NotSupportedError,
+    ProgrammingError,
+)
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
 from ..exceptions import (
@@ -25,6 +33,7 @@ from ..exceptions import (
     InvalidParameterError,
     RunNotFoundError,
     StoreOfflineError,
+    StoreRefusedError,
     StoreTimeoutError,
     StoreUnreachableError,
 )
@@ -65,13 +74,21 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _unavailable_as_store_error(
+# Public Store methods that never touch the database themselves (or are offline-aware):
+# every other public method goes through ``_database_errors_typed`` (see ``_guarded``).
+NO_DATABASE = frozenset({"close", "flush", "new_run_row", "experiment_id_for_logging"})
+
+
+def _database_errors_typed(
     method: Callable[Concatenate[Store, P], R],
 ) -> Callable[Concatenate[Store, P], R]:
-    """The one place a Store method's database errors become typed errors: a database that
-    went away (or stayed locked past the busy timeout) after the store was opened is a
-    StoreUnreachableError naming the masked URL, as at opening, not a raw SQLAlchemy
-    OperationalError with its SQL. An offline store has no database to read."""
+    """The one place a Store method's database errors become typed errors.
+
+    A database that went away (or stayed locked past the busy timeout) after the store was
+    opened is a StoreUnreachableError naming the masked URL, as at opening, not a raw
+    SQLAlchemy OperationalError with its SQL. A value, constraint or comparison the database
+    refuses (DataError, IntegrityError, ProgrammingError) is a StoreRefusedError. An offline
+    store has no database to read."""
 
     @functools.wraps(method)
     def wrapper(self: Store, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -83,20 +100,44 @@ def _unavailable_as_store_error(
             )
         try:
             return method(self, *args, **kwargs)
-        except (OperationalError, DBAPIError) as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        except (DataError, IntegrityError, ProgrammingError, NotSupportedError) as exc:
+            raise StoreRefusedError(
+                f"Store {self.display_url!r} refused the request: {_driver_reason(exc)}"
+            ) from None
+        except (DBAPIError, DisconnectionError) as exc:  # locked, gone, not a database
             raise StoreUnreachableError(
-                f"Store {self.display_url!r} is unavailable: "
-                f"{reason[0] if reason else type(exc).__name__}"
+                f"Store {self.display_url!r} is unavailable: {_driver_reason(exc)}"
             ) from None
 
+    wrapper.database_errors_typed = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def _driver_reason(exc: Exception) -> str:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return reason[0] if reason else type(exc).__name__
+
+
+StoreT = TypeVar("StoreT", bound=type)
+
+
+def _guarded(cls: StoreT) -> StoreT:
+    """Wrap every public method of ``cls`` (its bases' included, such as the mutations) but
+    those in NO_DATABASE, so no method can be added that lets a driver error out raw."""
+    for name in dir(cls):
+        if name.startswith("_") or name in NO_DATABASE:
+            continue
+        attr = inspect.getattr_static(cls, name)
+        if inspect.isfunction(attr):
+            setattr(cls, name, _database_errors_typed(attr))
+    return cls
 
 
 def offline_from_env() -> bool:
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+@_guarded
 class Store(RunMutations):
     """A run store at a SQLAlchemy URL (see ``config.resolve_store_url``)."""
 
@@ -193,7 +234,6 @@ class Store(RunMutations):
         except StoreUnreachableError:
             return None
 
-    @_unavailable_as_store_error
     def experiment_id(self, name: str, create: bool = True) -> str:
         """Id of the experiment called ``name``, created on first use."""
         name = validate_name(name, "Experiment name")
@@ -226,7 +266,6 @@ class Store(RunMutations):
         self._experiment_ids[name] = found
         return found
 
-    @_unavailable_as_store_error
     def list_experiments(self) -> list[dict[str, Any]]:
         self.flush()
         count = (
@@ -284,7 +323,6 @@ class Store(RunMutations):
         row.update(extra)
         return row
 
-    @_unavailable_as_store_error
     def search_runs(
         self,
         experiment_ids: Sequence[str] | None = None,
@@ -435,7 +473,6 @@ class Store(RunMutations):
                 by_id[run_id].metrics[key] = math.nan if value is None else value
         return [by_id[i] for i in ids if i in by_id]
 
-    @_unavailable_as_store_error
     def get_run(self, run_id: str) -> RunRecord:
         """A run with everything captured (source, cells, git, environment, artifacts)."""
         self.flush()
@@ -481,7 +518,6 @@ class Store(RunMutations):
         record.artifacts = self.artifacts.list(run_id)
         return record
 
-    @_unavailable_as_store_error
     def resolve_run_id(self, prefix: str) -> str:
         """The full id of the run whose id is or starts with ``prefix`` (git-style)."""
         self.flush()
@@ -508,14 +544,12 @@ class Store(RunMutations):
             )
         return found[0]
 
-    @_unavailable_as_store_error
     def run_exists(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
             return (
                 conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first() is not None
             )
 
-    @_unavailable_as_store_error
     def runs_updated_since(self, since_ms: int, limit: int = 1000) -> list[RunRecord]:
         """Runs whose row changed after ``since_ms`` (for the live event stream)."""
         with self.engine.connect() as conn:
@@ -530,7 +564,6 @@ class Store(RunMutations):
             ]
             return self._records(conn, ids)
 
-    @_unavailable_as_store_error
     def metric_point_counts(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """``{run_id: {metric key: number of points}}`` (the event stream's change detector)."""
         out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
@@ -545,7 +578,6 @@ class Store(RunMutations):
         return out
 
     # -- metric history --------------------------------------------------------------------
-    @_unavailable_as_store_error
     def metric_history(
         self, run_id: str, key: str, max_points: int | None = None
     ) -> dict[str, Any]:
@@ -599,7 +631,6 @@ class Store(RunMutations):
             finally:
                 cursor.close()
 
-    @_unavailable_as_store_error
     def metric_points_after(
         self, run_id: str, after_id: int = 0, limit: int = 50_000
     ) -> list[tuple[int, str, int, int, float]]:
@@ -623,7 +654,6 @@ class Store(RunMutations):
                 (i, k, s, t, math.nan if v is None else v) for i, k, s, t, v in conn.execute(query)
             ]
 
-    @_unavailable_as_store_error
     def run_status(self, run_id: str) -> str:
         with self.engine.connect() as conn:
             status = conn.execute(select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
