@@ -4,6 +4,7 @@ the cell runs."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -12,14 +13,31 @@ from tests.plugins.lab import LabServer, python_notebook, run_cell, screenshot, 
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-POINTS = 60
-TRAIN = f"""%%track live-demo
-import time
+# The cell logs a point every 0.05 s until the test, having seen the chart at two sizes while
+# the cell runs, writes the stop file (cwd is the notebook's folder): a condition, not a time
+# window, however slowly plotly loads on a busy machine. MAX_POINTS bounds it (75 s).
+MAX_POINTS = 1500
+TRAIN = """%%track live-demo
+import os, time
 import jupyter_mlops as mlops
-for i in range({POINTS}):
+i = 0
+while not os.path.exists({stop!r}) and i < {max_points}:
     mlops.log_metric("loss", 1 / (i + 1))
+    i += 1
     time.sleep(0.05)
+print(f"logged {{i}} points")
 """
+
+
+def train_cell(stop: str) -> str:
+    return TRAIN.format(stop=stop, max_points=MAX_POINTS)
+
+
+LOGGED_JS = """(index) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
+  const match = cell && /logged (\\d+) points/.exec(cell.innerText);
+  return match ? Number(match[1]) : null;
+}"""
 
 COUNT_JS = """() => {
   const plots = document.querySelectorAll('.jp-Notebook .js-plotly-plot');
@@ -33,11 +51,14 @@ def _prompt(page, index: int) -> str:
     return page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").nth(index).inner_text()
 
 
-def _chart_counts_while_running(page, index: int, screenshot_name: str | None = None) -> list[int]:
-    """The chart's point count, sampled every 0.1 s while cell ``index`` runs (up to 60 s);
-    a screenshot named ``screenshot_name`` at the third sample."""
+def _chart_counts_while_running(
+    page, index: int, stop: Path, screenshot_name: str | None = None
+) -> list[int]:
+    """The chart's point count, sampled every 0.1 s while cell ``index`` runs; once it has
+    shown two sizes, ``stop`` is written and the cell ends. A screenshot named
+    ``screenshot_name`` at the third sample."""
     counts: list[int] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         running = "*" in _prompt(page, index)
         count = page.evaluate(COUNT_JS)
@@ -45,16 +66,27 @@ def _chart_counts_while_running(page, index: int, screenshot_name: str | None = 
             counts.append(count)
             if screenshot_name and len(counts) == 3:
                 screenshot(page, screenshot_name)
+            if len(set(counts)) >= 2 and len(counts) >= 3:
+                stop.touch()
         if not running and "[" in _prompt(page, index) and counts:
             break
         time.sleep(0.1)
+    stop.touch()
     return counts
+
+
+def _logged(page, index: int) -> int:
+    """The number of points the cell says it logged, once it has ended."""
+    page.wait_for_function(f"() => ({LOGGED_JS})({index}) !== null", timeout=120_000)
+    return page.evaluate(LOGGED_JS, index)
 
 
 def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> None:
     page = lab_page
+    stop = lab_server.root / "live.stop"
     nbformat.write(
-        python_notebook("%load_ext jupyter_mlops", TRAIN), lab_server.root / "live.ipynb"
+        python_notebook("%load_ext jupyter_mlops", train_cell(stop.name)),
+        lab_server.root / "live.ipynb",
     )
 
     # A workspace of its own: the layout other browser tests leave behind is not restored here.
@@ -68,16 +100,18 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     )
     run_cell(page, 1)
 
-    counts_while_running = _chart_counts_while_running(page, 1, "live-chart-running")
+    counts_while_running = _chart_counts_while_running(page, 1, stop, "live-chart-running")
     assert counts_while_running, "no chart appeared while the cell was running"
     assert len(set(counts_while_running)) >= 2, (
         f"chart did not grow while running: {counts_while_running}"
     )
     assert counts_while_running == sorted(counts_while_running)
+    points = _logged(page, 1)
+    assert points < MAX_POINTS, "the cell ran to its bound: the test never stopped it"
 
-    page.wait_for_function(f"() => ({COUNT_JS})() === {POINTS}", timeout=30_000)
+    page.wait_for_function(f"() => ({COUNT_JS})() === {points}", timeout=30_000)
     screenshot(page, "live-chart-final")
-    assert page.evaluate(COUNT_JS) == POINTS
+    assert page.evaluate(COUNT_JS) == points
 
     # Saved, the notebook keeps the final static figure (readable without a kernel), not a
     # widget view that would need one.
@@ -93,16 +127,21 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     assert any("application/vnd.plotly.v1+json" in k for k in kinds), kinds
     assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
     figure = next(o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {}))
-    assert len(figure["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"]) == POINTS
+    assert len(figure["data"]["application/vnd.plotly.v1+json"]["data"][0]["x"]) == points
 
 
-SWEEP = """import time
+# The last run goes on past its 15 epochs until the test, having seen the chart and the table
+# while the cell runs, writes sweep.stop (bounded: 1,500 epochs).
+SWEEP = """import os, time
 import jupyter_mlops as mlops
-for lr in [0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]:
+lrs = [0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003, 0.0001]
+for lr in lrs:
     with mlops.start_run(params={"lr": lr, "epochs": 15}):
-        for epoch in range(15):
+        epoch = 0
+        while epoch < 15 or (lr == lrs[-1] and epoch < 1500 and not os.path.exists("sweep.stop")):
             mlops.log_metrics({"loss": 1 / (1 + lr * 40 * epoch), "acc": 1 - 1 / (2 + lr * epoch)},
                               step=epoch)
+            epoch += 1
             time.sleep(0.04)
 """
 
@@ -138,14 +177,17 @@ def _wait_done(page, index: int) -> None:
 
 def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: LabServer) -> None:
     page = lab_page
+    stop = lab_server.root / "sweep.stop"
     _open(page, lab_server, "sweep.ipynb", [SWEEP])
     run_cell(page, 0)
 
     plots_while_running: list[int] = []
     live_annotations: list[int] = []
     table_seen = False
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and "*" in _prompt(page, 0):
+        if table_seen and live_annotations and len(plots_while_running) >= 3:
+            stop.touch()  # all seen while running: the last run may end
         plots = page.evaluate(PLOTS_IN_CELL_JS, 0)
         if plots:
             plots_while_running.append(plots)
@@ -157,6 +199,7 @@ def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: Lab
             table_seen = True
             screenshot(page, "live-chart-sweep-running")
         time.sleep(0.2)
+    stop.touch()
     _wait_done(page, 0)
     assert plots_while_running and max(plots_while_running) == 1, plots_while_running
     assert table_seen, "the table of finished runs never showed while the sweep ran"
@@ -242,8 +285,10 @@ def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
     """Notebook 7 sends cell ids like JupyterLab: the same live chart, growing while the cell
     runs, then the static figure."""
     with start_lab(tmp_path, log_name="notebook7.log", app="notebook") as server:
+        stop = server.root / "live7.stop"
         nbformat.write(
-            python_notebook("%load_ext jupyter_mlops", TRAIN), server.root / "live7.ipynb"
+            python_notebook("%load_ext jupyter_mlops", train_cell(stop.name)),
+            server.root / "live7.ipynb",
         )
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
@@ -260,11 +305,14 @@ def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
                 timeout=60_000,
             )
             run_cell(page, 1)
-            counts_while_running = _chart_counts_while_running(page, 1)
+            counts_while_running = _chart_counts_while_running(page, 1, stop)
             assert len(set(counts_while_running)) >= 2, (
                 f"no chart grew while the cell ran in Notebook 7: {counts_while_running}"
             )
-            page.wait_for_function(f"() => ({COUNT_JS})() === {POINTS}", timeout=30_000)
+            assert counts_while_running == sorted(counts_while_running)
+            points = _logged(page, 1)
+            assert points < MAX_POINTS, "the cell ran to its bound: the test never stopped it"
+            page.wait_for_function(f"() => ({COUNT_JS})() === {points}", timeout=30_000)
             screenshot(page, "live-chart-notebook7")
         finally:
             context.close()
