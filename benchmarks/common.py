@@ -8,7 +8,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ BENCHES = (
     "search",
     "history",
     "rest",
+    "sidebar",
+    "live",
     "kill",
     "journal",
     "sweep",
@@ -98,6 +100,12 @@ class Sizes:
     mlflow_loop_budget_s: int = 20
     mlflow_batch_budget_s: int = 120
     mlflow_seed_budget_s: int = 210
+    # the sidebar in Chromium (benchmarks/browser.py): page loads timed, after one warm-up
+    sidebar_repeats: int = 5
+    # the live view in a real kernel (benchmarks/live_view.py): alternating on/off pairs of
+    # a live_calls-call log_metric loop
+    live_calls: int = 100_000
+    live_repeats: int = 15
     # Durability of the journal (benchmarks/durability.py), each case in fresh processes, the
     # current tree ("after") and the --before commit: SIGKILL after this many seconds of
     # logging (tight, 100k and 10k points/s) ...
@@ -144,6 +152,9 @@ class Sizes:
             mlflow_loop_budget_s=3,
             mlflow_batch_budget_s=5,
             mlflow_seed_budget_s=12,
+            sidebar_repeats=2,
+            live_calls=20_000,
+            live_repeats=3,
             kill_after_s=1,
             journal_points=100_000,
             journal_pairs=1,
@@ -225,26 +236,87 @@ def loop_rates(
     return accepted, durable
 
 
+class WrongAnswer(RuntimeError):
+    """A benchmark's answer is wrong: its time is not recorded."""
+
+
+def check_series(
+    what: str, steps: Sequence[int], got: Sequence[float], expected: Sequence[float]
+) -> None:
+    """A full metric history: exactly steps 0..n-1, in order, each with its logged value."""
+    n = len(expected)
+    if len(steps) != n or len(got) != n:
+        raise WrongAnswer(f"{what}: {len(steps)} points returned, {n} logged")
+    if list(steps) != list(range(n)):
+        raise WrongAnswer(f"{what}: the steps are not 0..{n - 1} in order")
+    wrong = next((i for i in range(n) if got[i] != expected[i]), None)
+    if wrong is not None:
+        raise WrongAnswer(f"{what}: step {wrong} is {got[wrong]!r}, {expected[wrong]!r} was logged")
+
+
+def check_sampled(
+    what: str,
+    steps: Sequence[int],
+    got: Sequence[float],
+    expected: Sequence[float],
+    max_points: int,
+) -> None:
+    """A downsampled metric history: 2..max_points points of the logged series, by value: steps
+    increasing, each point's value the one logged at its step, first and last steps kept, and
+    no gap wider than a few buckets (evenly spread over the series)."""
+    n = len(expected)
+    if not 2 <= len(steps) <= max_points or len(got) != len(steps):
+        raise WrongAnswer(f"{what}: {len(steps)} points returned (at most {max_points})")
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise WrongAnswer(f"{what}: steps not increasing")
+    if steps[0] != 0 or steps[-1] != n - 1:
+        raise WrongAnswer(f"{what}: steps {steps[0]}..{steps[-1]}, the series is 0..{n - 1}")
+    for step, value in zip(steps, got, strict=True):
+        if not 0 <= step < n or value != expected[step]:
+            raise WrongAnswer(f"{what}: step {step} is {value!r}, not the value logged there")
+    widest = max(b - a for a, b in zip(steps, steps[1:], strict=False))
+    if widest > 4 * n / max_points + 1:
+        raise WrongAnswer(f"{what}: a gap of {widest} steps (not spread over the series)")
+
+
 def measure_history(
     out: dict[str, Any],
-    n: int,
+    expected: Sequence[float],
     max_points: int,
     full: tuple[Callable[[], Any], int],
     sampled: tuple[Callable[[], Any], int],
+    points: Callable[[Any], tuple[Sequence[int], Sequence[float]]],
     full_warmup: int = 0,
 ) -> None:
-    """Time a full and a downsampled history read of an ``n``-point metric, check what they
-    return (``len()`` of the points), and record both in ``out`` (``history.full``,
+    """Time a full and a downsampled history read of the metric logged with the values
+    ``expected`` (steps 0..n-1), check each answer by its values (``points(result)`` gives
+    its steps and values), and only then record them in ``out`` (``history.full``,
     ``history.sampled``). ``full``/``sampled`` are (read function, repeats)."""
-    timing, points = repeat(full[0], full[1], warmup=full_warmup)
-    if len(points) != n:
-        raise RuntimeError(f"full history returned {len(points)} points, expected {n}")
-    del points
-    out["history.full"] = {**timing, "points": n}
-    timing, points = repeat(sampled[0], sampled[1], warmup=1)
-    if not 2 <= len(points) <= max_points:
-        raise RuntimeError(f"downsampled history returned {len(points)} points")
-    out["history.sampled"] = {**timing, "points": n, "returned": len(points)}
+    n = len(expected)
+    timing, result = repeat(full[0], full[1], warmup=full_warmup)
+    check_series("full history", *points(result), expected)
+    del result
+    full_record = {**timing, "points": n}
+    timing, result = repeat(sampled[0], sampled[1], warmup=1)
+    steps, values = points(result)
+    check_sampled("downsampled history", steps, values, expected, max_points)
+    out["history.full"] = full_record
+    out["history.sampled"] = {**timing, "points": n, "returned": len(steps)}
+
+
+def stored_points(db: Path, run_id: str, key: str) -> tuple[int, int | None, int | None]:
+    """(count, first step, last step) of one metric of a jupyter-mlops SQLite store, by SQL."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(
+            "SELECT COUNT(*), MIN(m.step), MAX(m.step) FROM metrics m JOIN metric_series s "
+            "ON s.series_id = m.series_id WHERE s.run_id = ? AND s.key = ?",
+            (run_id, key),
+        ).fetchone()
+    finally:
+        conn.close()
 
 
 def deadline_after(seconds: float) -> int:

@@ -53,8 +53,13 @@ with mlops.start_run("bench-{mode}", live={live}) as run:
     elapsed = loop({calls})
     mlops.flush()
     wall = time.perf_counter()
-print(json.dumps({{"elapsed": elapsed}}))
+stored = len(mlops.get_run(run.run_id).history("loss"))
+print(json.dumps({{"elapsed": elapsed, "stored": stored}}))
 """
+
+
+class WrongAnswer(RuntimeError):
+    """The kernel did not do what was measured: no time is recorded."""
 
 
 def execute(kc, code: str) -> tuple[list[dict], float]:
@@ -86,15 +91,22 @@ def measure(calls: int, repeats: int) -> dict[str, float]:
                 for live in (False, True) if index % 2 == 0 else (True, False):
                     messages, _ = execute(kc, CELL.format(mode=live, live=live, calls=calls))
                     out = [m for m in messages if m["msg_type"] == "stream"]
-                    elapsed = json.loads(out[-1]["content"]["text"].strip().splitlines()[-1])[
-                        "elapsed"
-                    ]
-                    (on if live else off).append(elapsed)
+                    if not out:
+                        raise WrongAnswer(f"the loop cell printed nothing: {messages[-3:]}")
+                    answer = json.loads(out[-1]["content"]["text"].strip().splitlines()[-1])
+                    if answer["stored"] != calls:
+                        raise WrongAnswer(f"{answer['stored']} points stored, {calls} logged")
+                    comm = sum(1 for m in messages if m["msg_type"].startswith("comm_"))
+                    if not live and comm:
+                        raise WrongAnswer(f"live=False sent {comm} comm messages")
+                    (on if live else off).append(answer["elapsed"])
             # Steady state: a tight loop for several seconds, every comm message counted
             # (widget creation and the final close included).
             for _ in range(2):
                 messages, wall = execute(kc, SUSTAINED.format(seconds=5))
                 comm = sum(1 for m in messages if m["msg_type"].startswith("comm_"))
+                if not comm:  # the view never drew: a rate of 0 would be no measurement
+                    raise WrongAnswer("the live view sent no comm message in a 5 s loop")
                 rates.append(comm / wall)
             # Paced loop: the most comm messages in any 1 s window.
             paced = []
@@ -105,9 +117,9 @@ def measure(calls: int, repeats: int) -> dict[str, float]:
                     for m in messages
                     if m["msg_type"].startswith("comm_")
                 )
-                paced.append(
-                    max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
-                )
+                if not times:
+                    raise WrongAnswer("the live view sent no comm message in a paced loop")
+                paced.append(max(sum(1 for t in times if s <= t < s + 1.0) for s in times))
         finally:
             kc.stop_channels()
             km.shutdown_kernel(now=True)

@@ -14,6 +14,8 @@ from .common import (
     SEARCH_LIMIT,
     SEARCH_ORDER,
     Sizes,
+    WrongAnswer,
+    check_series,
     clock,
     deadline_after,
     expected_top,
@@ -62,6 +64,35 @@ def _use_store(tmp: Path, name: str) -> tuple[Any, str]:
     return MlflowClient(uri), experiment_id
 
 
+def _stored(tmp: Path, run_id: str, key: str, columns: str) -> list[tuple[Any, ...]]:
+    """``SELECT columns`` over one metric of one run in MLflow's metrics store, by SQL."""
+    import sqlite3
+
+    conn = sqlite3.connect(tmp / "mlflow-metrics.db")
+    try:
+        return conn.execute(
+            f"SELECT {columns} FROM metrics WHERE run_uuid = ? AND key = ?", (run_id, key)
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _check_series(tmp: Path, run_id: str, key: str, values: list[float], what: str) -> None:
+    """Every value a loop logged is stored, at its step, once."""
+    rows = sorted(_stored(tmp, run_id, key, "step, value"))
+    check_series(f"MLflow {what}", [r[0] for r in rows], [r[1] for r in rows], values)
+
+
+def _check_runs(client: Any, experiment_id: str, expected: int, what: str) -> None:
+    """``expected`` runs in the experiment, all FINISHED."""
+    runs = client.search_runs([experiment_id], max_results=50_000)
+    finished = sum(1 for r in runs if r.info.status == "FINISHED")
+    if len(runs) != expected or finished != expected:
+        raise WrongAnswer(
+            f"MLflow {what}: {len(runs)} runs ({finished} FINISHED), expected {expected}"
+        )
+
+
 def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
     """``with mlflow.start_run(): pass`` (synchronous: returns once committed)."""
     mlflow = _mlflow()
@@ -72,10 +103,8 @@ def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any
             pass
 
     timing, _ = repeat(one, sizes.mlflow_empty_runs, warmup=3, budget_s=sizes.mlflow_loop_budget_s)
+    _check_runs(client, experiment_id, 3 + timing["n"], "empty run")
     out["empty_run.accepted"] = timing
-    found = len(client.search_runs([experiment_id], max_results=10_000))
-    if found != 3 + timing["n"]:
-        raise RuntimeError(f"expected {3 + timing['n']} MLflow runs, found {found}")
     log(SIDE, f"empty run: median {timing['median_ms']:.2f} ms")
 
 
@@ -83,7 +112,7 @@ def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
     """A cell wrapped in ``with mlflow.start_run():`` vs an empty plain cell (MLflow has no
     cell magic; this is how a notebook tracks one cell with it)."""
     _mlflow()
-    _use_store(tmp, "cell")
+    client, experiment_id = _use_store(tmp, "cell")
     shell = make_shell()
     run_cell(shell, "import mlflow")
     tracked_source = "with mlflow.start_run():\n    pass"
@@ -96,6 +125,7 @@ def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
         sizes.mlflow_cells,
         budget_s=sizes.mlflow_loop_budget_s,
     )
+    _check_runs(client, experiment_id, 3 + tracked["n"], "cell")
     out["cell.plain"] = plain
     out["cell.track"] = tracked
     out["cell.overhead"] = {
@@ -129,6 +159,7 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
             if clock() > deadline and n >= 10:
                 break
         elapsed = (clock() - start) / 1e9
+        _check_series(tmp, run_id, "loss_sync", values[:n], "log_metric synchronous")
         out["metrics.sync"] = {"calls_per_s": n / elapsed, "total_s": elapsed, "n": n}
         log(SIDE, f"log_metric synchronous: {n / elapsed:,.0f}/s (N={n:,})")
 
@@ -140,6 +171,7 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlflow.flush_async_logging()
         done = clock()
+        _check_series(tmp, run_id, "loss_async", values, "log_metric synchronous=False")
         out["metrics.async_accepted"], out["metrics.async_durable"] = loop_rates(
             n, start, returned, done
         )
@@ -163,6 +195,7 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
             done = clock()
         finally:
             del os.environ["MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS"]
+        _check_series(tmp, run_id, "loss_buffered", values, "log_metric buffered")
         out["metrics.async_buffered_accepted"], out["metrics.async_buffered_durable"] = loop_rates(
             n, start, returned, done
         )
@@ -190,15 +223,14 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
                 log(SIDE, f"log_batch: time budget reached at {n:,} points")
                 break
         elapsed = (clock() - start) / 1e9
-        out["metrics.batch"] = {
-            "calls_per_s": n / elapsed,
-            "total_s": elapsed,
-            "n": n,
-            "batch": BATCH,
-        }
-        log(SIDE, f"log_batch: {n / elapsed:,.0f} points/s (N={n:,})")
+    # checked here by count and latest value; by every value in history() below
     if client.get_run(run_id).data.metrics.get("loss") != values[n - 1]:
-        raise RuntimeError("MLflow did not store the latest value")
+        raise WrongAnswer("MLflow did not store the latest value")
+    count = _stored(tmp, run_id, "loss", "COUNT(*), MIN(step), MAX(step)")
+    if count != [(n, 0, n - 1)]:
+        raise WrongAnswer(f"MLflow log_batch: (points, first, last step) stored {count}, {n} sent")
+    out["metrics.batch"] = {"calls_per_s": n / elapsed, "total_s": elapsed, "n": n, "batch": BATCH}
+    log(SIDE, f"log_batch: {n / elapsed:,.0f} points/s (N={n:,})")
     state["history_run"] = (client, run_id, n)
     state["history_store"] = tmp / "mlflow-metrics.db"  # for rest()
 
@@ -241,7 +273,7 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
 
     timing, frame = repeat(query, sizes.mlflow_search_repeats, warmup=1)
     if list(frame["tags.mlflow.runName"]) != expected_top(data):
-        raise RuntimeError("MLflow search_runs returned the wrong runs or the wrong order")
+        raise WrongAnswer("MLflow search_runs returned the wrong runs or the wrong order")
     out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
     log(
         SIDE,
@@ -271,12 +303,18 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         )
 
     log(SIDE, f"get_metric_history of {n:,} points ...")
+
+    def points(metrics: Any) -> tuple[list[int], list[float]]:
+        pairs = sorted((m.step, m.value) for m in metrics)
+        return [step for step, _ in pairs], [value for _, value in pairs]
+
     measure_history(
         out,
-        n,
+        metric_values(sizes.mlflow_history_points)[:n],
         sizes.max_points,
         full=(full, sizes.mlflow_history_repeats),
         sampled=(sampled, sizes.mlflow_sampled_repeats),
+        points=points,
     )
     timing = out["history.sampled"]
     log(
@@ -333,7 +371,7 @@ def sweep(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -
             and "acc" in r.data.metrics
         ]
         if len(complete) != n:
-            raise RuntimeError(f"{len(complete)} complete MLflow runs stored ({api}), expected {n}")
+            raise WrongAnswer(f"{len(complete)} complete MLflow runs stored ({api}), expected {n}")
         out[name] = {
             "total_s": total_s,
             "per_run_ms": total_s * 1000 / n,

@@ -11,6 +11,7 @@ from .common import (
     SEARCH_LIMIT,
     SEARCH_ORDER,
     Sizes,
+    WrongAnswer,
     clock,
     expected_top,
     log,
@@ -19,6 +20,7 @@ from .common import (
     metric_values,
     repeat,
     search_data,
+    stored_points,
     summary,
 )
 from .shell import make_shell, run_cell
@@ -53,8 +55,7 @@ def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any
         done = clock()
         accepted.append(returned - start)
         durable.append(done - start)
-    out["empty_run.accepted"] = summary(accepted)
-    out["empty_run.durable"] = summary(durable)
+    records = {"empty_run.accepted": summary(accepted), "empty_run.durable": summary(durable)}
 
     # Back to back: the writer works while runs keep starting (competes for the GIL).
     each = []
@@ -67,19 +68,20 @@ def empty_run(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any
     loop_end = clock()
     mlops.flush()
     end = clock()
-    out["empty_run.back_to_back"] = summary(each)
+    records["empty_run.back_to_back"] = summary(each)
     n = sizes.empty_runs_b2b
-    out["empty_run.sustained"] = {
+    records["empty_run.sustained"] = {
         "per_run_ms": (end - begin) / 1e6 / n,
         "runs_per_s": n / ((end - begin) / 1e9),
         "loop_s": (loop_end - begin) / 1e9,
         "final_flush_s": (end - loop_end) / 1e9,
         "n": n,
     }
-    total = len(mlops.runs())
+    frame = mlops.runs()
     expected = 10 + sizes.empty_runs + n
-    if total != expected:
-        raise RuntimeError(f"expected {expected} runs in the store, found {total}")
+    if len(frame) != expected or set(frame["status"]) != {"FINISHED"}:
+        raise WrongAnswer(f"expected {expected} FINISHED runs in the store, found {len(frame)}")
+    out.update(records)  # checked: now recorded
     log(
         SIDE,
         f"empty run: median {out['empty_run.accepted']['median_ms']:.3f} ms accepted, "
@@ -108,20 +110,22 @@ def cell(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
         accepted.append(returned - start)
         durable.append(done - start)
     base = summary(plain)
-    out["cell.plain"] = base
-    out["cell.track"] = summary(accepted)
-    out["cell.track_durable"] = summary(durable)
-    out["cell.overhead"] = {
-        "median_ms": out["cell.track"]["median_ms"] - base["median_ms"],
-        "n": sizes.cells,
-    }
-    out["cell.overhead_durable"] = {
-        "median_ms": out["cell.track_durable"]["median_ms"] - base["median_ms"],
-        "n": sizes.cells,
-    }
+    track, track_durable = summary(accepted), summary(durable)
     frame = mlops.runs()
-    if len(frame) != 10 + sizes.cells or set(frame["status"]) != {"FINISHED"}:
-        raise RuntimeError("%%track runs were not all recorded as FINISHED")
+    if (
+        len(frame) != 10 + sizes.cells
+        or set(frame["status"]) != {"FINISHED"}
+        or not frame["name"].str.startswith("cell [").all()
+    ):
+        raise WrongAnswer("%%track runs were not all recorded as FINISHED runs of their cell")
+    out["cell.plain"] = base
+    out["cell.track"] = track
+    out["cell.track_durable"] = track_durable
+    out["cell.overhead"] = {"median_ms": track["median_ms"] - base["median_ms"], "n": sizes.cells}
+    out["cell.overhead_durable"] = {
+        "median_ms": track_durable["median_ms"] - base["median_ms"],
+        "n": sizes.cells,
+    }
     log(
         SIDE,
         f"%%track cell: plain {base['median_ms']:.3f} ms, tracked "
@@ -147,10 +151,14 @@ def metrics(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
         returned = clock()
         mlops.flush()
         done = clock()
-    out["metrics.accepted"], out["metrics.durable"] = loop_rates(n, start, returned, done)
+    accepted, durable = loop_rates(n, start, returned, done)
     stored = mlops.get_run(run.run_id)
     if stored.metrics.get("loss") != values[-1]:
-        raise RuntimeError("the latest logged value was not stored")
+        raise WrongAnswer("the latest logged value was not stored")
+    count = stored_points(state["history_store"], run.run_id, "loss")
+    if count != (n, 0, n - 1):
+        raise WrongAnswer(f"(points, first step, last step) stored: {count}, {n:,} logged")
+    out["metrics.accepted"], out["metrics.durable"] = accepted, durable
     state["history_run"] = run.run_id
     log(
         SIDE,
@@ -188,7 +196,7 @@ def search(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
     timing, frame = repeat(query, sizes.search_repeats, warmup=1)
     names = list(frame["name"])
     if names != expected_top(data):
-        raise RuntimeError("runs() returned the wrong runs or the wrong order")
+        raise WrongAnswer("runs() returned the wrong runs or the wrong order")
     out["search.query"] = {**timing, "runs": n, "returned": len(frame)}
     log(
         SIDE,
@@ -215,10 +223,11 @@ def history(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
 
     measure_history(
         out,
-        n,
+        metric_values(n),
         sizes.max_points,
         full=(full, sizes.history_repeats),
         sampled=(sampled, sizes.sampled_repeats),
+        points=lambda frame: (frame["step"].tolist(), frame["value"].tolist()),
         full_warmup=1,
     )
     timing = out["history.sampled"]
@@ -236,6 +245,33 @@ def rest(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) ->
     if "search_store" not in state:  # run on its own (--only rest): seed the runs first
         search(sizes, tmp, {}, state)
     rest_bench.mlops(sizes, tmp, out, state)
+
+
+def sidebar(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """The sidebar in Chromium on the search store: click to a rendered runs list
+    (benchmarks/browser.py)."""
+    from . import browser
+
+    if "search_store" not in state:  # run on its own (--only sidebar): seed the runs first
+        search(sizes, tmp, {}, state)
+    _mlops().flush()
+    browser.sidebar(sizes, tmp, out, state)
+
+
+def live(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """The live view in a real kernel: the log_metric loop with it on vs off, and the comm
+    messages it sends the front end (benchmarks/live_view.py)."""
+    from . import live_view
+
+    result = live_view.measure(sizes.live_calls, sizes.live_repeats)
+    out["live.view"] = result
+    log(
+        SIDE,
+        f"live view: loop {result['loop_on_s'] * 1000:.0f} ms on vs "
+        f"{result['loop_off_s'] * 1000:.0f} ms off ({result['slowdown_pct']:+.1f}%), "
+        f"{result['messages_per_s_max']:.1f} messages/s, busiest paced second "
+        f"{result['messages_busiest_second_paced']}",
+    )
 
 
 def kill(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:

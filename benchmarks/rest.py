@@ -37,6 +37,8 @@ from .common import (
     SEARCH_LIMIT,
     SEARCH_ORDER,
     Sizes,
+    WrongAnswer,
+    check_sampled,
     expected_top,
     log,
     metric_values,
@@ -292,16 +294,9 @@ def mlops(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -
 
         timing, (body, size) = repeat(history_call, sizes.rest_repeats, warmup=WARMUP)
         steps = body["steps"]
-        if (
-            body["total_points"] != n_points
-            or not 2 <= len(steps) <= sizes.max_points
-            or steps[0] != 0
-            or steps[-1] != n_points - 1
-            or body["values"][-1] != values[-1]
-        ):
-            raise RuntimeError(
-                f"GET {history_path}: wrong points ({len(steps)} of {body['total_points']})"
-            )
+        if body["total_points"] != n_points:
+            raise WrongAnswer(f"GET {history_path}: total_points {body['total_points']}")
+        check_sampled(f"GET {history_path}", steps, body["values"], values, sizes.max_points)
         out["rest.history_sampled"] = {
             **timing,
             "points": n_points,
@@ -399,9 +394,14 @@ def mlflow(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) 
             )
         finally:
             client.close()
-        points = answer.get("metrics", [])
-        if not 2 <= len(points) <= sizes.max_points:
-            raise RuntimeError(f"MLflow get-history-bulk-interval returned {len(points)} points")
+        points = sorted((m["step"], m["value"]) for m in answer.get("metrics", []))
+        check_sampled(
+            "MLflow get-history-bulk-interval",
+            [step for step, _ in points],
+            [value for _, value in points],
+            metric_values(sizes.mlflow_history_points)[:n],
+            sizes.max_points,
+        )
         out["rest.history_sampled"] = {
             **timing,
             "points": n,

@@ -27,7 +27,13 @@ if __package__ in (None, ""):  # run as a script: import ``benchmarks`` as a pac
     sys.path.insert(0, str(Path(_here).parent))
 
 from benchmarks.common import BEFORE_REV, BENCHES, REPO_ROOT, Sizes, worker_env  # noqa: E402
-from benchmarks.report import NOTES, build_rows, markdown_table, text_table  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    NOTES,
+    build_rows,
+    markdown_table,
+    text_table,
+    update_docs,
+)
 
 HERE = Path(__file__).resolve().parent
 SIDES = {"mlops": "jupyter-mlops", "mlflow": "MLflow"}
@@ -76,26 +82,6 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     data["wall_s"] = wall
     print(f"{SIDES[side]}: {wall:.0f} s", file=sys.stderr, flush=True)
     return data
-
-
-SIDEBAR_TIMING = REPO_ROOT / "test-artifacts" / "sidebar-timing.json"
-
-
-def sidebar_timing() -> dict[str, Any] | None:
-    """The 10,000-run sidebar timing written by tests/test_sidebar_browser.py, if present
-    (``python -m pytest tests/test_sidebar_browser.py -k ten_thousand``): informational."""
-    try:
-        timing = json.loads(SIDEBAR_TIMING.read_text(encoding="utf-8"))
-        modified = SIDEBAR_TIMING.stat().st_mtime
-    except (OSError, ValueError):
-        return None
-    if not isinstance(timing, dict) or "click_to_rows_ms" not in timing:
-        return None
-    return {
-        **timing,
-        "file": str(SIDEBAR_TIMING.relative_to(REPO_ROOT)),
-        "modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(modified)),
-    }
 
 
 def _load() -> list[float] | None:
@@ -159,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep-temp", action="store_true", help="keep the temporary stores")
     parser.add_argument(
+        "--no-docs",
+        action="store_true",
+        help="a full run of every benchmark on both sides rewrites benchmarks/RESULTS.md and "
+        "README.md's performance table from its results; this leaves them alone",
+    )
+    parser.add_argument(
         "--before",
         default=BEFORE_REV,
         metavar="REV",
@@ -186,9 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     data = {side: run_side(side, args) for side in sides}
     mlops = data.get("mlops", {}).get("results", {})
     mlflow = data.get("mlflow", {}).get("results", {})
-    sidebar = sidebar_timing() if "mlops" in data else None
-    if sidebar is not None:
-        mlops["sidebar.ten_thousand"] = sidebar
     rows = build_rows(mlops, mlflow)
 
     print()
@@ -196,11 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for note in NOTES:
         print(f"  {note}")
-    if sidebar is not None:
-        print(
-            f"  sidebar row: {sidebar['file']} of {sidebar['modified']} "
-            f"({sidebar.get('rows_in_dom', '?')} rows in the DOM)."
-        )
     if args.markdown:
         print()
         print(markdown_table(rows))
@@ -233,7 +217,6 @@ def main(argv: list[str] | None = None) -> int:
             "wall_s": {SIDES[s]: round(d.get("wall_s", 0.0), 1) for s, d in data.items()},
             "seconds_per_bench": {SIDES[s]: d.get("seconds", {}) for s, d in data.items()},
             "notes": NOTES,
-            "sidebar_timing": sidebar,
         },
         "rows": rows,
         "raw": {SIDES[s]: d.get("results", {}) for s, d in data.items()},
@@ -242,6 +225,17 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or HERE / ("results-quick.json" if args.quick else "results.json")
     output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"\nResults written to {output}", file=sys.stderr)
+    complete = (
+        not args.quick
+        and args.side == "both"
+        and set(args.only.split(",")) == set(BENCHES)
+        and not args.set
+        and args.output is None
+        and not failed
+    )
+    if complete and not args.no_docs:
+        update_docs(report, HERE / "RESULTS.md", REPO_ROOT / "README.md")
+        print("RESULTS.md and README.md's performance table regenerated", file=sys.stderr)
     if failed:
         return 1
     if args.check and any(r["met"] and r["met"].startswith("NO") for r in rows):

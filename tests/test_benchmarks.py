@@ -1,5 +1,6 @@
-"""The benchmark harness's own logic: the SIGKILL progress ring and the table's verdicts
-(benchmarks/durability_child.py, benchmarks/report.py). Timings are never asserted here."""
+"""The benchmark harness's own logic: the SIGKILL progress ring, the answer checks that keep a
+wrong answer from being timed, the table's verdicts and the generated docs
+(benchmarks/durability_child.py, common.py, report.py). Timings are never asserted here."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchmarks import durability, durability_child
-from benchmarks.report import build_rows, readme_table
+import pytest
+
+from benchmarks import common, durability, durability_child
+from benchmarks.report import README_BEGIN, README_END, build_rows, readme_table, update_docs
 
 
 def _ring(tmp_path: Path) -> tuple[int, mmap.mmap]:
@@ -181,3 +184,83 @@ def test_verdicts_of_the_durability_rows() -> None:
         "Run of 2026-12-01 12:50 (full), commit `0123456` with uncommitted changes, 2 CPUs, "
         "1-minute load average 1.2 to 2.5 (before and after the run)."
     )
+
+
+def test_a_wrong_history_records_no_time() -> None:
+    """measure_history checks every value (full) and each point's value at its step
+    (downsampled) before it records anything."""
+    logged = [float(i) * 0.5 for i in range(10_000)]
+    steps = list(range(0, 10_000, 20)) + [9_999]
+
+    good_full = (list(range(10_000)), list(logged))
+    good_sampled = (steps, [logged[s] for s in steps])
+    out = _measure(logged, good_full, good_sampled)
+    assert out["history.full"]["points"] == 10_000
+    assert out["history.sampled"]["returned"] == len(steps)
+
+    wrong_value = (list(range(10_000)), [*logged[:-1], 0.0])
+    missing = (list(range(9_999)), logged[:-1])
+    # right count, first and last steps kept, but values from the neighbouring steps
+    shifted = (steps, [logged[s + 1] for s in steps[:-1]] + [logged[-1]])
+    no_last = (steps[:-1], [logged[s] for s in steps[:-1]])
+    clustered = (list(range(500)) + [9_999], [*logged[:500], logged[-1]])
+    for full, sampled in (
+        (wrong_value, good_sampled),
+        (missing, good_sampled),
+        (good_full, shifted),
+        (good_full, no_last),
+        (good_full, clustered),
+    ):
+        with pytest.raises(common.WrongAnswer):
+            _measure(logged, full, sampled)
+
+
+def _measure(logged: list[float], full: Any, sampled: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    common.measure_history(
+        out,
+        logged,
+        1000,
+        full=(lambda: full, 1),
+        sampled=(lambda: sampled, 1),
+        points=lambda result: result,
+    )
+    return out
+
+
+def test_update_docs_rewrites_results_and_the_readme_table_only(tmp_path: Path) -> None:
+    report = {
+        "raw": {
+            "jupyter-mlops": {"sidebar.list": {"median_ms": 420.0, "n": 5, "runs": 10_001}},
+            "MLflow": {},
+        },
+        "meta": {
+            "date": "2026-12-01T16:20:00+0000",
+            "mode": "full",
+            "git": {"commit": "abcdef0123", "dirty": False},
+            "cpus": 2,
+            "load_average_before": [2.0, 1.5, 1.0],
+            "load_average_after": [3.0, 2.0, 1.0],
+            "python": "3.11.7",
+            "sqlite": "3.40.1",
+            "platform": "Linux",
+            "versions": {"jupyter_mlops": "0.1.0", "mlflow": "3.17.2"},
+            "wall_s": {"jupyter-mlops": 600.0},
+            "notes": ["a note"],
+        },
+    }
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\n{README_BEGIN}\nold table\n{README_END}\n\n## Next\n")
+    results = tmp_path / "RESULTS.md"
+    update_docs(report, results, readme)
+    text = readme.read_text()
+    assert text.startswith(f"# Title\n\n{README_BEGIN}\n| benchmark |")
+    assert text.endswith(f"{README_END}\n\n## Next\n")
+    assert "old table" not in text
+    assert "| sidebar: click to a rendered 10,001-run list" in text and "| 420 ms |" in text
+    assert "commit `abcdef0`, 2 CPUs, 1-minute load average 2.0 to 3.0" in text
+    assert "Do not edit by hand" in results.read_text()
+    assert "3.00 / 2.00 / 1.00 after" in results.read_text()
+    readme.write_text("# no markers\n")
+    with pytest.raises(SystemExit):
+        update_docs(report, results, readme)
