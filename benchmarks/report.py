@@ -462,8 +462,9 @@ NOTES = [
     "each measured on fewer runs and its per-run time scaled.",
     "Sidebar: a real JupyterLab on a copy of the search store, Debian's Chromium; each timing "
     "runs from the pointer going down on the sidebar tab of a freshly loaded, settled page until "
-    "the list shows the store's run count and its first rows (the newest run first), after one "
-    "warm-up load.",
+    "the list shows its run count and its first rows (the newest run first), after one warm-up "
+    "load; the sidebar loads at most 10,000 runs (its maxRuns setting) and then says how many "
+    "the server has.",
     "Live view: a real IPython kernel told it has a widget front end (JUPYTER_MLOPS_LIVE=1); "
     "the loop is short (~40 ms), so one garbage collection moves a pair by 10% or more: the "
     "row is the median of the pairs; comm messages are counted on iopub, what a browser gets.",
