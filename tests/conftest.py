@@ -10,28 +10,16 @@ Only fixtures (and the small private helpers they need) live here. Sections:
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.components import skip_or_fail as _skip_or_fail
 from tests.postgres_server import PostgresServer, create_database, find_pg_bindir
 
 pytest_plugins = ["tests.plugins.lab"]
-
-
-def _in_ci() -> bool:
-    """True when running under CI (``CI=true``); missing services then fail, not skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _skip_or_fail(reason: str) -> None:
-    """Skip the test locally, but fail it in CI so a broken CI machine is never green."""
-    if _in_ci():
-        pytest.fail(f"{reason} (CI=true, so this is an error, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------------------
