@@ -97,6 +97,7 @@ def _calls(store: Store, run_id: str) -> dict[str, Callable[[], Any]]:
         "reap_dead_runs": lambda: store.reap_dead_runs(),
         "rename_run": lambda: store.rename_run(run_id, "x"),
         "resolve_run_id": lambda: store.resolve_run_id(run_id[:16]),
+        "resolve_run_ids": lambda: store.resolve_run_ids([run_id, run_id[:16]]),
         "restore_runs": lambda: store.restore_runs([run_id]),
         "run_exists": lambda: store.run_exists(run_id),
         "run_status": lambda: store.run_status(run_id),
@@ -162,7 +163,7 @@ def test_a_refusal_by_the_database_is_a_store_refused_error(store: Store) -> Non
 def test_an_offline_store_refuses_every_read(tmp_store: str) -> None:
     offline = Store(tmp_store, offline=True)
     try:
-        for name, call in _calls(offline, "0" * 32).items():
+        for _name, call in _calls(offline, "0" * 32).items():
             with pytest.raises(StoreOfflineError):
                 call()
         offline.flush()  # NO_DATABASE methods work offline

@@ -39,6 +39,12 @@ def test_unreachable_scheduler_before_anything_runs(tmp_store, tmp_path, monkeyp
 @pytest.mark.slow
 def test_dask_local_cluster_runs_the_pipeline(tmp_store, tmp_path):
     from distributed import LocalCluster
+    from jupyter_core.utils import ensure_event_loop
+
+    # As after any earlier jupyter_client call in this thread: jupyter_core's event loop of
+    # this thread is set in a ContextVar, which Dask copies into its worker threads. The
+    # steps must not all share it (two at once: "This event loop is already running").
+    ensure_event_loop()
 
     nb = write(
         tmp_path / "dask.ipynb",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures
 import contextlib
+import contextvars
 import os
 import re
 import shutil
@@ -450,9 +451,21 @@ def _pool_of_this_worker() -> KernelPool:
         return _worker_pool
 
 
+_worker_thread = threading.local()
+
+
 def run_on_worker(task: StepTask) -> StepResult:
-    """The Dask task: one step, on this worker process's kernel pool."""
-    return execute_step(task, _pool_of_this_worker())
+    """The Dask task: one step, on this worker process's kernel pool.
+
+    It runs in a contextvars context of its own thread. Dask runs each task in a copy of the
+    submitting side's context, and jupyter_core keeps "this thread's event loop" in a
+    ContextVar: a copied one is another thread's loop, shared by every worker thread, and two
+    steps at once would both run it ("This event loop is already running").
+    """
+    context = getattr(_worker_thread, "context", None)
+    if context is None:
+        context = _worker_thread.context = contextvars.Context()
+    return context.run(execute_step, task, _pool_of_this_worker())
 
 
 def shutdown_worker_pool() -> int:
