@@ -157,7 +157,8 @@ def prepare(
     ins = analysis.inputs_for(names, namespace, inputs)
     outs = analysis.outputs_for(names, outputs)
     max_bytes = int(settings.remote_max_transfer_mb * 1024**2)
-    frames = transfer.dumps({name: namespace[name] for name in ins}, max_bytes)
+    # No inputs, no frames: nothing to send before the cell (one message fewer).
+    frames = transfer.dumps({name: namespace[name] for name in ins}, max_bytes) if ins else []
     run = fluent.active_run()
     request = CellRequest(
         token=uuid.uuid4().hex,

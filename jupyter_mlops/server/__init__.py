@@ -19,8 +19,9 @@ from ..exceptions import MLOpsError, StoreError
 if TYPE_CHECKING:
     from traitlets.config import Config
 
-API_PREFIX = "jupyter-mlops/api"
-SETTINGS_KEY = "jupyter_mlops"
+from .base import API_PREFIX, SETTINGS_KEY
+
+__all__ = ["API_PREFIX", "SETTINGS_KEY", "StoreProvider"]
 
 
 class StoreProvider:

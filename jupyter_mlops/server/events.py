@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..store.ids import now_ms
+from .base import BaseHandler
 from .serialize import run_summary
 
 POLL_INTERVAL_S = 0.5
@@ -200,7 +200,7 @@ def _metrics_event(record: Any, keys: list[str]) -> dict[str, Any]:
     return {"run_id": record.run_id, "keys": keys, "last_update_time": record.last_update_time}
 
 
-class EventsHandler(APIHandler):
+class EventsHandler(BaseHandler):
     """``GET events``: ``text/event-stream`` until the client goes away."""
 
     _track_activity = False  # an open sidebar is not user activity

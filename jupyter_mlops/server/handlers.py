@@ -16,7 +16,7 @@ import posixpath
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -27,7 +27,11 @@ from ..exceptions import InvalidFilterError, InvalidParameterError, MLOpsError, 
 from ..store.artifacts import safe_relative_path, safe_run_id
 from ..store.records import RUN_STATUSES
 from . import serialize
+from .base import API_PREFIX, BaseHandler
 from .events import EventsHandler
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 T = TypeVar("T")
 
@@ -45,6 +49,8 @@ MAX_LENGTHS = {
     "lifecycle": 16,
 }
 MAX_BODY_RUNS = 10_000
+# Query arguments where an empty value means "not given" (all others refuse it).
+FREE_TEXT = frozenset({"experiment", "filter", "search", "order_by"})
 CHUNK = 1 << 20
 _INT = re.compile(r"[+-]?\d{1,18}")
 
@@ -67,7 +73,7 @@ def http_error(exc: MLOpsError) -> web.HTTPError:
     return web.HTTPError(exc.http_status, str(exc), reason=type(exc).__name__)
 
 
-class MLOpsHandler(APIHandler):
+class MLOpsHandler(BaseHandler):
     """Common plumbing: the store, argument validation, error mapping."""
 
     @property
@@ -98,7 +104,7 @@ class MLOpsHandler(APIHandler):
         Tornado's %-escaped copy: ``got '5%%'`` for ``limit=5%``)."""
         exc_info = kwargs.get("exc_info")
         message = error_message(exc_info[1]) if exc_info else None
-        if message is None:
+        if message is None or status_code == 405:
             super().write_error(status_code, **kwargs)
             return
         self.set_header("Content-Type", "application/json")
@@ -106,10 +112,16 @@ class MLOpsHandler(APIHandler):
 
     # -- arguments -----------------------------------------------------------------------------
     def text_arg(self, name: str) -> str | None:
-        """A query argument; ``None`` when absent or empty (empty means "not given")."""
+        """A query argument; ``None`` when absent. Empty means "not given" for free text
+        (``filter=``), and is a 400 for the arguments that name a value (``parent=``,
+        ``limit=``): the contract gives them a minimum length or a type."""
         value = self.get_query_argument(name, None)
-        if value is None or value == "":
+        if value is None:
             return None
+        if value == "":
+            if name in FREE_TEXT:
+                return None
+            raise self.bad_request(f"{name} is empty: give a value, or leave {name} out.")
         limit = MAX_LENGTHS.get(name)
         if limit is not None and len(value) > limit:
             raise self.bad_request(f"{name} is longer than {limit} characters.")
@@ -153,6 +165,13 @@ class MLOpsHandler(APIHandler):
         except InvalidParameterError:
             raise http_error(RunNotFoundError(f"No run with id {run_id[:80]!r}.")) from None
 
+    async def resolved(self, run_id: str) -> str:
+        """The full id of the run a path names, by the one rule for run ids
+        (``Store.resolve_run_id``: surrounding whitespace ignored, an exact id, else a
+        case-insensitive unique prefix); a 404 when it names no run."""
+        checked = self.run_id_arg(run_id)
+        return await self.call(lambda store: store.resolve_run_id(checked))
+
 
 class ExperimentsHandler(MLOpsHandler):
     @web.authenticated
@@ -188,12 +207,13 @@ class RunsHandler(MLOpsHandler):
             "lifecycle": self.text_arg("lifecycle") or "active",
         }
         parent = self.text_arg("parent")
-        if parent is not None and parent.lower() == "none":
+        if parent is not None and parent.strip().lower() == "none":
             query["top_level_only"] = True
-        elif parent is not None:
-            query["parent_run_id"] = parent
+            parent = None
 
-        def search(store: Any) -> tuple[list[Any], int]:
+        def search(store: Store) -> tuple[list[Any], int]:
+            if parent is not None:  # a run id by the one rule (404 when it names no run)
+                query["parent_run_id"] = store.resolve_run_id(parent)
             if experiment is not None:
                 try:
                     query["experiment_ids"] = [store.experiment_id(experiment, create=False)]
@@ -215,14 +235,14 @@ class RunsHandler(MLOpsHandler):
 class RunHandler(MLOpsHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
         record = await self.call(lambda store: store.get_run(run_id))
         self.finish(serialize.run_detail(record))
 
     @web.authenticated
     async def patch(self, run_id: str) -> None:
         """Edit a run: ``{"name": ..., "note": ..., "tags": {key: value or null}}``."""
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
         body = self.json_object(("name", "note", "tags"))
         if not body:
             raise self.bad_request("Nothing to change: give name, note and/or tags.")
@@ -255,7 +275,7 @@ class RunHandler(MLOpsHandler):
     @web.authenticated
     async def delete(self, run_id: str) -> None:
         """Purge an archived run for good (409 when it is not archived)."""
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
         purged = await self.call(lambda store: store.purge_runs([run_id]))
         self.finish({"run_ids": purged})
 
@@ -277,6 +297,7 @@ class LifecycleHandler(MLOpsHandler):
             raise self.bad_request(f"children must be true or false, got {children!r}.")
         for run_id in ids:
             self.run_id_arg(run_id)
+        ids = await self.call(lambda store: store.resolve_run_ids(ids))
         if self.archive:
             changed = await self.call(lambda store: store.archive_runs(ids, children=children))
         else:
@@ -295,7 +316,7 @@ class RestoreHandler(LifecycleHandler):
 class MetricHistoryHandler(MLOpsHandler):
     @web.authenticated
     async def get(self, run_id: str, key: str) -> None:
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
         if not key:
             raise self.bad_request("Metric key is empty.")
         if "\x00" in key:
@@ -311,7 +332,7 @@ class MetricHistoryHandler(MLOpsHandler):
 class ArtifactsHandler(MLOpsHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
 
         def listing(store: Any) -> list[tuple[str, int]]:
             if not store.run_exists(run_id):
@@ -343,7 +364,7 @@ class ArtifactHandler(MLOpsHandler):
 
     @web.authenticated
     async def get(self, run_id: str, path: str) -> None:
-        run_id = self.run_id_arg(run_id)
+        run_id = await self.resolved(run_id)
         try:
             relative = checked_artifact_path(path)
         except InvalidParameterError as exc:
@@ -417,6 +438,9 @@ class NotFoundHandler(MLOpsHandler):
             404, f"No such jupyter-mlops endpoint: {path[:200]!r}.", reason="NotFound"
         )
 
+    # Whatever the method: no resource here, so no 405 either.
+    head = post = put = patch = delete = get
+
 
 ROUTES: list[tuple[str, type[APIHandler]]] = [
     ("experiments", ExperimentsHandler),
@@ -435,8 +459,6 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
 
 def setup_handlers(web_app: Any) -> None:
     base_url = web_app.settings["base_url"]
-    from . import API_PREFIX
-
     web_app.add_handlers(
         ".*$",
         [

@@ -518,28 +518,51 @@ class Store(RunMutations):
         record.artifacts = self.artifacts.list(run_id)
         return record
 
-    def resolve_run_id(self, prefix: str) -> str:
-        """The full id of the run whose id is or starts with ``prefix`` (git-style)."""
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id of the run that ``run_id`` names: the one rule for run ids everywhere
+        (Python, CLI, REST). Surrounding whitespace is ignored; an exact id is taken as is,
+        else ``run_id`` is read as a case-insensitive unique prefix of one (git-style)."""
+        return self.resolve_run_ids([run_id])[0]
+
+    def resolve_run_ids(self, run_ids: Sequence[str]) -> list[str]:
+        """``resolve_run_id`` of each (in order): exact ids in one query, prefixes one by one."""
         self.flush()
-        text = (prefix or "").strip().lower()
-        if not text or not all(c in "0123456789abcdef" for c in text):
-            raise RunNotFoundError(
-                f"{prefix!r} is not a run id (32 hex characters, or a unique prefix of one)."
-            )
+        texts = []
+        for given in run_ids:
+            text = given.strip() if isinstance(given, str) else ""
+            if not text:
+                raise RunNotFoundError(f"{given!r} is not a run id.")
+            texts.append(text)
+        exact: set[str] = set()
         with self.engine.connect() as conn:
-            found = [
-                r[0]
-                for r in conn.execute(
-                    select(runs.c.run_id).where(runs.c.run_id.like(f"{text}%")).limit(2)
-                )
+            for chunk in _chunks(list(dict.fromkeys(texts)), 500):
+                query = select(runs.c.run_id).where(runs.c.run_id.in_(chunk))
+                exact.update(r[0] for r in conn.execute(query))
+            return [
+                text if text in exact else self._by_prefix(conn, given, text)
+                for given, text in zip(run_ids, texts, strict=True)
             ]
+
+    def _by_prefix(self, conn: Any, given: str, text: str) -> str:
+        prefix = text.lower()
+        if not all(c in "0123456789abcdef" for c in prefix):
+            raise RunNotFoundError(
+                f"{given!r} is not a run id of store {self.display_url} (run ids are 32 hex "
+                "characters; a unique prefix of one will do)."
+            )
+        found = [
+            r[0]
+            for r in conn.execute(
+                select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%")).limit(2)
+            )
+        ]
         if not found:
-            raise RunNotFoundError(f"No run with id {prefix!r} in store {self.display_url}.")
+            raise RunNotFoundError(f"No run with id {given!r} in store {self.display_url}.")
         if len(found) > 1:
             # Ids start with their creation time (new_run_id): runs of the same minute share
             # 8 characters, and only the 16th on tells runs of one process apart.
             raise RunNotFoundError(
-                f"Run id prefix {prefix!r} is ambiguous (ids start with their creation time); "
+                f"Run id prefix {given!r} is ambiguous (ids start with their creation time); "
                 "give more characters, 16 or more usually suffice."
             )
         return found[0]

@@ -20,7 +20,6 @@ from ..exceptions import (
     InvalidFilterError,
     InvalidParameterError,
     NoActiveRunError,
-    RunNotFoundError,
     StoreTimeoutError,
 )
 from ..store import DEFAULT_EXPERIMENT, Store
@@ -422,14 +421,8 @@ def flush(timeout: float | None = 60.0) -> None:
 def get_run(run_id: str) -> Run:
     """A run read back from the store, with ``.params``, ``.metrics``, ``.history(key)``..."""
     store = get_store()
-    try:
-        return Run(store, store.get_run(run_id))
-    except RunNotFoundError:
-        # Not a full id: try it as a unique prefix (git-style, as `jupyter mlops runs show`);
-        # resolve_run_id says whether it matched nothing or several runs.
-        if not isinstance(run_id, str) or not run_id.strip():
-            raise
-        return Run(store, store.get_run(store.resolve_run_id(run_id)))
+    # The one rule for run ids (Store.resolve_run_id): an exact id, else a unique prefix.
+    return Run(store, store.get_run(store.resolve_run_id(run_id)))
 
 
 SUMMARY_COLUMNS = [

@@ -21,11 +21,8 @@ def resolve(run: RunRef) -> str:
     run_id = getattr(run, "run_id", run)
     if not isinstance(run_id, str) or not run_id.strip():
         raise InvalidParameterError(f"Expected a run id or a run, got {run!r}.")
-    store = fluent.get_store()
-    run_id = run_id.strip()
-    if store.run_exists(run_id):
-        return run_id
-    return store.resolve_run_id(run_id)  # a prefix, or RunNotFoundError naming the problem
+    # an exact id, else a unique prefix; or RunNotFoundError naming the problem
+    return fluent.get_store().resolve_run_id(run_id)
 
 
 def _resolve_all(runs: RunRef | Iterable[RunRef]) -> list[str]:
