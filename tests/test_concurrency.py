@@ -1,4 +1,5 @@
-"""Four processes logging to one SQLite store at once: no lost rows, no "database is locked"."""
+"""Processes logging to one store at once, SQLite (no "database is locked") and PostgreSQL (a
+team's shared store): no lost rows; processes opening a fresh SQLite store at the same instant."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+
+from tests.process_barrier import wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -18,21 +21,6 @@ PROCESSES = 4
 RUNS_PER_PROCESS = 3
 POINTS_PER_RUN = 2500
 OPENERS = 6
-
-
-def wait_ready(go: Path, count: int, procs: list[subprocess.Popen[str]]) -> None:
-    """A barrier: wait until each of ``count`` processes has written ``<go>.ready-<n>`` (it
-    has imported everything and now waits for ``go``), so that they all start together."""
-    deadline = time.monotonic() + 240
-    while True:
-        ready = sorted(go.parent.glob(f"{go.name}.ready-*"))
-        if len(ready) == count:
-            return
-        for proc in procs:
-            if proc.poll() is not None:
-                raise AssertionError(f"a process exited before the start: {proc.communicate()}")
-        assert time.monotonic() < deadline, f"only {len(ready)} of {count} processes got ready"
-        time.sleep(0.02)
 
 
 WORKER = textwrap.dedent(
@@ -67,15 +55,25 @@ WORKER = textwrap.dedent(
 )
 
 
-def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
-    store = tmp_path / "shared" / "mlops.db"  # fresh: the processes also race to create it
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_four_processes_logging_to_one_store(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        # a fresh file: the processes also race to create it
+        url = f"sqlite:///{tmp_path / 'shared' / 'mlops.db'}"
+    else:  # a fresh database: the processes also race to create the schema
+        url = request.getfixturevalue("postgres_store_url")
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     go = tmp_path / "go"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
     env.update(
-        JUPYTER_MLOPS_STORE=str(store),
+        JUPYTER_MLOPS_STORE=url,
         JUPYTER_MLOPS_ARTIFACTS=str(tmp_path / "arts"),
+        JUPYTER_MLOPS_JOURNAL=str(tmp_path / "journals"),
         PYTHONUNBUFFERED="1",
     )
     procs = [
@@ -107,45 +105,49 @@ def test_four_processes_logging_to_one_sqlite_store(tmp_path: Path) -> None:
         assert "refused" not in err and "not accepting writes" not in err, err
         assert "writer error" not in err, err
 
-    conn = sqlite3.connect(store)
+    engine = sa.create_engine(url)
     try:
-        runs_total = RUNS_PER_PROCESS * PROCESSES
-        assert (
-            conn.execute("SELECT COUNT(*) FROM experiments WHERE name = 'shared'").fetchone()[0]
-            == 1
-        )
-        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 2 * runs_total
-        assert (
-            conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0]
-            == 2 * runs_total
-        )
-        assert conn.execute("SELECT COUNT(*) FROM params").fetchone()[0] == 2 * runs_total
-        assert (
-            conn.execute("SELECT COUNT(*) FROM tags WHERE key = 'progress'").fetchone()[0]
-            == runs_total
-        )
-        assert conn.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == (
-            runs_total * (2 * POINTS_PER_RUN + 1)
-        )
-        per_series = conn.execute(
+        with engine.connect() as conn:
+            _check_logged(conn)
+    finally:
+        engine.dispose()
+
+
+def _check_logged(conn: sa.Connection) -> None:
+    """Every run, param, tag and point the workers logged is stored once, in step order."""
+
+    def one(sql: str) -> int:
+        return conn.execute(sa.text(sql)).scalar_one()
+
+    runs_total = RUNS_PER_PROCESS * PROCESSES
+    assert one("SELECT COUNT(*) FROM experiments WHERE name = 'shared'") == 1
+    assert one("SELECT COUNT(*) FROM runs") == 2 * runs_total
+    assert one("SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'") == 2 * runs_total
+    assert one("SELECT COUNT(*) FROM params") == 2 * runs_total
+    assert one("SELECT COUNT(*) FROM tags WHERE key = 'progress'") == runs_total
+    assert one("SELECT COUNT(*) FROM metrics") == runs_total * (2 * POINTS_PER_RUN + 1)
+    per_series = conn.execute(
+        sa.text(
             "SELECT r.name, s.key, s.point_count, COUNT(m.id), s.latest_step "
             "FROM metric_series s JOIN runs r ON r.run_id = s.run_id "
-            "JOIN metrics m ON m.series_id = s.series_id GROUP BY s.series_id"
-        ).fetchall()
-        assert len(per_series) == runs_total * 3
-        for name, key, point_count, rows, latest_step in per_series:
-            expected = 1 if key == "child" else POINTS_PER_RUN
-            assert (point_count, rows) == (expected, expected), (name, key)
-            assert latest_step == expected - 1, (name, key)
-        # each run's points are its own, in step order with no gaps
-        steps = conn.execute(
+            "JOIN metrics m ON m.series_id = s.series_id "
+            "GROUP BY s.series_id, r.name, s.key, s.point_count, s.latest_step"
+        )
+    ).all()
+    assert len(per_series) == runs_total * 3
+    for name, key, point_count, rows, latest_step in per_series:
+        expected = 1 if key == "child" else POINTS_PER_RUN
+        assert (point_count, rows) == (expected, expected), (name, key)
+        assert latest_step == expected - 1, (name, key)
+    # each run's points are its own, in step order with no gaps
+    steps = conn.execute(
+        sa.text(
             "SELECT COUNT(DISTINCT m.step), MIN(m.step), MAX(m.step) FROM metrics m "
             "JOIN metric_series s ON s.series_id = m.series_id WHERE s.key = 'loss' "
             "GROUP BY s.series_id"
-        ).fetchall()
-        assert set(steps) == {(POINTS_PER_RUN, 0, POINTS_PER_RUN - 1)}
-    finally:
-        conn.close()
+        )
+    ).all()
+    assert {tuple(row) for row in steps} == {(POINTS_PER_RUN, 0, POINTS_PER_RUN - 1)}
 
 
 OPENER = textwrap.dedent(

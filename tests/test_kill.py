@@ -138,3 +138,99 @@ def test_sigkill_mid_run_is_killed_with_metrics_kept(
         assert store.reap_dead_runs() == []  # reaped once
     finally:
         store.close()
+
+
+# A run that logs nothing and waits for a stop file: only its writer's heartbeat shows it is
+# alive. HOST: the host the run says it is on (another machine sharing the store, or ours).
+IDLE = """
+import os, sys, time
+import jupyter_mlops as mlops
+stop, host = sys.argv[1], sys.argv[2]
+run = mlops.start_run("idle-" + sys.argv[3], capture=False, host=host)
+mlops.flush()
+deadline = time.monotonic() + 240
+while not os.path.exists(stop) and time.monotonic() < deadline:
+    time.sleep(0.05)
+"""
+
+
+def _runs(db: Path) -> dict[str, tuple[str, int, int | None]]:
+    """{name: (status, heartbeat, end_time)} of the idle runs committed so far."""
+    if not db.exists():
+        return {}
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        rows = conn.execute(
+            "SELECT name, status, heartbeat, end_time FROM runs WHERE name LIKE 'idle-%'"
+        ).fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return {}
+    finally:
+        conn.close()
+    return {name: (status, heartbeat, end) for name, status, heartbeat, end in rows}
+
+
+def test_heartbeats_of_live_runs_are_refreshed_and_a_stale_one_is_reaped(
+    tmp_store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three processes run idle runs: one says it is on another host (a machine sharing the
+    store, whose pid means nothing here), one on this host, and one on another host that is
+    then SIGKILLed. The live runs' heartbeats are refreshed while they log nothing; after the
+    kill, the dead run's heartbeat goes stale and the next store opening reaps it, ending it
+    at its last heartbeat, while the live runs stay RUNNING."""
+    import platform
+    import subprocess
+    import sys
+
+    from jupyter_mlops.store import store as store_module
+    from jupyter_mlops.store.writer import HEARTBEAT_INTERVAL_S
+
+    db = Path(tmp_store.removeprefix("sqlite:///"))
+    stop = tmp_path / "stop"
+    cases = {"remote": "other-box", "local": platform.node(), "doomed": "other-box"}
+    procs = {
+        name: subprocess.Popen([sys.executable, "-c", IDLE, str(stop), host, name])
+        for name, host in cases.items()
+    }
+    try:
+        deadline = time.monotonic() + 120
+        while len(first := _runs(db)) < len(cases):
+            assert time.monotonic() < deadline, f"the runs did not start: {first}"
+            time.sleep(0.1)
+        # refreshed: each heartbeat moves on, with nothing logged (the writer's alone)
+        deadline = time.monotonic() + 6 * HEARTBEAT_INTERVAL_S
+        while True:
+            now = _runs(db)
+            if all(now[f"idle-{n}"][1] > first[f"idle-{n}"][1] for n in cases):
+                break
+            assert time.monotonic() < deadline, f"heartbeats not refreshed: {first} {now}"
+            time.sleep(0.2)
+        procs["doomed"].kill()
+        procs["doomed"].wait()
+        last_beat = _runs(db)["idle-doomed"][1]
+        # Stale after 3 heartbeat intervals instead of 10 minutes, so the test waits 30 s:
+        # the live runs beat every 10 s and stay inside it.
+        stale_ms = int(3 * HEARTBEAT_INTERVAL_S * 1000)
+        monkeypatch.setattr(store_module, "STALE_HEARTBEAT_MS", stale_ms)
+        deadline = time.monotonic() + stale_ms / 1000 + 120
+        while True:
+            store = Store(tmp_store)  # opening reaps
+            store.close()
+            now = _runs(db)
+            assert now["idle-remote"][0] == "RUNNING" and now["idle-local"][0] == "RUNNING", now
+            if now["idle-doomed"][0] != "RUNNING":
+                break
+            assert time.monotonic() < deadline, f"the stale run was never reaped: {now}"
+            time.sleep(1.0)
+        assert now["idle-doomed"][0] == "KILLED"
+        assert now["idle-doomed"][2] == now["idle-doomed"][1] == last_beat  # its last beat
+        assert time.time() * 1000 - last_beat > stale_ms
+    finally:
+        stop.touch()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    final = _runs(db)
+    assert final["idle-remote"][0] == final["idle-local"][0] == "FINISHED"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import threading
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import jupyter_mlops as mlops
 from jupyter_mlops.exceptions import SchemaTooNewError, StoreTimeoutError
 from jupyter_mlops.store import Store
 from jupyter_mlops.store.schema import SCHEMA_HEAD, metadata
+from tests.process_barrier import READY, wait_ready
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -161,30 +164,57 @@ def test_schema_too_new_on_postgres(postgres_store_url: str, tmp_store: str) -> 
         engine.dispose()
 
 
+def _start_together(
+    tmp_path: Path, count: int, script: str, *args: str
+) -> list[tuple[int, str, str]]:
+    """Run ``script`` in ``count`` processes that start its work at the same instant (a
+    barrier at its ``#READY`` line, after its imports: each says it is ready, then spins on a
+    go file); returns each one's (exit code, stdout, stderr)."""
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script.replace("#READY\n", READY.format(go=str(go), n=n))]
+            + list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(count)
+    ]
+    try:
+        wait_ready(go, count, procs)
+        go.touch()
+        results = [proc.communicate(timeout=240) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    return [(proc.returncode, out, err) for proc, (out, err) in zip(procs, results, strict=True)]
+
+
+OPEN_STORE = """
+import sys
+from jupyter_mlops.store import Store
+#READY
+Store(sys.argv[1]).close()
+"""
+
+
 def test_several_processes_opening_a_fresh_database_at_once(
-    postgres_store_url: str, tmp_store: str
+    postgres_store_url: str, tmp_path: Path
 ) -> None:
-    """Schema creation is serialised (advisory lock): every opener succeeds."""
-    errors: list[BaseException] = []
-    stores: list[Store] = []
-    barrier = threading.Barrier(4)
-
-    def open_store() -> None:
-        try:
-            barrier.wait()
-            stores.append(Store(postgres_store_url))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_store) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert errors == []
-    assert len(stores) == 4
+    """Schema creation is serialised (advisory lock): every opener, each in a process of its
+    own, succeeds, and the schema is created once, at the head revision."""
+    results = _start_together(tmp_path, 4, OPEN_STORE, postgres_store_url)
+    assert [code for code, _, _ in results] == [0] * 4, [err for _, _, err in results]
+    engine = sa.create_engine(postgres_store_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).all() == [
+                (SCHEMA_HEAD,)
+            ]
+    finally:
+        engine.dispose()
 
 
 def test_nul_characters_are_not_lost_on_postgres(
@@ -220,31 +250,34 @@ def test_nul_characters_are_not_lost_on_postgres(
         mlops.log_param("p", "a\x00b")
 
 
-def test_processes_creating_the_same_experiment_at_once(pg: str) -> None:
-    """Two first runs of a new experiment in two processes raced: on PostgreSQL both read
-    "no such experiment", both inserted, and the loser got a raw IntegrityError."""
-    stores = [Store(pg, reap=False) for _ in range(8)]
-    barrier = threading.Barrier(len(stores))
-    ids: dict[str, set[str]] = {f"raced-{i}": set() for i in range(10)}
-    errors: list[BaseException] = []
+CREATE_EXPERIMENTS = """
+import json, sys
+from jupyter_mlops.store import Store
+#READY
+store = Store(sys.argv[1], reap=False)
+print(json.dumps({f"raced-{i}": store.experiment_id(f"raced-{i}") for i in range(10)}))
+store.close()
+"""
 
-    def create(store: Store) -> None:
-        for name in ids:  # ten rounds: the race is likely in at least one
-            barrier.wait()
-            try:
-                ids[name].add(store.experiment_id(name))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
 
-    threads = [threading.Thread(target=create, args=(s,)) for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert not errors, errors
-    assert all(len(found) == 1 for found in ids.values()), ids
+def test_processes_creating_the_same_experiment_at_once(pg: str, tmp_path: Path) -> None:
+    """First runs of new experiments in several processes at once: on PostgreSQL each used
+    to read "no such experiment", insert it, and the losers got a raw IntegrityError. Every
+    process must get the one experiment id of each name."""
+    Store(pg, reap=False).close()  # the schema exists: the processes race on the rows
+    results = _start_together(tmp_path, 8, CREATE_EXPERIMENTS, pg)
+    assert [code for code, _, _ in results] == [0] * 8, [err for _, _, err in results]
+    answers = [json.loads(out) for _, out, _ in results]
+    assert all(answer == answers[0] for answer in answers), answers
+    engine = sa.create_engine(pg)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT name, experiment_id FROM experiments WHERE name LIKE 'raced-%'")
+            ).all()
+    finally:
+        engine.dispose()
+    assert dict(rows) == answers[0]
 
 
 def test_a_run_postgresql_refuses_is_isolated_with_its_points_at_once(
@@ -318,3 +351,99 @@ def test_a_postgresql_outage_loses_nothing(
     err = capfd.readouterr().err
     assert err.count("is not accepting writes") == 1, err
     assert err.count("is back; everything logged is written") == 1, err
+
+
+# Logs 50 points of "loss" (value = step / 2) into run argv[1], then, with argv[2], goes on
+# until that file exists (bounded at 60 s).
+LOG_RUN = """
+import os, sys, time
+import jupyter_mlops as mlops
+with mlops.start_run(sys.argv[1], capture=False):
+    step = 0
+    deadline = time.monotonic() + 60
+    while step < 50 or (len(sys.argv) > 2 and not os.path.exists(sys.argv[2])
+                        and time.monotonic() < deadline):
+        mlops.log_metric("loss", step / 2, step=step)
+        step += 1
+        time.sleep(0.01)
+"""
+
+
+def _get_json(server: Any, path: str) -> Any:
+    import urllib.request
+
+    url = f"{server.url}jupyter-mlops/api/{path}"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {server.token}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert response.status == 200
+        return json.load(response)
+
+
+@pytest.mark.browser
+def test_a_team_store_on_postgresql(postgres_store_url: str, tmp_path: Path, browser: Any) -> None:
+    """PostgreSQL as a team's store, end to end: processes log into it at once, a Jupyter
+    server reads it over REST, the sidebar lists its runs in Chromium, and a run another
+    process starts shows up live (RUNNING, then FINISHED) with no reload."""
+    from benchmarks.browser import ROW, TAB, click_to_list
+    from tests.plugins.lab import require_chromium, screenshot, start_lab
+
+    require_chromium()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_MLOPS_")}
+    env.update(
+        JUPYTER_MLOPS_STORE=postgres_store_url,
+        JUPYTER_MLOPS_ARTIFACTS=str(tmp_path / "artifacts"),
+        JUPYTER_MLOPS_JOURNAL=str(tmp_path / "journals"),
+        JUPYTER_MLOPS_LIVE="0",
+    )
+
+    def log_run(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", LOG_RUN, *args], env=env, stderr=subprocess.PIPE, text=True
+        )
+
+    loggers = [log_run(f"team-{n}") for n in range(3)]  # three processes at once
+    for proc in loggers:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+
+    (tmp_path / "lab").mkdir()
+    with start_lab(tmp_path / "lab", "lab-postgres.log", store_url=postgres_store_url) as server:
+        listed = _get_json(server, "runs?order_by=name")
+        assert [r["name"] for r in listed["runs"]] == ["team-0", "team-1", "team-2"]
+        assert listed["total"] == 3 and {r["status"] for r in listed["runs"]} == {"FINISHED"}
+        run_id = listed["runs"][0]["run_id"]
+        assert _get_json(server, f"runs/{run_id}")["metric_keys"] == ["loss"]
+        history = _get_json(server, f"runs/{run_id}/metrics/loss?max_points=10")
+        assert history["total_points"] == 50
+        assert 2 <= len(history["steps"]) <= 10 and history["steps"][-1] == 49
+        assert history["values"] == [step / 2 for step in history["steps"]]
+
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        stop = tmp_path / "stop-live"
+        live = None
+        try:
+            page.goto(server.lab_url("lab/workspaces/postgres-team"))
+            page.wait_for_selector(TAB, timeout=180_000)
+            page.wait_for_load_state("networkidle")
+            result = click_to_list(page, 3)
+            assert result["count"] == 3, result
+            page.evaluate("() => { window.__mlopsNoReload = 'still here'; }")
+            live = log_run("team-live", str(stop))
+            page.wait_for_selector(
+                f'{ROW}[data-status="RUNNING"]:has-text("team-live")', timeout=60_000
+            )
+            screenshot(page, "sidebar-postgres-live")
+            stop.touch()
+            page.wait_for_selector(
+                f'{ROW}[data-status="FINISHED"]:has-text("team-live")', timeout=60_000
+            )
+            assert page.evaluate("() => window.__mlopsNoReload") == "still here"
+        finally:
+            stop.touch()
+            if live is not None:
+                _, err = live.communicate(timeout=120)
+                assert live.returncode == 0, err
+            context.close()
+        assert _get_json(server, "runs")["total"] == 4
