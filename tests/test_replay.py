@@ -22,6 +22,9 @@ pytestmark = pytest.mark.slow
 
 # Logs steps 0, 1, 2, ... of metric "x" and writes how far it got to PROGRESS every 1,000
 # steps (after the call returned: those points were accepted). PACE: seconds per point.
+# That frequent short write is also what a training loop's print does: the loop gives up the
+# GIL and takes it back so often that the journal thread alone never got it (the journal was
+# still empty at the kill), so logging calls write an overdue journal themselves.
 LOGGER = textwrap.dedent(
     """
     import os, sys, time

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import os
 import sys
 import threading
@@ -59,6 +60,10 @@ if TYPE_CHECKING:
 __all__ = ["Writer", "now_ms", "register_fork_handler", "in_multiprocessing_child"]
 
 JOURNAL_INTERVAL_S = 0.1
+# A logging call that finds the journal not written for this long writes it itself: a loop
+# that makes short system calls (a print, a file write per step) gives up the GIL and takes
+# it back so often that the journal thread may never get it, and a SIGKILL would lose all.
+JOURNAL_DUE_S = 0.15
 HEARTBEAT_INTERVAL_S = 10.0
 # Back-off between attempts while the store is unavailable: doubling, capped.
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
@@ -135,6 +140,9 @@ class Writer:
         self._position: Position | None = None
         self._flush_requested = False
         self._journal_busy = False
+        # Wall time (time.time, which log_metric reads anyway) by which the journal must have
+        # been written again; infinite while no journal thread runs.
+        self.journal_due = math.inf
         # Why writes are not reaching the store right now (None: they are).
         self.problem: str | None = None
         self._problem_since = 0.0
@@ -219,6 +227,13 @@ class Writer:
         with self._start_lock:
             if self._journal_thread is None or not self._journal_thread.is_alive():
                 self._stop = False
+                # The journal is created here, by the thread that logs, not by the journal
+                # thread: behind a tight logging loop that thread waits up to 5 ms for the
+                # GIL after each system call, and creating a journal takes a dozen of them,
+                # so a SIGKILL seconds later found it still empty and lost everything.
+                with self._journal_lock:
+                    self._open_journal()
+                self.journal_due = time.time() + JOURNAL_DUE_S
                 self._journal_thread = threading.Thread(
                     target=self._journal_loop, name="jupyter-mlops-journal", daemon=True
                 )
@@ -364,12 +379,25 @@ class Writer:
         while True:
             self._wake.wait(JOURNAL_INTERVAL_S)
             self._wake.clear()
-            try:
-                self._journal_once()
-            except Exception:  # never let the writer die; report and go on
-                _notify("journal error:\n" + traceback.format_exc())
+            self._journal_pass()
             if self._stop and not self.queue:
+                self.journal_due = math.inf
                 return
+
+    def journal_overdue(self) -> None:
+        """Called by a logging thread past ``journal_due``: the journal thread is starved of
+        the GIL, so this thread writes the journal (that wait is the back-pressure that keeps
+        a SIGKILL's loss to the last moment)."""
+        if self._journal_thread is None or threading.current_thread() is self._journal_thread:
+            return
+        self._journal_pass()
+
+    def _journal_pass(self) -> None:
+        try:
+            self._journal_once()
+        except Exception:  # never let the writer die; report and go on
+            _notify("journal error:\n" + traceback.format_exc())
+        self.journal_due = time.time() + JOURNAL_DUE_S
 
     def _journal_once(self) -> None:
         queue = self.queue

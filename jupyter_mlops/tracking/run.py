@@ -236,16 +236,19 @@ class ActiveRun:
         elif type(step) is not int or not STEP_MIN <= step <= STEP_MAX:
             step = metric_step(key, step)
         self._steps[key] = step
+        now = time.time()
         self._append(
             (
                 "m",
                 self.run_id,
                 key,
                 value,
-                timestamp if timestamp is not None else int(time.time() * 1000),
+                timestamp if timestamp is not None else int(now * 1000),
                 step,
             )
         )
+        if now > self._writer.journal_due:
+            self._writer.journal_overdue()
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         if not isinstance(metrics, Mapping):
