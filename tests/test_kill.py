@@ -182,7 +182,7 @@ def test_heartbeats_of_live_runs_are_refreshed_and_a_stale_one_is_reaped(
     import subprocess
     import sys
 
-    from jupyter_mlops.store import store as store_module
+    from jupyter_mlops.store import reaper
     from jupyter_mlops.store.writer import HEARTBEAT_INTERVAL_S
 
     db = Path(tmp_store.removeprefix("sqlite:///"))
@@ -211,7 +211,7 @@ def test_heartbeats_of_live_runs_are_refreshed_and_a_stale_one_is_reaped(
         # Stale after 3 heartbeat intervals instead of 10 minutes, so the test waits 30 s:
         # the live runs beat every 10 s and stay inside it.
         stale_ms = int(3 * HEARTBEAT_INTERVAL_S * 1000)
-        monkeypatch.setattr(store_module, "STALE_HEARTBEAT_MS", stale_ms)
+        monkeypatch.setattr(reaper, "STALE_HEARTBEAT_MS", stale_ms)
         deadline = time.monotonic() + stale_ms / 1000 + 120
         while True:
             store = Store(tmp_store)  # opening reaps

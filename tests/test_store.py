@@ -21,8 +21,7 @@ from jupyter_mlops.exceptions import (
     StoreError,
     StoreUnreachableError,
 )
-from jupyter_mlops.store import Store
-from jupyter_mlops.store import store as store_module
+from jupyter_mlops.store import Store, reaper
 from jupyter_mlops.store.engine import SQLITE_BUSY_TIMEOUT_S, _migrations_dir
 from jupyter_mlops.store.schema import SCHEMA_HEAD, metadata
 from jupyter_mlops.store.writer import now_ms
@@ -383,7 +382,7 @@ def test_reaper_marks_runs_of_dead_processes_killed(tmp_store: str) -> None:
     store = Store(tmp_store)
     dead = _add_run(store, "dead", pid=_dead_pid())
     alive = _add_run(store, "alive")  # this process: alive
-    long_ago = now_ms() - store_module.STALE_HEARTBEAT_MS - 60_000
+    long_ago = now_ms() - reaper.STALE_HEARTBEAT_MS - 60_000
     stale = _add_run(
         store, "stale", host="some-other-host", pid=1, heartbeat=long_ago, last_update_time=long_ago
     )

@@ -10,7 +10,7 @@ chunk.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -75,6 +75,13 @@ def insert_rows(
             sql += tail
             _sql_cache[key] = sql
         conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+
+
+def in_chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``, for ``IN (...)`` lists: SQLite caps the bound
+    parameters of a statement."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def last_per_key(rows: Sequence[tuple[Any, ...]], width: int) -> list[tuple[Any, ...]]:

@@ -24,7 +24,19 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, exists, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    UnaryExpression,
+    asc,
+    desc,
+    exists,
+    func,
+    not_,
+    nulls_last,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
@@ -545,3 +557,46 @@ def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
             )
         terms.append(OrderTerm(parse_identifier(words), descending))
     return terms
+
+
+def compile_order_by(order_by: str | Iterable[str] | None) -> list[UnaryExpression[Any]]:
+    """The ORDER BY of a run search: the given terms (metrics by their latest value, params
+    and tags by their text, missing values last), then the tie-breakers. Ties (same start
+    millisecond) go by run id, which is time-ordered within a process (``ids.new_run_id``):
+    newest first by default, oldest first when sorting by ``start_time ASC``."""
+    ordering = []
+    terms = parse_order_by(order_by)
+    for term in terms:
+        column = _order_column(term.ident)
+        ordering.append(nulls_last(desc(column) if term.descending else asc(column)))
+    oldest_first = any(
+        t.ident == Identifier("attribute", "start_time") and not t.descending for t in terms
+    )
+    ordering += [
+        desc(runs.c.start_time),
+        asc(runs.c.run_id) if oldest_first else desc(runs.c.run_id),
+    ]
+    return ordering
+
+
+def _order_column(ident: Identifier) -> ColumnElement[Any]:
+    if ident.entity == "metric":
+        return (
+            select(metric_series.c.latest_value)
+            .where(metric_series.c.run_id == runs.c.run_id, metric_series.c.key == ident.key)
+            .scalar_subquery()
+        )
+    if ident.entity in ("param", "tag"):
+        table = params if ident.entity == "param" else tags
+        return (
+            select(table.c.value)
+            .where(table.c.run_id == runs.c.run_id, table.c.key == ident.key)
+            .scalar_subquery()
+        )
+    if ident.key == "experiment":
+        return (
+            select(experiments.c.name)
+            .where(experiments.c.experiment_id == runs.c.experiment_id)
+            .scalar_subquery()
+        )
+    return ATTRIBUTES[ident.key]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, delete, select, update
 
 from ..exceptions import InvalidParameterError, RunLifecycleError, RunNotFoundError
+from .dialect import in_chunks
 from .engine import WRITE
 from .ids import now_ms
 from .schema import (
@@ -118,7 +119,7 @@ class RunMutations:
 
     def rename_run(self, run_id: str, name: str) -> str:
         """Rename a run; returns the name as stored (surrounding spaces removed)."""
-        from .store import validate_name
+        from .validation import validate_name
 
         name = validate_name(name, "Run name")
         with self._edit(run_id, name=name):
@@ -157,7 +158,7 @@ class RunMutations:
                     f"{'run' if len(active) == 1 else 'runs'} {which} not archived "
                     f"(first: {active[0]}). Archive them first."
                 )
-            for chunk in _chunks(every, 500):
+            for chunk in in_chunks(every):
                 series = select(metric_series.c.series_id).where(metric_series.c.run_id.in_(chunk))
                 conn.execute(delete(metrics).where(metrics.c.series_id.in_(series)))
                 for table in (metric_series, params, tags, run_cells, artifacts):
@@ -175,7 +176,7 @@ class RunMutations:
             self._require(conn, ids)
             every = self._with_descendants(conn, ids) if children else ids
             differ: set[str] = set()
-            for chunk in _chunks(every, 500):
+            for chunk in in_chunks(every):
                 differ.update(
                     r[0]
                     for r in conn.execute(
@@ -186,7 +187,7 @@ class RunMutations:
                 )
             changed = [run_id for run_id in every if run_id in differ]  # in the given order
             stamp = now_ms()
-            for chunk in _chunks(changed, 500):
+            for chunk in in_chunks(changed):
                 conn.execute(
                     update(runs)
                     .where(runs.c.run_id.in_(chunk))
@@ -212,7 +213,7 @@ class RunMutations:
 
     def _require(self, conn: Connection, ids: list[str]) -> None:
         found: set[str] = set()
-        for chunk in _chunks(ids, 500):
+        for chunk in in_chunks(ids):
             found.update(
                 r[0] for r in conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_(chunk)))
             )
@@ -227,7 +228,7 @@ class RunMutations:
         frontier = list(ids)
         while frontier:
             found = []
-            for chunk in _chunks(frontier, 500):
+            for chunk in in_chunks(frontier):
                 found += [
                     r[0]
                     for r in conn.execute(
@@ -240,7 +241,3 @@ class RunMutations:
             frontier = found
         return every
 
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

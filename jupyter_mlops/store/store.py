@@ -8,16 +8,12 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-import operator
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-import numpy as np
-import psutil
-from sqlalchemy import asc, desc, func, literal, nulls_last, select, update
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -29,7 +25,6 @@ from sqlalchemy.exc import (
 
 from ..config import mask_url, resolve_artifacts_url, resolve_store_url
 from ..exceptions import (
-    InvalidFilterError,
     InvalidParameterError,
     RunNotFoundError,
     StoreOfflineError,
@@ -37,24 +32,17 @@ from ..exceptions import (
     StoreTimeoutError,
     StoreUnreachableError,
 )
+from . import history, reaper
 from .artifacts import ArtifactStore
-from .dialect import rank_sql, seek_sql
+from .dialect import in_chunks
 from .engine import WRITE, create_store_engine, ensure_schema
-from .filters import ATTRIBUTES, Identifier, compile_filter, parse_order_by, search_condition
+from .filters import compile_filter, compile_order_by, search_condition
 from .ids import new_run_id, now_ms
 from .journal import journal_root
 from .mutations import RunMutations, lifecycle_condition
-from .records import RUN_STATUSES, CellRecord, RunRecord, load_json
-from .schema import (
-    MAX_NAME_LENGTH,
-    experiments,
-    metric_series,
-    metrics,
-    params,
-    run_cells,
-    runs,
-    tags,
-)
+from .records import CellRecord, RunRecord, load_json
+from .schema import experiments, metric_series, params, run_cells, runs, tags
+from .validation import check_max_points, check_page, check_statuses, validate_name
 from .writer import Writer, register_fork_handler
 
 if TYPE_CHECKING:
@@ -64,11 +52,6 @@ DEFAULT_EXPERIMENT = "Default"
 OFFLINE_ENV = "JUPYTER_MLOPS_OFFLINE"
 # How long a read waits for this process's own logged operations to reach the database.
 READ_FLUSH_TIMEOUT_S = 60.0
-MAX_PAGE = 100_000
-# A RUNNING run on another host whose heartbeat is older than this is considered dead.
-STALE_HEARTBEAT_MS = 10 * 60 * 1000
-
-HOST = socket.gethostname()
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -308,7 +291,7 @@ class Store(RunMutations):
             "heartbeat": stamp,
             "parent_run_id": parent_run_id,
             "user": USER,
-            "host": HOST,
+            "host": reaper.HOST,
             "pid": os.getpid(),
             "notebook_path": None,
             "execution_count": None,
@@ -345,65 +328,16 @@ class Store(RunMutations):
         if experiment_ids is not None:
             conditions.append(runs.c.experiment_id.in_(list(experiment_ids)))
         if statuses:
-            bad = [s for s in statuses if s.upper() not in RUN_STATUSES]
-            if bad:
-                raise InvalidFilterError(
-                    f"Unknown status {bad[0]!r}; use one of {', '.join(RUN_STATUSES)}."
-                )
-            conditions.append(runs.c.status.in_([s.upper() for s in statuses]))
+            conditions.append(runs.c.status.in_(check_statuses(statuses)))
         if search:
             conditions.append(search_condition(search))
         if parent_run_id:
             conditions.append(runs.c.parent_run_id == parent_run_id)
         elif top_level_only:
             conditions.append(runs.c.parent_run_id.is_(None))
-        limit, offset = _integer(limit), _integer(offset)
-        if limit is not None and (not _is_count(limit) or limit < 0 or limit > MAX_PAGE):
-            raise InvalidParameterError(f"limit must be an integer from 0 to {MAX_PAGE}.")
-        if not _is_count(offset) or offset < 0:
-            raise InvalidParameterError("offset must be a non-negative integer.")
-
+        limit, offset = check_page(limit, offset)
         query = select(runs.c.run_id).where(*conditions)
-        ordering = []
-        terms = parse_order_by(order_by)
-        for term in terms:
-            ident = term.ident
-            if ident.entity in ("metric", "param", "tag"):
-                if ident.entity == "metric":
-                    column = (
-                        select(metric_series.c.latest_value)
-                        .where(
-                            metric_series.c.run_id == runs.c.run_id,
-                            metric_series.c.key == ident.key,
-                        )
-                        .scalar_subquery()
-                    )
-                else:
-                    table = params if ident.entity == "param" else tags
-                    column = (
-                        select(table.c.value)
-                        .where(table.c.run_id == runs.c.run_id, table.c.key == ident.key)
-                        .scalar_subquery()
-                    )
-            elif ident.key == "experiment":
-                column = (
-                    select(experiments.c.name)
-                    .where(experiments.c.experiment_id == runs.c.experiment_id)
-                    .scalar_subquery()
-                )
-            else:
-                column = ATTRIBUTES[ident.key]
-            ordering.append(nulls_last(desc(column) if term.descending else asc(column)))
-        # Ties (same start millisecond) go by run id, which is time-ordered within a process
-        # (new_run_id): newest first by default, oldest first when sorting by start_time ASC.
-        oldest_first = any(
-            t.ident == Identifier("attribute", "start_time") and not t.descending for t in terms
-        )
-        ordering += [
-            desc(runs.c.start_time),
-            asc(runs.c.run_id) if oldest_first else desc(runs.c.run_id),
-        ]
-        page = query.order_by(*ordering).offset(offset)
+        page = query.order_by(*compile_order_by(order_by)).offset(offset)
         if limit is not None:
             page = page.limit(limit)
         with self.engine.connect() as conn:
@@ -429,7 +363,7 @@ class Store(RunMutations):
             for e in (dict(r._mapping) for r in conn.execute(select(experiments)))
         }
         # Chunk IN lists: SQLite caps bound parameters.
-        for chunk in _chunks(ids, 500):
+        for chunk in in_chunks(ids):
             rows = conn.execute(select(runs).where(runs.c.run_id.in_(chunk)))
             for row in rows:
                 m = row._mapping
@@ -535,7 +469,7 @@ class Store(RunMutations):
             texts.append(text)
         exact: set[str] = set()
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(dict.fromkeys(texts)), 500):
+            for chunk in in_chunks(list(dict.fromkeys(texts))):
                 query = select(runs.c.run_id).where(runs.c.run_id.in_(chunk))
                 exact.update(r[0] for r in conn.execute(query))
             return [
@@ -591,7 +525,7 @@ class Store(RunMutations):
         """``{run_id: {metric key: number of points}}`` (the event stream's change detector)."""
         out: dict[str, dict[str, int]] = {run_id: {} for run_id in run_ids}
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(run_ids), 500):
+            for chunk in in_chunks(list(run_ids)):
                 for run_id, key, count in conn.execute(
                     select(
                         metric_series.c.run_id, metric_series.c.key, metric_series.c.point_count
@@ -610,72 +544,17 @@ class Store(RunMutations):
         kept), found by index seeks in SQL so a 1,000,000-point history is never loaded.
         """
         self.flush()
-        max_points = _integer(max_points)
-        if max_points is not None and (not _is_count(max_points) or max_points < 2):
-            raise InvalidParameterError("max_points must be an integer >= 2.")
+        max_points = check_max_points(max_points)
         with self.engine.connect() as conn:
-            series = conn.execute(
-                select(metric_series.c.series_id, metric_series.c.point_count).where(
-                    metric_series.c.run_id == run_id, metric_series.c.key == key
-                )
-            ).first()
-            if series is None:
-                if not conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first():
-                    raise RunNotFoundError(f"No run with id {run_id!r}.")
-                return _history_arrays([], 0)
-            sid, total = series
-            raw = conn.connection.dbapi_connection
-            cursor = raw.cursor()
-            marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            try:
-                if max_points is None or total <= max_points:
-                    cursor.execute(
-                        "SELECT step, timestamp, value FROM metrics "
-                        f"WHERE series_id = {marker} ORDER BY step, id",
-                        (sid,),
-                    )
-                    return _history_arrays(cursor, total)
-                # Two scalar subqueries: SQLite answers a lone min() or max() with one index
-                # lookup, but min() and max() together in one SELECT scan the whole index.
-                of_series = metrics.c.series_id == sid
-                lo, hi = conn.execute(
-                    select(
-                        select(func.min(metrics.c.step)).where(of_series).scalar_subquery(),
-                        select(func.max(metrics.c.step)).where(of_series).scalar_subquery(),
-                    )
-                ).one()
-                if hi - lo + 1 >= max_points:
-                    cursor.execute(seek_sql(conn), (max_points, sid, lo, hi, lo, max_points))
-                else:  # few distinct steps, many points: sample by rank instead
-                    # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
-                    stride = math.ceil((total - 1) / (max_points - 1))
-                    cursor.execute(rank_sql(conn), (sid, stride, total))
-                return _history_arrays(cursor, total)
-            finally:
-                cursor.close()
+            return history.metric_history(conn, run_id, key, max_points)
 
     def metric_points_after(
         self, run_id: str, after_id: int = 0, limit: int = 50_000
     ) -> list[tuple[int, str, int, int, float]]:
         """Points of a run logged after point id ``after_id`` (id, key, step, timestamp,
         value), oldest first: lets a viewer follow a run another process is logging."""
-        query = (
-            select(
-                metrics.c.id,
-                metric_series.c.key,
-                metrics.c.step,
-                metrics.c.timestamp,
-                metrics.c.value,
-            )
-            .join(metric_series, metric_series.c.series_id == metrics.c.series_id)
-            .where(metric_series.c.run_id == run_id, metrics.c.id > after_id)
-            .order_by(metrics.c.id)
-            .limit(limit)
-        )
         with self.engine.connect() as conn:
-            return [
-                (i, k, s, t, math.nan if v is None else v) for i, k, s, t, v in conn.execute(query)
-            ]
+            return history.metric_points_after(conn, run_id, after_id, limit)
 
     def run_status(self, run_id: str) -> str:
         with self.engine.connect() as conn:
@@ -686,136 +565,9 @@ class Store(RunMutations):
 
     # -- housekeeping ----------------------------------------------------------------------
     def reap_dead_runs(self) -> list[str]:
-        """Mark RUNNING runs whose process is gone (or heartbeat stale) as KILLED."""
-        stamp = now_ms()
-        with self.engine.connect() as conn:
-            candidates = conn.execute(
-                select(
-                    runs.c.run_id,
-                    runs.c.host,
-                    runs.c.pid,
-                    runs.c.start_time,
-                    runs.c.heartbeat,
-                    runs.c.last_update_time,
-                ).where(runs.c.status == "RUNNING")
-            ).all()
-        dead = []
-        for run_id, host, pid, start_time, heartbeat, last_update in candidates:
-            if run_id in self.writer.active_runs:
-                continue
-            # The run ended at its last sign of life: a heartbeat or a committed write.
-            last_seen = max(heartbeat, last_update or 0)
-            if host == HOST and pid is not None:
-                if not _process_alive(pid, start_time):
-                    dead.append((run_id, last_seen))
-            elif stamp - last_seen > STALE_HEARTBEAT_MS:
-                dead.append((run_id, last_seen))
-        if dead:
-            with self.engine.connect().execution_options(**WRITE) as conn, conn.begin():
-                for run_id, last_seen in dead:
-                    conn.execute(
-                        update(runs)
-                        .where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
-                        .values(
-                            status="KILLED",
-                            end_time=last_seen,
-                            last_update_time=stamp,
-                            error="The process running this run died (kernel died, "
-                            "was killed, or lost its host).",
-                        )
-                    )
-        return [run_id for run_id, _ in dead]
-
-
-_POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
-
-
-def _history_arrays(rows: Iterable[tuple[Any, ...]], total: int) -> dict[str, Any]:
-    """Columns straight from the cursor: no list of a million tuples to build and collect.
-    A NULL value (NaN stored by SQLite) becomes NaN."""
-    points = np.fromiter(rows, dtype=_POINT)
-    return {
-        "step": points["step"],
-        "timestamp": points["timestamp"],
-        "value": points["value"],
-        "total_points": int(total),
-    }
-
-
-def _integer(value: Any) -> Any:
-    """A numpy integer (``np.int64(100)``, a DataFrame's ``.shape[0] // 2``...) as an int;
-    anything else unchanged, for the caller to accept or refuse."""
-    if value is None or isinstance(value, (int, float, str)):
-        return value
-    try:
-        return operator.index(value)
-    except TypeError:
-        return value
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _process_alive(pid: int, start_time_ms: int) -> bool:
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        # A process that started after the run did is a new process that reused the pid.
-        return process.create_time() * 1000 <= start_time_ms + 1000
-    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
-        return False
-
-
-def validate_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidParameterError(f"{what} must be a non-empty string, got {name!r}.")
-    name = name.strip()
-    if "\x00" in name:  # PostgreSQL text cannot hold it; refused on every store alike
-        raise InvalidParameterError(f"{what} {name!r} contains a NUL character.")
-    if len(name) > MAX_NAME_LENGTH:
-        raise InvalidParameterError(
-            f"{what} is {len(name)} characters; the limit is {MAX_NAME_LENGTH}."
-        )
-    return name
-
-
-def validate_run_id(value: Any, what: str = "run id") -> str:
-    """A run id given by a caller (a parent, an explicit id): a string that fits the
-    store's run id column on every backend (PostgreSQL refuses a longer one; SQLite would
-    store it)."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidParameterError(f"{what} must be a run id (a non-empty string), got {value!r}.")
-    value = value.strip()
-    limit = runs.c.run_id.type.length
-    if len(value) > limit or "\x00" in value:
-        raise InvalidParameterError(
-            f"{what} {value[:60]!r} is not a run id: run ids are at most {limit} characters "
-            "(32 hex characters as jupyter-mlops makes them)."
-        )
-    return value
-
-
-def check_run_columns(columns: dict[str, Any]) -> None:
-    """Refuse values for run columns that the database would refuse (too long for the
-    column, or holding NUL), the same on every backend."""
-    for key, value in columns.items():
-        column = runs.c.get(key)
-        if column is None or not isinstance(value, str):
-            continue
-        limit = getattr(column.type, "length", None)
-        if limit is not None and len(value) > limit:
-            raise InvalidParameterError(
-                f"{key} is {len(value)} characters; the store's limit is {limit}."
-            )
-        if limit is not None and "\x00" in value:
-            raise InvalidParameterError(f"{key} {value[:60]!r} contains a NUL character.")
+        """Mark RUNNING runs whose process is gone (or heartbeat stale) as KILLED (not this
+        process's own runs). Returns their ids."""
+        return reaper.reap_dead_runs(self.engine, self.writer.active_runs)
 
 
 def _user() -> str | None:

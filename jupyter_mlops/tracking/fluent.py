@@ -23,7 +23,7 @@ from ..exceptions import (
     StoreTimeoutError,
 )
 from ..store import DEFAULT_EXPERIMENT, Store
-from ..store.store import check_run_columns, validate_name, validate_run_id
+from ..store.validation import check_run_columns, validate_name, validate_run_id
 from ..store.writer import in_multiprocessing_child
 from .capture import environment_info, git_info
 from .filter_hints import with_hint

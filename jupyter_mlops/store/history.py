@@ -1,0 +1,101 @@
+"""Metric histories read back: every point, or at most ``max_points`` evenly spaced by step.
+
+Downsampling happens in SQL (``dialect.seek_sql`` / ``rank_sql``), with one index seek per
+point returned, so a 1,000,000-point history is never loaded to return 1,000. Points come
+straight from the driver's cursor into numpy columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, func, literal, select
+
+from ..exceptions import RunNotFoundError
+from .dialect import rank_sql, seek_sql
+from .schema import metric_series, metrics, runs
+
+_POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
+
+
+def metric_history(
+    conn: Connection, run_id: str, key: str, max_points: int | None
+) -> dict[str, Any]:
+    """Points of one metric as numpy arrays ``step``, ``timestamp``, ``value`` (and
+    ``total_points``). With ``max_points`` (>= 2, checked by the caller), at most that many
+    points evenly spaced by step, the first and last kept."""
+    series = conn.execute(
+        select(metric_series.c.series_id, metric_series.c.point_count).where(
+            metric_series.c.run_id == run_id, metric_series.c.key == key
+        )
+    ).first()
+    if series is None:
+        if not conn.execute(select(literal(1)).where(runs.c.run_id == run_id)).first():
+            raise RunNotFoundError(f"No run with id {run_id!r}.")
+        return _history_arrays([], 0)
+    sid, total = series
+    raw = conn.connection.dbapi_connection
+    cursor = raw.cursor()
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    try:
+        if max_points is None or total <= max_points:
+            cursor.execute(
+                "SELECT step, timestamp, value FROM metrics "
+                f"WHERE series_id = {marker} ORDER BY step, id",
+                (sid,),
+            )
+            return _history_arrays(cursor, total)
+        # Two scalar subqueries: SQLite answers a lone min() or max() with one index
+        # lookup, but min() and max() together in one SELECT scan the whole index.
+        of_series = metrics.c.series_id == sid
+        lo, hi = conn.execute(
+            select(
+                select(func.min(metrics.c.step)).where(of_series).scalar_subquery(),
+                select(func.max(metrics.c.step)).where(of_series).scalar_subquery(),
+            )
+        ).one()
+        if hi - lo + 1 >= max_points:
+            cursor.execute(seek_sql(conn), (max_points, sid, lo, hi, lo, max_points))
+        else:  # few distinct steps, many points: sample by rank instead
+            # Ranks 0, stride, 2*stride, ... plus the last: at most max_points rows.
+            stride = math.ceil((total - 1) / (max_points - 1))
+            cursor.execute(rank_sql(conn), (sid, stride, total))
+        return _history_arrays(cursor, total)
+    finally:
+        cursor.close()
+
+
+def metric_points_after(
+    conn: Connection, run_id: str, after_id: int, limit: int
+) -> list[tuple[int, str, int, int, float]]:
+    """Points of a run logged after point id ``after_id`` (id, key, step, timestamp,
+    value), oldest first: lets a viewer follow a run another process is logging."""
+    query = (
+        select(
+            metrics.c.id,
+            metric_series.c.key,
+            metrics.c.step,
+            metrics.c.timestamp,
+            metrics.c.value,
+        )
+        .join(metric_series, metric_series.c.series_id == metrics.c.series_id)
+        .where(metric_series.c.run_id == run_id, metrics.c.id > after_id)
+        .order_by(metrics.c.id)
+        .limit(limit)
+    )
+    return [(i, k, s, t, math.nan if v is None else v) for i, k, s, t, v in conn.execute(query)]
+
+
+def _history_arrays(rows: Iterable[tuple[Any, ...]], total: int) -> dict[str, Any]:
+    """Columns straight from the cursor: no list of a million tuples to build and collect.
+    A NULL value (NaN stored by SQLite) becomes NaN."""
+    points = np.fromiter(rows, dtype=_POINT)
+    return {
+        "step": points["step"],
+        "timestamp": points["timestamp"],
+        "value": points["value"],
+        "total_points": int(total),
+    }
