@@ -17,7 +17,7 @@ from jupyter_mlops.store.filters import (
     parse_identifier,
     parse_order_by,
 )
-from jupyter_mlops.store.writer import now_ms
+from jupyter_mlops.store.ids import now_ms
 
 RUNS = {
     # name: (experiment, status, params, metrics, tags)

@@ -23,8 +23,8 @@ from jupyter_mlops.exceptions import (
 )
 from jupyter_mlops.store import Store, reaper
 from jupyter_mlops.store.engine import SQLITE_BUSY_TIMEOUT_S, _migrations_dir
+from jupyter_mlops.store.ids import now_ms
 from jupyter_mlops.store.schema import SCHEMA_HEAD, metadata
-from jupyter_mlops.store.writer import now_ms
 
 
 def _db_path(url: str) -> str:

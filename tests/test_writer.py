@@ -24,7 +24,8 @@ from jupyter_mlops.exceptions import (
     StoreUnreachableError,
 )
 from jupyter_mlops.store import Store
-from jupyter_mlops.store.writer import Writer, now_ms
+from jupyter_mlops.store.ids import now_ms
+from jupyter_mlops.store.writer import Writer
 from jupyter_mlops.tracking import fluent
 
 

@@ -16,7 +16,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from ..config import mask_url
 from ..exceptions import MLOpsError
-from ..store.writer import now_ms
+from ..store.ids import now_ms
 from ..tracking import fluent
 from ..tracking.capture import (
     StreamTail,

@@ -57,7 +57,7 @@ from .schema import journal_progress, runs
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-__all__ = ["Writer", "now_ms", "register_fork_handler", "in_multiprocessing_child"]
+__all__ = ["Writer", "register_fork_handler", "in_multiprocessing_child"]
 
 JOURNAL_INTERVAL_S = 0.1
 # A logging call that finds the journal not written for this long writes it itself: a loop

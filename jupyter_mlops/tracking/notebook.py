@@ -340,7 +340,7 @@ def _record_cells(run: ActiveRun, executed: nbformat.NotebookNode) -> None:
     cells' stdout and stderr become the run's output tail."""
     from datetime import datetime
 
-    from ..store.writer import now_ms
+    from ..store.ids import now_ms
 
     position = 0
     sources = []

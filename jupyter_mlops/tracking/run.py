@@ -13,8 +13,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import InvalidParameterError
+from ..store.ids import now_ms
 from ..store.schema import MAX_KEY_LENGTH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH
-from ..store.writer import now_ms
 from .capture import format_traceback
 
 if TYPE_CHECKING:
