@@ -1,7 +1,7 @@
 """jupyter-mlops: the MLOps toolkit that lives inside Jupyter.
 
 ``import jupyter_mlops as mlops`` for the tracking API; ``%load_ext jupyter_mlops`` for the
-magics. The names below are the public contract (see DESIGN.md).
+magics. The names below are the public contract (docs/public-surface.md).
 """
 
 from . import pipeline  # mlops.pipeline.run(path, params=..., jobs=...)

@@ -1,7 +1,7 @@
 """Where runs and artifacts live: store URL resolution and masking.
 
-Resolution order (DESIGN.md): explicit ``set_store`` > ``JUPYTER_MLOPS_STORE`` > traitlets
-config ``c.MLOps.store_url`` > default SQLite file in the Jupyter data dir.
+Resolution order (docs/public-surface.md): explicit ``set_store`` > ``JUPYTER_MLOPS_STORE`` >
+traitlets config ``c.MLOps.store_url`` > default SQLite file in the Jupyter data dir.
 """
 
 from __future__ import annotations
@@ -144,7 +144,7 @@ def mask_url(url: str) -> str:
 
 
 def resolve_store_url(explicit: str | None = None, config: Config | None = None) -> str:
-    """The store URL in force, following DESIGN.md's resolution order (``config``: see
+    """The store URL in force, in the resolution order of docs/public-surface.md (``config``: see
     :func:`configured`)."""
     if explicit:
         return normalize_store_url(explicit)

@@ -1,4 +1,5 @@
-"""Store URL resolution (DESIGN.md order), normalisation and masking: ``jupyter_mlops.config``."""
+"""Store URL resolution (in the order of docs/public-surface.md), normalisation and masking:
+``jupyter_mlops.config``."""
 
 from __future__ import annotations
 

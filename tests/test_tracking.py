@@ -1,4 +1,5 @@
-"""The public tracking API (``import jupyter_mlops as mlops``) as DESIGN.md describes it."""
+"""The public tracking API (``import jupyter_mlops as mlops``), as docs/public-surface.md
+describes it."""
 
 from __future__ import annotations
 

@@ -3,9 +3,10 @@
 Everything lives under ``<base_url>jupyter-mlops/api/`` (see ``openapi.yaml`` beside this file).
 Enabled on install by ``jupyter-config/server-config/jupyter_mlops.json``.
 
-Store resolution follows DESIGN.md with the server's own traitlets config in the config slot:
-``JUPYTER_MLOPS_STORE`` > ``c.MLOps.store_url`` (server config) > ``jupyter_mlops_config`` >
-the default SQLite file. The same goes for ``JUPYTER_MLOPS_ARTIFACTS`` / ``c.MLOps.artifacts_url``.
+Store resolution follows docs/public-surface.md, with the server's own traitlets config in the
+config slot: ``JUPYTER_MLOPS_STORE`` > ``c.MLOps.store_url`` (server config) >
+``jupyter_mlops_config`` > the default SQLite file. The same goes for
+``JUPYTER_MLOPS_ARTIFACTS`` / ``c.MLOps.artifacts_url``.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class StoreProvider:
 
 def make_provider(serverapp: Any) -> StoreProvider:
     """The store of this server: resolved as everywhere else, with the server's ``c.MLOps``
-    config as the config source (so env > server config > default, as DESIGN.md says)."""
+    config as the config source (so env > server config > default: docs/public-surface.md)."""
     return StoreProvider(config=serverapp.config, log=serverapp.log)
 
 

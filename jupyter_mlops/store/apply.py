@@ -10,7 +10,9 @@ and the journal stores them with ``marshal``.
                                            ``row["experiment_id"]`` is None (offline logging)
                                            the experiment named ``experiment`` is used,
                                            created if needed
-  ("update", run_id, values)               update run columns
+  ("update", run_id, values)               update run columns (``values["git_diff"]``:
+                                           (digest, text) of a git diff to store once,
+                                           ``diffs.py``)
   ("params", run_id, [(k, v)])             insert/replace params
   ("tags", run_id, [(k, v)])               insert/replace tags
   ("m", run_id, key, value, ts, step)      one metric point
@@ -36,6 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from .dialect import insert_rows, last_per_key, update_rows
+from .diffs import UPDATE_KEY as GIT_DIFF
 from .schema import experiments, metric_series
 
 RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT = (
@@ -104,6 +107,7 @@ def apply(
     cell_rows: list[tuple[Any, ...]] = []
     artifact_rows: list[tuple[str, str, int, int]] = []
     updates: dict[str, dict[str, Any]] = {}
+    diff_rows: list[tuple[str, str]] = []
     touched: set[str] = set()
     # PostgreSQL refuses NUL in text: captured output or source holding one (a binary print)
     # would fail the operation and lose it. Keys and names are refused up front.
@@ -125,7 +129,11 @@ def apply(
         run_id = op[1]
         touched.add(run_id)
         if kind == UPDATE:
-            updates.setdefault(run_id, {}).update(op[2])
+            values = op[2]
+            if GIT_DIFF in values:  # a diff's text, sent with the first run that has it
+                diff_rows.append(values[GIT_DIFF])
+                values = {k: v for k, v in values.items() if k != GIT_DIFF}
+            updates.setdefault(run_id, {}).update(values)
         elif kind == PARAMS:
             params_rows.extend((run_id, k, v) for k, v in op[2])
         elif kind == TAGS:
@@ -137,6 +145,11 @@ def apply(
             artifact_rows.append((run_id, op[2], op[3], op[4]))
         else:
             raise ValueError(f"unknown writer operation {kind!r}")
+    if diff_rows:
+        insert_rows(
+            conn, "git_diffs", ("digest", "diff"), last_per_key(diff_rows, 1),
+            conflict=("digest",), update=(),
+        )  # fmt: skip
     if new_runs:
         _insert_runs(conn, new_runs, state)
     if params_rows:

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, delete, select, update
 
 from ..exceptions import InvalidParameterError, RunLifecycleError, RunNotFoundError
 from .dialect import in_chunks
+from .diffs import digests_of, drop_unreferenced
 from .engine import WRITE
 from .ids import now_ms
 from .schema import (
@@ -158,12 +159,15 @@ class RunMutations:
                     f"{'run' if len(active) == 1 else 'runs'} {which} not archived "
                     f"(first: {active[0]}). Archive them first."
                 )
+            diffs = set()
             for chunk in in_chunks(every):
+                diffs |= digests_of(conn, chunk)
                 series = select(metric_series.c.series_id).where(metric_series.c.run_id.in_(chunk))
                 conn.execute(delete(metrics).where(metrics.c.series_id.in_(series)))
                 for table in (metric_series, params, tags, run_cells, artifacts):
                     conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
                 conn.execute(delete(runs).where(runs.c.run_id.in_(chunk)))
+            drop_unreferenced(conn, diffs)  # a diff no other run shares goes with them
         for run_id in every:  # after commit: a failed transaction leaves the files alone
             self.artifacts.delete_run(run_id)
         return every

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 # Alembic revision that this code reads and writes. Bump with every migration.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -151,6 +151,15 @@ artifacts = Table(
     Column("path", String(1024), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("logged_time", BigInteger, nullable=False),
+)
+
+# Each distinct git diff a run captured, once (store/diffs.py): runs' git JSON holds its
+# SHA-256.
+git_diffs = Table(
+    "git_diffs",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("diff", Text, nullable=False),
 )
 
 # How far each writer journal has been applied (store/journal.py): updated in the same

@@ -35,6 +35,7 @@ from ..exceptions import (
 from . import history, reaper
 from .artifacts import ArtifactStore
 from .dialect import in_chunks
+from .diffs import with_diff
 from .engine import WRITE, create_store_engine, ensure_schema
 from .filters import compile_filter, compile_order_by, search_condition
 from .ids import new_run_id, now_ms
@@ -423,7 +424,8 @@ class Store(RunMutations):
                 ).where(runs.c.run_id == run_id)
             ).one()
             record.source, record.stdout, record.error = row.source, row.stdout, row.error
-            record.git, record.environment = load_json(row.git), load_json(row.environment)
+            record.git = with_diff(conn, load_json(row.git))
+            record.environment = load_json(row.environment)
             record.cells = [
                 CellRecord(**dict(r._mapping))
                 for r in conn.execute(

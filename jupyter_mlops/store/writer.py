@@ -120,6 +120,8 @@ class Writer:
         self._sqlite_path = sqlite_path
         self._file_identity = _identity(sqlite_path)
         self._on_store_replaced = on_store_replaced
+        # Digests of the git diffs this process has sent to the store (store/diffs.py).
+        self.git_diffs_sent: set[str] = set()
         self._init_threads()
 
     def _init_threads(self) -> None:

@@ -23,9 +23,10 @@ from ..exceptions import (
     StoreTimeoutError,
 )
 from ..store import DEFAULT_EXPERIMENT, Store
+from ..store.diffs import git_columns
 from ..store.validation import check_run_columns, validate_name, validate_run_id
-from ..store.writer import in_multiprocessing_child
-from .capture import environment_info, git_info
+from ..store.writer import Writer, in_multiprocessing_child
+from .capture import GIT_CACHE_S, environment_info, git_info
 from .filter_hints import with_hint
 from .run import ActiveRun, Run, param_text, tag_text, validate_key
 
@@ -278,7 +279,7 @@ def start_run(
     writer.active_runs.add(run.run_id)
     if capture:
         notebook = row.get("notebook_path")
-        writer.submit(("call", lambda: (run.run_id, _capture_columns(notebook))))
+        writer.submit(("call", lambda: (run.run_id, _capture_columns(notebook, writer))))
     with _lock:
         _run_stack.append(run)
         _thread_stacks.setdefault(threading.get_ident(), []).append(run)
@@ -306,15 +307,25 @@ RUN_COLUMNS = frozenset(
 )
 
 
-def _capture_columns(notebook: str | None) -> dict[str, Any]:
-    import json
+# where -> (monotonic time, modules imported, cwd, git, environment JSON): the runs of a sweep
+# share one capture for GIT_CACHE_S (git is read again after that, and the environment as
+# soon as a module is imported), so a run costs dictionary lookups, not system calls.
+_capture_cache: dict[str, tuple[float, int, str, dict[str, Any] | None, str]] = {}
 
-    where = os.path.dirname(os.path.abspath(notebook)) if notebook else os.getcwd()
-    git = git_info(where)
-    return {
-        "git": json.dumps(git) if git else None,
-        "environment": json.dumps(environment_info()),
-    }
+
+def _capture_columns(notebook: str | None, writer: Writer) -> dict[str, Any]:
+    import json
+    import time
+
+    cwd = os.getcwd()
+    where = os.path.dirname(os.path.abspath(notebook)) if notebook else cwd
+    now, modules = time.monotonic(), len(sys.modules)
+    cached = _capture_cache.get(where)
+    if cached is None or now - cached[0] >= GIT_CACHE_S or cached[1:3] != (modules, cwd):
+        git = git_info(where)
+        cached = (now, modules, cwd, git, json.dumps(environment_info()))
+        _capture_cache[where] = cached
+    return {**git_columns(cached[3], writer.git_diffs_sent), "environment": cached[4]}
 
 
 def _pop(run: ActiveRun) -> None:

@@ -30,6 +30,7 @@ from typing import Any
 import nbformat
 
 from ..exceptions import InvalidParameterError, NotebookExecutionError, StoreError
+from ..store.diffs import git_columns
 from . import fluent
 from .capture import git_info, output_tail, strip_ansi
 from .parameters import for_papermill, resolve_parameters
@@ -164,8 +165,9 @@ def execute_notebook(
         live=False,
         capture=False,  # the environment is the kernel's, captured in the kernel below
     )
-    run.update_later(lambda: {"git": _json_or_none(git_info(str(source.parent)))})
     store = run.store
+    sent = store.writer.git_diffs_sent
+    run.update_later(lambda: git_columns(git_info(str(source.parent)), sent))
     env_keys = {
         "JUPYTER_MLOPS_STORE": store.url,
         "JUPYTER_MLOPS_ARTIFACTS": store.artifacts.root_url,
@@ -256,10 +258,6 @@ def _only_expected_errors(failure: BaseException, executed: nbformat.NotebookNod
     return bool(errored) and all(
         "raises-exception" in (cell.get("metadata", {}).get("tags") or []) for cell in errored
     )
-
-
-def _json_or_none(value: Any) -> str | None:
-    return json.dumps(value) if value else None
 
 
 def _name_input(executed: nbformat.NotebookNode, out_path: Path, source: Path) -> None:

@@ -1,0 +1,120 @@
+"""Git diffs are stored once, however many runs capture them (``store/diffs.py``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+import jupyter_mlops as mlops
+from jupyter_mlops.store.engine import _migrations_dir
+from jupyter_mlops.tracking import capture, fluent
+
+GIT = ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+
+
+@pytest.fixture
+def dirty_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    subprocess.run([*GIT, "init", "-q"], cwd=root, check=True)
+    (root / "train.py").write_text("lr = 0.1\n")
+    subprocess.run([*GIT, "add", "."], cwd=root, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "first"], cwd=root, check=True)
+    (root / "train.py").write_text("lr = 0.2  # first change\n")
+    monkeypatch.chdir(root)
+    _forget_captures()
+    return root
+
+
+def _forget_captures() -> None:
+    """As if the captures' one-second caches had expired."""
+    capture._git_cache.clear()
+    fluent._capture_cache.clear()
+
+
+def _db(url: str) -> sqlite3.Connection:
+    return sqlite3.connect(url.removeprefix("sqlite:///"))
+
+
+def _sweep(count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        with mlops.start_run(f"r{i}") as run:
+            mlops.log_param("i", i)
+        ids.append(run.run_id)
+    mlops.flush()
+    return ids
+
+
+def test_a_sweep_stores_its_diff_once_and_every_run_reads_it(
+    tmp_store: str, dirty_repo: Path
+) -> None:
+    first = _sweep(5)
+    (dirty_repo / "train.py").write_text("lr = 0.3  # second change\n")
+    _forget_captures()
+    second = _sweep(2)
+    for run_id in first:
+        git = mlops.get_run(run_id).git
+        assert "first change" in git["diff"] and git["dirty"] is True
+        assert "diff_sha256" not in git  # records look as they always did
+    for run_id in second:
+        assert "second change" in mlops.get_run(run_id).git["diff"]
+    conn = _db(tmp_store)
+    assert conn.execute("SELECT COUNT(*) FROM git_diffs").fetchone()[0] == 2
+    stored = [row[0] for row in conn.execute("SELECT git FROM runs")]
+    assert len(stored) == 7 and not any("change" in text for text in stored)
+    # another process (a new writer) with the same diff adds no second copy
+    mlops.set_store(tmp_store)
+    _sweep(1)
+    assert conn.execute("SELECT COUNT(*) FROM git_diffs").fetchone()[0] == 2
+
+
+def test_purging_the_last_run_of_a_diff_deletes_it(tmp_store: str, dirty_repo: Path) -> None:
+    shared = _sweep(2)
+    (dirty_repo / "train.py").write_text("lr = 0.3  # second change\n")
+    _forget_captures()
+    (alone,) = _sweep(1)
+    conn = _db(tmp_store)
+    mlops.archive_run(shared[0])
+    mlops.purge_run(shared[0])
+    assert conn.execute("SELECT COUNT(*) FROM git_diffs").fetchone()[0] == 2  # still used
+    mlops.archive_run(alone)
+    mlops.purge_run(alone)
+    (left,) = conn.execute("SELECT diff FROM git_diffs").fetchone()
+    assert "first change" in left
+    assert "first change" in mlops.get_run(shared[1]).git["diff"]
+
+
+def test_a_run_with_its_diff_inline_reads_as_before(tmp_store: str, dirty_repo: Path) -> None:
+    (run_id,) = _sweep(1)
+    inline = {"commit": "abc", "branch": "main", "dirty": True, "diff": "old style diff"}
+    with _db(tmp_store) as conn:
+        conn.execute("UPDATE runs SET git = ? WHERE run_id = ?", (json.dumps(inline), run_id))
+    assert mlops.get_run(run_id).git["diff"] == "old style diff"
+
+
+def test_downgrading_puts_each_diff_back_inline(tmp_store: str, dirty_repo: Path) -> None:
+    ids = _sweep(2)
+    mlops.set_store(None)  # close it: alembic takes the database
+    engine = sa.create_engine(tmp_store)
+    try:
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(_migrations_dir()))
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+    finally:
+        engine.dispose()
+    conn = _db(tmp_store)
+    for run_id in ids:
+        (text,) = conn.execute("SELECT git FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        git = json.loads(text)
+        assert "first change" in git["diff"] and "diff_sha256" not in git
+    assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'git_diffs'").fetchall()
