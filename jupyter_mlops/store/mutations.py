@@ -244,4 +244,3 @@ class RunMutations:
             every += found
             frontier = found
         return every
-
