@@ -36,6 +36,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: import ``benchmarks`` as a package, and
+    # keep this folder off sys.path so its modules never shadow others
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)]
+    sys.path.insert(0, str(Path(_here).parent))
+
+from benchmarks.report import text_grid  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 # papermill's Python API on each notebook given, in one process
 PAPERMILL_LOOP = (
@@ -246,12 +254,14 @@ class Bench:
         cached = median_of(self.repeats, lambda: timed(build, folder, env)[0])
         self.results["ploomber"] = {
             "version": probe.stdout.strip(),
+            "python": python,
             "cold_s": cold,
             "cached_s": cached,
         }
 
 
-def table(results: dict[str, Any]) -> str:
+def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The table, header first: what this script prints and run.py publishes."""
     rows = [("benchmark", "jupyter-mlops", "baseline", "ratio", "target", "met?")]
     cached = results["cached"]
     rows.append(
@@ -346,17 +356,14 @@ def table(results: dict[str, Any]) -> str:
                 "",
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    return rows
+
+
+def ploomber_note(results: dict[str, Any]) -> str:
+    plo = results["ploomber"]
     if "skipped" in plo:
-        lines.append(f"Ploomber: {plo['skipped']}.")
-    else:
-        lines.append(
-            f"Ploomber {plo['version']} ran from "
-            f"{os.environ.get('PLOOMBER_PYTHON') or sys.executable}."
-        )
-    return "\n".join(lines)
+        return f"Ploomber: {plo['skipped']}."
+    return f"Ploomber {plo['version']} ran from {plo.get('python') or sys.executable}."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -376,7 +383,10 @@ def main(argv: list[str] | None = None) -> int:
     results.pop("ploomber_workload", None)
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     results["cpus"] = os.cpu_count()
-    print(table(results))
+    results["rows"] = rows(results)
+    results["note"] = ploomber_note(results)
+    print(text_grid(results["rows"]))
+    print(results["note"])
     print(
         f"load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}; "
         f"{os.cpu_count()} cores"

@@ -25,9 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import start_new_kernel
+
+if __package__ in (None, ""):  # run as a script: import ``benchmarks`` as a package, and
+    # keep this folder off sys.path so its modules never shadow others
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(_here)]
+    sys.path.insert(0, str(Path(_here).parent))
+
+from benchmarks.report import text_grid  # noqa: E402
 
 TOKEN = "benchmark-token"
 
@@ -228,13 +237,17 @@ def main() -> None:
             gateway.terminate()
             gateway.wait(30)
     results["load_after"] = os.getloadavg()
+    results["mb"] = args.mb
+    results["rows"] = rows(results, args.mb)
     print_table(results, args.mb)
     if args.json:
         with open(args.json, "w") as out_file:
             json.dump(results, out_file, indent=2)
 
 
-def print_table(r: dict[str, Any], mb: float) -> None:
+def rows(r: dict[str, Any], mb: float) -> list[tuple[str, ...]]:
+    """The table, header first: what this script prints and run.py publishes."""
+
     def ms(entry: dict[str, float] | None) -> str:
         return "-" if not entry or "median_ms" not in entry else f"{entry['median_ms']:.1f} ms"
 
@@ -249,7 +262,7 @@ def print_table(r: dict[str, Any], mb: float) -> None:
         if "error" in px
         else ""
     )
-    rows = [
+    table = [
         ("benchmark", "%%remote", "beside it", "target", "met?"),
         (
             "trivial cell, warm local kernel (median)",
@@ -280,7 +293,7 @@ def print_table(r: dict[str, Any], mb: float) -> None:
             if target == "local" and "push_pull_s" in px
             else "-"
         )
-        rows.append(
+        table.append(
             (
                 f"{mb:g} MB numpy array to the {label} and back",
                 f"{t['seconds']:.2f} s (sent {t['sent'] / 1e6:.1f} MB, "
@@ -290,11 +303,11 @@ def print_table(r: dict[str, Any], mb: float) -> None:
                 ("yes" if t["seconds"] <= 2 else "NO") if target == "local" else "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for index, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            print("  ".join("-" * w for w in widths))
+    return table
+
+
+def print_table(r: dict[str, Any], mb: float) -> None:
+    print(text_grid(rows(r, mb)))
     before, after = r["load_before"], r["load_after"]
     print(f"\nload average {before[0]:.2f} before, {after[0]:.2f} after")
 

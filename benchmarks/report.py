@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -637,6 +637,25 @@ def markdown_table(rows: list[dict[str, Any]], headers: tuple[str, ...] = HEADER
     return "\n".join(out)
 
 
+# Tables of rows (header first), as aligned text or Markdown: the separate scripts print one
+# and the docs publish the other, from the same rows.
+def text_grid(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_grid(rows: Sequence[Sequence[str]]) -> str:
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(rows[0]), "|" + "---|" * len(rows[0]), *map(line, rows[1:])])
+
+
 def readme_table(report: dict[str, Any]) -> str:
     """README.md's performance table: the rows marked ``readme``, from a results file."""
     rows = build_rows(report["raw"].get("jupyter-mlops", {}), report["raw"].get("MLflow", {}))
@@ -717,17 +736,43 @@ the results file. Method: [benchmarks/README.md](README.md).
 """
 
 
-def update_docs(report: dict[str, Any], results_md: Path, readme: Path) -> None:
-    """Write RESULTS.md, and README.md's performance table between its two markers."""
-    results_md.write_text(RESULTS_HEAD + "\n" + results_markdown(report) + "\n", encoding="utf-8")
-    text = readme.read_text(encoding="utf-8")
+# Sections of a results file measured by the scripts of their own (run by run.py in a full
+# run): the doc whose table they fill, and their title in RESULTS.md.
+EXTRAS = {
+    "pipeline": ("docs/pipelines.md", "Notebook pipelines (`benchmarks/pipeline.py`)"),
+    "remote": ("docs/remote.md", "`%%remote` (`benchmarks/remote.py`)"),
+}
+
+
+def extra_markdown(section: dict[str, Any]) -> str:
+    """A script's table (its ``rows``, header first) and its note, as Markdown."""
+    text = markdown_grid(section["rows"])
+    return f"{text}\n\n{section['note']}" if section.get("note") else text
+
+
+def _replace_generated(path: Path, table: str) -> None:
+    text = path.read_text(encoding="utf-8")
     try:
         head, rest = text.split(README_BEGIN + "\n", 1)
         _, tail = rest.split(README_END, 1)
     except ValueError:
-        raise SystemExit(f"{readme} lacks the markers of the benchmark table") from None
-    table = readme_table(report)
-    readme.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}", encoding="utf-8")
+        raise SystemExit(f"{path} lacks the markers of the benchmark table") from None
+    path.write_text(f"{head}{README_BEGIN}\n{table}\n{README_END}{tail}", encoding="utf-8")
+
+
+def update_docs(report: dict[str, Any], results_md: Path, readme: Path) -> None:
+    """Write RESULTS.md, README.md's performance table between its two markers, and the
+    tables of docs/pipelines.md and docs/remote.md when the run measured them."""
+    text = RESULTS_HEAD + "\n" + results_markdown(report) + "\n"
+    for key, (_, title) in EXTRAS.items():
+        if key in report:
+            text += f"\n## {title}\n\n{extra_markdown(report[key])}\n"
+    results_md.write_text(text, encoding="utf-8")
+    _replace_generated(readme, readme_table(report))
+    summary = run_summary(report["meta"])
+    for key, (doc, _) in EXTRAS.items():
+        if key in report:
+            _replace_generated(readme.parent / doc, f"{extra_markdown(report[key])}\n\n{summary}")
 
 
 def main(argv: list[str] | None = None) -> int:

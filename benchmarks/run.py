@@ -84,6 +84,29 @@ def run_side(side: str, args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
+# The separate scripts a full run also runs (their sections of the results file, and the
+# option that names their JSON output).
+EXTRA_SCRIPTS = {"pipeline": "--output", "remote": "--json"}
+EXTRA_TIMEOUT_S = 1800
+
+
+def run_extra(name: str) -> dict[str, Any]:
+    """Run ``benchmarks/<name>.py`` (its table streams to our stdout); its JSON results.
+    Raises RuntimeError when it fails."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{name}.json"
+        print(f"\n== {name}.py", file=sys.stderr, flush=True)
+        done = subprocess.run(
+            [sys.executable, str(HERE / f"{name}.py"), EXTRA_SCRIPTS[name], str(out)],
+            cwd=REPO_ROOT,
+            timeout=EXTRA_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0 or not out.exists():
+            raise RuntimeError(f"benchmarks/{name}.py exited with {done.returncode}")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
 def _load() -> list[float] | None:
     try:
         return [round(x, 2) for x in os.getloadavg()]
@@ -151,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         "README.md's performance table from its results; this leaves them alone",
     )
     parser.add_argument(
+        "--no-extras",
+        action="store_true",
+        help="skip benchmarks/pipeline.py and benchmarks/remote.py, which a full run of every "
+        "benchmark on both sides also runs (their tables go into docs/pipelines.md and "
+        "docs/remote.md)",
+    )
+    parser.add_argument(
         "--before",
         default=BEFORE_REV,
         metavar="REV",
@@ -176,6 +206,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     sides = ["mlops", "mlflow"] if args.side == "both" else [args.side]
     data = {side: run_side(side, args) for side in sides}
+    everything = (
+        not args.quick
+        and args.side == "both"
+        and set(args.only.split(",")) == set(BENCHES)
+        and not args.set
+    )
+    extras: dict[str, Any] = {}
+    extra_errors: dict[str, str] = {}
+    if everything and not args.no_extras:
+        for name in EXTRA_SCRIPTS:
+            try:
+                extras[name] = run_extra(name)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
+                extra_errors[f"{name}.py"] = str(exc)
     mlops = data.get("mlops", {}).get("results", {})
     mlflow = data.get("mlflow", {}).get("results", {})
     rows = build_rows(mlops, mlflow)
@@ -193,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, d in data.items()
         for bench, text in d.get("errors", {}).items()
     }
+    failed.update(extra_errors)
     for name in failed:
         print(f"\nFAILED {name} (traceback above)", file=sys.stderr)
 
@@ -222,17 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         "raw": {SIDES[s]: d.get("results", {}) for s, d in data.items()},
         "errors": failed,
     }
+    report.update(extras)
     output = args.output or HERE / ("results-quick.json" if args.quick else "results.json")
     output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"\nResults written to {output}", file=sys.stderr)
-    complete = (
-        not args.quick
-        and args.side == "both"
-        and set(args.only.split(",")) == set(BENCHES)
-        and not args.set
-        and args.output is None
-        and not failed
-    )
+    complete = everything and not args.no_extras and args.output is None and not failed
     if complete and not args.no_docs:
         update_docs(report, HERE / "RESULTS.md", REPO_ROOT / "README.md")
         print("RESULTS.md and README.md's performance table regenerated", file=sys.stderr)

@@ -264,3 +264,46 @@ def test_update_docs_rewrites_results_and_the_readme_table_only(tmp_path: Path) 
     readme.write_text("# no markers\n")
     with pytest.raises(SystemExit):
         update_docs(report, results, readme)
+
+
+def test_update_docs_fills_the_tables_of_the_separate_scripts(tmp_path: Path) -> None:
+    """pipeline.py's and remote.py's rows (measured in the same full run) become the tables
+    of docs/pipelines.md and docs/remote.md, and sections of RESULTS.md."""
+    report = {
+        "raw": {"jupyter-mlops": {}, "MLflow": {}},
+        "meta": {
+            "date": "2026-12-01T16:20:00+0000",
+            "mode": "full",
+            "git": {"commit": "abcdef0123", "dirty": False},
+            "cpus": 2,
+            "load_average_before": [0.5, 0.5, 0.5],
+            "load_average_after": [0.7, 0.5, 0.5],
+            "python": "3.11.7",
+            "sqlite": "3.40.1",
+            "platform": "Linux",
+            "versions": {},
+            "wall_s": {},
+            "notes": [],
+        },
+        "pipeline": {
+            "rows": [["benchmark", "jupyter-mlops"], ["cached rerun", "0.61 s"]],
+            "note": "Ploomber: not installed.",
+        },
+        "remote": {"rows": [["benchmark", "%%remote"], ["trivial | cell", "5.1 ms"]]},
+    }
+    (tmp_path / "docs").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{README_BEGIN}\nx\n{README_END}\n")
+    for doc in ("pipelines.md", "remote.md"):
+        (tmp_path / "docs" / doc).write_text(
+            f"## Performance\n\n{README_BEGIN}\nold\n{README_END}\n"
+        )
+    results = tmp_path / "RESULTS.md"
+    update_docs(report, results, readme)
+    pipelines = (tmp_path / "docs" / "pipelines.md").read_text()
+    assert "| cached rerun | 0.61 s |" in pipelines and "old" not in pipelines
+    assert "Ploomber: not installed." in pipelines and "commit `abcdef0`" in pipelines
+    remote = (tmp_path / "docs" / "remote.md").read_text()
+    assert "| trivial \\| cell | 5.1 ms |" in remote
+    text = results.read_text()
+    assert "## Notebook pipelines" in text and "## `%%remote`" in text

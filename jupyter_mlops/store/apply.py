@@ -1,9 +1,7 @@
 """Operations -> SQL: one transaction's worth of queued operations, in multi-row statements.
 
-An operation is a plain tuple whose first element is its kind. They are made by the tracking
-API, appended to the writer's queue, written to the journal (``journal.py``) and applied here.
-Plain tuples, not objects: a metric point is made a million times a second in a tight loop,
-and the journal stores them with ``marshal``.
+Operations are the NamedTuples of ``ops.py``, one per kind. They arrive here as plain tuples
+(the writer queues them so, and the journal reads them back so), in these layouts:
 
   ("run", row, params, tags, experiment)   insert a run (``row``: the runs columns) with its
                                            initial params/tags [(k, v)]; when
@@ -37,20 +35,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .dialect import insert_rows, last_per_key, update_rows
+from .dialect import in_chunks, insert_rows, last_per_key, update_rows
 from .diffs import UPDATE_KEY as GIT_DIFF
+from .ops import ARTIFACT, CELL, METRIC, PARAMS, RUN, TAGS, UPDATE, MetricPoint
 from .schema import experiments, metric_series
-
-RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT = (
-    "run",
-    "update",
-    "params",
-    "tags",
-    "m",
-    "cell",
-    "artifact",
-)
-KINDS = frozenset({RUN, UPDATE, PARAMS, TAGS, METRIC, CELL, ARTIFACT})
 
 _CELL_COLUMNS = (
     "run_id",
@@ -87,13 +75,6 @@ class Applied:
 
     runs: set[str]
     points: dict[tuple[str, str], tuple[list[int], list[float]]]
-
-
-def op_run_id(op: tuple[Any, ...]) -> str | None:
-    """The run an operation belongs to."""
-    if op[0] == RUN:
-        return op[1].get("run_id")
-    return op[1] if isinstance(op[1], str) else None
 
 
 def apply(
@@ -255,9 +236,16 @@ def _write_points(
     watched = state.watched
     for (run_id, key), group in groups:
         last = max(reversed(group), key=_STEP_AND_TIME)  # the last of equal (step, time)
-        value = last[3]
+        value = last[_VALUE_AT]
         summary.append(
-            (run_id, key, None if value != value else value, last[5], last[4], len(group))
+            (
+                run_id,
+                key,
+                None if value != value else value,
+                last[_STEP_AT],
+                last[_TIME_AT],
+                len(group),
+            )
         )
         if watched and run_id in watched:
             column = captured.get((run_id, key))
@@ -287,9 +275,13 @@ def _write_points(
     return {run_id for (run_id, _), _ in groups}
 
 
-_SERIES_OF = itemgetter(1, 2)
-_STEP_AND_TIME = itemgetter(5, 4)
-_STEP, _TIME, _VALUE = itemgetter(5), itemgetter(4), itemgetter(3)
+# Fields of a metric point (a plain tuple in MetricPoint's layout), read by C-level getters.
+_RUN_ID, _KEY, _VALUE_AT, _TIME_AT, _STEP_AT = map(
+    MetricPoint._fields.index, ("run_id", "key", "value", "timestamp", "step")
+)
+_SERIES_OF = itemgetter(_RUN_ID, _KEY)
+_STEP_AND_TIME = itemgetter(_STEP_AT, _TIME_AT)
+_STEP, _TIME, _VALUE = itemgetter(_STEP_AT), itemgetter(_TIME_AT), itemgetter(_VALUE_AT)
 
 
 # An existing series takes the batch's points: the count adds up, and the latest point is
@@ -315,16 +307,11 @@ def _learn_series_ids(
 ) -> None:
     ms = metric_series.c
     run_ids = sorted({run_id for run_id, _ in missing})
-    for chunk in _chunks(run_ids, 500):
+    for chunk in in_chunks(run_ids):
         for sid, run_id, key in conn.execute(
             select(ms.series_id, ms.run_id, ms.key).where(ms.run_id.in_(chunk))
         ):
             series[(run_id, key)] = sid
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def without_nul(value: Any) -> Any:
@@ -339,31 +326,3 @@ def without_nul(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: without_nul(v) for k, v in value.items()}
     return value
-
-
-def describe(op: tuple[Any, ...]) -> str:
-    """The tracking call that made ``op``, for messages about a refused operation."""
-    kind = op[0]
-    if kind == RUN:
-        row = op[1]
-        return (
-            f"start_run(name={row.get('name')!r}, run_id={row.get('run_id')!r}, "
-            f"parent={row.get('parent_run_id')!r})"
-        )
-    if kind == METRIC:
-        return f"log_metric({op[2]!r}, {op[3]!r}, step={op[5]!r}) in run {op[1]}"
-    if kind == PARAMS:
-        return f"log_params({dict(op[2])!r}) in run {op[1]}"
-    if kind == TAGS:
-        return f"set_tags({dict(op[2])!r}) in run {op[1]}"
-    if kind == UPDATE:
-        shown = {
-            k: (v if not isinstance(v, str) or len(v) < 80 else v[:77] + "...")
-            for k, v in op[2].items()
-        }
-        return f"update of run {op[1]}: {shown!r}"
-    if kind == CELL:
-        return f"cell {op[2].get('position')!r} of run {op[1]}"
-    if kind == ARTIFACT:
-        return f"log_artifact({op[2]!r}) in run {op[1]}"
-    return repr(op)[:200]

@@ -38,13 +38,14 @@ from .dialect import in_chunks
 from .diffs import with_diff
 from .engine import WRITE, create_store_engine, ensure_schema
 from .filters import compile_filter, compile_order_by, search_condition
+from .fork import register_fork_handler
 from .ids import new_run_id, now_ms
 from .journal import journal_root
 from .mutations import RunMutations, lifecycle_condition
 from .records import CellRecord, RunRecord, load_json
 from .schema import experiments, metric_series, params, run_cells, runs, tags
 from .validation import check_max_points, check_page, check_statuses, validate_name
-from .writer import Writer, register_fork_handler
+from .writer import Writer
 
 if TYPE_CHECKING:
     from traitlets.config import Config

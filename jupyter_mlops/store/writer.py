@@ -1,7 +1,7 @@
 """The background writer: every tracking write goes through one queue, a journal and a thread.
 
-Callers append operation tuples (``apply.py``) to a ``deque`` (atomic, lock-free under the
-GIL) and return at once. Two threads take it from there:
+Callers append operations (``ops.py``, as plain tuples) to a ``deque`` (atomic, lock-free
+under the GIL) and return at once. Two threads take it from there:
 
 - the journal thread wakes every ``JOURNAL_INTERVAL_S`` (0.1 s), or on ``flush``, and appends
   what is queued to this process's journal file (``journal.py``): from then on a SIGKILL, a
@@ -18,6 +18,10 @@ When the apply thread falls behind (an outage, a tight logging loop), records st
 journal file and are read back from it, so the memory held stays bounded. Offline
 (``JUPYTER_MLOPS_OFFLINE=1``) there is no apply thread: the journal waits for
 ``jupyter mlops sync`` or the next process that opens the store.
+
+Slow capture runs on a third thread (``deferred.py``); the fork and multiprocessing hooks are
+in ``fork.py``, operations -> SQL in ``apply.py``, SQL that differs by database in
+``dialect.py``.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
-from .apply import Applied, ApplyState, apply, describe, op_run_id
+from .apply import Applied, ApplyState, apply
+from .deferred import Capture, DeferredCalls
 from .dialect import insert_rows
 from .engine import WRITE
+from .fork import in_multiprocessing_child
 from .ids import now_ms
 from .journal import (
     JournalError,
@@ -52,12 +58,13 @@ from .journal import (
     record_rejected,
 )
 from .journal import segments as journal_segments
+from .ops import RUN, Op, QueuedOp, describe, op_run_id
 from .schema import journal_progress, runs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
-__all__ = ["Writer", "register_fork_handler", "in_multiprocessing_child"]
+__all__ = ["Writer"]
 
 JOURNAL_INTERVAL_S = 0.1
 # A logging call that finds the journal not written for this long writes it itself: a loop
@@ -105,10 +112,10 @@ class Writer:
         self.journal_root = journal_root
         self.store_url = store_url
         self.offline = offline or engine is None
-        self.queue: deque[tuple[Any, ...]] = deque()
+        self.queue: deque[QueuedOp] = deque()
         self.active_runs: set[str] = set()
         self.state = ApplyState()
-        self.listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
+        self.listeners: list[Callable[[list[QueuedOp]], None]] = []
         # Runs whose points are handed, after commit, to ``point_listeners`` as columns
         # {(run_id, key): ([steps], [values])}: what live charts need.
         self.watched_runs = self.state.watched
@@ -161,16 +168,7 @@ class Writer:
         self._db_lock = threading.RLock()
         self._journal_lock = threading.RLock()
         self._fork_locked = (False, False)
-        self._reset_calls()
-
-    def _reset_calls(self) -> None:
-        # Slow capture (git subprocesses, package metadata) runs on its own thread, not in
-        # the writer's: its many small I/O waits each hand the GIL to a busy cell and wait up
-        # to 5 ms to get it back, so under a tight logging loop it takes seconds.
-        self._calls: deque[Callable[[], tuple[str, dict[str, Any]]]] = deque()
-        self._calls_pending = 0
-        self._calls_done = threading.Condition()
-        self._calls_thread: threading.Thread | None = None
+        self._deferred = DeferredCalls(self.submit)
 
     @property
     def journal_path(self) -> Path | None:
@@ -178,49 +176,17 @@ class Writer:
         return self._journal.path if self._journal is not None else None
 
     # -- producer side -------------------------------------------------------------------
-    def submit(self, op: tuple[Any, ...]) -> None:
-        if op[0] == "call":
-            self._submit_call(op[1])
-            return
-        self.queue.append(op)
+    def submit(self, op: Op | QueuedOp) -> None:
+        """Queue an operation (a NamedTuple of ``ops.py``, or a tuple in its layout). It is
+        queued as a plain tuple: the journal's ``marshal`` takes exact tuples only."""
+        self.queue.append(op if type(op) is tuple else tuple(op))
         self.ensure_running()
 
-    def _submit_call(self, fn: Callable[[], tuple[str, dict[str, Any]]]) -> None:
-        with self._calls_done:
-            self._calls.append(fn)
-            self._calls_pending += 1
-            self._calls_done.notify_all()
-            thread = self._calls_thread
-            if thread is None or not thread.is_alive():
-                self._calls_thread = threading.Thread(
-                    target=self._calls_loop, name="jupyter-mlops-capture", daemon=True
-                )
-                self._calls_thread.start()
-
-    def _calls_loop(self) -> None:
-        done = self._calls_done
-        while True:
-            with done:
-                while not self._calls:
-                    done.wait()
-                fn = self._calls.popleft()
-            try:
-                run_id, values = fn()
-            except Exception:
-                traceback.print_exc()
-            else:
-                self.submit(("update", run_id, values))
-            finally:
-                with done:
-                    self._calls_pending -= 1
-                    done.notify_all()
-
-    def _wait_calls(self, timeout: float | None) -> bool:
-        """Block until every submitted call has queued its update. False on timeout."""
-        if threading.current_thread() is self._calls_thread:
-            return True
-        with self._calls_done:
-            return self._calls_done.wait_for(lambda: self._calls_pending == 0, timeout)
+    def submit_call(self, fn: Capture) -> None:
+        """Run ``fn`` (slow capture) off the caller's thread, after the calls submitted
+        before; the ``(run_id, values)`` it returns is queued as a run update, and ``flush``
+        waits for it."""
+        self._deferred.add(fn)
 
     def ensure_running(self) -> None:
         thread = self._journal_thread
@@ -256,7 +222,7 @@ class Writer:
         """Block until everything queued so far is committed (offline: journaled). Returns
         False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if not self._wait_calls(timeout):
+        if not self._deferred.wait(timeout):
             return False
         current = threading.current_thread()
         if current is self._journal_thread or current is self._apply_thread:
@@ -285,7 +251,7 @@ class Writer:
         """Journal what is queued, give the store up to ``wait`` seconds to take it, and stop.
         What is not committed stays in the journal, which is released for the next process
         opening the store (or ``jupyter mlops sync``) to apply."""
-        self._wait_calls(timeout=30)
+        self._deferred.wait(timeout=30)
         if self.queue:
             self.ensure_running()
         deadline = time.monotonic() + wait
@@ -424,7 +390,7 @@ class Writer:
             finally:
                 self._journal_busy = False
 
-    def _journal_chunk(self, ops: list[tuple[Any, ...]], flushes: list[Any]) -> None:
+    def _journal_chunk(self, ops: list[QueuedOp], flushes: list[Any]) -> None:
         record = None
         if ops:
             journal = self._open_journal()
@@ -510,7 +476,7 @@ class Writer:
 
     def _apply_batch(self, batch: list[Record]) -> None:
         loaded = [self._loaded(record) for record in batch]
-        ops: list[tuple[Any, ...]] = []
+        ops: list[QueuedOp] = []
         starts: list[int] = []
         for record in loaded:
             starts.append(len(ops))
@@ -544,7 +510,7 @@ class Writer:
             loaded.ops, loaded.first = loaded.ops[record.first :], record.first
         return loaded
 
-    def _apply_span(self, ops: list[tuple[Any, ...]], position: Position) -> bool:
+    def _apply_span(self, ops: list[QueuedOp], position: Position) -> bool:
         """Commit ``ops`` and the journal position after them, however long the store takes
         to come back. False when the database refuses one of them for good."""
         delay = RETRY_FIRST_S
@@ -576,7 +542,7 @@ class Writer:
 
     def _apply_isolating(
         self,
-        ops: list[tuple[Any, ...]],
+        ops: list[QueuedOp],
         records: list[Record],
         starts: list[int],
         end: Position,
@@ -597,8 +563,8 @@ class Writer:
         indexed = list(enumerate(ops))
 
         def drop_rejected_runs(
-            part: list[tuple[int, tuple[Any, ...]]],
-        ) -> list[tuple[int, tuple[Any, ...]]]:
+            part: list[tuple[int, QueuedOp]],
+        ) -> list[tuple[int, QueuedOp]]:
             rejected_runs = self._rejected_runs
             if not rejected_runs:
                 return part
@@ -626,7 +592,7 @@ class Writer:
         # Rejected operations at the end: move the position past them too.
         self._apply_span([], end)
 
-    def _commit(self, ops: list[tuple[Any, ...]], position: Position) -> Applied:
+    def _commit(self, ops: list[QueuedOp], position: Position) -> Applied:
         self._check_store_file()
         stamp = now_ms()
         engine = self.engine
@@ -655,7 +621,7 @@ class Writer:
             conflict=("journal_id",),
         )
 
-    def _after_commit(self, ops: list[tuple[Any, ...]], applied: Applied) -> None:
+    def _after_commit(self, ops: list[QueuedOp], applied: Applied) -> None:
         for listener in list(self.listeners):
             try:
                 listener(ops)
@@ -668,7 +634,7 @@ class Writer:
                 except Exception:
                     traceback.print_exc()
 
-    def _reject(self, ops: list[tuple[Any, ...]], error: Exception | None) -> None:
+    def _reject(self, ops: list[QueuedOp], error: Exception | None) -> None:
         reason = _error_text(error) if error is not None else "its run was refused by the store"
         stamp = now_ms()
         entries = [
@@ -682,7 +648,7 @@ class Writer:
             for op in ops
         ]
         for op in ops:
-            if op[0] == "run":
+            if op[0] == RUN:
                 self._rejected_runs.add(op[1]["run_id"])
         where = None
         if self.journal_root is not None:
@@ -899,55 +865,3 @@ def _error_text(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def register_fork_handler(writer: Writer) -> None:
-    if hasattr(os, "register_at_fork"):
-        import weakref
-
-        ref = weakref.ref(writer)
-
-        def _before() -> None:
-            instance = ref()
-            if instance is not None:
-                instance.before_fork()
-
-        def _parent() -> None:
-            instance = ref()
-            if instance is not None:
-                instance.after_fork_in_parent()
-
-        def _child() -> None:
-            instance = ref()
-            if instance is not None:
-                instance.after_fork_in_child()
-
-        os.register_at_fork(before=_before, after_in_parent=_parent, after_in_child=_child)
-    # multiprocessing's children skip atexit (they leave through os._exit): drain the writer
-    # from multiprocessing's own exit finalizers instead, registered in each child it forks,
-    # or now when this process is such a child (spawn, forkserver).
-    import multiprocessing.util as mp_util
-
-    mp_util.register_after_fork(writer, _drain_when_child_exits)
-    if writer.child_process:
-        _drain_when_child_exits(writer)
-
-
-def in_multiprocessing_child() -> bool:
-    """True in a process started by multiprocessing (any start method)."""
-    mp = sys.modules.get("multiprocessing")
-    return mp is not None and mp.parent_process() is not None
-
-
-def _drain_when_child_exits(writer: Writer) -> None:
-    import weakref
-    from multiprocessing.util import Finalize
-
-    ref = weakref.ref(writer)
-
-    def _close() -> None:
-        instance = ref()
-        if instance is not None:
-            instance.close()
-
-    Finalize(None, _close, exitpriority=10)

@@ -24,8 +24,10 @@ from ..exceptions import (
 )
 from ..store import DEFAULT_EXPERIMENT, Store
 from ..store.diffs import git_columns
+from ..store.fork import in_multiprocessing_child
+from ..store.ops import RUN, RunCreated
 from ..store.validation import check_run_columns, validate_name, validate_run_id
-from ..store.writer import Writer, in_multiprocessing_child
+from ..store.writer import Writer
 from .capture import GIT_CACHE_S, environment_info, git_info
 from .filter_hints import with_hint
 from .run import ActiveRun, Run, param_text, tag_text, validate_key
@@ -275,11 +277,11 @@ def start_run(
     run = ActiveRun(store, row, on_end=_pop)
     run.params.update(run_params)
     writer = store.writer
-    writer.submit(("run", row, list(run_params.items()), run_tags, experiment_name))
+    writer.submit(RunCreated(RUN, row, list(run_params.items()), run_tags, experiment_name))
     writer.active_runs.add(run.run_id)
     if capture:
         notebook = row.get("notebook_path")
-        writer.submit(("call", lambda: (run.run_id, _capture_columns(notebook, writer))))
+        writer.submit_call(lambda: (run.run_id, _capture_columns(notebook, writer)))
     with _lock:
         _run_stack.append(run)
         _thread_stacks.setdefault(threading.get_ident(), []).append(run)
