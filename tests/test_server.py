@@ -280,7 +280,8 @@ async def test_runs_list(raw_get: Any, seeded: dict) -> None:
     assert set(data) == {"runs", "total", "offset", "limit"}
     assert (data["total"], data["offset"], data["limit"]) == (4, 0, 100)
     for run in data["runs"]:
-        assert set(run) == SUMMARY_KEYS
+        # nonfinite_metrics only when a latest metric value is non-finite
+        assert set(run) - {"nonfinite_metrics"} == SUMMARY_KEYS
     by_name = {r["name"]: r for r in data["runs"]}
     sgd = by_name["sgd"]
     assert sgd["params"] == {"lr": "0.1", "opt": "sgd"}
@@ -288,7 +289,10 @@ async def test_runs_list(raw_get: Any, seeded: dict) -> None:
     assert sgd["metrics"]["acc"] == pytest.approx(0.999)
     assert sgd["metrics"]["loss/train"] == 0.5
     assert sgd["metrics"]["val loss"] is None  # latest is inf: non-finite -> null
+    assert sgd["nonfinite_metrics"] == {"val loss": "Infinity"}  # ... and which one
     assert by_name["adam"]["metrics"]["nan metric"] is None
+    assert by_name["adam"]["nonfinite_metrics"] == {"nan metric": "NaN"}
+    assert "nonfinite_metrics" not in by_name["broken"]
     assert by_name["broken"]["status"] == "FAILED"
     assert by_name["step-1"]["parent_run_id"] == seeded["first"]
 
@@ -319,7 +323,8 @@ async def test_runs_query_parameters(raw_get: Any, seeded: dict) -> None:
 @on_server_loop
 async def test_run_detail(raw_get: Any, seeded: dict, git_head: str | None) -> None:
     run = await get_json(raw_get, f"runs/{seeded['first']}")
-    assert set(run) == DETAIL_KEYS
+    assert set(run) == DETAIL_KEYS | {"nonfinite_metrics"}  # its latest "val loss" is inf
+    assert run["nonfinite_metrics"] == {"val loss": "Infinity"}
     assert run["name"] == "sgd" and run["status"] == "FINISHED"
     assert run["metric_keys"] == ["acc", "loss/train", "val loss"]
     assert run["children"] == [seeded["child"]]
@@ -835,7 +840,7 @@ async def test_edit_run_round_trip(raw_get: Any, seeded: dict) -> None:
         f"runs/{run_id}",
         {"name": "  adam-best ", "note": "# Best\n\n*lr* 0.01", "tags": {"keep": "yes"}},
     )
-    assert set(edited) == DETAIL_KEYS
+    assert set(edited) == DETAIL_KEYS | {"nonfinite_metrics"}  # its "nan metric" is NaN
     assert edited["name"] == "adam-best"
     assert edited["note"] == "# Best\n\n*lr* 0.01"
     assert edited["tags"] == {"keep": "yes"}

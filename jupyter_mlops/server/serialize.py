@@ -2,8 +2,9 @@
 
 The schemas are closed (``additionalProperties: false``), so each shape is projected explicitly
 from ``RunRecord.summary()`` / ``detail()`` instead of passing those through. Non-finite
-numbers are ``null`` in metric maps; a metric history also says which non-finite value each
-``null`` stands for (``"NaN"``, ``"Infinity"``, ``"-Infinity"``, per ``records.json_number``).
+numbers are ``null`` in metric maps; a run summary's ``nonfinite_metrics`` and a metric history's
+``nonfinite`` say which non-finite value each ``null`` stands for (``"NaN"``, ``"Infinity"``,
+``"-Infinity"``, per ``records.json_number``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,20 @@ def run_summary(record: Any) -> dict[str, Any]:
     out["params"] = {str(k): str(v) for k, v in record.params.items()}
     out["metrics"] = {str(k): finite(v) for k, v in record.metrics.items()}
     out["tags"] = {str(k): str(v) for k, v in record.tags.items()}
+    nonfinite = nonfinite_metrics(record.metrics)
+    if nonfinite:
+        out["nonfinite_metrics"] = nonfinite
+    return out
+
+
+def nonfinite_metrics(metrics: dict[str, Any]) -> dict[str, str]:
+    """Which non-finite value each ``null`` of a metric map stands for (``"NaN"``, ...)."""
+    out: dict[str, str] = {}
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+            if not math.isfinite(number):
+                out[str(key)] = str(json_number(number))
     return out
 
 

@@ -230,6 +230,43 @@ export class MLOpsClient {
     return artifactUrl(this.baseUrl, runId, path, this.token);
   }
 
+  /** An artifact's bytes (authenticated), for a preview. */
+  async artifactBlob(
+    runId: string,
+    path: string,
+    signal?: AbortSignal
+  ): Promise<Blob> {
+    const url = artifactUrl(this.baseUrl, runId, path);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(
+        url,
+        { method: 'GET', signal },
+        this.serverSettings
+      );
+    } catch (error) {
+      if ((error as any)?.name === 'AbortError') {
+        throw error;
+      }
+      throw new MLOpsRequestError(
+        `Cannot reach the jupyter-mlops server: ${String(
+          (error as Error)?.message ?? error
+        )}`,
+        0
+      );
+    }
+    if (!response.ok) {
+      let message = response.statusText || 'Request failed';
+      try {
+        message = (await response.json())?.message || message;
+      } catch {
+        // not JSON
+      }
+      throw new MLOpsRequestError(message, response.status);
+    }
+    return response.blob();
+  }
+
   compareUrl(runIds: string[]): string {
     return compareUrl(this.baseUrl, runIds);
   }

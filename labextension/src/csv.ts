@@ -1,10 +1,11 @@
 /**
  * The runs table as CSV (RFC 4180): the rows in the order shown, the
  * identity columns, then the columns the user chose. Times are ISO 8601
- * (UTC), durations seconds; a non-finite or missing metric is empty, as in
- * the list.
+ * (UTC), durations seconds; a missing metric is empty, a non-finite one
+ * `NaN`, `inf` or `-inf` (what pandas and spreadsheets read back).
  */
 import { durationMs, runValue } from './filter';
+import { metricOf } from './format';
 import { IRunSummary } from './tokens';
 
 /** Columns every export starts with. */
@@ -26,7 +27,13 @@ export function csvField(value: unknown): string {
   }
   let text: string;
   if (typeof value === 'number') {
-    text = Number.isFinite(value) ? String(value) : '';
+    text = Number.isFinite(value)
+      ? String(value)
+      : Number.isNaN(value)
+        ? 'NaN'
+        : value > 0
+          ? 'inf'
+          : '-inf';
   } else {
     text = String(value);
   }
@@ -63,7 +70,9 @@ export function runsToCsv(
       duration === null ? null : duration / 1000,
       run.parent_run_id
     ];
-    const values = extra.map(key => runValue(run, key, now));
+    const values = extra.map(key =>
+      key.startsWith('metrics.') ? metricOf(run, key) : runValue(run, key, now)
+    );
     lines.push([...base, ...values].map(csvField).join(','));
   }
   return lines.join('\r\n') + '\r\n';

@@ -134,6 +134,41 @@ export function formatNumber(v: number | null | undefined): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** The number a non-finite marker of the REST API stands for. */
+export function nonfiniteNumber(
+  marker: string | null | undefined
+): number | null {
+  switch (marker) {
+    case 'NaN':
+      return NaN;
+    case 'Infinity':
+      return Infinity;
+    case '-Infinity':
+      return -Infinity;
+    default:
+      return null;
+  }
+}
+
+/**
+ * A run's latest value of metric `key` (`metrics.` prefix optional): the
+ * number, NaN or ±Infinity when it was logged non-finite (the REST API sends
+ * `null` and names it in `nonfinite_metrics`), null when the run has none.
+ * Formatted with `formatNumber`, it reads `NaN`, `∞` or `-∞` in the list, the
+ * detail and compare alike.
+ */
+export function metricOf(
+  run: { metrics: { [key: string]: number | null }; nonfinite_metrics?: { [key: string]: string } },
+  key: string
+): number | null {
+  const k = key.startsWith('metrics.') ? key.slice(8) : key;
+  const v = run.metrics[k];
+  if (typeof v === 'number') {
+    return v;
+  }
+  return nonfiniteNumber(run.nonfinite_metrics?.[k]);
+}
+
 /** Any cell value of the runs table. */
 export function formatValue(v: unknown): string {
   if (v === null || v === undefined) {

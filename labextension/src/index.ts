@@ -122,13 +122,35 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     } catch {
       // no storage (private mode) or a bad value: the default sort
     }
-    model.changed.connect((_, kind) => {
-      if (kind === 'sort') {
-        try {
-          window.localStorage.setItem(SORT_KEY, JSON.stringify(model.sort));
-        } catch {
-          // storage full or refused: the sort is not kept
+    // so do the column widths and order the user set by dragging headers
+    const LAYOUT_KEY = 'jupyter-mlops:column-layout';
+    try {
+      const saved = JSON.parse(window.localStorage.getItem(LAYOUT_KEY) ?? 'null');
+      if (saved && typeof saved === 'object') {
+        if (Array.isArray(saved.order)) {
+          model.columnOrder = saved.order.filter((k: unknown) => typeof k === 'string');
         }
+        for (const [key, width] of Object.entries(saved.widths ?? {})) {
+          if (typeof width === 'number' && Number.isFinite(width)) {
+            model.setColumnWidth(key, width);
+          }
+        }
+      }
+    } catch {
+      // no storage or a bad value: default widths and order
+    }
+    model.changed.connect((_, kind) => {
+      try {
+        if (kind === 'sort') {
+          window.localStorage.setItem(SORT_KEY, JSON.stringify(model.sort));
+        } else if (kind === 'layout') {
+          window.localStorage.setItem(
+            LAYOUT_KEY,
+            JSON.stringify({ order: model.columnOrder, widths: model.columnWidths })
+          );
+        }
+      } catch {
+        // storage full or refused: the sort or the layout is not kept
       }
     });
     const controller = new MLOpsController({ client, model });
@@ -244,14 +266,45 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         }
       : undefined;
 
-    const openRun = async (runId: string): Promise<void> => {
+    // One detail tab is reused for each run opened, unless the user pins it
+    // (then the next run gets a tab of its own). The reused tab's label is in
+    // italics, like an editor's preview tab.
+    const setPinned = (
+      widget: MainAreaWidget<RunDetailWidget>,
+      pinned: boolean
+    ): void => {
+      widget.content.pinned = pinned;
+      widget.title.className = pinned ? 'jp-mlops-pinned-tab' : 'jp-mlops-preview-tab';
+      widget.node.dataset.pinned = String(pinned);
+    };
+    const openRun = async (
+      runId: string,
+      options: { pinned?: boolean } = {}
+    ): Promise<void> => {
       ensureStarted();
       const existing = detailTracker.find(w => w.content.runId === runId);
       if (existing) {
+        if (options.pinned) {
+          setPinned(existing, true);
+        }
         shell.activateById(existing.id);
         return;
       }
-      const content = new RunDetailWidget({
+      const reusable = options.pinned
+        ? undefined
+        : detailTracker.find(w => !w.content.pinned && !w.isDisposed);
+      const titled = (w: MainAreaWidget<RunDetailWidget>) => {
+        w.title.label = model.getRun(runId)?.name || runId.slice(0, 8);
+        w.title.caption = runId;
+      };
+      if (reusable) {
+        reusable.content.runId = runId;
+        titled(reusable);
+        void detailTracker.save(reusable);
+        shell.activateById(reusable.id);
+        return;
+      }
+      const content: RunDetailWidget = new RunDetailWidget({
         runId,
         controller,
         languages,
@@ -261,19 +314,25 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         renderMarkdown,
         onTitle: (title, status) => {
           widget.title.label = title;
-          widget.title.caption = `${title} (${status.toLowerCase()}) — ${runId}`;
+          widget.title.caption = `${title} (${status.toLowerCase()}) — ${content.runId}`;
+        },
+        onTogglePin: () => {
+          setPinned(widget, !content.pinned);
+          void detailTracker.save(widget);
         }
       });
       const widget = new MainAreaWidget({ content });
-      widget.id = `jupyter-mlops-run-${runId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-      widget.title.label = model.getRun(runId)?.name || runId.slice(0, 8);
+      widget.id = `jupyter-mlops-run-${++detailCount}-${Date.now().toString(36)}`;
+      titled(widget);
       widget.title.icon = mlopsIcon;
       widget.title.closable = true;
       widget.addClass('jp-mlops-main');
+      setPinned(widget, !!options.pinned);
       await detailTracker.add(widget);
       shell.add(widget, 'main');
       shell.activateById(widget.id);
     };
+    let detailCount = 0;
 
     const compare = async (runIds: string[]): Promise<void> => {
       ensureStarted();
@@ -343,7 +402,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       restorer.add(sidebar, SIDEBAR_ID);
       void restorer.restore(detailTracker, {
         command: CommandIDs.openRun,
-        args: w => ({ runId: w.content.runId }),
+        args: w => ({ runId: w.content.runId, pinned: w.content.pinned }),
         name: w => w.content.runId
       });
       void restorer.restore(sweepTracker, {
@@ -403,13 +462,21 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       describedBy: {
         args: {
           type: 'object',
-          properties: { runId: { type: 'string' } },
+          properties: {
+            runId: { type: 'string' },
+            pinned: {
+              type: 'boolean',
+              description: 'Open in a pinned tab of its own (default: the reused detail tab)'
+            }
+          },
           required: ['runId']
         }
       },
       execute: args => {
         const runId = args.runId ?? targetRuns(args)[0];
-        return runId ? openRun(String(runId)) : undefined;
+        return runId
+          ? openRun(String(runId), { pinned: args.pinned === true })
+          : undefined;
       }
     });
 

@@ -13,7 +13,7 @@
  * A column left out stays in the row's tooltip. Only columns the user chose
  * (params, metrics, tags) are never left out: when even step 5 does not fit,
  * the list scrolls sideways (`minWidth` > the width), and the name gets its
- * natural width back.
+ * natural width back. Widths the user set by dragging hold in every step.
  */
 import { IColumnInfo } from './model';
 
@@ -74,8 +74,14 @@ export interface IListLayout {
   sticky: { [key: string]: number };
 }
 
-function widths(column: IColumnInfo): IWidths {
-  return WIDTHS[column.key] ?? VALUE_WIDTHS;
+/** Widths the user set by dragging a header's edge (px, by column key). */
+export type ColumnWidths = { [key: string]: number };
+
+function widths(column: IColumnInfo, user: ColumnWidths): IWidths {
+  const base = WIDTHS[column.key] ?? VALUE_WIDTHS;
+  const set = user[column.key];
+  // a width the user chose holds in every step (the name still grows)
+  return set > 0 ? { natural: set, compact: set, flex: base.flex } : base;
 }
 
 function build(
@@ -83,6 +89,7 @@ function build(
   compact: boolean,
   hide: Set<string>,
   statusDot: boolean,
+  user: ColumnWidths,
   wideName = false
 ): IListLayout {
   const shown: IColumnLayout[] = [];
@@ -92,7 +99,7 @@ function build(
       hidden.push(column);
       continue;
     }
-    const w = widths(column);
+    const w = widths(column, user);
     const width =
       column.key === 'status' && statusDot
         ? STATUS_DOT_WIDTH
@@ -130,30 +137,31 @@ function build(
  */
 export function listLayout(
   columns: IColumnInfo[],
-  available: number
+  available: number,
+  user: ColumnWidths = {}
 ): IListLayout {
-  const natural = build(columns, false, new Set(), false);
+  const natural = build(columns, false, new Set(), false, user);
   if (!(available > 0) || natural.minWidth <= available) {
     return natural;
   }
   const hide = new Set<string>();
-  let layout = build(columns, true, hide, false);
+  let layout = build(columns, true, hide, false, user);
   for (const key of OPTIONAL) {
     if (layout.minWidth <= available) {
       return layout;
     }
     if (columns.some(c => c.key === key)) {
       hide.add(key);
-      layout = build(columns, true, hide, false);
+      layout = build(columns, true, hide, false, user);
     }
   }
   if (layout.minWidth <= available) {
     return layout;
   }
-  layout = build(columns, true, hide, true);
+  layout = build(columns, true, hide, true, user);
   if (layout.minWidth <= available) {
     return layout;
   }
   // It scrolls sideways anyway: give the name room to be read.
-  return build(columns, true, hide, true, true);
+  return build(columns, true, hide, true, user, true);
 }

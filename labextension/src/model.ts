@@ -49,11 +49,39 @@ export const BASE_COLUMNS: ReadonlyArray<IColumnInfo> = [
   { key: 'duration', label: 'Duration', kind: 'attribute' }
 ];
 
+/** Columns that always lead the list and stay put while it scrolls sideways. */
+export const FROZEN_COLUMNS: ReadonlyArray<string> = ['status', 'name'];
+/** Bounds of a column width set by dragging (px). */
+export const MIN_COLUMN_WIDTH = 32;
+export const MAX_COLUMN_WIDTH = 800;
+
+/**
+ * `columns` in the user's `order`: frozen columns first (in their own order),
+ * then the keys `order` names, in its order, then the others as they came.
+ */
+export function orderColumns(
+  columns: IColumnInfo[],
+  order: ReadonlyArray<string>
+): IColumnInfo[] {
+  const frozen = columns.filter(c => FROZEN_COLUMNS.includes(c.key));
+  const rank = (c: IColumnInfo) => {
+    const i = order.indexOf(c.key);
+    return i < 0 ? order.length : i;
+  };
+  const movable = columns
+    .filter(c => !FROZEN_COLUMNS.includes(c.key))
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+    .map(x => x.c);
+  return [...frozen, ...movable];
+}
+
 export type ChangeKind =
   | 'runs'
   | 'filter'
   | 'sort'
   | 'columns'
+  | 'layout'
   | 'selection'
   | 'loading';
 
@@ -601,6 +629,73 @@ export class RunsModel {
     return out;
   }
 
+  /**
+   * Column widths the user set by dragging a header's edge (px, by key);
+   * kept across reloads by the extension (this browser's storage).
+   */
+  get columnWidths(): { [key: string]: number } {
+    return { ...this._widths };
+  }
+
+  /** Set (or, with `null`, forget) the width of one column. */
+  setColumnWidth(key: string, width: number | null): void {
+    if (width === null) {
+      if (!(key in this._widths)) {
+        return;
+      }
+      delete this._widths[key];
+    } else {
+      const w = Math.round(Math.min(MAX_COLUMN_WIDTH, Math.max(MIN_COLUMN_WIDTH, width)));
+      if (this._widths[key] === w) {
+        return;
+      }
+      this._widths[key] = w;
+    }
+    this._changed.emit('layout');
+  }
+
+  /**
+   * The order the user gave the movable columns by dragging headers (keys;
+   * columns it does not name keep their place after the named ones). The
+   * status and the name always lead: they stay put while the list scrolls.
+   */
+  get columnOrder(): string[] {
+    return [...this._order];
+  }
+
+  set columnOrder(value: string[]) {
+    const next = Array.from(new Set(value)).filter(k => !FROZEN_COLUMNS.includes(k));
+    if (next.length === this._order.length && next.every((k, i) => k === this._order[i])) {
+      return;
+    }
+    this._order = next;
+    this._changed.emit('layout');
+  }
+
+  /**
+   * Move column `key` before column `before` (or to the end, `null`), as
+   * dropping a dragged header does. Frozen columns (status, name) stay put.
+   */
+  moveColumn(key: string, before: string | null): void {
+    if (FROZEN_COLUMNS.includes(key) || key === before) {
+      return;
+    }
+    const shown = orderColumns(this.visibleColumns, this._order)
+      .map(c => c.key)
+      .filter(k => !FROZEN_COLUMNS.includes(k));
+    // keep the order of columns not shown now (a column chosen again later)
+    const rest = this._order.filter(k => !shown.includes(k));
+    const keys = shown.filter(k => k !== key);
+    const at = before === null ? -1 : keys.indexOf(before);
+    keys.splice(at < 0 ? keys.length : at, 0, key);
+    this.columnOrder = [...keys, ...rest];
+  }
+
+  /** Every column shown, in the user's order (frozen ones first). */
+  get orderedColumns(): IColumnInfo[] {
+    return orderColumns(this.visibleColumns, this._order);
+  }
+
   /** The keys of every column shown beyond the base ones (CSV export). */
   get extraColumns(): string[] {
     return [...this._columns, ...this.autoColumns];
@@ -883,6 +978,8 @@ export class RunsModel {
   private _childCount = new Map<string, number>();
   private _sort: ISortSpec = { ...DEFAULT_SORT };
   private _columns: string[] = [];
+  private _widths: { [key: string]: number } = {};
+  private _order: string[] = [];
   private _selection = new Set<string>();
   private _visible: IRunSummary[] | null = null;
   private _matching: IRunSummary[] = [];

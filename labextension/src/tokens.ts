@@ -44,6 +44,8 @@ export interface IRunSummary {
   last_update_time: number;
   /** `deleted` once archived; absent from servers older than schema 0003. */
   lifecycle_stage?: LifecycleStage;
+  /** Which non-finite value a `null` of `metrics` stands for (only when one is). */
+  nonfinite_metrics?: { [key: string]: 'NaN' | 'Infinity' | '-Infinity' };
 }
 
 export interface ICellRecord {

@@ -173,7 +173,9 @@ describe('CSV export', () => {
     expect(csvField('two\nlines')).toBe('"two\nlines"');
     expect(csvField('=cmd()')).toBe("'=cmd()");
     expect(csvField(-1.5)).toBe('-1.5');
-    expect(csvField(NaN)).toBe('');
+    expect(csvField(NaN)).toBe('NaN');
+    expect(csvField(Infinity)).toBe('inf');
+    expect(csvField(-Infinity)).toBe('-inf');
     expect(csvField(null)).toBe('');
   });
 

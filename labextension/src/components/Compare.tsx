@@ -8,7 +8,7 @@ import * as React from 'react';
 import { bestValues, lowerIsBetter } from '../best';
 import { IChartOptions, ISeries, seriesColor } from '../chart';
 import { MLOpsController } from '../controller';
-import { formatNumber } from '../format';
+import { formatNumber, metricOf } from '../format';
 import { IComparison } from '../tokens';
 import {
   ChartControls,
@@ -251,7 +251,11 @@ export function CompareView(props: ICompareProps): JSX.Element {
                           : undefined
                       }
                     >
-                      {v === undefined ? '—' : v === null ? 'non-finite' : formatNumber(v)}
+                      {v === undefined
+                        ? '—'
+                        : v === null
+                          ? formatNumber(metricOf(runs[i], k)) || 'non-finite'
+                          : formatNumber(v)}
                     </td>
                   ))}
                 </tr>

@@ -9,10 +9,10 @@ import * as React from 'react';
 import { MLOpsController } from '../controller';
 import { durationMs } from '../filter';
 import {
-  formatBytes,
   formatDateTime,
   formatDuration,
-  formatNumber
+  formatNumber,
+  metricOf
 } from '../format';
 import { ICellHint } from '../cells';
 import { IChartOptions } from '../chart';
@@ -29,6 +29,7 @@ import {
   LineChart,
   useChartOptions
 } from './LineChart';
+import { ArtifactItem } from './ArtifactPreview';
 import { Source } from './Source';
 import { StatusBadge } from './StatusBadge';
 
@@ -45,6 +46,13 @@ export interface IRunDetailProps {
   onCommand?: (command: string, args: { [key: string]: any }) => void;
   /** Render Markdown into `host` (JupyterLab's renderer, sanitized). */
   renderMarkdown?: (markdown: string, host: HTMLElement) => Promise<void>;
+  /**
+   * Whether the tab is pinned: an unpinned detail tab is reused for the next
+   * run opened; a pinned one keeps its run.
+   */
+  pinned?: boolean;
+  /** Pin or unpin the tab (shows the pin button). */
+  onTogglePin?: () => void;
 }
 
 /** The run's Markdown note, rendered by JupyterLab (or as text without a renderer). */
@@ -513,6 +521,23 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
         </h2>
         {props.onCommand && (
           <div className="jp-mlops-detail-actions">
+            {props.onTogglePin && (
+              <button
+                className={
+                  'jp-mlops-button jp-mlops-pin-button' +
+                  (props.pinned ? ' jp-mod-active' : '')
+                }
+                aria-pressed={!!props.pinned}
+                title={
+                  props.pinned
+                    ? 'Pinned: this tab keeps this run. Click to let the next run opened reuse it'
+                    : 'Pin this tab: the next run opened gets a tab of its own instead of reusing this one'
+                }
+                onClick={props.onTogglePin}
+              >
+                {props.pinned ? 'Pinned' : 'Pin'}
+              </button>
+            )}
             <button
               className="jp-mlops-button jp-mlops-rename-button"
               onClick={() => command(CommandIDs.renameRun)}
@@ -620,7 +645,12 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
           <div className="jp-mlops-muted">No metrics logged.</div>
         ) : (
           <>
-            <KeyValueTable data={run.metrics} className="jp-mlops-metrics-table" />
+            <KeyValueTable
+              data={Object.fromEntries(
+                Object.keys(run.metrics).map(k => [k, metricOf(run, k)])
+              )}
+              className="jp-mlops-metrics-table"
+            />
             <ChartControls options={chartOptions} onChange={setChartOptions} />
             <ChartSync axis={chartOptions.xAxis}>
               <div className="jp-mlops-charts">
@@ -691,18 +721,12 @@ export function RunDetailView(props: IRunDetailProps): JSX.Element {
         ) : (
           <ul className="jp-mlops-artifact-list">
             {run.artifacts.map(a => (
-              <li key={a.path}>
-                <a
-                  className="jp-mlops-artifact-link"
-                  href={controller.client.artifactUrl(run.run_id, a.path)}
-                  download={a.path.split('/').pop()}
-                  target="_blank"
-                  rel="noopener noreferrer"
-                >
-                  {a.path}
-                </a>{' '}
-                <span className="jp-mlops-muted">{formatBytes(a.size)}</span>
-              </li>
+              <ArtifactItem
+                key={a.path}
+                client={controller.client}
+                runId={run.run_id}
+                artifact={a}
+              />
             ))}
           </ul>
         )}
@@ -804,7 +828,28 @@ export class RunDetailWidget extends ReactWidget {
     return this._props.runId;
   }
 
+  /** Show another run in this view (the reused, unpinned detail tab). */
+  set runId(value: string) {
+    if (value !== this._props.runId) {
+      this._props = { ...this._props, runId: value };
+      this.update();
+    }
+  }
+
+  /** A pinned tab keeps its run; an unpinned one is reused by the next run opened. */
+  get pinned(): boolean {
+    return !!this._props.pinned;
+  }
+
+  set pinned(value: boolean) {
+    if (value !== !!this._props.pinned) {
+      this._props = { ...this._props, pinned: value };
+      this.update();
+    }
+  }
+
   render(): JSX.Element {
-    return <RunDetailView {...this._props} />;
+    // a fresh view (state, requests) for each run shown
+    return <RunDetailView key={this._props.runId} {...this._props} />;
   }
 }

@@ -16,11 +16,12 @@ import {
   formatShortTime,
   formatTime,
   formatValue,
+  metricOf,
   splitDecimal
 } from '../format';
 import { durationMs, runValue } from '../filter';
-import { IListLayout, listLayout } from '../layout';
-import { IColumnInfo, RunsModel } from '../model';
+import { ColumnWidths, IListLayout, listLayout } from '../layout';
+import { FROZEN_COLUMNS, IColumnInfo, RunsModel } from '../model';
 import { CommandIDs, IRunSummary, RUN_STATUSES, RunStatus } from '../tokens';
 import { scrollToRow, visibleWindow } from '../windowing';
 import { useElementSize, useSignalRender, useTicker } from './hooks';
@@ -37,6 +38,17 @@ export interface IRunsPanelProps {
   onColumnsChanged?: (columns: string[]) => void;
   /** Run a command of the extension (archive, restore, purge, export...). */
   onCommand?: (command: string, args?: { [key: string]: any }) => void;
+}
+
+/** A cell's value: a metric logged non-finite is NaN or ±Infinity (not blank). */
+function shownValue(
+  run: IRunSummary,
+  key: string,
+  now: number
+): string | number | null | undefined {
+  return key.startsWith('metrics.') && key.slice(8) in run.metrics
+    ? metricOf(run, key)
+    : runValue(run, key, now);
 }
 
 function cellText(
@@ -57,7 +69,7 @@ function cellText(
         ? formatShortDuration(durationMs(run, now))
         : formatDuration(durationMs(run, now));
     default:
-      return formatValue(runValue(run, col.key, now));
+      return formatValue(shownValue(run, col.key, now));
   }
 }
 
@@ -73,8 +85,11 @@ function cellTitle(run: IRunSummary, col: IColumnInfo, now: number): string {
     case 'duration':
       return `Duration ${formatDuration(durationMs(run, now))}`;
     default: {
-      const v = runValue(run, col.key, now);
-      return `${col.key} = ${v === null || v === undefined ? '(none)' : String(v)}`;
+      const v = shownValue(run, col.key, now);
+      // the full value (cells are rounded); non-finite as the cells read it
+      const full =
+        typeof v === 'number' && !Number.isFinite(v) ? formatValue(v) : String(v);
+      return `${col.key} = ${v === null || v === undefined ? '(none)' : full}`;
     }
   }
 }
@@ -129,7 +144,7 @@ function fractionWidths(
     }
     let widest = 0;
     for (const run of runs) {
-      const parts = splitDecimal(formatValue(runValue(run, col.key, now)));
+      const parts = splitDecimal(formatValue(shownValue(run, col.key, now)));
       if (parts && parts[1].length > widest) {
         widest = parts[1].length;
       }
@@ -447,9 +462,153 @@ interface IRunsListProps {
   model: RunsModel;
   runs: IRunSummary[];
   columns: IColumnInfo[];
+  /** Widths the user set by dragging header edges. */
+  widths: ColumnWidths;
   /** Changes whenever the model changes (selection, sort...): re-render. */
   version: number;
   onOpenRun: (runId: string) => void;
+}
+
+/** The drag payload type of a column header being moved. */
+const COLUMN_DRAG_TYPE = 'application/x-jupyter-mlops-column';
+
+/**
+ * A column header: click to sort, drag its right edge to resize (double-click
+ * the edge for the default width), drag the header onto another to move the
+ * column there. The status and the name stay first (they stay put while the
+ * list scrolls sideways).
+ */
+function HeaderCell(props: {
+  model: RunsModel;
+  column: IColumnInfo;
+  label: string;
+  width: number;
+  sticky: number | undefined;
+  sort: { key: string; direction: 'asc' | 'desc' };
+}): JSX.Element {
+  const { model, column: col, label, width, sticky, sort } = props;
+  const frozen = FROZEN_COLUMNS.includes(col.key);
+  const [dropSide, setDropSide] = React.useState<'before' | 'after' | null>(null);
+  const resizing = React.useRef(false);
+
+  const onResizeStart = (ev: React.PointerEvent<HTMLSpanElement>) => {
+    ev.preventDefault();
+    ev.stopPropagation();
+    const handle = ev.currentTarget;
+    const cell = handle.parentElement as HTMLElement;
+    const startX = ev.clientX;
+    const startWidth = cell.getBoundingClientRect().width;
+    resizing.current = true;
+    handle.setPointerCapture(ev.pointerId);
+    const move = (e: PointerEvent) =>
+      model.setColumnWidth(col.key, startWidth + e.clientX - startX);
+    const up = (e: PointerEvent) => {
+      handle.releasePointerCapture(e.pointerId);
+      handle.removeEventListener('pointermove', move);
+      handle.removeEventListener('pointerup', up);
+      handle.removeEventListener('pointercancel', up);
+      // the click that follows the release must not sort
+      setTimeout(() => (resizing.current = false), 0);
+    };
+    handle.addEventListener('pointermove', move);
+    handle.addEventListener('pointerup', up);
+    handle.addEventListener('pointercancel', up);
+  };
+
+  const side = (ev: React.DragEvent<HTMLSpanElement>): 'before' | 'after' => {
+    const box = ev.currentTarget.getBoundingClientRect();
+    return ev.clientX < box.left + box.width / 2 ? 'before' : 'after';
+  };
+  const dragged = (ev: React.DragEvent) =>
+    ev.dataTransfer.types.includes(COLUMN_DRAG_TYPE);
+
+  return (
+    <span
+      role="columnheader"
+      className={
+        `jp-mlops-cell jp-mlops-header-cell jp-mlops-cell-${col.kind}` +
+        (col.auto ? ' jp-mlops-auto-column' : '') +
+        (sticky !== undefined ? ' jp-mlops-sticky' : '') +
+        (dropSide ? ` jp-mlops-drop-${dropSide}` : '')
+      }
+      style={sticky !== undefined ? { left: sticky } : undefined}
+      data-column={col.key}
+      data-width={Math.round(width)}
+      aria-sort={
+        sort.key === col.key
+          ? sort.direction === 'asc'
+            ? 'ascending'
+            : 'descending'
+          : 'none'
+      }
+      aria-label={col.label}
+      title={
+        `${col.kind === 'attribute' ? col.label : col.key} — click to sort` +
+        (frozen ? '' : ', drag to move') +
+        ', drag the edge to resize' +
+        (col.auto ? ' (shown because the filter or the sort uses it)' : '')
+      }
+      draggable={!frozen}
+      onDragStart={ev => {
+        ev.dataTransfer.setData(COLUMN_DRAG_TYPE, col.key);
+        ev.dataTransfer.setData('text/plain', col.key);
+        ev.dataTransfer.effectAllowed = 'move';
+      }}
+      onDragOver={ev => {
+        if (frozen || !dragged(ev)) {
+          return;
+        }
+        ev.preventDefault();
+        ev.dataTransfer.dropEffect = 'move';
+        setDropSide(side(ev));
+      }}
+      onDragLeave={() => setDropSide(null)}
+      onDrop={ev => {
+        const key = ev.dataTransfer.getData(COLUMN_DRAG_TYPE);
+        setDropSide(null);
+        if (!key || frozen) {
+          return;
+        }
+        ev.preventDefault();
+        if (side(ev) === 'before') {
+          model.moveColumn(key, col.key);
+        } else {
+          const keys = model.orderedColumns.map(c => c.key);
+          model.moveColumn(key, keys[keys.indexOf(col.key) + 1] ?? null);
+        }
+      }}
+      onClick={() => {
+        if (!resizing.current) {
+          model.toggleSort(col.key);
+        }
+      }}
+    >
+      <span className="jp-mlops-header-label">
+        {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
+        {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
+        {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
+        {label}
+      </span>
+      {sort.key === col.key && (
+        <span className="jp-mlops-sort-arrow" aria-hidden="true">
+          {sort.direction === 'asc' ? '▲' : '▼'}
+        </span>
+      )}
+      <span
+        className="jp-mlops-resize-handle"
+        role="separator"
+        aria-orientation="vertical"
+        aria-label={`Resize ${col.label}`}
+        title="Drag to resize; double-click for the default width"
+        onPointerDown={onResizeStart}
+        onClick={ev => ev.stopPropagation()}
+        onDoubleClick={ev => {
+          ev.stopPropagation();
+          model.setColumnWidth(col.key, null);
+        }}
+      />
+    </span>
+  );
 }
 
 /**
@@ -459,7 +618,7 @@ interface IRunsListProps {
 const RunsList = React.memo(function RunsList(
   props: IRunsListProps
 ): JSX.Element {
-  const { model, runs, columns, onOpenRun } = props;
+  const { model, runs, columns, widths, onOpenRun } = props;
   const viewportRef = React.useRef<HTMLDivElement>(null);
   const { width: viewportWidth, height: viewportHeight } =
     useElementSize(viewportRef);
@@ -468,8 +627,8 @@ const RunsList = React.memo(function RunsList(
   const frame = React.useRef<number | null>(null);
 
   const layout = React.useMemo(
-    () => listLayout(columns, viewportWidth),
-    [columns, viewportWidth]
+    () => listLayout(columns, viewportWidth, widths),
+    [columns, viewportWidth, widths]
   );
   const rowsViewport = Math.max(0, viewportHeight - HEADER_HEIGHT);
   const win = visibleWindow(
@@ -524,11 +683,23 @@ const RunsList = React.memo(function RunsList(
       return;
     }
     let idx = activeRun ? runs.findIndex(r => r.run_id === activeRun) : -1;
-    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
-      idx =
-        ev.key === 'ArrowDown'
-          ? Math.min(runs.length - 1, idx + 1)
-          : Math.max(0, idx - 1);
+    const page = Math.max(1, Math.floor(rowsViewport / ROW_HEIGHT) - 1);
+    const moves: { [key: string]: () => number } = {
+      ArrowDown: () => idx + 1,
+      ArrowUp: () => Math.max(0, idx - 1),
+      PageDown: () => idx + page,
+      PageUp: () => idx - page,
+      Home: () => 0,
+      End: () => runs.length - 1
+    };
+    if (
+      ev.target instanceof HTMLInputElement &&
+      (ev.key === ' ' || ev.key === 'Enter')
+    ) {
+      return; // a focused checkbox ticks itself
+    }
+    if (ev.key in moves) {
+      idx = Math.max(0, Math.min(runs.length - 1, moves[ev.key]()));
       setActiveRun(runs[idx].run_id);
       const el = viewportRef.current;
       if (el) {
@@ -586,45 +757,16 @@ const RunsList = React.memo(function RunsList(
             }
           />
         </span>
-        {layout.columns.map(({ column: col, label }) => (
-          <span
+        {layout.columns.map(({ column: col, label, width }) => (
+          <HeaderCell
             key={col.key}
-            role="columnheader"
-            className={
-              `jp-mlops-cell jp-mlops-header-cell jp-mlops-cell-${col.kind}` +
-              (col.auto ? ' jp-mlops-auto-column' : '') +
-              (col.key in layout.sticky ? ' jp-mlops-sticky' : '')
-            }
-            style={
-              col.key in layout.sticky ? { left: layout.sticky[col.key] } : undefined
-            }
-            data-column={col.key}
-            aria-sort={
-              sort.key === col.key
-                ? sort.direction === 'asc'
-                  ? 'ascending'
-                  : 'descending'
-                : 'none'
-            }
-            aria-label={col.label}
-            title={
-              `${col.kind === 'attribute' ? col.label : col.key} — click to sort` +
-              (col.auto ? ' (shown because the filter or the sort uses it)' : '')
-            }
-            onClick={() => model.toggleSort(col.key)}
-          >
-            <span className="jp-mlops-header-label">
-              {col.kind === 'metric' && <span className="jp-mlops-kind">m</span>}
-              {col.kind === 'param' && <span className="jp-mlops-kind">p</span>}
-              {col.kind === 'tag' && <span className="jp-mlops-kind">t</span>}
-              {label}
-            </span>
-            {sort.key === col.key && (
-              <span className="jp-mlops-sort-arrow" aria-hidden="true">
-                {sort.direction === 'asc' ? '▲' : '▼'}
-              </span>
-            )}
-          </span>
+            model={model}
+            column={col}
+            label={label}
+            width={width}
+            sticky={layout.sticky[col.key]}
+            sort={sort}
+          />
         ))}
       </div>
       <div
@@ -703,10 +845,13 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
   const runs = model.visibleRuns;
   const matchingCount = model.matchingRuns.length;
   const autoKey = model.autoColumns.join('\u0000');
+  const orderKey = model.columnOrder.join('\u0000');
   const columns = React.useMemo(
-    () => model.visibleColumns,
-    [columnsKey, autoKey, model]
+    () => model.orderedColumns,
+    [columnsKey, autoKey, orderKey, model]
   );
+  const widthsKey = JSON.stringify(model.columnWidths);
+  const widths = React.useMemo(() => model.columnWidths, [widthsKey, model]);
   const selected = model.selectedIds;
   const counts = model.statusCounts;
   const liveState = controller.liveState;
@@ -909,6 +1054,7 @@ export function RunsPanel(props: IRunsPanelProps): JSX.Element {
         model={model}
         runs={runs}
         columns={columns}
+        widths={widths}
         version={version}
         onOpenRun={onOpenRun}
       />
