@@ -7,6 +7,7 @@ traitlets config ``c.MLOps.store_url`` > default SQLite file in the Jupyter data
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from traitlets import Bool, Dict, Float, Unicode
@@ -63,14 +64,12 @@ def configured(extra: Config | None = None) -> MLOps:
         import warnings
 
         warnings.warn(f"jupyter-mlops: ignoring unreadable config: {exc}", stacklevel=2)
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is not None and "MLOps" in shell.config:
-            config.merge(Config({"MLOps": shell.config.MLOps}))
-    except ImportError:
-        pass
+    # A running shell has imported IPython already; importing it here (0.5 s) would only
+    # slow the CLI down.
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and "MLOps" in shell.config:
+        config.merge(Config({"MLOps": shell.config.MLOps}))
     if extra is not None and "MLOps" in extra:
         config.merge(Config({"MLOps": extra.MLOps}))
     return MLOps(config=config)
