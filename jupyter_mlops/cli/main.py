@@ -94,6 +94,10 @@ def _positive_int(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
+    # jsonschema (under nbformat and papermill) builds an IRI grammar with rfc3987_syntax at
+    # import, about a second, for a format check that notebook validation never asks for.
+    # This process runs no user code (kernels do), so it goes without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     try:
         code = _main(argv)
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at shutdown
