@@ -635,3 +635,29 @@ def test_a_notebook_is_told_once_when_the_store_fails_and_once_when_it_is_back(
     assert texts[1].count("is not accepting writes") == 1, texts
     assert "kept in" in texts[1] and "Traceback" not in texts[1]
     assert "everything logged is written" in texts[2] and "101" in texts[2], texts
+
+
+def test_operations_neither_journaled_nor_committed_are_reported_lost_at_close(
+    tmp_store: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    immutable_files: Any,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """No journal can be made (its folder would be under a file) and the database refuses
+    writes: at close the operations held in memory are gone, and the user is told so."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("JUPYTER_MLOPS_JOURNAL", str(blocker / "journals"))
+    store = mlops.get_store()
+    with mlops.start_run("doomed", capture=False):
+        mlops.log_metric("x", 0.0, step=0)
+        mlops.flush()
+    assert "Cannot create the journal" in capfd.readouterr().err
+    immutable_files(_db_files(tmp_store, shm=False))
+    run = mlops.start_run("lost", capture=False)
+    for i in range(100):
+        run.log_metric("x", float(i), step=i)
+    store.writer.close(wait=3)
+    err = capfd.readouterr().err
+    assert "logged operations are LOST" in err and "Cannot create the journal" in err, err

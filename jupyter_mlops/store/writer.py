@@ -281,6 +281,12 @@ class Writer:
             complete = self._committed >= self._journaled and not self._records
         journal = self._journal
         if journal is None:
+            if not complete:  # memory only (no journal could be written): say what is lost
+                _notify(
+                    f"{self.pending() or 'some'} logged operations are LOST: the store did not "
+                    f"take them ({self.problem or 'not committed in time'}) and there is no "
+                    f"journal to keep them ({self._journal_failed or 'journaling is off'})."
+                )
             return
         if complete and not self.offline:
             journal.remove()
