@@ -661,3 +661,44 @@ def test_operations_neither_journaled_nor_committed_are_reported_lost_at_close(
     store.writer.close(wait=3)
     err = capfd.readouterr().err
     assert "logged operations are LOST" in err and "Cannot create the journal" in err, err
+
+
+def _end_a_run_and_exit(flag: str) -> None:
+    with mlops.start_run("child", capture=False):
+        mlops.log_metric("x", 1.0)
+    Path(flag).touch()  # end_run returned
+    os._exit(0)  # as multiprocessing's workers leave: no atexit
+
+
+def test_a_worker_ending_a_run_while_the_store_refuses_writes_returns_once_journaled(
+    tmp_store: str, tmp_path: Path, immutable_files: Any
+) -> None:
+    """A forked worker's end_run makes the run durable before returning; with the store
+    unavailable the journal is that, so it returns instead of waiting out flush's minute,
+    and the next opening of the store writes the run."""
+    import multiprocessing
+
+    from jupyter_mlops.store import Store
+
+    mlops.get_store()
+    with mlops.start_run("parent", capture=False):
+        pass
+    mlops.flush()
+    immutable_files(_db_files(tmp_store, shm=False))
+    flag = tmp_path / "ended"
+    child = multiprocessing.get_context("fork").Process(
+        target=_end_a_run_and_exit, args=(str(flag),)
+    )
+    child.start()
+    deadline = time.monotonic() + 45  # flush's own timeout is 60 s
+    while not flag.exists():
+        assert time.monotonic() < deadline, "end_run waited for the store"
+        time.sleep(0.1)
+    child.join(60)
+    _chattr("-i", _db_files(tmp_store, shm=False))
+    store = Store(tmp_store)  # replays the worker's journal
+    try:
+        (record,) = [r for r in store.search_runs()[0] if r.name == "child"]
+        assert record.status == "FINISHED" and record.metrics == {"x": 1.0}
+    finally:
+        store.close()

@@ -218,9 +218,10 @@ class Writer:
         """Write what is queued now rather than at the next interval (a run just ended)."""
         self._wake.set()
 
-    def flush(self, timeout: float | None = 60.0) -> bool:
+    def flush(self, timeout: float | None = 60.0, *, journaled_is_enough: bool = False) -> bool:
         """Block until everything queued so far is committed (offline: journaled). Returns
-        False on timeout."""
+        False on timeout. ``journaled_is_enough``: return once it is journaled while the
+        store is unavailable (a journal outlives the process; committing can wait)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._deferred.wait(timeout):
             return False
@@ -239,7 +240,19 @@ class Writer:
             target = self._journaled
             if self.offline:
                 return True
-            return self._cond.wait_for(lambda: self._committed >= target, _remaining(deadline))
+            if not journaled_is_enough:
+                return self._cond.wait_for(lambda: self._committed >= target, _remaining(deadline))
+            # The apply thread does not signal a store problem: look twice a second.
+            while self._committed < target and not self._kept():
+                left = _remaining(deadline)
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(0.5 if left is None else min(left, 0.5))
+            return True
+
+    def _kept(self) -> bool:
+        """The store is unavailable and the journal holds what it has not taken."""
+        return self.problem is not None and self._journal is not None
 
     def pending(self) -> int:
         """Operations queued or journaled and not yet committed (an estimate)."""

@@ -363,8 +363,9 @@ class ActiveRun:
         self._writer.wake()
         if self._writer.child_process:
             # A multiprocessing worker may be killed or os._exit right after
-            # its task returns: make the ended run durable before returning.
-            self._writer.flush()
+            # its task returns: make the ended run durable before returning (in the
+            # journal is durable too, when the store is down: no worker waits a minute).
+            self._writer.flush(journaled_is_enough=True)
         if self._on_end is not None:
             self._on_end(self)
         for listener in list(self.listeners):
