@@ -22,8 +22,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from benchmarks.browser import click_to_list
 from tests.plugins.lab import (
-    ARTIFACTS,
     LabServer,
     python_notebook,
     require_chromium,
@@ -53,11 +53,16 @@ for step in range({points}):
 
 LIVE_NOTEBOOK = "sidebar-live.ipynb"
 WORKSPACE = "sidebar-tests"
-LIVE_CELL = """%%track new-live-run --param epochs=40
-import time
+# 40 epochs, then on until the test has seen the run live and writes LIVE_STOP (in the
+# notebook's folder; bounded at 3,000 epochs): a condition, not a time window.
+LIVE_STOP = "sidebar-live.stop"
+LIVE_CELL = f"""%%track new-live-run --param epochs=40
+import os, time
 import jupyter_mlops as mlops
-for epoch in range(40):
+epoch = 0
+while epoch < 40 or (not os.path.exists({LIVE_STOP!r}) and epoch < 3000):
     mlops.log_metric("live_loss", 1 / (epoch + 1))
+    epoch += 1
     time.sleep(0.05)
 """
 
@@ -356,18 +361,35 @@ def test_live_run_appears_without_reload(page, lab_server: LabServer) -> None:
     assert _row(page, "new-live-run").count() == 0
     run_cell(page, 1)
 
-    row = _row(page, "new-live-run").first
-    row.wait_for(timeout=WAIT_MS)
-    first_status = row.get_attribute("data-status")
+    # The cell runs until the stop file: the run must show up RUNNING, and its detail chart
+    # must grow from the event stream, with no reload.
+    stop = lab_server.root / LIVE_STOP
+    try:
+        page.wait_for_selector(
+            f'{ROW}[data-status="RUNNING"]:has-text("new-live-run")', timeout=WAIT_MS
+        )
+        run_id = _open_run(page, "new-live-run")
+        detail = f'.jp-mlops-run-detail[data-run-id="{run_id}"]'
+        first = _points(page, detail, "live_loss")
+        page.wait_for_function(
+            """([sel, n]) => { const el = document.querySelector(sel);
+                               return !!el && Number(el.dataset.points) > n; }""",
+            arg=[f'{detail} svg.jp-mlops-chart[data-metric="live_loss"]', first],
+            timeout=WAIT_MS,
+        )
+        assert _row(page, "new-live-run").first.get_attribute("data-status") == "RUNNING"
+        screenshot(page, "sidebar-live")
+    finally:
+        stop.touch()
     page.wait_for_selector(
         f'{ROW}[data-status="FINISHED"]:has-text("new-live-run")', timeout=WAIT_MS
     )
     assert page.evaluate("() => window.__mlopsNoReload") == "still here", "the page reloaded"
-    print(f"new-live-run first seen as {first_status}")
-    screenshot(page, "sidebar-live")
 
 
-def test_open_notebook_at_this_cell(page) -> None:
+def test_open_notebook_at_this_cell(page, lab_server: LabServer) -> None:
+    """The run stores its cell's id, and the sidebar finds the cell by it: the cell's source
+    is edited and every execution count cleared first, so no fallback could find it."""
     _open_sidebar(page)
     # the cell after the tracked one is active: opening must move to the tracked cell
     page.locator(".lm-TabBar-tab", has_text=LIVE_NOTEBOOK).first.click()
@@ -376,12 +398,38 @@ def test_open_notebook_at_this_cell(page) -> None:
         ".innerText.match(/\\[\\d+\\]/)",
         timeout=WAIT_MS,
     )
+    # Defeat the fallbacks: the tracked cell's source no longer matches the run's, and no
+    # cell has an execution count any more.
+    tracked = page.locator(".jp-Notebook .jp-CodeCell").nth(1)
+    tracked.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\n# edited after the run")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("Clear Outputs of All Cells")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]
+                 .every(p => !/\\d/.test(p.innerText))""",
+        timeout=WAIT_MS,
+    )
     page.locator(".jp-Notebook .jp-CodeCell").nth(2).locator(".jp-InputPrompt").click()
     page.wait_for_selector(".jp-Notebook .jp-CodeCell:nth-child(3).jp-mod-active", timeout=WAIT_MS)
 
     run_id = _open_run(page, "new-live-run")
     detail = f'.jp-mlops-run-detail[data-run-id="{run_id}"]'
-    assert _points(page, detail, "live_loss") == 40
+    from jupyter_mlops.store import Store
+
+    store = Store(lab_server.store_url, reap=False)
+    try:
+        record = store.get_run(run_id)
+        stored_points = store.metric_history(run_id, "live_loss")["total_points"]
+    finally:
+        store.close()
+    notebook_file = nbformat.read(lab_server.root / LIVE_NOTEBOOK, as_version=4)
+    assert record.cell_id is not None and record.cell_id == notebook_file.cells[1].id
+    assert stored_points >= 40
+    assert _points(page, detail, "live_loss") == stored_points
     page.locator(f"{detail} .jp-mlops-open-notebook").click()
 
     notebook = page.locator(".jp-NotebookPanel:visible")
@@ -395,7 +443,7 @@ def test_open_notebook_at_this_cell(page) -> None:
         """() => { const nb = [...document.querySelectorAll('.jp-NotebookPanel')]
                               .find(n => n.offsetParent !== null);
                    const a = nb && nb.querySelector('.jp-Cell.jp-mod-active');
-                   return !!a && a.innerText.includes('%%track new-live-run'); }""",
+                   return !!a && a.innerText.includes('# edited after the run'); }""",
         timeout=WAIT_MS,
     )
     assert active.count() == 1
@@ -460,34 +508,6 @@ def scale_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
         yield server
 
 
-# Lumino tabs react to pointer events, not to element.click(): Playwright clicks the tab, and
-# the page notes when the pointer went down on it, then waits (per frame) for the list.
-ARM_JS = """tab => {
-  window.__mlopsClickAt = null;
-  document.querySelector(tab).addEventListener('pointerdown', () => {
-    window.__mlopsClickAt = window.__mlopsClickAt ?? performance.now();
-  }, {capture: true, once: true});
-}"""
-MEASURE_JS = """async ([min, limitMs]) => {
-  const waitStart = performance.now();
-  return await new Promise(resolve => {
-    const check = () => {
-      const count = document.querySelector('.jp-mlops-count[data-count]');
-      const n = count ? Number(count.dataset.count) : 0;
-      const rows = document.querySelectorAll('.jp-mlops-run-row').length;
-      const t0 = window.__mlopsClickAt ?? waitStart;
-      const elapsed = performance.now() - t0;
-      if ((n >= min && rows > 0) || elapsed > limitMs) {
-        resolve({elapsed_ms: elapsed, count: n, rows, clicked: window.__mlopsClickAt !== null});
-      } else {
-        requestAnimationFrame(check);
-      }
-    };
-    check();
-  });
-}"""
-
-
 def test_ten_thousand_runs(browser, scale_lab: LabServer) -> None:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
@@ -501,27 +521,10 @@ def test_ten_thousand_runs(browser, scale_lab: LabServer) -> None:
         page.wait_for_load_state("networkidle")
         assert not page.locator(SIDEBAR).is_visible()
 
-        page.evaluate(ARM_JS, TAB)
-        wall = time.monotonic()
-        page.locator(TAB).click()
-        result = page.evaluate(MEASURE_JS, [SCALE_RUNS, 30_000])
-        wall = time.monotonic() - wall
+        # the benchmark's click (benchmarks/browser.py times it; here it is only checked)
+        result = click_to_list(page, SCALE_RUNS)
         assert result["clicked"], result
-        timing = {
-            "runs": SCALE_RUNS,
-            "click_to_rows_ms": round(result["elapsed_ms"]),
-            "wall_s": round(wall, 2),
-            "count": result["count"],
-            "rows_in_dom": result["rows"],
-        }
-        print(
-            f"\n10 000 runs: click -> count {result['count']} and {result['rows']} rows "
-            f"in {result['elapsed_ms']:.0f} ms (wall {wall:.2f} s)"
-        )
-        ARTIFACTS.mkdir(exist_ok=True)
-        (ARTIFACTS / "sidebar-timing.json").write_text(json.dumps(timing, indent=2) + "\n")
         assert result["count"] >= SCALE_RUNS, result
-        assert result["elapsed_ms"] < 30_000, result
 
         rows = page.locator(ROW)
         assert 0 < rows.count() < 200
