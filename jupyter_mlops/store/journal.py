@@ -22,7 +22,7 @@ Segment file format (version 1), all integers little-endian:
   records  4 bytes  length L of the payload
            4 bytes  CRC-32 of the payload
            L bytes  payload: Python ``marshal`` (version 4) of a list of operation tuples
-                    (their layouts: ``apply.py``)
+                    (their layouts: ``ops.py``)
 
 A record whose length, checksum or payload is incomplete or wrong (a torn write at a crash, a
 damaged disk) ends the readable part of a segment: everything before it is applied, and the
