@@ -327,7 +327,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
             "hand-over 100 MB array + 1M-row frame",
             f"{hand['ours_s']:.2f} s",
             f"bare papermill {hand['bare_papermill_s']:.2f} s",
-            f"+{hand['ours_s'] - hand['bare_papermill_s']:.2f} s",
+            f"{hand['ours_s'] - hand['bare_papermill_s']:+.2f} s",
             "(overhead)",
             "",
         )
