@@ -118,3 +118,31 @@ def test_downgrading_puts_each_diff_back_inline(tmp_store: str, dirty_repo: Path
         git = json.loads(text)
         assert "first change" in git["diff"] and "diff_sha256" not in git
     assert not conn.execute("SELECT name FROM sqlite_master WHERE name = 'git_diffs'").fetchall()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_diffs_stored_once_and_purged_on_postgresql(
+    postgres_store_url: str,
+    tmp_store: str,
+    tmp_path: Path,
+    dirty_repo: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JUPYTER_MLOPS_JOURNAL", str(tmp_path / "journals"))
+    mlops.set_store(postgres_store_url)
+    ids = _sweep(3)
+    mlops.set_store(postgres_store_url)  # a second writer sends the same diff again
+    ids += _sweep(1)
+    engine = sa.create_engine(postgres_store_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM git_diffs")).scalar() == 1
+        assert all("first change" in mlops.get_run(i).git["diff"] for i in ids)
+        for run_id in ids:
+            mlops.archive_run(run_id)
+            mlops.purge_run(run_id)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM git_diffs")).scalar() == 0
+    finally:
+        engine.dispose()
