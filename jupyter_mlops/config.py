@@ -1,22 +1,36 @@
-"""Where runs and artifacts live: store URL resolution and masking.
+"""The one config surface: the ``c.MLOps`` traitlets, every ``JUPYTER_MLOPS_*`` environment
+variable (``ENVIRONMENT`` lists them all, and only this module reads them), the tunables, and
+where runs and artifacts live (store URL resolution and masking). docs/configuration.md is
+the table of all of them.
 
-Resolution order (docs/public-surface.md): explicit ``set_store`` > ``JUPYTER_MLOPS_STORE`` >
-traitlets config ``c.MLOps.store_url`` > default SQLite file in the Jupyter data dir.
+Store resolution order (docs/public-surface.md): explicit ``set_store`` >
+``JUPYTER_MLOPS_STORE`` > traitlets config ``c.MLOps.store_url`` > default SQLite file in the
+Jupyter data dir. A tunable is ``JUPYTER_MLOPS_<NAME>`` > ``c.MLOps.<name>`` > its default.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from traitlets import Bool, Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Int, TraitError, Unicode
 from traitlets.config import Config, Configurable
 
-from .exceptions import InvalidStoreURLError, StoreUnreachableError
+from .exceptions import InvalidSettingError, InvalidStoreURLError, StoreUnreachableError
 
 STORE_ENV = "JUPYTER_MLOPS_STORE"
 ARTIFACTS_ENV = "JUPYTER_MLOPS_ARTIFACTS"
+OFFLINE_ENV = "JUPYTER_MLOPS_OFFLINE"
+JOURNAL_ENV = "JUPYTER_MLOPS_JOURNAL"
+EXPERIMENT_ENV = "JUPYTER_MLOPS_EXPERIMENT"
+PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
+NOTEBOOK_ENV = "JUPYTER_MLOPS_NOTEBOOK"
+LIVE_ENV = "JUPYTER_MLOPS_LIVE"
+HEADLESS_ENV = "JUPYTER_MLOPS_HEADLESS"
+PIPELINE_CACHE_ENV = "JUPYTER_MLOPS_PIPELINE_CACHE"
 
 
 class MLOps(Configurable):
@@ -37,6 +51,130 @@ class MLOps(Configurable):
     remote_max_transfer_mb = Float(
         2048.0, help="Largest total size of the variables one %%remote cell sends or receives."
     ).tag(config=True)
+    # Tunables (``Tunables``): each also read from JUPYTER_MLOPS_<NAME>, which wins.
+    writer_interval = Float(
+        0.1,
+        help="Seconds between two journal writes of what a process logged (about the most a "
+        "SIGKILL loses). The database gets it right after.",
+    ).tag(config=True)
+    writer_batch_size = Int(
+        100_000, help="Most operations in one journal record and one database transaction."
+    ).tag(config=True)
+    live_update_interval = Float(
+        0.5, help="Seconds between two updates of a live chart under a cell (2 a second)."
+    ).tag(config=True)
+    events_poll_interval = Float(
+        0.5,
+        help="Seconds between two reads of the store by the Jupyter server's event stream "
+        "(how soon the sidebar sees a change).",
+    ).tag(config=True)
+    rest_default_limit = Int(100, help="Runs in a REST page when no limit is given.").tag(
+        config=True
+    )
+    rest_max_limit = Int(1000, help="Most runs in one REST page (limit).").tag(config=True)
+    rest_max_points = Int(
+        100_000, help="Most points of one metric history over REST (max_points)."
+    ).tag(config=True)
+    rest_max_compare = Int(100, help="Most runs one REST compare request takes.").tag(config=True)
+    rest_max_body_runs = Int(
+        10_000,
+        help="Most run ids in one REST request body (archive, restore).",
+    ).tag(config=True)
+
+
+# Every environment variable jupyter-mlops reads: only this module reads them (``env``).
+ENVIRONMENT: dict[str, str] = {
+    STORE_ENV: "the store: a SQLAlchemy URL or a file path (over c.MLOps.store_url)",
+    ARTIFACTS_ENV: "the artifact root, any fsspec URL (over c.MLOps.artifacts_url)",
+    OFFLINE_ENV: "1: log to the journal only, no database (mlops.set_store(offline=True))",
+    JOURNAL_ENV: "the folder of the journals (default: beside a SQLite store, or the data dir)",
+    EXPERIMENT_ENV: "the experiment of new runs when none is set; child processes inherit it",
+    PARENT_RUN_ENV: "the run new top-level runs become children of (jupyter mlops run sets it)",
+    NOTEBOOK_ENV: "the notebook path runs record (jupyter mlops run and pipelines set it)",
+    LIVE_ENV: "1/0: live charts under cells on/off, whatever the front end (over c.MLOps.live)",
+    HEADLESS_ENV: "set: no live widget, only the final static output",
+    PIPELINE_CACHE_ENV: "the folder of the pipeline step cache",
+}
+
+
+def env(name: str) -> str:
+    """The value of environment variable ``name`` (one of ``ENVIRONMENT``), stripped; "" when
+    unset."""
+    if name not in ENVIRONMENT:
+        raise KeyError(f"{name} is not a jupyter-mlops environment variable (config.ENVIRONMENT)")
+    return os.environ.get(name, "").strip()
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_flag(name: str) -> bool | None:
+    """Environment variable ``name`` as a switch: True (1/true/yes/on), False (0/false/no/off),
+    None when unset or anything else."""
+    value = env(name).lower()
+    return True if value in _TRUE else False if value in _FALSE else None
+
+
+@dataclass(frozen=True)
+class Tunables:
+    """The tunables in force (``tunables()``). Intervals are seconds, > 0; the rest counts,
+    >= 1. Each is ``JUPYTER_MLOPS_<NAME>`` > ``c.MLOps.<name>`` > the trait's default."""
+
+    writer_interval: float
+    writer_batch_size: int
+    live_update_interval: float
+    events_poll_interval: float
+    rest_default_limit: int
+    rest_max_limit: int
+    rest_max_points: int
+    rest_max_compare: int
+    rest_max_body_runs: int
+
+
+def tunable_env(name: str) -> str:
+    """The environment variable of tunable ``name``: ``JUPYTER_MLOPS_<NAME>``."""
+    return f"JUPYTER_MLOPS_{name.upper()}"
+
+
+ENVIRONMENT.update(
+    {tunable_env(f.name): f"c.MLOps.{f.name}, read from the environment" for f in fields(Tunables)}
+)
+
+
+def tunables(config: Config | None = None) -> Tunables:
+    """The tunables in force (``config``: see :func:`configured`). A bad value (not a
+    number, not finite, an interval <= 0, a count < 1) is an InvalidSettingError naming the
+    variable or the setting."""
+    settings = None
+    values: dict[str, float | int] = {}
+    for field in fields(Tunables):
+        is_int = field.type in ("int", int)
+        variable = tunable_env(field.name)
+        text = env(variable)
+        if text:
+            where = variable
+            try:
+                value: float | int = int(text) if is_int else float(text)
+            except ValueError:
+                kind = "an integer" if is_int else "a number of seconds"
+                raise InvalidSettingError(f"{variable}={text!r} is not {kind}.") from None
+        else:
+            where = f"c.MLOps.{field.name}"
+            if settings is None:
+                settings = configured(config)
+            value = getattr(settings, field.name)
+        if is_int and value < 1:
+            raise InvalidSettingError(f"{where} must be at least 1, got {value!r}.")
+        if not is_int and not (math.isfinite(value) and value > 0):
+            raise InvalidSettingError(f"{where} must be a number of seconds > 0, got {value!r}.")
+        values[field.name] = value
+    if values["rest_default_limit"] > values["rest_max_limit"]:
+        raise InvalidSettingError(
+            f"rest_default_limit ({values['rest_default_limit']}) is over rest_max_limit "
+            f"({values['rest_max_limit']})."
+        )
+    return Tunables(**values)  # type: ignore[arg-type]
 
 
 def default_root() -> Path:
@@ -72,7 +210,10 @@ def configured(extra: Config | None = None) -> MLOps:
         config.merge(Config({"MLOps": shell.config.MLOps}))
     if extra is not None and "MLOps" in extra:
         config.merge(Config({"MLOps": extra.MLOps}))
-    return MLOps(config=config)
+    try:
+        return MLOps(config=config)
+    except TraitError as exc:  # c.MLOps.writer_interval = "fast"
+        raise InvalidSettingError(f"Bad c.MLOps setting: {exc}") from None
 
 
 def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
@@ -147,9 +288,9 @@ def resolve_store_url(explicit: str | None = None, config: Config | None = None)
     :func:`configured`)."""
     if explicit:
         return normalize_store_url(explicit)
-    env = os.environ.get(STORE_ENV, "").strip()
-    if env:
-        return normalize_store_url(env)
+    from_env = env(STORE_ENV)
+    if from_env:
+        return normalize_store_url(from_env)
     from_config = configured(config).store_url.strip()
     if from_config:
         return normalize_store_url(from_config)
@@ -166,9 +307,9 @@ def resolve_store_url(explicit: str | None = None, config: Config | None = None)
 
 def resolve_artifacts_url(store_url: str, config: Config | None = None) -> str:
     """Artifact root: env > config > beside a SQLite store > the Jupyter data dir."""
-    env = os.environ.get(ARTIFACTS_ENV, "").strip()
-    if env:
-        return _absolute_if_path(env)
+    from_env = env(ARTIFACTS_ENV)
+    if from_env:
+        return _absolute_if_path(from_env)
     from_config = configured(config).artifacts_url.strip()
     if from_config:
         return _absolute_if_path(from_config)

@@ -62,6 +62,13 @@ class InvalidParameterError(MLOpsError, ValueError):
     """A param, tag, metric or other argument is invalid."""
 
 
+class InvalidSettingError(MLOpsError, ValueError):
+    """A setting (``c.MLOps.*`` or a ``JUPYTER_MLOPS_*`` environment variable) has a bad
+    value; the message names it."""
+
+    http_status = 500  # the server's own configuration
+
+
 class RunNotFoundError(MLOpsError, LookupError):
     """No run has the given id."""
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -252,3 +253,150 @@ def test_an_unwritable_default_location_is_a_clear_error(
     with pytest.raises(StoreUnreachableError, match="default store's folder") as info:
         resolve_store_url()
     assert "JUPYTER_MLOPS_STORE" in str(info.value)
+
+
+# -- tunables and environment variables (docs/configuration.md) -----------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def no_tunable_env(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from dataclasses import fields
+
+    from jupyter_mlops.config import Tunables, tunable_env
+
+    for field in fields(Tunables):
+        monkeypatch.delenv(tunable_env(field.name), raising=False)
+    return clean_env
+
+
+def test_tunables_default_to_the_traits(no_tunable_env: Path) -> None:
+    from jupyter_mlops.config import MLOps, tunables
+
+    settings = tunables()
+    for name, value in vars(settings).items():
+        assert value == MLOps.class_traits()[name].default_value, name
+    assert (settings.writer_interval, settings.writer_batch_size) == (0.1, 100_000)
+
+
+def test_a_tunable_comes_from_env_then_config_then_default(
+    no_tunable_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.config import tunables
+
+    (no_tunable_env / "config" / "jupyter_mlops_config.py").write_text(
+        "c.MLOps.live_update_interval = 2.0\nc.MLOps.rest_max_limit = 500\n"
+    )
+    assert (tunables().live_update_interval, tunables().rest_max_limit) == (2.0, 500)
+    monkeypatch.setenv("JUPYTER_MLOPS_LIVE_UPDATE_INTERVAL", " 0.25 ")
+    assert tunables().live_update_interval == 0.25
+    assert tunables().rest_max_limit == 500
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("JUPYTER_MLOPS_WRITER_INTERVAL", "-1", "JUPYTER_MLOPS_WRITER_INTERVAL must be"),
+        ("JUPYTER_MLOPS_WRITER_INTERVAL", "0", "JUPYTER_MLOPS_WRITER_INTERVAL must be"),
+        ("JUPYTER_MLOPS_WRITER_INTERVAL", "nan", "JUPYTER_MLOPS_WRITER_INTERVAL must be"),
+        ("JUPYTER_MLOPS_EVENTS_POLL_INTERVAL", "fast", "JUPYTER_MLOPS_EVENTS_POLL_INTERVAL='fast'"),
+        ("JUPYTER_MLOPS_WRITER_BATCH_SIZE", "1.5", "JUPYTER_MLOPS_WRITER_BATCH_SIZE='1.5'"),
+        ("JUPYTER_MLOPS_REST_MAX_LIMIT", "0", "JUPYTER_MLOPS_REST_MAX_LIMIT must be at least 1"),
+    ],
+)
+def test_a_bad_environment_value_names_the_variable(
+    no_tunable_env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    from jupyter_mlops.config import tunables
+    from jupyter_mlops.exceptions import InvalidSettingError
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(InvalidSettingError, match=re.escape(message)):
+        tunables()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("c.MLOps.writer_interval = -0.5", "c.MLOps.writer_interval must be"),
+        ("c.MLOps.writer_batch_size = 0", "c.MLOps.writer_batch_size must be at least 1"),
+        ("c.MLOps.writer_interval = 'fast'", "writer_interval"),
+        ("c.MLOps.rest_default_limit = 5000", "rest_default_limit (5000) is over rest_max_limit"),
+    ],
+)
+def test_a_bad_config_value_names_the_setting(
+    no_tunable_env: Path, line: str, message: str
+) -> None:
+    from jupyter_mlops.config import tunables
+    from jupyter_mlops.exceptions import InvalidSettingError
+
+    (no_tunable_env / "config" / "jupyter_mlops_config.py").write_text(line + "\n")
+    with pytest.raises(InvalidSettingError, match=re.escape(message)):
+        tunables()
+
+
+def test_a_bad_setting_stops_opening_a_store(
+    no_tunable_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.exceptions import InvalidSettingError
+
+    monkeypatch.setenv("JUPYTER_MLOPS_WRITER_INTERVAL", "-0.1")
+    with pytest.raises(InvalidSettingError, match="JUPYTER_MLOPS_WRITER_INTERVAL"):
+        mlops.set_store(str(no_tunable_env / "s.db"))
+
+
+def test_the_writer_uses_the_configured_batch_size(
+    no_tunable_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlops.store import Store
+    from jupyter_mlops.store.journal import read_records
+
+    monkeypatch.setenv("JUPYTER_MLOPS_WRITER_BATCH_SIZE", "7")
+    monkeypatch.setenv("JUPYTER_MLOPS_WRITER_INTERVAL", "0.05")
+    store = Store(str(no_tunable_env / "batch.db"))
+    try:
+        assert (store.writer.batch_size, store.writer.interval) == (7, 0.05)
+        mlops.set_store(store.url)
+        with mlops.start_run("batched", capture=False, live=False) as run:
+            for step in range(30):
+                mlops.log_metric("x", float(step), step=step)
+            writer = fluent.get_store().writer
+            writer._journal_once()  # the queue into the journal now (records of <= 7)
+            sizes = [len(r.ops) for r in read_records(writer.journal_path, None)]
+        assert sizes and max(sizes) <= 7 and sum(sizes) >= 30, sizes
+        assert list(mlops.get_run(run.run_id).history("x")["value"]) == [
+            float(s) for s in range(30)
+        ]
+    finally:
+        store.close()
+
+
+def _source_files() -> list[Path]:
+    return sorted((ROOT / "jupyter_mlops").rglob("*.py"))
+
+
+def test_every_environment_variable_is_listed_read_in_one_place_and_documented() -> None:
+    from jupyter_mlops.config import ENVIRONMENT
+
+    used: set[str] = set()
+    for path in _source_files():
+        text = path.read_text()
+        used |= set(re.findall(r"JUPYTER_MLOPS_[A-Z_]*[A-Z]", text))
+        # config.py is the one module that reads them; environment.py builds the source of
+        # the kernel probe (stdlib only), which reads the experiment by name in the kernel.
+        if path.name not in ("config.py", "environment.py"):
+            assert not re.search(r"environ(?:\.get)?[(\[]\s*['\"]JUPYTER_MLOPS_", text), path
+            assert not re.search(r"^\w+ = ['\"]JUPYTER_MLOPS_", text, re.M), path
+    assert used <= set(ENVIRONMENT), sorted(used - set(ENVIRONMENT))
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"`(JUPYTER_MLOPS_[A-Z_]+)[`=]", table))
+    assert documented == set(ENVIRONMENT), sorted(documented ^ set(ENVIRONMENT))
+
+
+def test_every_mlops_setting_is_documented() -> None:
+    from jupyter_mlops.config import MLOps
+
+    table = (ROOT / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"`c\.MLOps\.(\w+)`", table))
+    assert documented == set(MLOps.class_trait_names(config=True))

@@ -1031,3 +1031,44 @@ async def test_run_management_checks_xsrf_for_cookie_logins(
     right = {"Cookie": cookie, "X-XSRFToken": cookies["_xsrf"]}
     allowed = await raw_get(url, method=method, body=payload, auth=False, headers=right)
     assert allowed.code == 200, (method, url, allowed.code, allowed.body[:300])
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits: c.MLOps.rest_* (docs/configuration.md)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_the_provider_reads_the_rest_limits_and_poll_interval_from_config() -> None:
+    from traitlets.config import Config
+
+    from jupyter_mlops.server import StoreProvider
+
+    provider = StoreProvider(
+        config=Config({"MLOps": {"rest_max_compare": 3, "events_poll_interval": 2.5}})
+    )
+    assert provider.tunables.rest_max_compare == 3
+    assert provider.tunables.events_poll_interval == 2.5
+    assert provider.tunables.rest_max_limit == 1000  # the default
+
+
+@on_server_loop
+async def test_the_configured_limits_are_what_rest_enforces(
+    jp_serverapp: Any, raw_get: Any, seeded: dict
+) -> None:
+    import dataclasses
+
+    provider = jp_serverapp.web_app.settings["jupyter_mlops"]
+    assert jp_serverapp.web_app.settings["jupyter_mlops_events"].interval == (
+        provider.tunables.events_poll_interval
+    )
+    ids = seeded["ids"]
+    pair = f"compare?run_ids={ids['sgd']},{ids['adam']}"
+    await get_json(raw_get, pair)  # two runs: under the default limit of 100
+    provider.tunables = dataclasses.replace(
+        provider.tunables, rest_max_compare=1, rest_max_limit=2, rest_default_limit=1
+    )
+    body = await assert_error(raw_get, pair)
+    assert "At most 1 runs" in body["message"]
+    assert len((await get_json(raw_get, "runs"))["runs"]) == 1  # the default page
+    await assert_error(raw_get, "runs?limit=3")
+    assert len((await get_json(raw_get, "runs?limit=2"))["runs"]) == 2

@@ -24,9 +24,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..config import PIPELINE_CACHE_ENV, env
 from . import handover
 
-CACHE_ENV = "JUPYTER_MLOPS_PIPELINE_CACHE"
 KEY_VERSION = "1"
 META = "meta.json"
 
@@ -34,7 +34,7 @@ META = "meta.json"
 def default_cache_dir(artifacts_root_url: str | None = None) -> Path:
     """``$JUPYTER_MLOPS_PIPELINE_CACHE``, else beside a local artifact folder (so a store and
     its cache go together), else ``<jupyter data dir>/mlops/pipeline-cache``."""
-    explicit = os.environ.get(CACHE_ENV)
+    explicit = env(PIPELINE_CACHE_ENV)
     if explicit:
         return Path(explicit).expanduser().resolve()
     if artifacts_root_url and "://" not in artifacts_root_url:

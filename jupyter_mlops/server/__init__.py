@@ -20,6 +20,7 @@ from ..exceptions import MLOpsError, StoreError
 if TYPE_CHECKING:
     from traitlets.config import Config
 
+from ..config import tunables
 from .base import API_PREFIX, SETTINGS_KEY
 
 __all__ = ["API_PREFIX", "SETTINGS_KEY", "StoreProvider"]
@@ -34,6 +35,9 @@ class StoreProvider:
         self.store_url = store_url
         self.config = config
         self.log = log
+        # REST limits and the event poll interval (c.MLOps.*, JUPYTER_MLOPS_*): a bad value
+        # stops the extension here, with an InvalidSettingError naming it.
+        self.tunables = tunables(config)
         self._store: Any = None
         self._lock = threading.Lock()
         self.error: str | None = None
@@ -93,7 +97,9 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     except StoreError as exc:
         serverapp.log.error("jupyter-mlops: %s (will retry on the next request)", exc)
     web_app.settings[SETTINGS_KEY] = provider
-    web_app.settings[SETTINGS_KEY + "_events"] = EventHub(provider, log=serverapp.log)
+    web_app.settings[SETTINGS_KEY + "_events"] = EventHub(
+        provider, log=serverapp.log, interval=provider.tunables.events_poll_interval
+    )
     setup_handlers(web_app)
 
 

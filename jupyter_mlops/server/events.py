@@ -1,8 +1,8 @@
 """``GET jupyter-mlops/api/events``: the live Server-Sent Events stream.
 
 One background task per server (started with the first client, stopped with the last) polls
-``Store.runs_updated_since`` every ``POLL_INTERVAL_S`` in a worker thread and fans the changes
-out to every connected client:
+``Store.runs_updated_since`` every ``interval`` (``c.MLOps.events_poll_interval``) in a
+worker thread and fans the changes out to every connected client:
 
 * ``event: run_created`` / ``event: run_updated`` with a RunSummary,
 * ``event: metrics`` with ``{"run_id", "keys", "last_update_time"}`` when points were logged,
@@ -27,7 +27,6 @@ from ..store.ids import now_ms
 from .base import BaseHandler
 from .serialize import run_summary
 
-POLL_INTERVAL_S = 0.5
 HEARTBEAT_S = 15.0
 OVERLAP_MS = 5_000
 # A run first seen later than this after it started is reported as updated, not created.
@@ -94,7 +93,7 @@ class Subscriber:
 class EventHub:
     """The shared poller and its subscribers (lives in the web app's settings)."""
 
-    def __init__(self, provider: Any, log: Any = None, interval: float = POLL_INTERVAL_S) -> None:
+    def __init__(self, provider: Any, interval: float, log: Any = None) -> None:
         self.provider = provider
         self.log = log
         self.interval = interval

@@ -31,15 +31,12 @@ from .base import API_PREFIX, BaseHandler
 from .events import EventsHandler
 
 if TYPE_CHECKING:
+    from ..config import Tunables
     from ..store import Store
 
 T = TypeVar("T")
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 MAX_OFFSET = 2**31 - 1
-MAX_POINTS = 100_000
-MAX_COMPARE = 100
 MAX_RUN_ID = 256
 MAX_LENGTHS = {
     "filter": 4096,
@@ -48,7 +45,6 @@ MAX_LENGTHS = {
     "parent": MAX_RUN_ID,
     "lifecycle": 16,
 }
-MAX_BODY_RUNS = 10_000
 # Query arguments where an empty value means "not given" (all others refuse it).
 FREE_TEXT = frozenset({"experiment", "filter", "search", "order_by"})
 CHUNK = 1 << 20
@@ -79,6 +75,11 @@ class MLOpsHandler(BaseHandler):
     @property
     def provider(self) -> Any:
         return self.settings["jupyter_mlops"]
+
+    @property
+    def limits(self) -> Tunables:
+        """The REST limits in force (``c.MLOps.rest_*``, docs/configuration.md)."""
+        return self.provider.tunables
 
     def bad_request(self, message: str, reason: str = "InvalidParameterError") -> web.HTTPError:
         return web.HTTPError(400, message, reason=reason)
@@ -201,7 +202,9 @@ class RunsHandler(MLOpsHandler):
             "filter": self.text_arg("filter"),
             "search": self.text_arg("search"),
             "order_by": order_by,
-            "limit": self.int_arg("limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+            "limit": self.int_arg(
+                "limit", self.limits.rest_default_limit, 1, self.limits.rest_max_limit
+            ),
             "offset": self.int_arg("offset", 0, 0, MAX_OFFSET),
             "statuses": [status.upper()] if status else None,
             "lifecycle": self.text_arg("lifecycle") or "active",
@@ -291,8 +294,9 @@ class LifecycleHandler(MLOpsHandler):
         ids, children = body.get("run_ids"), body.get("children", True)
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
             raise self.bad_request("run_ids must be a non-empty list of run ids.")
-        if len(ids) > MAX_BODY_RUNS:
-            raise self.bad_request(f"At most {MAX_BODY_RUNS} runs at once, got {len(ids)}.")
+        most = self.limits.rest_max_body_runs
+        if len(ids) > most:
+            raise self.bad_request(f"At most {most} runs at once, got {len(ids)}.")
         if not isinstance(children, bool):
             raise self.bad_request(f"children must be true or false, got {children!r}.")
         for run_id in ids:
@@ -321,7 +325,7 @@ class MetricHistoryHandler(MLOpsHandler):
             raise self.bad_request("Metric key is empty.")
         if "\x00" in key:
             raise self.bad_request("Metric key contains a NUL character.")
-        max_points = self.int_arg("max_points", None, 1, MAX_POINTS)
+        max_points = self.int_arg("max_points", None, 1, self.limits.rest_max_points)
         # The store keeps first and last points, so it needs 2; 1 means "the latest point".
         asked = None if max_points is None else max(2, max_points)
         history = await self.call(lambda store: store.metric_history(run_id, key, asked))
@@ -417,8 +421,8 @@ class CompareHandler(MLOpsHandler):
         if any(not part for part in ids):
             raise self.bad_request("run_ids has an empty item.")
         ids = list(dict.fromkeys(ids))
-        if len(ids) > MAX_COMPARE:
-            raise self.bad_request(f"At most {MAX_COMPARE} runs can be compared.")
+        if len(ids) > self.limits.rest_max_compare:
+            raise self.bad_request(f"At most {self.limits.rest_max_compare} runs can be compared.")
         for run_id in ids:
             self.run_id_arg(run_id)
 

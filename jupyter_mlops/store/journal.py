@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import make_url
 
+from ..config import JOURNAL_ENV, env
 from ..exceptions import StoreError
 from .ids import now_ms
 
@@ -61,7 +62,6 @@ MAGIC = b"MLOPSJNL"
 _HEADER = struct.Struct("<8sHI")
 _RECORD = struct.Struct("<II")
 SEGMENT_BYTES = 64 * 1024 * 1024
-JOURNAL_ENV = "JUPYTER_MLOPS_JOURNAL"
 SEGMENT_SUFFIX = ".mlj"
 REJECTED_FILE = "rejected.jsonl"
 DAMAGED_SUFFIX = ".damaged"
@@ -102,7 +102,7 @@ def journal_root(store_url: str) -> Path:
     """Where the journals of the store at ``store_url`` live: ``JUPYTER_MLOPS_JOURNAL`` when
     set; beside a SQLite database (``mlops.db`` -> ``mlops.db.journals/``); else in the
     Jupyter data dir, in a folder named after the URL (without its password)."""
-    override = os.environ.get(JOURNAL_ENV, "").strip()
+    override = env(JOURNAL_ENV)
     url = make_url(store_url)
     key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()
     if override:

@@ -77,6 +77,8 @@ def apply_journal(
         journal_root=store.journal_root,
         store_url=store.url,
         sqlite_path=store.sqlite_path,
+        interval=store.writer.interval,
+        batch_size=store.writer.batch_size,
     )
     writer.give_up_at = time.monotonic() + give_up_s
     try:

@@ -23,7 +23,14 @@ from sqlalchemy.exc import (
     ProgrammingError,
 )
 
-from ..config import mask_url, resolve_artifacts_url, resolve_store_url
+from ..config import (
+    OFFLINE_ENV,
+    env_flag,
+    mask_url,
+    resolve_artifacts_url,
+    resolve_store_url,
+    tunables,
+)
 from ..exceptions import (
     InvalidParameterError,
     RunNotFoundError,
@@ -51,7 +58,6 @@ if TYPE_CHECKING:
     from traitlets.config import Config
 
 DEFAULT_EXPERIMENT = "Default"
-OFFLINE_ENV = "JUPYTER_MLOPS_OFFLINE"
 # How long a read waits for this process's own logged operations to reach the database.
 READ_FLUSH_TIMEOUT_S = 60.0
 
@@ -119,7 +125,7 @@ def _guarded(cls: StoreT) -> StoreT:
 
 
 def offline_from_env() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    return env_flag(OFFLINE_ENV) is True
 
 
 @_guarded
@@ -144,10 +150,17 @@ class Store(RunMutations):
         self.sqlite_path = _sqlite_file(self.url)
         self.artifacts = ArtifactStore(resolve_artifacts_url(self.url, config))
         self._experiment_ids: dict[str, str] = {}
+        settings = tunables(config)
+        interval, batch_size = settings.writer_interval, settings.writer_batch_size
         if self.offline:
             self.engine = None
             self.writer = Writer(
-                None, journal_root=self.journal_root, store_url=self.url, offline=True
+                None,
+                journal_root=self.journal_root,
+                store_url=self.url,
+                offline=True,
+                interval=interval,
+                batch_size=batch_size,
             )
             register_fork_handler(self.writer)
             return
@@ -159,6 +172,8 @@ class Store(RunMutations):
             store_url=self.url,
             sqlite_path=self.sqlite_path,
             on_store_replaced=lambda: ensure_schema(self.engine, self.url),
+            interval=interval,
+            batch_size=batch_size,
         )
         register_fork_handler(self.writer)
         if replay:

@@ -3,11 +3,14 @@
 Callers append operations (``ops.py``, as plain tuples) to a ``deque`` (atomic, lock-free
 under the GIL) and return at once. Two threads take it from there:
 
-- the journal thread wakes every ``JOURNAL_INTERVAL_S`` (0.1 s), or on ``flush``, and appends
+- the journal thread wakes every ``interval`` (``c.MLOps.writer_interval``, 0.1 s), or on
+  ``flush``, and appends
   what is queued to this process's journal file (``journal.py``): from then on a SIGKILL, a
   store outage or a deleted database loses nothing. It hands the records to
 - the apply thread, which writes them to the database in transactions of at most
-  ``MAX_BATCH`` operations, each recording how far the journal is applied. A busy or
+  ``batch_size`` operations (``c.MLOps.writer_batch_size``, 100,000: about 0.2 s of writing,
+  so points commit, and reach live charts, steadily even while a cell keeps the queue
+  full), each recording how far the journal is applied. A busy or
   unreachable database (or a read-only or deleted file) is retried with back-off for as long
   as it takes, the user told once when it starts and once when it is caught up. An operation
   the database refuses for good is isolated at once (the batch is halved until it is alone),
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
+from ..config import tunables
 from .apply import Applied, ApplyState, apply
 from .deferred import Capture, DeferredCalls
 from .dialect import insert_rows
@@ -66,11 +70,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Writer"]
 
-JOURNAL_INTERVAL_S = 0.1
-# A logging call that finds the journal not written for this long writes it itself: a loop
-# that makes short system calls (a print, a file write per step) gives up the GIL and takes
-# it back so often that the journal thread may never get it, and a SIGKILL would lose all.
-JOURNAL_DUE_S = 0.15
+# A logging call that finds the journal not written for this many intervals writes it
+# itself: a loop that makes short system calls (a print, a file write per step) gives up the
+# GIL and takes it back so often that the journal thread may never get it, and a SIGKILL
+# would lose all.
+JOURNAL_DUE_INTERVALS = 1.5
 HEARTBEAT_INTERVAL_S = 10.0
 # Back-off between attempts while the store is unavailable: doubling, capped.
 RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
@@ -79,9 +83,6 @@ RETRY_FIRST_S, RETRY_MAX_S = 0.1, 5.0
 UNAVAILABLE_NOTICE_S = 2.0
 # How long a fork waits for the writer to finish the transaction it is in.
 FORK_WAIT_S = 30.0
-# Operations per transaction and per journal record: about 0.2 s of writing, so points
-# commit (and reach live charts) steadily even while a cell keeps the queue full.
-MAX_BATCH = 100_000
 # Operations kept in memory between the journal and the database; beyond that, records are
 # read back from the journal file when their turn comes.
 MAX_IN_MEMORY_OPS = 1_000_000
@@ -107,7 +108,18 @@ class Writer:
         sqlite_path: str | None = None,
         offline: bool = False,
         on_store_replaced: Callable[[], None] | None = None,
+        interval: float | None = None,
+        batch_size: int | None = None,
     ) -> None:
+        """``interval`` and ``batch_size``: default ``c.MLOps.writer_interval`` and
+        ``c.MLOps.writer_batch_size`` (``config.tunables``)."""
+        if interval is None or batch_size is None:
+            settings = tunables()
+            interval = settings.writer_interval if interval is None else interval
+            batch_size = settings.writer_batch_size if batch_size is None else batch_size
+        self.interval = interval
+        self.batch_size = batch_size
+        self._due_s = interval * JOURNAL_DUE_INTERVALS
         self.engine = engine
         self.journal_root = journal_root
         self.store_url = store_url
@@ -201,7 +213,7 @@ class Writer:
                 # so a SIGKILL seconds later found it still empty and lost everything.
                 with self._journal_lock:
                     self._open_journal()
-                self.journal_due = time.time() + JOURNAL_DUE_S
+                self.journal_due = time.time() + self._due_s
                 self._journal_thread = threading.Thread(
                     target=self._journal_loop, name="jupyter-mlops-journal", daemon=True
                 )
@@ -364,7 +376,7 @@ class Writer:
     # -- journal thread ------------------------------------------------------------------
     def _journal_loop(self) -> None:
         while True:
-            self._wake.wait(JOURNAL_INTERVAL_S)
+            self._wake.wait(self.interval)
             self._wake.clear()
             self._journal_pass()
             if self._stop and not self.queue:
@@ -384,7 +396,7 @@ class Writer:
             self._journal_once()
         except Exception:  # never let the writer die; report and go on
             _notify("journal error:\n" + traceback.format_exc())
-        self.journal_due = time.time() + JOURNAL_DUE_S
+        self.journal_due = time.time() + self._due_s
 
     def _journal_once(self) -> None:
         queue = self.queue
@@ -396,7 +408,7 @@ class Writer:
                 pending = len(queue)
                 popleft = queue.popleft
                 while pending > 0:
-                    take = min(pending, MAX_BATCH)
+                    take = min(pending, self.batch_size)
                     chunk = [popleft() for _ in range(take)]
                     pending -= take
                     flushes: list[Any] = []
@@ -481,13 +493,13 @@ class Writer:
                 time.sleep(RETRY_FIRST_S)
 
     def _take_batch(self) -> list[Record]:
-        """Whole records from the head of the queue, up to MAX_BATCH operations (at least
+        """Whole records from the head of the queue, up to ``batch_size`` operations (at least
         one). They stay queued until committed."""
         batch: list[Record] = []
         total = 0
         for record, _ in self._records:
-            size = len(record.ops) if record.ops is not None else MAX_BATCH
-            if batch and total + size > MAX_BATCH:
+            size = len(record.ops) if record.ops is not None else self.batch_size
+            if batch and total + size > self.batch_size:
                 break
             batch.append(record)
             total += size
@@ -696,7 +708,7 @@ class Writer:
             for record in records:
                 pending.append(record)
                 size += len(record.ops or ())
-                if size >= MAX_BATCH:
+                if size >= self.batch_size:
                     applied += self._replay_batch(pending)
                     pending, size = [], 0
             if pending:

@@ -16,6 +16,7 @@ import types
 from collections import deque
 from typing import Any, TextIO
 
+from ..config import NOTEBOOK_ENV, env
 from .environment import environment_info, imported_package_versions
 
 __all__ = [
@@ -99,8 +100,8 @@ def notebook_path(user_ns: dict[str, Any] | None = None) -> str | None:
         value = ns.get(name)
         if isinstance(value, str) and value.endswith(".ipynb"):
             return value
-    for var in ("JUPYTER_MLOPS_NOTEBOOK", "JPY_SESSION_NAME"):
-        value = os.environ.get(var)
+    # ours (jupyter mlops run, pipelines), then Jupyter server's own
+    for value in (env(NOTEBOOK_ENV), os.environ.get("JPY_SESSION_NAME")):
         if value and value.endswith(".ipynb"):
             return value
     return None

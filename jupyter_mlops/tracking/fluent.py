@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..config import STORE_ENV, normalize_store_url
+from ..config import EXPERIMENT_ENV, PARENT_RUN_ENV, STORE_ENV, env, normalize_store_url
 from ..exceptions import (
     InvalidFilterError,
     InvalidParameterError,
@@ -35,8 +35,6 @@ from .run import ActiveRun, Run, param_text, tag_text, validate_key
 if TYPE_CHECKING:
     import pandas as pd  # imported lazily: pandas costs ~0.4 s at kernel start
 
-EXPERIMENT_ENV = "JUPYTER_MLOPS_EXPERIMENT"
-PARENT_RUN_ENV = "JUPYTER_MLOPS_PARENT_RUN"
 
 _lock = threading.RLock()
 _store: Store | None = None
@@ -162,7 +160,7 @@ def _export(variable: str, value: str | None) -> None:
 def active_experiment() -> str | None:
     """The experiment set in this process, or inherited through the environment (a child
     process); None when neither names one."""
-    return _experiment or os.environ.get(EXPERIMENT_ENV) or None
+    return _experiment or env(EXPERIMENT_ENV) or None
 
 
 def current_experiment() -> str:
@@ -267,7 +265,7 @@ def start_run(
         parent_id = enclosing.run_id if enclosing is not None else None
     if parent_id is None:
         # `jupyter mlops run` (and pipelines) make the notebook's own runs its children.
-        parent_id = os.environ.get(PARENT_RUN_ENV) or None
+        parent_id = env(PARENT_RUN_ENV) or None
     row = store.new_run_row(
         name=name or "", experiment_id=experiment_id, kind=kind, parent_run_id=parent_id, **columns
     )

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..config import tunables
 from .decimate import SeriesBuffer
 from .figure import figure_dict, status_bundle, summary_text
 
@@ -23,7 +24,6 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # Each FigureWidget update is four comm messages in plotly 7 (plotly sets, then clears, its
 # update trait, and bumps its trace and layout edit ids): one update per 0.5 s keeps the front
 # end under 10 messages in any second, whatever the logging rate.
-UPDATE_INTERVAL_S = 0.5
 STATUS_REFRESH_S = 1.0
 
 
@@ -36,7 +36,7 @@ class LiveView:
         name: str,
         *,
         widget: bool,
-        interval: float = UPDATE_INTERVAL_S,
+        interval: float | None = None,
         capacity: int = 2000,
         started: float | None = None,
         display_id: str | None = None,
@@ -44,7 +44,8 @@ class LiveView:
         self.run_id = run_id
         self.name = name
         self.widget = widget
-        self.interval = interval
+        # Seconds between two chart updates: c.MLOps.live_update_interval (2 a second).
+        self.interval = tunables().live_update_interval if interval is None else interval
         self.capacity = capacity
         self.series: dict[str, SeriesBuffer] = {}
         self.status = "RUNNING"

@@ -6,17 +6,12 @@ import os
 import threading
 from typing import Any
 
-from ..config import configured
+from ..config import HEADLESS_ENV, LIVE_ENV, configured, env, env_flag
 from ..tracking import fluent
 from ..tracking.capture import current_cell_id
 from ..tracking.run import ActiveRun
 from .cell import CellRuns
 from .live import LiveView
-
-LIVE_ENV = "JUPYTER_MLOPS_LIVE"
-HEADLESS_ENV = "JUPYTER_MLOPS_HEADLESS"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 # Where the writer delivers each watched run's points: its chart (LiveView) or, for a run of
 # a sweep that the chart has moved past, its RunSummary.
@@ -49,10 +44,10 @@ def frontend_renders_widgets(shell: Any = None) -> bool:
     JupyterLab and Notebook 7 send the cell id with each execution and VS Code announces
     itself; papermill/nbclient/nbconvert do neither. ``JUPYTER_MLOPS_LIVE=1/0`` overrides.
     """
-    forced = os.environ.get(LIVE_ENV, "").strip().lower()
-    if forced in _TRUE:
+    forced = env_flag(LIVE_ENV)
+    if forced is True:
         return True
-    if forced in _FALSE or os.environ.get(HEADLESS_ENV):
+    if forced is False or env(HEADLESS_ENV):
         return False
     shell = shell if shell is not None else _kernel_shell()
     if shell is None:
@@ -63,10 +58,8 @@ def frontend_renders_widgets(shell: Any = None) -> bool:
 
 
 def _live_default() -> bool:
-    forced = os.environ.get(LIVE_ENV, "").strip().lower()
-    if forced in _FALSE:
-        return False
-    return True if forced in _TRUE else configured().live
+    forced = env_flag(LIVE_ENV)
+    return forced if forced is not None else configured().live
 
 
 def _on_run_started(run: ActiveRun, options: dict[str, Any]) -> None:
