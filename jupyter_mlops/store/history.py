@@ -8,7 +8,6 @@ straight from the driver's cursor into numpy columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ def metric_history(
         return _history_arrays([], 0)
     sid, total = series
     raw = conn.connection.dbapi_connection
+    assert raw is not None  # a connection in use has its driver connection
     cursor = raw.cursor()
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     try:
@@ -89,9 +89,9 @@ def metric_points_after(
     return [(i, k, s, t, math.nan if v is None else v) for i, k, s, t, v in conn.execute(query)]
 
 
-def _history_arrays(rows: Iterable[tuple[Any, ...]], total: int) -> dict[str, Any]:
-    """Columns straight from the cursor: no list of a million tuples to build and collect.
-    A NULL value (NaN stored by SQLite) becomes NaN."""
+def _history_arrays(rows: Any, total: int) -> dict[str, Any]:
+    """Columns straight from ``rows`` (a driver cursor, or a list): no list of a million
+    tuples to build and collect. A NULL value (NaN stored by SQLite) becomes NaN."""
     points = np.fromiter(rows, dtype=_POINT)
     return {
         "step": points["step"],

@@ -36,7 +36,7 @@ def validate_run_id(value: Any, what: str = "run id") -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidParameterError(f"{what} must be a run id (a non-empty string), got {value!r}.")
     value = value.strip()
-    limit = runs.c.run_id.type.length
+    limit: int = getattr(runs.c.run_id.type, "length", None) or 32
     if len(value) > limit or "\x00" in value:
         raise InvalidParameterError(
             f"{what} {value[:60]!r} is not a run id: run ids are at most {limit} characters "
