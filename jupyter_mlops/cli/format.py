@@ -1,4 +1,5 @@
-"""Plain-text rendering of runs for the terminal (shared by the CLI and ``%mlops``)."""
+"""Plain-text rendering of runs for the terminal: ``jupyter mlops runs list`` and ``runs show``,
+and the numbers of ``pipeline run``'s summary."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from ..exceptions import InvalidFilterError, MLOpsError
 from ..tracking.filter_hints import with_hint
 from . import manage, pipeline, sync
+from .common import open_store, positive_int
 from .format import format_run_text, format_runs_table
 from .parameters import add_parameter_options, join_param_pairs
 
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_list.add_argument(
         "--order-by", "-o", action="append", help="e.g. 'metrics.acc DESC' (repeatable)"
     )
-    runs_list.add_argument("--limit", "-n", type=_positive_int, default=None)
+    runs_list.add_argument("--limit", "-n", type=positive_int, default=None)
     runs_list.add_argument("--format", choices=("table", "json"), default="table")
     runs_show = runs_cmd.add_parser("show", help="show one run in full", parents=[store_option])
     runs_show.add_argument("run_id", help="run id or a unique prefix of it")
@@ -74,22 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kernel", "-k", help="kernel name (default: the notebook's)")
     run.add_argument("--cwd", help="working directory (default: the notebook's folder)")
     run.add_argument(
-        "--timeout", type=_positive_int, default=None, help="seconds a cell may run before it fails"
+        "--timeout", type=positive_int, default=None, help="seconds a cell may run before it fails"
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     sync.add_parser(commands, store_option)
     pipeline.add_parser(commands, store_option)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,12 +142,6 @@ def _papermill_words(argv: Sequence[str]) -> list[str]:
     if i < len(words) and words[i] in ("run", "pipeline"):
         return words[: i + 1] + join_param_pairs(words[i + 1 :])
     return words
-
-
-def open_store(url: str | None) -> Any:
-    from ..tracking import fluent
-
-    return fluent.set_store(url) if url else fluent.get_store()
 
 
 def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

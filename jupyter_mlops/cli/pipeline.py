@@ -11,10 +11,10 @@ import sys
 import warnings
 from typing import Any
 
+from .common import open_store, positive_int
+
 
 def add_parser(commands: Any, store_option: argparse.ArgumentParser) -> None:
-    from .main import _positive_int
-
     pipeline = commands.add_parser("pipeline", help="show or run a tagged notebook as a pipeline")
     pipeline.set_defaults(print_pipeline_usage=pipeline.print_usage)
     sub = pipeline.add_subparsers(dest="pipeline_command", metavar="SUBCOMMAND")
@@ -35,7 +35,7 @@ def add_parser(commands: Any, store_option: argparse.ArgumentParser) -> None:
         help="a pipeline parameter (typed as its default in the parameters cell)",
     )
     run.add_argument(
-        "--jobs", "-j", type=_positive_int, default=None, help="steps at once (default: cores)"
+        "--jobs", "-j", type=positive_int, default=None, help="steps at once (default: cores)"
     )
     run.add_argument("--executor", choices=("local", "dask"), default="local")
     run.add_argument("--scheduler", help="Dask scheduler address (tcp://host:port)")
@@ -52,7 +52,7 @@ def add_parser(commands: Any, store_option: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a new kernel for every step instead of reusing warm ones",
     )
-    run.add_argument("--timeout", type=_positive_int, default=None, help="seconds a cell may run")
+    run.add_argument("--timeout", type=positive_int, default=None, help="seconds a cell may run")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_pipeline(args: argparse.Namespace, pipeline: Any) -> int:
     from ..pipeline.parameters import parse_assignments
-    from .main import open_store
 
     params = parse_assignments(args.param)
     open_store(args.store)

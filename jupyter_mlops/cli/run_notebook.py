@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import NotebookExecutionError
 from ..tracking.notebook import NotebookFormatWarning, execute_notebook, load_notebook
-from .main import open_store
+from .common import open_store
 from .parameters import collect_parameters
 
 if TYPE_CHECKING:

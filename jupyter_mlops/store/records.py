@@ -76,7 +76,8 @@ class RunRecord:
     )
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready summary: what `runs list --format json` and the REST list return."""
+        """JSON-ready summary: what `runs list --format json` prints; REST's RunSummary is projected
+        from it (``server/serialize.py``)."""
         out = {name: getattr(self, name) for name in self.SUMMARY_FIELDS}
         out["params"] = dict(self.params)
         out["metrics"] = {k: json_number(v) for k, v in self.metrics.items()}
