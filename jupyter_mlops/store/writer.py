@@ -32,7 +32,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
-import os
 import sys
 import threading
 import time
@@ -64,6 +63,7 @@ from .journal import (
 from .journal import segments as journal_segments
 from .ops import RUN, Op, QueuedOp, describe, op_run_id
 from .schema import journal_progress, runs
+from .store_file import StoreFile, StoreFileGone, StoreReplaced
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -137,7 +137,7 @@ class Writer:
         # SIGTERMed by Pool.terminate. Ended runs are then committed before end_run returns.
         self.child_process = in_multiprocessing_child()
         self._sqlite_path = sqlite_path
-        self._file_identity = _identity(sqlite_path)
+        self._store_file = StoreFile(sqlite_path)
         self._on_store_replaced = on_store_replaced
         # Digests of the git diffs this process has sent to the store (store/diffs.py).
         self.git_diffs_sent: set[str] = set()
@@ -777,20 +777,16 @@ class Writer:
     def _check_store_file(self) -> None:
         """A SQLite file deleted or replaced under a running process: writes would go on into
         the unlinked file and vanish. Wait for a database at that path again."""
-        if self._sqlite_path is None:
-            return
-        identity = _identity(self._sqlite_path)
-        if identity == self._file_identity:
-            return
+        identity = self._store_file.replacement()  # raises StoreFileGone
         if identity is None:
-            raise StoreFileGone(f"the database file {self._sqlite_path} was deleted")
+            return
         # A database exists at the path again (restored, or a new one): use it.
         assert self.engine is not None
         self.engine.dispose()
         self.state.forget()
         if self._on_store_replaced is not None:
             self._on_store_replaced()
-        self._file_identity = identity
+        self._store_file.use(identity)
         raise StoreReplaced(f"the database file {self._sqlite_path} was replaced")
 
     def _rewind(self) -> None:
@@ -865,27 +861,9 @@ class ReplayStopped(Exception):
     """A replay gave up: the store stayed unavailable (the journal is kept)."""
 
 
-class StoreReplaced(Exception):
-    """The SQLite database file was replaced by another one (restored, or new)."""
-
-
-class StoreFileGone(Exception):
-    """The SQLite database file is not where the store was opened (deleted or moved)."""
-
-
 class _Stopping(Exception):
     """close() (or a replay's deadline) while the store is down: leave the rest to the
     journal."""
-
-
-def _identity(path: str | None) -> tuple[int, int] | None:
-    if path is None:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
 
 
 def _remaining(deadline: float | None) -> float | None:
