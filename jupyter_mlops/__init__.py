@@ -4,6 +4,10 @@
 magics. The names below are the public contract (docs/public-surface.md).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from . import pipeline  # mlops.pipeline.run(path, params=..., jobs=...)
 from ._version import __version__
 from .exceptions import (
@@ -46,6 +50,11 @@ from .tracking.manage import (
     set_note,
 )
 from .tracking.run import ActiveRun, Run
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from .widgets.live import LiveView
 
 __all__ = [
     "ActiveRun",
@@ -90,7 +99,7 @@ __all__ = [
 ]
 
 
-def live(run):  # type: ignore[no-untyped-def]
+def live(run: str | Run | ActiveRun) -> LiveView:
     """Show the metrics of ``run`` (id or run object) live under the cell, following the store."""
     from .widgets import live as _live
 
@@ -114,14 +123,14 @@ def _enable_live_view_in_kernel() -> None:
 _enable_live_view_in_kernel()
 
 
-def load_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext jupyter_mlops``: register the magics."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)
 
 
-def unload_ipython_extension(ipython):  # type: ignore[no-untyped-def]
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
     from .magics import unload_ipython_extension as _unload
 
     _unload(ipython)

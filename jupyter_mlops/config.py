@@ -256,14 +256,11 @@ def normalize_store_url(url_or_path: str | os.PathLike[str]) -> str:
             f"In-memory SQLite store {mask_url(text)!r} is not supported (the background "
             "writer uses its own connection); use a file path or sqlite:///PATH."
         )
-    if (
-        backend == "sqlite"
-        and not url.database.startswith("file:")
-        and not os.path.isabs(url.database)
-    ):
+    database = url.database or ""  # not empty for SQLite: refused above
+    if backend == "sqlite" and not database.startswith("file:") and not os.path.isabs(database):
         # sqlite:///relative.db is relative to the cwd, and `jupyter mlops run` hands the URL
         # to a kernel running in the notebook's folder: it would write to another database.
-        url = url.set(database=str(Path(url.database).expanduser().resolve()))
+        url = url.set(database=str(Path(database).expanduser().resolve()))
     if backend == "postgresql" and url.drivername == "postgresql":
         # psycopg 3 is the driver we ship for; plain postgresql:// would ask for psycopg2.
         url = url.set(drivername="postgresql+psycopg")

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 from ..exceptions import MLOpsError
@@ -154,7 +155,10 @@ class AsyncSink:
 
 @magics_class
 class RemoteMagics(Magics):
-    def __init__(self, shell: Any) -> None:
+    # IPython's Magics declares `shell = None`; here it is always the InteractiveShell.
+    shell: Any
+
+    def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
         self.handles: list[RemoteHandle] = []
 

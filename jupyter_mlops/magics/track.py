@@ -12,6 +12,7 @@ from typing import Any
 
 from IPython.core.displayhook import DisplayHook
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from ..config import mask_url
@@ -55,7 +56,10 @@ def _track_parser(prog: str) -> MagicArgumentParser:
 
 @magics_class
 class MLOpsMagics(Magics):
-    def __init__(self, shell: Any) -> None:
+    # IPython's Magics declares `shell = None`; here it is always the InteractiveShell.
+    shell: Any
+
+    def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
         self.session: ActiveRun | None = None
         self._session_cells = 0
@@ -194,8 +198,10 @@ class MLOpsMagics(Magics):
         if header is not None:
             ast.increment_lineno(tree, 1)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code):
-            last = ast.Expression(tree.body.pop().value)
+        final = tree.body[-1] if tree.body else None
+        if isinstance(final, ast.Expr) and not _ends_with_semicolon(code):
+            tree.body.pop()
+            last = ast.Expression(final.value)
         compiled = self.shell.compile(tree, filename, "exec")
         return compiled, None if last is None else self.shell.compile(last, filename, "eval")
 

@@ -87,7 +87,7 @@ def _imports_of(file: Path, module: str) -> list[str]:
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return []
     package = module if file.name == "__init__.py" else module.rpartition(".")[0]
-    names = []
+    names: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)

@@ -285,7 +285,7 @@ def _topological(nodes: dict[str, StepNode]) -> list[str]:
     for node in nodes.values():
         for up in set(node.upstream):
             children[up].append(node.name)
-    ready = sorted((n for n, count in pending.items() if count == 0), key=position.get)
+    ready = sorted((n for n, count in pending.items() if count == 0), key=position.__getitem__)
     order: list[str] = []
     while ready:
         name = ready.pop(0)
@@ -294,7 +294,7 @@ def _topological(nodes: dict[str, StepNode]) -> list[str]:
             pending[child] -= 1
             if pending[child] == 0:
                 ready.append(child)
-                ready.sort(key=position.get)
+                ready.sort(key=position.__getitem__)
     if len(order) < len(nodes):
         cycle = _find_cycle({n: nodes[n] for n in nodes if n not in order})
         raise CycleError(

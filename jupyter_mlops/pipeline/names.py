@@ -12,7 +12,9 @@ import ast
 import builtins
 import re
 import symtable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..exceptions import PipelineError
 
@@ -93,7 +95,7 @@ def _module_definitions(tree: ast.Module) -> set[str]:
     return names
 
 
-def _module_level_nodes(tree: ast.AST):  # type: ignore[no-untyped-def]
+def _module_level_nodes(tree: ast.AST) -> Iterator[ast.AST]:
     """Every node at module level, without descending into nested scopes' bodies."""
     stack = list(ast.iter_child_nodes(tree))
     while stack:
@@ -160,6 +162,7 @@ class _ModuleWalker:
             for child in node.body:
                 self.statement(child)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            node = cast(ast.Try, node)  # ast.TryStar (3.11+) has the same fields
             for child in node.body:
                 self.statement(child)
             for handler in node.handlers:
@@ -257,15 +260,16 @@ class _ModuleWalker:
         self.result.defines.add(name)
 
 
-def _module_level_nodes_of(node: ast.AST):  # type: ignore[no-untyped-def]
+def _module_level_nodes_of(node: ast.AST) -> Iterator[ast.AST]:
     """The node and its descendants in source order, skipping nested scopes' bodies (but not
     their module-level parts: a comprehension's first iterable, a lambda's defaults)."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
+        children: list[ast.AST]
         if isinstance(current, ast.Lambda):
-            children = current.args.defaults + [d for d in current.args.kw_defaults if d]
+            children = [*current.args.defaults, *(d for d in current.args.kw_defaults if d)]
         elif isinstance(current, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             children = [current.generators[0].iter]
         else:

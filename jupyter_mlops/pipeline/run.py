@@ -583,8 +583,8 @@ class _Runner:
         for cell in node.spec.cells:
             cells.append(_cell(cell.source, []))
         cells.append(_generated("_mlops_step.finish(globals())", "outputs"))
-        for index, cell in enumerate(cells):
-            cell["id"] = f"{name[:40]}-{index}"
+        for index, generated in enumerate(cells):
+            generated["id"] = f"{name[:40]}-{index}"
         kernel = spec.kernel_name or "python3"
         return {
             "nbformat": 4,

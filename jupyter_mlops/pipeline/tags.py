@@ -275,17 +275,19 @@ def parse_notebook(path: str | os.PathLike[str]) -> PipelineSpec:
             step = steps[current]
         else:
             name = tags.step
-            step = steps.get(name)
-            if step is None:
+            found = steps.get(name)
+            if found is None:
                 step = steps[name] = StepSpec(name)
                 spec.steps.append(step)
             elif current != name:
-                first = step.cells[0]
+                first = found.cells[0]
                 raise DuplicateStepError(
                     f"Two steps are named {name!r}: {first.where()} and {cell.where()}, with "
                     "other cells between them. Give the second one another name (a step's "
                     "cells are contiguous)."
                 )
+            else:
+                step = found
             current = name
             for prev in tags.prev:
                 if prev not in step.prev:

@@ -291,7 +291,7 @@ def install_shim() -> None:
             if mark is _MARK:
                 continue
             if mark is not None:  # another copy of the agent (another client's version)
-                current = current.__wrapped__
+                current = getattr(current, "__wrapped__", None)
             setattr(module, name, _relaying(name, current))
     _shim_targets = targets
 
@@ -303,8 +303,10 @@ def _compile_cell(source: str, filename: str) -> tuple[Any, Any]:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     tree = ast.parse(source, filename)
     last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr) and not source.rstrip().endswith(";"):
-        last = ast.Expression(tree.body.pop().value)
+    final = tree.body[-1] if tree.body else None
+    if isinstance(final, ast.Expr) and not source.rstrip().endswith(";"):
+        tree.body.pop()
+        last = ast.Expression(final.value)
     body = compile(tree, filename, "exec")
     return body, None if last is None else compile(last, filename, "eval")
 

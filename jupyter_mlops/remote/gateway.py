@@ -178,7 +178,7 @@ class GatewayChannels(Channels):
         from jupyter_server.services.kernels.connection.base import serialize_binary_message
 
         msg_id = uuid.uuid4().hex
-        msg = {
+        msg: dict[str, Any] = {
             "header": {
                 "msg_id": msg_id,
                 "msg_type": msg_type,

@@ -20,6 +20,8 @@ from ..exceptions import MLOpsError, StoreError
 if TYPE_CHECKING:
     from traitlets.config import Config
 
+    from ..store import Store
+
 from ..config import tunables
 from .base import API_PREFIX, SETTINGS_KEY
 
@@ -38,15 +40,15 @@ class StoreProvider:
         # REST limits and the event poll interval (c.MLOps.*, JUPYTER_MLOPS_*): a bad value
         # stops the extension here, with an InvalidSettingError naming it.
         self.tunables = tunables(config)
-        self._store: Any = None
+        self._store: Store | None = None
         self._lock = threading.Lock()
         self.error: str | None = None
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store | None:
         return self._store
 
-    def open(self) -> Any:
+    def open(self) -> Store:
         """Open the store (blocking; idempotent). Raises StoreError on failure."""
         if self._store is not None:
             return self._store
@@ -66,7 +68,7 @@ class StoreProvider:
             self._store, self.error = store, None
             return store
 
-    async def get(self) -> Any:
+    async def get(self) -> Store:
         """The store, opening it in a worker thread if the first attempt failed."""
         if self._store is not None:
             return self._store

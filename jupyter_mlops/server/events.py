@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -26,6 +26,10 @@ from tornado.iostream import StreamClosedError
 from ..store.ids import now_ms
 from .base import BaseHandler
 from .serialize import run_summary
+
+if TYPE_CHECKING:
+    from ..store import RunRecord, Store
+    from . import StoreProvider
 
 HEARTBEAT_S = 15.0
 OVERLAP_MS = 5_000
@@ -93,7 +97,7 @@ class Subscriber:
 class EventHub:
     """The shared poller and its subscribers (lives in the web app's settings)."""
 
-    def __init__(self, provider: Any, interval: float, log: Any = None) -> None:
+    def __init__(self, provider: StoreProvider, interval: float, log: Any = None) -> None:
         self.provider = provider
         self.log = log
         self.interval = interval
@@ -143,10 +147,10 @@ class EventHub:
             await asyncio.sleep(self.interval * min(1 + failures, 10))
 
 
-def poll_once(store: Any, state: PollState) -> list[str]:
+def poll_once(store: Store, state: PollState) -> list[str]:
     """Read what changed since the last poll and turn it into SSE messages (blocking)."""
     since = state.watermark - OVERLAP_MS
-    records: list[Any] = []
+    records: list[RunRecord] = []
     for _ in range(10):
         page = store.runs_updated_since(since, limit=POLL_PAGE)
         records.extend(page)
@@ -195,7 +199,7 @@ def poll_once(store: Any, state: PollState) -> list[str]:
     return messages
 
 
-def _metrics_event(record: Any, keys: list[str]) -> dict[str, Any]:
+def _metrics_event(record: RunRecord, keys: list[str]) -> dict[str, Any]:
     return {"run_id": record.run_id, "keys": keys, "last_update_time": record.last_update_time}
 
 

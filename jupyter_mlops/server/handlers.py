@@ -16,7 +16,7 @@ import posixpath
 import re
 import urllib.parse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -32,7 +32,8 @@ from .events import EventsHandler
 
 if TYPE_CHECKING:
     from ..config import Tunables
-    from ..store import Store
+    from ..store import RunRecord, Store
+    from . import StoreProvider
 
 T = TypeVar("T")
 
@@ -73,8 +74,9 @@ class MLOpsHandler(BaseHandler):
     """Common plumbing: the store, argument validation, error mapping."""
 
     @property
-    def provider(self) -> Any:
-        return self.settings["jupyter_mlops"]
+    def provider(self) -> StoreProvider:
+        provider: StoreProvider = self.settings["jupyter_mlops"]
+        return provider
 
     @property
     def limits(self) -> Tunables:
@@ -84,7 +86,7 @@ class MLOpsHandler(BaseHandler):
     def bad_request(self, message: str, reason: str = "InvalidParameterError") -> web.HTTPError:
         return web.HTTPError(400, message, reason=reason)
 
-    async def call(self, func: Callable[..., T], *args: Any) -> T:
+    async def call(self, func: Callable[..., T], *args: object) -> T:
         """Run ``func(store, *args)`` in a worker thread; map core errors to HTTP errors."""
         try:
             store = await self.provider.get()
@@ -104,12 +106,13 @@ class MLOpsHandler(BaseHandler):
         """``{"message", "reason"}`` with the message as raised (APIHandler's would show
         Tornado's %-escaped copy: ``got '5%%'`` for ``limit=5%``)."""
         exc_info = kwargs.get("exc_info")
-        message = error_message(exc_info[1]) if exc_info else None
-        if message is None or status_code == 405:
+        exc = exc_info[1] if exc_info else None
+        message = error_message(exc)
+        if exc is None or message is None or status_code == 405:
             super().write_error(status_code, **kwargs)
             return
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"message": message, "reason": exc_info[1].reason}))
+        self.finish(json.dumps({"message": message, "reason": exc.reason}))
 
     # -- arguments -----------------------------------------------------------------------------
     def text_arg(self, name: str) -> str | None:
@@ -198,7 +201,7 @@ class RunsHandler(MLOpsHandler):
                 f"order_by has an empty item: {order_by[:80]!r} (use KEY [ASC|DESC], ...).",
                 reason="InvalidFilterError",
             )
-        query = {
+        query: dict[str, Any] = {
             "filter": self.text_arg("filter"),
             "search": self.text_arg("search"),
             "order_by": order_by,
@@ -214,7 +217,7 @@ class RunsHandler(MLOpsHandler):
             query["top_level_only"] = True
             parent = None
 
-        def search(store: Store) -> tuple[list[Any], int]:
+        def search(store: Store) -> tuple[list[RunRecord], int]:
             if parent is not None:  # a run id by the one rule (404 when it names no run)
                 query["parent_run_id"] = store.resolve_run_id(parent)
             if experiment is not None:
@@ -249,27 +252,28 @@ class RunHandler(MLOpsHandler):
         body = self.json_object(("name", "note", "tags"))
         if not body:
             raise self.bad_request("Nothing to change: give name, note and/or tags.")
-        name, note, tag_edits = body.get("name"), body.get("note"), body.get("tags")
+        name, note, raw_tags = body.get("name"), body.get("note"), body.get("tags")
         if "name" in body and not isinstance(name, str):
             raise self.bad_request(f"name must be a string, got {name!r}.")
         if "note" in body and note is not None and not isinstance(note, str):
             raise self.bad_request(f"note must be a string or null, got {note!r}.")
         if "tags" in body and (
-            not isinstance(tag_edits, dict)
-            or not all(v is None or isinstance(v, str) for v in tag_edits.values())
+            not isinstance(raw_tags, dict)
+            or not all(v is None or isinstance(v, str) for v in raw_tags.values())
         ):
             raise self.bad_request(
                 "tags must be an object of strings (null removes a tag), "
-                f"got {json.dumps(tag_edits)[:80]}."
+                f"got {json.dumps(raw_tags)[:80]}."
             )
+        tag_edits: dict[str, str | None] = raw_tags if isinstance(raw_tags, dict) else {}
 
-        def edit(store: Any) -> Any:
+        def edit(store: Store) -> RunRecord:
             if "tags" in body:
                 store.set_tags(run_id, {k: v for k, v in tag_edits.items() if v is not None})
                 store.delete_tags(run_id, [k for k, v in tag_edits.items() if v is None])
             if "note" in body:
                 store.set_note(run_id, note)
-            if "name" in body:
+            if isinstance(name, str):  # given (checked above)
                 store.rename_run(run_id, name)
             return store.get_run(run_id)
 
@@ -338,7 +342,7 @@ class ArtifactsHandler(MLOpsHandler):
     async def get(self, run_id: str) -> None:
         run_id = await self.resolved(run_id)
 
-        def listing(store: Any) -> list[tuple[str, int]]:
+        def listing(store: Store) -> list[tuple[str, int]]:
             if not store.run_exists(run_id):
                 raise RunNotFoundError(f"No run with id {run_id!r}.")
             return store.artifacts.list(run_id)
@@ -374,7 +378,7 @@ class ArtifactHandler(MLOpsHandler):
         except InvalidParameterError as exc:
             raise http_error(exc) from None
 
-        def open_artifact(store: Any) -> Any:
+        def open_artifact(store: Store) -> IO[bytes]:
             if not store.run_exists(run_id):
                 raise RunNotFoundError(f"No run with id {run_id!r}.")
             return store.artifacts.open(run_id, relative)  # refuses symlinks leading out
@@ -387,7 +391,7 @@ class ArtifactHandler(MLOpsHandler):
             ) from None
         await self._send(handle, posixpath.basename(relative))
 
-    async def _send(self, handle: Any, filename: str) -> None:
+    async def _send(self, handle: IO[bytes], filename: str) -> None:
         content_type = "application/octet-stream"
         quoted = urllib.parse.quote(filename, safe="")
         self.set_header("Content-Type", content_type)
@@ -426,7 +430,7 @@ class CompareHandler(MLOpsHandler):
         for run_id in ids:
             self.run_id_arg(run_id)
 
-        def load(store: Any) -> list[Any]:
+        def load(store: Store) -> list[RunRecord]:
             return [store.get_run(run_id) for run_id in ids]
 
         records = await self.call(load)

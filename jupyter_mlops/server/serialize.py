@@ -10,6 +10,7 @@ numbers are ``null`` in metric maps; a run summary's ``nonfinite_metrics`` and a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from ..store.records import json_number
@@ -133,7 +134,7 @@ def run_detail(record: Any) -> dict[str, Any]:
     return out
 
 
-def artifact_list(artifacts: list[tuple[str, int | None]]) -> list[dict[str, Any]]:
+def artifact_list(artifacts: Sequence[tuple[str, int | None]]) -> list[dict[str, Any]]:
     return [
         {"path": path, "size": None if size is None else max(0, int(size))}
         for path, size in artifacts

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -70,7 +70,7 @@ def with_diff(conn: Connection, git: Any) -> Any:
     return git
 
 
-def digests_of(conn: Connection, run_ids: list[str]) -> set[str]:
+def digests_of(conn: Connection, run_ids: Sequence[str]) -> set[str]:
     """The diffs the given runs refer to."""
     found = set()
     for (text,) in conn.execute(select(runs.c.git).where(runs.c.run_id.in_(run_ids))):

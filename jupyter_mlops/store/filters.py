@@ -530,12 +530,13 @@ class OrderTerm:
 def parse_order_by(order_by: str | Iterable[str] | None) -> list[OrderTerm]:
     if order_by is None:
         return []
+    items: list[Any]
     if isinstance(order_by, str):
         items = order_by.split(",")
     elif isinstance(order_by, Iterable) and not isinstance(order_by, (bytes, dict)):
         items = list(order_by)
     else:
-        items = [order_by]
+        items = [order_by]  # not text: refused below, naming it
     terms = []
     for item in items:
         if not isinstance(item, str):

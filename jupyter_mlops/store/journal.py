@@ -361,7 +361,7 @@ class JournalInfo:
 
 def list_journals(root: Path) -> list[JournalInfo]:
     """The journals under ``root`` (those of live processes too), oldest first."""
-    found = []
+    found: list[JournalInfo] = []
     if not root.is_dir():
         return found
     for path in sorted(root.iterdir()):

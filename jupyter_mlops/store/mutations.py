@@ -79,7 +79,9 @@ class RunMutations:
     if TYPE_CHECKING:
         engine: Engine
         artifacts: ArtifactStore
-        display_url: str
+
+        @property
+        def display_url(self) -> str: ...
 
         def flush(self) -> None: ...
 

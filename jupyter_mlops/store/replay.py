@@ -101,7 +101,7 @@ def apply_journal(
 def replay_orphans(store: Store, *, quiet: bool = False) -> list[ReplayResult]:
     """Apply the journals that dead processes left beside ``store`` (each exactly once: a
     journal is claimed with its lock, which only a dead owner has released)."""
-    results = []
+    results: list[ReplayResult] = []
     root = store.journal_root
     if root is None or not root.is_dir():
         return results

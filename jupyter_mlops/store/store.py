@@ -153,7 +153,9 @@ class Store(RunMutations):
         settings = tunables(config)
         interval, batch_size = settings.writer_interval, settings.writer_batch_size
         if self.offline:
-            self.engine = None
+            # No database: every method that would use the engine raises StoreOfflineError
+            # first (``_database_errors_typed``), so code past that check types it as present.
+            self.engine = None  # type: ignore[assignment]
             self.writer = Writer(
                 None,
                 journal_root=self.journal_root,
@@ -286,7 +288,7 @@ class Store(RunMutations):
         self,
         *,
         name: str,
-        experiment_id: str,
+        experiment_id: str | None,
         kind: str,
         parent_run_id: str | None = None,
         run_id: str | None = None,

@@ -33,15 +33,16 @@ def imported_package_versions() -> dict[str, str]:
 
     if _dist_map is None:
         try:
-            _dist_map = metadata.packages_distributions()
+            _dist_map = dict(metadata.packages_distributions())
         except Exception:
             _dist_map = {}
     top_level = {name.partition(".")[0] for name in list(sys.modules)}
     versions: dict[str, str] = {}
+    dist_map = _dist_map
     for module in top_level:
         if module.startswith("_"):
             continue
-        for dist in _dist_map.get(module, ()):
+        for dist in dist_map.get(module, ()):
             if dist in versions:
                 continue
             try:

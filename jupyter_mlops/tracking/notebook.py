@@ -273,11 +273,12 @@ def _environment(capture: Mapping[str, Any], kernel: str | None) -> dict[str, An
     """The kernel's environment as the kernel reported it; when it could not (a kernel that
     died, another language), what the kernel spec says, marked as such."""
     found = capture.get("environment")
+    env: dict[str, Any]
     if isinstance(found, dict):
         env = {k: v for k, v in found.items() if k != "experiment"}
         env.update(kernel=kernel, captured_in="kernel")
         return env
-    env: dict[str, Any] = {"kernel": kernel, "host": platform.node(), "captured_in": "kernelspec"}
+    env = {"kernel": kernel, "host": platform.node(), "captured_in": "kernelspec"}
     try:
         from jupyter_client.kernelspec import KernelSpecManager
 
@@ -392,10 +393,8 @@ def error_text(output: Mapping[str, Any]) -> str:
 
 
 def _failure_message(exc: BaseException) -> str:
-    try:
-        from papermill.exceptions import PapermillExecutionError
-    except ImportError:  # pragma: no cover
-        PapermillExecutionError = ()  # type: ignore[assignment]  # noqa: N806
+    from papermill.exceptions import PapermillExecutionError  # a dependency
+
     if isinstance(exc, PapermillExecutionError):
         lines = exc.traceback if isinstance(exc.traceback, list) else []
         return f"Cell {exc.exec_count} failed: {exc.ename}: {exc.evalue}\n" + error_text(

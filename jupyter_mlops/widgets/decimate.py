@@ -9,6 +9,8 @@ O(capacity) work however long the run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -55,7 +57,7 @@ class SeriesBuffer:
         self.last: float | None = None
         self.version = 0  # bumps on every change, so views know when to redraw
 
-    def extend(self, xs: list[float], ys: list[float]) -> None:
+    def extend(self, xs: Sequence[float], ys: Sequence[float]) -> None:
         self._new_x.extend(xs)
         self._new_y.extend(ys)
         self.total += len(xs)

@@ -219,9 +219,9 @@ class LiveView:
                 figure.data = ()
             figure.add_traces(spec["data"])
             layout = {**spec["layout"], "template": "none"}
-            stale = self._drawn_layout - set(layout)
-            if stale:  # removed while the Python side still has them (it validates paths)
-                figure.plotly_relayout(dict.fromkeys(stale))
+            removed = self._drawn_layout - set(layout)
+            if removed:  # removed while the Python side still has them (it validates paths)
+                figure.plotly_relayout(dict.fromkeys(removed))
             figure.layout = layout
             self._drawn_keys = keys
             self._drawn_layout = set(layout)

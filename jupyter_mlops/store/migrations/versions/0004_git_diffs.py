@@ -30,7 +30,7 @@ def downgrade() -> None:
     import json
 
     conn = op.get_bind()
-    texts = dict(conn.execute(sa.text("SELECT digest, diff FROM git_diffs")).all())
+    texts: dict[str, str] = dict(conn.execute(sa.text("SELECT digest, diff FROM git_diffs")).all())
     rows = conn.execute(
         sa.text("SELECT run_id, git FROM runs WHERE git LIKE '%diff_sha256%'")
     ).all()
