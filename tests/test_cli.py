@@ -101,7 +101,7 @@ def test_runs_list_shows_only_the_params_that_vary(
 def test_runs_list_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cli(capsys, "runs", "list", "--format", "json")
     assert code == 0, err
-    data = json.loads(out)  # NaN is sent as a string: the output is strict JSON
+    data = json.loads(out)
     assert [r["name"] for r in data] == ["beta", "alpha"]
     alpha = data[1]
     assert set(alpha) >= SUMMARY_FIELDS
@@ -109,7 +109,10 @@ def test_runs_list_json(two_runs: dict[str, str], capsys: pytest.CaptureFixture[
     assert alpha["experiment"] == "cli-exp"
     assert alpha["status"] == "FINISHED"
     assert alpha["params"] == {"lr": "0.1"}
-    assert alpha["metrics"] == {"acc": 0.9, "nan_metric": "NaN"}
+    # NaN is null where the number belongs, named in nonfinite_metrics (docs/rest-api.md)
+    assert alpha["metrics"] == {"acc": 0.9, "nan_metric": None}
+    assert alpha["nonfinite_metrics"] == {"nan_metric": "NaN"}
+    assert "nonfinite_metrics" not in data[0]  # beta's metrics are all finite
     assert alpha["tags"] == {"team": "vision"}
     assert isinstance(alpha["start_time"], int)
     json.loads(out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))

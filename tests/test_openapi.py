@@ -56,6 +56,48 @@ def template_regex(path: str) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def test_run_record_and_spec_agree() -> None:
+    """The run record's field lists (store/records.py) are the RunSummary and RunDetail
+    schemas: a field added to one and not the other fails here."""
+    from dataclasses import fields
+
+    from jupyter_mlops.store.records import RunRecord
+
+    schemas = load_spec()["components"]["schemas"]
+    maps = {"params", "metrics", "tags"}
+    summary = set(RunRecord.SUMMARY_FIELDS) | maps
+    detail = summary | set(RunRecord.DETAIL_FIELDS)
+    assert set(schemas["RunSummary"]["properties"]) == summary | {"nonfinite_metrics"}
+    assert set(schemas["RunSummary"]["required"]) == summary
+    assert set(schemas["RunDetail"]["properties"]) == detail | {"nonfinite_metrics"}
+    assert set(schemas["RunDetail"]["required"]) == detail
+    # Every field of the record is sent (or listed as not sent), and every field sent is one
+    # of the record's (metric_keys is derived from its metrics).
+    record_fields = {f.name for f in fields(RunRecord)}
+    assert record_fields == (detail - {"metric_keys"}) | set(RunRecord.NOT_SENT)
+    # The same types where the record is precise: nullable exactly where the record is.
+    nullable = {f.name for f in fields(RunRecord) if "None" in str(f.type) and f.name in summary}
+    spec_nullable = {
+        name
+        for name, prop in schemas["RunSummary"]["properties"].items()
+        if isinstance(prop.get("type"), list) and "null" in prop["type"]
+    }
+    assert spec_nullable == nullable
+
+
+def test_wire_shapes_are_the_spec(tmp_store: str) -> None:
+    """``wire`` builds RunSummary and RunDetail with exactly the spec's keys, NaN included."""
+    from jupyter_mlops import wire
+
+    mlops.set_store(tmp_store)
+    with mlops.start_run("shape") as run:
+        mlops.log_metric("loss", math.nan)
+    record = mlops.get_store().get_run(run.run_id)
+    schemas = load_spec()["components"]["schemas"]
+    assert set(wire.run_summary(record)) == set(schemas["RunSummary"]["properties"])
+    assert set(wire.run_detail(record)) == set(schemas["RunDetail"]["properties"])
+
+
 def test_spec_is_valid_openapi() -> None:
     from openapi_spec_validator import validate
 

@@ -222,3 +222,19 @@ def test_overrides_reach_every_parameters_cell(tmp_store, tmp_path):
     summary = run(nb, {"b": 5}, jobs=1, cache_dir=tmp_path / "cache")
     assert summary.metrics == {"c": 6.0}
     assert mlops.get_run(summary.run_id).params == {"a": "1", "b": "5"}
+
+
+def test_summary_json_encodes_nonfinite_metrics_by_the_wire_convention() -> None:
+    """A pipeline metric that is NaN or inf is null in `metrics`, named in
+    `nonfinite_metrics`: strict JSON, the value recoverable (docs/rest-api.md)."""
+    import math
+
+    from jupyter_mlops import wire
+    from jupyter_mlops.pipeline.run import PipelineSummary
+
+    summary = PipelineSummary(name="p", path="p.ipynb", metrics={"acc": 0.5, "loss": math.nan})
+    text = summary.to_json()
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert data["metrics"] == {"acc": 0.5, "loss": None}
+    assert data["nonfinite_metrics"] == {"loss": "NaN"}
+    assert math.isnan(wire.restore_metrics(data)["loss"])

@@ -44,8 +44,14 @@ SUMMARY_KEYS = {
     "tags",
     "last_update_time",
     "lifecycle_stage",
+    "cell_id",
+    "kind",
+    "user",
+    "host",
 }
 DETAIL_KEYS = SUMMARY_KEYS | {
+    "execution_count",
+    "artifact_uri",
     "note",
     "source",
     "cells",
@@ -295,6 +301,30 @@ async def test_runs_list(raw_get: Any, seeded: dict) -> None:
     assert "nonfinite_metrics" not in by_name["broken"]
     assert by_name["broken"]["status"] == "FAILED"
     assert by_name["step-1"]["parent_run_id"] == seeded["first"]
+
+
+@on_server_loop
+async def test_cli_json_is_the_rest_shape(
+    raw_get: Any, seeded: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`jupyter mlops runs list|show --format json` and REST encode runs alike, NaN and inf
+    included: the same keys, the same values, the same nonfinite_metrics (one encoder)."""
+    from jupyter_mlops import wire
+    from jupyter_mlops.cli.main import main
+
+    rest = (await get_json(raw_get, "runs"))["runs"]
+    assert main(["runs", "list", "--format", "json", "--store", seeded["store"]]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    assert cli == rest
+    sgd = next(r for r in cli if r["name"] == "sgd")
+    assert wire.restore_metrics(sgd)["val loss"] == math.inf  # recoverable
+    adam = next(r for r in cli if r["name"] == "adam")
+    assert math.isnan(wire.restore_metrics(adam)["nan metric"])
+
+    rest_detail = await get_json(raw_get, f"runs/{seeded['first']}")
+    assert main(["runs", "show", seeded["first"], "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == rest_detail
+    assert rest_detail["nonfinite_metrics"] == {"val loss": "Infinity"}
 
 
 @on_server_loop

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 
+from .. import wire
 from ..exceptions import InvalidFilterError, MLOpsError
 from ..tracking.filter_hints import with_hint
 from . import manage, pipeline, sync
@@ -175,13 +175,13 @@ def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         except InvalidFilterError as exc:
             raise with_hint(exc, args.filter) from None
         if args.format == "json":
-            print(json.dumps([r.summary() for r in records], indent=2))
+            print(wire.dumps([wire.run_summary(r) for r in records]))
         else:
             print(format_runs_table(records))
         return 0
     record = store.get_run(store.resolve_run_id(args.run_id))
     if args.format == "json":
-        print(json.dumps(record.detail(), indent=2, default=str))
+        print(wire.dumps(wire.run_detail(record)))
     else:
         print(format_run_text(record))
     return 0

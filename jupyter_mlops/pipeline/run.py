@@ -22,6 +22,7 @@ from typing import Any
 from ..exceptions import MissingInputsError, MLOpsError, PipelineError
 from ..tracking import fluent
 from ..tracking.capture import git_info
+from ..wire import dumps, encode_metrics
 from . import graph, handover
 from . import parameters as params_module
 from .cache import StepCache, default_cache_dir, local_module_files, step_key
@@ -96,12 +97,12 @@ class PipelineSummary:
             "executor": self.executor,
             "jobs": self.jobs,
             "kernels_started": self.kernels_started,
-            "metrics": self.metrics,
+            **encode_metrics({}, self.metrics),  # NaN/inf by the wire convention
             "steps": [s.to_dict() for s in self.steps],
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, default=str)
+        return dumps(self.to_dict())
 
 
 def run(

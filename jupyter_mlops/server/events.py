@@ -24,8 +24,8 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..store.ids import now_ms
+from ..wire import run_summary
 from .base import BaseHandler
-from .serialize import run_summary
 
 if TYPE_CHECKING:
     from ..store import RunRecord, Store

@@ -1,7 +1,7 @@
 """REST handlers of ``<base_url>jupyter-mlops/api/`` (contract: ``openapi.yaml``).
 
 Thin on purpose: parse and validate the request, call the Store in a worker thread (database
-calls block), shape the answer with ``serialize``. Every endpoint requires Jupyter
+calls block), shape the answer with ``wire``. Every endpoint requires Jupyter
 authentication. Reads are GET; the run-management writes (PATCH and DELETE on a run, POST
 ``runs/archive`` and ``runs/restore``) also pass Jupyter's XSRF check, which every non-GET
 request of a cookie-authenticated browser must. Bad input is a 4xx ``{"message", "reason"}``,
@@ -23,10 +23,10 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from .. import wire
 from ..exceptions import InvalidFilterError, InvalidParameterError, MLOpsError, RunNotFoundError
 from ..store.artifacts import safe_relative_path, safe_run_id
 from ..store.records import RUN_STATUSES
-from . import serialize
 from .base import API_PREFIX, BaseHandler
 from .events import EventsHandler
 
@@ -181,7 +181,7 @@ class ExperimentsHandler(MLOpsHandler):
     @web.authenticated
     async def get(self) -> None:
         rows = await self.call(lambda store: store.list_experiments())
-        self.finish({"experiments": [serialize.experiment(row) for row in rows]})
+        self.finish({"experiments": [wire.experiment(row) for row in rows]})
 
 
 class RunsHandler(MLOpsHandler):
@@ -230,7 +230,7 @@ class RunsHandler(MLOpsHandler):
         records, total = await self.call(search)
         self.finish(
             {
-                "runs": [serialize.run_summary(r) for r in records],
+                "runs": [wire.run_summary(r) for r in records],
                 "total": total,
                 "offset": query["offset"],
                 "limit": query["limit"],
@@ -243,7 +243,7 @@ class RunHandler(MLOpsHandler):
     async def get(self, run_id: str) -> None:
         run_id = await self.resolved(run_id)
         record = await self.call(lambda store: store.get_run(run_id))
-        self.finish(serialize.run_detail(record))
+        self.finish(wire.run_detail(record))
 
     @web.authenticated
     async def patch(self, run_id: str) -> None:
@@ -277,7 +277,7 @@ class RunHandler(MLOpsHandler):
                 store.rename_run(run_id, name)
             return store.get_run(run_id)
 
-        self.finish(serialize.run_detail(await self.call(edit)))
+        self.finish(wire.run_detail(await self.call(edit)))
 
     @web.authenticated
     async def delete(self, run_id: str) -> None:
@@ -334,7 +334,7 @@ class MetricHistoryHandler(MLOpsHandler):
         asked = None if max_points is None else max(2, max_points)
         history = await self.call(lambda store: store.metric_history(run_id, key, asked))
         keep_last = 1 if max_points == 1 else None
-        self.finish(serialize.metric_history(key, history, keep_last=keep_last))
+        self.finish(wire.metric_history(key, history, keep_last=keep_last))
 
 
 class ArtifactsHandler(MLOpsHandler):
@@ -348,7 +348,7 @@ class ArtifactsHandler(MLOpsHandler):
             return store.artifacts.list(run_id)
 
         artifacts = await self.call(listing)
-        self.finish({"artifacts": serialize.artifact_list(artifacts)})
+        self.finish({"artifacts": wire.artifact_list(artifacts)})
 
 
 def checked_artifact_path(path: str) -> str:
@@ -434,7 +434,7 @@ class CompareHandler(MLOpsHandler):
             return [store.get_run(run_id) for run_id in ids]
 
         records = await self.call(load)
-        self.finish(serialize.comparison(records))
+        self.finish(wire.comparison(records))
 
 
 class NotFoundHandler(MLOpsHandler):

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
@@ -57,6 +56,8 @@ class RunRecord:
     artifacts: list[tuple[str, int]] | None = None
     children: list[str] | None = None
 
+    # The run's fields in every run shape (``wire.run_summary``: REST, CLI JSON, events),
+    # besides params, metrics and tags. openapi.yaml's RunSummary is checked against them.
     SUMMARY_FIELDS = (
         "run_id",
         "name",
@@ -75,45 +76,23 @@ class RunRecord:
         "lifecycle_stage",
     )
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready summary: what `runs list --format json` prints; REST's RunSummary is projected
-        from it (``server/serialize.py``)."""
-        out = {name: getattr(self, name) for name in self.SUMMARY_FIELDS}
-        out["params"] = dict(self.params)
-        out["metrics"] = {k: json_number(v) for k, v in self.metrics.items()}
-        out["tags"] = dict(self.tags)
-        return out
-
-    def detail(self) -> dict[str, Any]:
-        """JSON-ready detail: summary plus capture, cells and artifacts."""
-        out = self.summary()
-        out.update(
-            note=self.note,
-            source=self.source,
-            stdout=self.stdout,
-            error=self.error,
-            git=self.git,
-            environment=self.environment,
-            execution_count=self.execution_count,
-            pid=self.pid,
-            artifact_uri=self.artifact_uri,
-            cells=[asdict(c) for c in self.cells or []],
-            artifacts=[{"path": p, "size": s} for p, s in self.artifacts or []],
-            children=list(self.children or []),
-            metric_keys=sorted(self.metrics),
-        )
-        return out
-
-
-def json_number(value: float | None) -> float | str | None:
-    """JSON has no NaN/inf: send them as strings MLflow-style ("NaN", "Infinity")."""
-    if value is None:
-        return None
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
+    # The shape's fields beyond the summary (``wire.run_detail``), and the record's fields
+    # that no shape carries: the heartbeat is the reaper's, the pid is in ``environment``.
+    DETAIL_FIELDS = (
+        "note",
+        "source",
+        "cells",
+        "git",
+        "environment",
+        "artifacts",
+        "stdout",
+        "error",
+        "metric_keys",
+        "children",
+        "execution_count",
+        "artifact_uri",
+    )
+    NOT_SENT = ("heartbeat", "pid")
 
 
 def load_json(text: str | None) -> Any:

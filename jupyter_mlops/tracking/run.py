@@ -445,4 +445,7 @@ class Run:
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        return self.record.detail()
+        """The run as JSON-ready data: the REST API's RunDetail (docs/rest-api.md)."""
+        from ..wire import run_detail
+
+        return run_detail(self.record)

@@ -1,45 +1,42 @@
-"""The JSON shapes of ``openapi.yaml``, built from the store's records.
+"""JSON on the wire: the shapes of ``server/openapi.yaml``, for REST and ``jupyter mlops``.
 
-The schemas are closed (``additionalProperties: false``), so each shape is projected explicitly
-from ``RunRecord.summary()`` / ``detail()`` instead of passing those through. Non-finite
-numbers are ``null`` in metric maps; a run summary's ``nonfinite_metrics`` and a metric history's
-``nonfinite`` say which non-finite value each ``null`` stands for (``"NaN"``, ``"Infinity"``,
-``"-Infinity"``, per ``records.json_number``).
+The REST API and the CLI's ``--format json`` encode runs here, and only here, so they agree on
+every field and on every number.
+
+Non-finite numbers. JSON has no NaN or infinity, and a bare ``NaN`` token is not JSON. A
+non-finite float is written as ``null`` where the number belongs, and a side map next to it
+names the value each such ``null`` stands for, as ``"NaN"``, ``"Infinity"`` or
+``"-Infinity"``. Nothing is lost: ``float(name)`` gives the value back. The side maps:
+
+- a run's ``metrics`` map -> ``nonfinite_metrics`` (metric key -> name), present only when one
+  of the run's latest values is non-finite;
+- a metric history's ``values`` array -> ``nonfinite`` (index as a decimal string -> name),
+  always present.
+
+A ``null`` that ``nonfinite_metrics`` does not name is a missing value. ``restore_metrics``
+reverses the encoding. The schemas are closed (``additionalProperties: false``), so each shape
+is projected field by field from the record; ``RunRecord.SUMMARY_FIELDS`` and
+``DETAIL_FIELDS`` are the field lists, which a test checks against ``openapi.yaml``.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
-from ..store.records import json_number
+from .store.records import RunRecord
 
-SUMMARY_FIELDS = (
-    "run_id",
-    "name",
-    "experiment",
-    "experiment_id",
-    "status",
-    "start_time",
-    "end_time",
-    "parent_run_id",
-    "notebook_path",
-    "last_update_time",
-    "lifecycle_stage",
-)
-CELL_FIELDS = (
-    "position",
-    "execution_count",
-    "source",
-    "start_time",
-    "duration_ms",
-    "status",
-    "cell_id",
-    "error",
-)
-GIT_FIELDS = ("commit", "branch", "dirty", "diff")
-ENVIRONMENT_FIELDS = ("python", "platform", "host", "user", "pid", "packages")
+NONFINITE_NAMES = ("NaN", "Infinity", "-Infinity")
+
+
+def nonfinite_name(value: float) -> str:
+    """``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for a non-finite float."""
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
 
 
 def finite(value: Any) -> float | None:
@@ -53,28 +50,59 @@ def finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def run_summary(record: Any) -> dict[str, Any]:
-    """RunSummary."""
-    full = record.summary()
-    out = {name: full.get(name) for name in SUMMARY_FIELDS}
-    out["params"] = {str(k): str(v) for k, v in record.params.items()}
-    out["metrics"] = {str(k): finite(v) for k, v in record.metrics.items()}
-    out["tags"] = {str(k): str(v) for k, v in record.tags.items()}
-    nonfinite = nonfinite_metrics(record.metrics)
-    if nonfinite:
-        out["nonfinite_metrics"] = nonfinite
-    return out
-
-
-def nonfinite_metrics(metrics: dict[str, Any]) -> dict[str, str]:
+def nonfinite_metrics(metrics: Mapping[str, Any]) -> dict[str, str]:
     """Which non-finite value each ``null`` of a metric map stands for (``"NaN"``, ...)."""
     out: dict[str, str] = {}
     for key, value in metrics.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             number = float(value)
             if not math.isfinite(number):
-                out[str(key)] = str(json_number(number))
+                out[str(key)] = nonfinite_name(number)
     return out
+
+
+def encode_metrics(out: dict[str, Any], metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Put ``metrics`` into ``out`` by the convention: ``metrics`` (null when non-finite) and,
+    when any is, ``nonfinite_metrics``."""
+    out["metrics"] = {str(k): finite(v) for k, v in metrics.items()}
+    nonfinite = nonfinite_metrics(metrics)
+    if nonfinite:
+        out["nonfinite_metrics"] = nonfinite
+    return out
+
+
+def restore_metrics(shape: Mapping[str, Any]) -> dict[str, float | None]:
+    """The metric values of a run shape (REST or CLI JSON) with the non-finite ones back."""
+    names = shape.get("nonfinite_metrics") or {}
+    return {k: float(names[k]) if k in names else v for k, v in shape["metrics"].items()}
+
+
+def dumps(value: Any) -> str:
+    """Text of a shape built here: strict JSON (a stray non-finite float is an error, not a
+    bare ``NaN`` token), indented for people."""
+    return json.dumps(value, indent=2, allow_nan=False)
+
+
+def run_summary(record: RunRecord) -> dict[str, Any]:
+    """RunSummary."""
+    out: dict[str, Any] = {name: getattr(record, name) for name in RunRecord.SUMMARY_FIELDS}
+    out["params"] = {str(k): str(v) for k, v in record.params.items()}
+    out["tags"] = {str(k): str(v) for k, v in record.tags.items()}
+    return encode_metrics(out, record.metrics)
+
+
+CELL_FIELDS = (
+    "position",
+    "execution_count",
+    "source",
+    "start_time",
+    "duration_ms",
+    "status",
+    "cell_id",
+    "error",
+)
+GIT_FIELDS = ("commit", "branch", "dirty", "diff")
+ENVIRONMENT_FIELDS = ("python", "platform", "host", "user", "pid", "packages")
 
 
 def _cell(cell: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +123,7 @@ def _git(git: Any) -> dict[str, Any] | None:
     return out
 
 
-def _environment(env: Any, record: Any) -> dict[str, Any] | None:
+def _environment(env: Any, record: RunRecord) -> dict[str, Any] | None:
     if not isinstance(env, dict):
         return None
     out = {name: env.get(name) for name in ENVIRONMENT_FIELDS}
@@ -115,21 +143,22 @@ def _environment(env: Any, record: Any) -> dict[str, Any] | None:
     return out
 
 
-def run_detail(record: Any) -> dict[str, Any]:
+def run_detail(record: RunRecord) -> dict[str, Any]:
     """RunDetail = RunSummary + note, capture, cells, artifacts, children."""
-    full = record.detail()
     out = run_summary(record)
     out.update(
-        note=full.get("note"),
-        source=full.get("source"),
-        cells=[_cell(c) for c in full.get("cells") or []],
-        git=_git(full.get("git")),
-        environment=_environment(full.get("environment"), record),
+        note=record.note,
+        source=record.source,
+        cells=[_cell(asdict(c)) for c in record.cells or []],
+        git=_git(record.git),
+        environment=_environment(record.environment, record),
         artifacts=artifact_list(record.artifacts or []),
-        stdout=full.get("stdout"),
-        error=full.get("error"),
+        stdout=record.stdout,
+        error=record.error,
         metric_keys=sorted(record.metrics),
-        children=list(full.get("children") or []),
+        children=list(record.children or []),
+        execution_count=record.execution_count,
+        artifact_uri=record.artifact_uri,
     )
     return out
 
@@ -166,7 +195,7 @@ def metric_history(
             values.append(value)
         else:
             values.append(None)
-            nonfinite[str(index)] = str(json_number(value))
+            nonfinite[str(index)] = nonfinite_name(value)
     return {
         "key": key,
         "steps": steps,
@@ -177,15 +206,15 @@ def metric_history(
     }
 
 
-def comparison(records: list[Any]) -> dict[str, Any]:
+def comparison(records: Sequence[RunRecord]) -> dict[str, Any]:
     """Comparison: params and latest metrics side by side, and which params differ."""
     params: dict[str, dict[str, str]] = {}
     metrics: dict[str, dict[str, float | None]] = {}
     for record in records:
         for key, value in record.params.items():
             params.setdefault(str(key), {})[record.run_id] = str(value)
-        for key, value in record.metrics.items():
-            metrics.setdefault(str(key), {})[record.run_id] = finite(value)
+        for key, number in record.metrics.items():
+            metrics.setdefault(str(key), {})[record.run_id] = finite(number)
     differing = sorted(
         key
         for key, by_run in params.items()
