@@ -23,6 +23,7 @@ BENCHES = (
     "history",
     "rest",
     "sidebar",
+    "sidebar_views",
     "live",
     "kill",
     "journal",
@@ -102,6 +103,14 @@ class Sizes:
     mlflow_seed_budget_s: int = 210
     # the sidebar in Chromium (benchmarks/browser.py): page loads timed, after one warm-up
     sidebar_repeats: int = 5
+    # the sidebar's sweep and compare views in Chromium (benchmarks/browser.py): parallel
+    # coordinates of views_sweep_runs runs (5 params + 1 metric), brushing them, compare of
+    # views_compare_runs runs x 3 metrics x views_compare_points points, the smoothing slider;
+    # each timed views_repeats times after a warm-up (the slider twice as often)
+    views_sweep_runs: int = 10_000
+    views_compare_runs: int = 50
+    views_compare_points: int = 1_000
+    views_repeats: int = 5
     # the live view in a real kernel (benchmarks/live_view.py): alternating on/off pairs of
     # a live_calls-call log_metric loop
     live_calls: int = 100_000
@@ -153,6 +162,10 @@ class Sizes:
             mlflow_batch_budget_s=5,
             mlflow_seed_budget_s=12,
             sidebar_repeats=2,
+            views_sweep_runs=1_000,
+            views_compare_runs=10,
+            views_compare_points=200,
+            views_repeats=2,
             live_calls=20_000,
             live_repeats=3,
             kill_after_s=1,

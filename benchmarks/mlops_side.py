@@ -258,6 +258,15 @@ def sidebar(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any])
     browser.sidebar(sizes, tmp, out, state)
 
 
+def sidebar_views(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
+    """The sweep and compare views in Chromium: parallel coordinates and brushing of a
+    10,000-run sweep, compare of 50 runs x 3 metrics x 1,000 points, the smoothing slider
+    (benchmarks/browser.py, on a store of their own)."""
+    from . import browser
+
+    browser.sidebar_views(sizes, tmp, out, state)
+
+
 def live(sizes: Sizes, tmp: Path, out: dict[str, Any], state: dict[str, Any]) -> None:
     """The live view in a real kernel: the log_metric loop with it on vs off, and the comm
     messages it sends the front end (benchmarks/live_view.py)."""

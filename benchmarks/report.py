@@ -400,6 +400,59 @@ ROWS = [
         from_result=True,
         readme=True,
     ),
+    # The sweep and compare views in Chromium (benchmarks/browser.py, a store of their own)
+    Row(
+        "sweep view: click to parallel coordinates of {runs:,} runs x {dims} axes drawn "
+        "(Chromium, median of {n})",
+        ("views.parcoords", "median_ms"),
+        None,
+        "ms",
+        target=Target(
+            "< 1 s at 10,000 runs", lambda v, r: v < 1000, at_size=("views.parcoords.runs", 10_000)
+        ),
+        from_result=True,
+        readme=True,
+    ),
+    Row(
+        "sweep view: brushing an axis to the runs list updated ({brushed_min:,}-{brushed_max:,} "
+        "of {runs:,} runs, median of {n})",
+        ("views.brush", "median_ms"),
+        None,
+        "ms",
+        target=Target(
+            "< 100 ms at 10,000 runs", lambda v, r: v < 100, at_size=("views.brush.runs", 10_000)
+        ),
+        from_result=True,
+        readme=True,
+    ),
+    Row(
+        "compare: click to {runs} runs x {metrics} metrics x {points:,} points drawn "
+        "(median of {n})",
+        ("views.compare", "median_ms"),
+        None,
+        "ms",
+        target=Target(
+            "< 500 ms at 50 runs of 1,000 points",
+            lambda v, r: v < 500,
+            at_size=("views.compare.runs", 50),
+        ),
+        from_result=True,
+        readme=True,
+    ),
+    Row(
+        "compare: smoothing slider moved a step to {metrics} charts of {runs} runs redrawn "
+        "(median of {n})",
+        ("views.smoothing", "median_ms"),
+        None,
+        "ms",
+        target=Target(
+            "< 50 ms at 50 runs of 1,000 points",
+            lambda v, r: v < 50,
+            at_size=("views.smoothing.runs", 50),
+        ),
+        from_result=True,
+        readme=True,
+    ),
     # The live view in a real kernel (benchmarks/live_view.py)
     Row(
         "log_metric loop in a kernel, live view on vs off ({calls:,} calls, median of "
@@ -465,6 +518,13 @@ NOTES = [
     "the list shows its run count and its first rows (the newest run first), after one warm-up "
     "load; the sidebar loads at most 10,000 runs (its maxRuns setting) and then says how many "
     "the server has.",
+    "Sweep and compare views: a real JupyterLab and Chromium on a store of their own (a "
+    "10,000-run sweep of 5 params and 1 metric, 50 runs of 3 metrics x 1,000 points); each "
+    "timing runs in the page from the pointer going down (Sweep, Compare), the mouse released "
+    "(a brush) or the slider's input event, frame by frame until it is drawn: every run on "
+    "every axis, the list's count equal to the brushed runs (checked against the store's "
+    "values in the brush's range), every point of every run, every chart at the new smoothing "
+    "(its curve changed); after one warm-up.",
     "Live view: a real IPython kernel told it has a widget front end (JUPYTER_MLOPS_LIVE=1); "
     "the loop is short (~40 ms), so one garbage collection moves a pair by 10% or more: the "
     "row is the median of the pairs; comm messages are counted on iopub, what a browser gets.",

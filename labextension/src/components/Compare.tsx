@@ -25,7 +25,7 @@ export interface ICompareProps {
 }
 
 /** Points per run and chart. */
-export const COMPARE_MAX_POINTS = 500;
+export const COMPARE_MAX_POINTS = 1000;
 /** Charts drawn before "show more". */
 const INITIAL_CHARTS = 12;
 

@@ -341,6 +341,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
         data-zoomed={zoom ? 'true' : 'false'}
         data-log-y={options.logY ? 'true' : 'false'}
         data-x-axis={axis}
+        data-smoothing={options.smoothing}
         viewBox={`0 0 ${width} ${height}`}
         preserveAspectRatio="xMidYMid meet"
         role="img"

@@ -170,6 +170,8 @@ function ParallelCoordinates(props: {
       ctx.stroke();
     }
     ctx.globalAlpha = 1;
+    // drawn: the runs on the canvas (tests and the benchmark wait for it)
+    canvas.dataset.drawn = String(runs.length);
   }, [pos, runs, dims, colors, inside, brushes.length]);
 
   const toP = (ev: React.MouseEvent<SVGElement>) => {
@@ -225,6 +227,8 @@ function ParallelCoordinates(props: {
               {brush && (
                 <rect
                   className="jp-mlops-pc-brush"
+                  data-lo={dim.kind === 'numeric' ? valueAt(dim, brush.lo) : undefined}
+                  data-hi={dim.kind === 'numeric' ? valueAt(dim, brush.hi) : undefined}
                   x={axisX(d) - 7}
                   y={yOf(brush.hi)}
                   width={14}
