@@ -314,3 +314,14 @@ def test_corpus_on_postgresql(postgres_store_url: str, monkeypatch: pytest.Monke
             assert sorted(r.name for r in records) == sorted(case["expect"]), case
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("order_by", ["metrics.`x DESC", "metrics.`x", "metrics.x` ASC", "`name"])
+def test_an_unclosed_backtick_is_an_error(order_by: str) -> None:
+    """`metrics.`x DESC` once sorted by a metric named '`x' (issue 10: a contract failure)."""
+    with pytest.raises(InvalidFilterError, match="Unclosed backtick"):
+        parse_order_by(order_by)
+    with pytest.raises(InvalidFilterError):
+        compile_filter(f"{order_by.split()[0]} > 1")
+    # quoted whole, a key with spaces is fine
+    assert parse_order_by("metrics.`x y` DESC")[0].ident == Identifier("metric", "x y")

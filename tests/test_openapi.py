@@ -323,3 +323,96 @@ def test_schemathesis_no_server_errors(
     assert failures == []
     assert set(statuses) == {op.label for op in operations}  # every operation was exercised
     assert any(400 in codes for codes in statuses.values())  # invalid input was tried
+
+
+def test_schemathesis_stateful(
+    live_server: dict[str, Any], seeded: dict[str, str], jp_asyncio_loop: Any
+) -> None:
+    """Stateful: call sequences that follow the links between operations (a run id from
+    ``GET runs`` or ``compare`` into run detail, metrics, artifacts, ``PATCH`` and ``DELETE``;
+    archive/restore into ``compare``), with every Schemathesis check on every answer but one:
+    ``positive_data_acceptance`` wants a 2xx for any schema-valid string, and a ``filter`` or
+    ``order_by`` outside the MLflow grammar (which JSON Schema cannot state) is a documented
+    400. The stateful checks (``use_after_free``, ``ensure_resource_availability``) stay on."""
+    from hypothesis import HealthCheck, Phase, settings
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    schema = _schema()
+    machine = schema.as_state_machine()
+    # the links Schemathesis found: runs into each per-run operation
+    rules = {name for name in dir(machine) if "__" in name and name.isupper() is False}
+    assert any("GET_jupyter_mlops_api_runs___200" in r and "run_id_metrics" in r for r in rules)
+    assert any("PATCH_jupyter_mlops_api_runs_run_id_" in r for r in rules)
+    calls: list[str] = []
+
+    class Workflow(machine):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {
+                "base_url": live_server["base_url"],
+                "headers": live_server["headers"],
+                "timeout": 10,
+            }
+
+        def after_call(self, response: Any, case: Any) -> None:
+            calls.append(f"{case.method} {case.formatted_path} {response.status_code}")
+
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
+            case.validate_response(
+                response,
+                headers=live_server["headers"],
+                excluded_checks=[positive_data_acceptance],
+                transport_kwargs=kwargs,
+            )
+
+    def run() -> None:
+        Workflow.run(
+            settings=settings(
+                max_examples=MAX_EXAMPLES,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,  # the same sequences every run: no luck in what is covered
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+
+    jp_asyncio_loop.run_until_complete(asyncio.to_thread(run))
+    # sequences really went through a run id taken from an answer
+    assert any(re.fullmatch(r"GET \S*/runs/[0-9a-f]{32}(/\S*)? 200", call) for call in calls), calls
+
+
+def test_405_answers_carry_allow_with_the_spec_methods(
+    live_server: dict[str, Any], seeded: dict[str, str], jp_asyncio_loop: Any
+) -> None:
+    """Every method a path does not take is a 405 whose ``Allow`` lists the methods the spec
+    gives that path (RFC 9110; Schemathesis' unsupported-method check found 405s without it)."""
+    import requests
+
+    spec = load_spec()
+    values = {"run_id": seeded["parent"], "key": "odd", "path": "sub dir/weights.bin"}
+    verbs = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+    def run_all() -> list[str]:
+        problems = []
+        for template, item in spec["paths"].items():
+            documented = {m.upper() for m in item if m.upper() in verbs}
+            path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+            for method in sorted(verbs - documented):
+                response = requests.request(
+                    method,
+                    live_server["base_url"] + path,
+                    headers=live_server["headers"],
+                    json={} if method in ("POST", "PUT", "PATCH") else None,
+                    timeout=10,
+                )
+                allow = {m.strip() for m in response.headers.get("Allow", "").split(",")}
+                if response.status_code != 405 or allow & verbs != documented:
+                    problems.append(
+                        f"{method} {template}: {response.status_code}, Allow {sorted(allow)}"
+                    )
+        return problems
+
+    assert jp_asyncio_loop.run_until_complete(asyncio.to_thread(run_all)) == []

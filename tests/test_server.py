@@ -550,6 +550,10 @@ BAD_QUERIES = [
     ("runs?order_by=,", 400),
     ("runs?order_by=name%20DESC,", 400),
     ("runs?order_by=,name", 400),
+    ("runs?order_by=metrics.%60x%20DESC", 400),  # an unclosed backtick (issue 10)
+    ("runs?parent=", 400),  # empty values of arguments that name a value (issue 10)
+    ("runs?limit=", 400),
+    ("runs/{id}/metrics/acc?max_points=", 400),
     ("runs?filter=" + "a" * 5000, 400),
     ("runs/{id}/metrics/acc?max_points=0", 400),
     ("runs/{id}/metrics/acc?max_points=-5", 400),
@@ -567,6 +571,15 @@ BAD_QUERIES = [
     ("compare?run_ids={id},ffffffffffffffffffffffffffffffff", 404),
     ("compare?run_ids=" + ",".join(["a"] * 101 + [str(i) for i in range(101)]), 400),
 ]
+
+
+@on_server_loop
+async def test_compare_ignores_whitespace_around_run_ids(raw_get: Any, seeded: dict) -> None:
+    """`run_ids= ID , ID` names the runs as `ID,ID` does: one rule for run ids (whitespace
+    ignored, a unique prefix enough), as in every path (issue 10: it was a 400)."""
+    ids = seeded["ids"]
+    spaced = await get_json(raw_get, f"compare?run_ids=%20{ids['sgd']}%20,%09{ids['adam'][:16]}%20")
+    assert [r["name"] for r in spaced["runs"]] == ["sgd", "adam"]
 
 
 @pytest.mark.parametrize(("query", "status"), BAD_QUERIES)

@@ -431,7 +431,9 @@ class CompareHandler(MLOpsHandler):
             self.run_id_arg(run_id)
 
         def load(store: Store) -> list[RunRecord]:
-            return [store.get_run(run_id) for run_id in ids]
+            # the one rule for run ids (an exact id, else a unique prefix), as in paths
+            full = list(dict.fromkeys(store.resolve_run_ids(ids)))
+            return [store.get_run(run_id) for run_id in full]
 
         records = await self.call(load)
         self.finish(wire.comparison(records))

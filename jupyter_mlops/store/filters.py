@@ -102,6 +102,10 @@ def parse_identifier(text: str) -> Identifier:
         entity, key = "attribute", text
     if key.startswith("`") and key.endswith("`") and len(key) >= 2:
         key = key[1:-1]
+    elif key.startswith("`") or key.endswith("`"):
+        raise InvalidFilterError(
+            f"Unclosed backtick in {text!r}: quote the whole key, as in metrics.`val loss`."
+        )
     if not key:
         raise InvalidFilterError(f"Missing key after {prefix!r} in {text!r}.")
     if entity == "attribute" and key not in ATTRIBUTES and key != "experiment":
