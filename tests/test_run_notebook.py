@@ -388,3 +388,29 @@ def test_help_promises_only_commands_that_exist(tmp_store: str) -> None:
             assert any(name.startswith(word) for name in listed), (word, done.stdout)
     for name in listed:
         assert jupyter_mlops(name, "--help").returncode == 0
+
+
+# -- 8. headless ---------------------------------------------------------------------------
+
+
+def test_a_notebook_run_draws_no_live_widget_and_keeps_the_static_chart(
+    tmp_store: str, make_notebook: MakeNotebook, tmp_path: Path
+) -> None:
+    # Our engine sends cell ids as a front end does; without the headless switch the kernel
+    # took them for a watching front end and built a widget nobody would see.
+    notebook = make_notebook(
+        "curve.ipynb",
+        "%load_ext jupyter_mlops\nimport jupyter_mlops as mlops",
+        "%%track fit\nfor step in range(5):\n    mlops.log_metric('loss', 1 / (step + 1), step=step)",
+        "import sys\nprint('widget code loaded:', 'plotly.basewidget' in sys.modules)",
+    )
+    output = tmp_path / "out.ipynb"
+    done = jupyter_mlops("run", str(notebook), "-o", str(output), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    (run,) = notebook_runs()
+    assert "widget code loaded: False" in run.stdout
+    text = outputs_text(output)
+    assert "application/vnd.jupyter.widget-view+json" not in text
+    assert "application/vnd.plotly.v1+json" in text  # the chart, drawn once at the end
+    (child,) = run.children
+    assert mlops.get_run(child).metrics == {"loss": 0.2}

@@ -28,6 +28,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import HEADLESS_ENV
 from ..exceptions import PipelineError, SchedulerUnreachableError
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach a Dask scheduler
@@ -203,7 +204,8 @@ class KernelPool:
                 prefix = os.path.join(self._sockets, f"k{self._serial}")
             km = KernelManager(kernel_name=kernel_name or "python3", transport="ipc", ip=prefix)
         km.client_factory = _ready_client_class()  # nbclient drives the kernel asynchronously
-        km.start_kernel(cwd=self.cwd, env=dict(os.environ))
+        # Headless: no live widget in a step kernel, nobody watches it.
+        km.start_kernel(cwd=self.cwd, env={**os.environ, HEADLESS_ENV: "1"})
         with self._cond:
             self.started += 1
             self._all.append(km)

@@ -29,6 +29,7 @@ from typing import Any
 
 import nbformat
 
+from ..config import HEADLESS_ENV
 from ..exceptions import InvalidParameterError, NotebookExecutionError, StoreError
 from ..store.diffs import git_columns
 from . import fluent
@@ -174,6 +175,10 @@ def execute_notebook(
         fluent.PARENT_RUN_ENV: run.run_id,
         fluent.EXPERIMENT_ENV: start_experiment,
         "JUPYTER_MLOPS_NOTEBOOK": str(source),
+        # No live widget: nobody watches this kernel (the cell ids our engine sends would
+        # otherwise pass for a front end's, and the first tracked cell would wait seconds
+        # for plotly's widget code). Runs still end with their static figure.
+        HEADLESS_ENV: "1",
     }
     saved = {k: os.environ.get(k) for k in env_keys}
     os.environ.update({k: v for k, v in env_keys.items() if v})
