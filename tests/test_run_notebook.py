@@ -401,7 +401,7 @@ def test_a_notebook_run_draws_no_live_widget_and_keeps_the_static_chart(
     notebook = make_notebook(
         "curve.ipynb",
         "%load_ext jupyter_mlops\nimport jupyter_mlops as mlops",
-        "%%track fit\nfor step in range(5):\n    mlops.log_metric('loss', 1 / (step + 1), step=step)",
+        "%%track fit\nfor step in range(5):\n    mlops.log_metric('loss', 1 / (1 + step), step)",
         "import sys\nprint('widget code loaded:', 'plotly.basewidget' in sys.modules)",
     )
     output = tmp_path / "out.ipynb"
