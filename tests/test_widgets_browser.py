@@ -3,6 +3,7 @@ the cell runs."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -316,3 +317,76 @@ def test_live_chart_in_notebook_7(browser, tmp_path) -> None:
             screenshot(page, "live-chart-notebook7")
         finally:
             context.close()
+
+
+# A widget view's plot sits in the output; plotly's MIME renderer is the output itself.
+LIVE_PLOT = ".jp-Notebook .jp-OutputArea-output > .js-plotly-plot"
+STATIC_PLOT = ".jp-Notebook .jp-RenderedPlotly.js-plotly-plot"
+
+
+def _drawn_width(page, plot: str) -> float:
+    """The width of the chart as drawn (its SVG), not of the element that holds it."""
+    return page.locator(f"{plot} .main-svg").first.evaluate("e => e.getBoundingClientRect().width")
+
+
+def _luminance(page, selector: str) -> float:
+    """Mean grey level (0-255) of the element as drawn."""
+    from io import BytesIO
+
+    from PIL import Image, ImageStat
+
+    png = page.locator(selector).first.screenshot()
+    return ImageStat.Stat(Image.open(BytesIO(png)).convert("L")).mean[0]
+
+
+def test_the_cell_chart_follows_a_dark_theme_keeps_its_width_and_closes_quietly(
+    lab_page, lab_server: LabServer
+) -> None:
+    from jupyter_mlops.widgets.live import WIDGET_CLOSE_DELAY_S
+    from tests.test_sidebar_browser import _set_theme
+
+    page = lab_page
+    frames: list[str] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on(
+            "framereceived",
+            lambda f: frames.append(f if isinstance(f, str) else f.decode("utf-8", "replace")),
+        ),
+    )
+    stop = lab_server.root / "dark.stop"
+    _open(page, lab_server, "dark.ipynb", ["%load_ext jupyter_mlops", train_cell(stop.name)])
+    _set_theme(page, "JupyterLab Dark")
+    try:
+        run_cell(page, 0)
+        _wait_done(page, 0)
+        run_cell(page, 1)
+        page.wait_for_selector(LIVE_PLOT, timeout=60_000)
+        page.wait_for_function(f"() => ({COUNT_JS})() > 20", timeout=60_000)
+        live_width = _drawn_width(page, LIVE_PLOT)
+        area_width = page.locator(LIVE_PLOT).first.evaluate(
+            "e => e.parentElement.getBoundingClientRect().width"
+        )
+        live_grey = _luminance(page, LIVE_PLOT)
+        screenshot(page, "cell-chart-live-dark")
+        stop.write_text("")
+        _wait_done(page, 1)
+        page.wait_for_selector(STATIC_PLOT, timeout=30_000)
+        static_width = _drawn_width(page, STATIC_PLOT)
+        static_grey = _luminance(page, STATIC_PLOT)
+        screenshot(page, "cell-chart-static-dark")
+        # The widget's comm closes a moment after the static figure replaced it.
+        time.sleep(WIDGET_CLOSE_DELAY_S + 2)
+    finally:
+        _set_theme(page, "JupyterLab Light")
+    # as wide as the output area, like the static figure that replaces it (not 700 px)
+    assert abs(live_width - static_width) <= 2, (live_width, static_width)
+    assert live_width >= 0.95 * area_width, (live_width, area_width)
+    # dark, both: a white chart would be ~250
+    assert live_grey < 80 and static_grey < 80, (live_grey, static_grey)
+    # No "No such comm" for the kernel's widget comms (the front end's own widget-control
+    # comm, opened before ipywidgets is imported, is ipywidgets' affair, not the chart's).
+    opened = set(re.findall(r'"msg_type":"comm_open".*?"comm_id":"([0-9a-f]+)"', "\n".join(frames)))
+    assert opened, "the live chart opened no widget comm"
+    unknown = set(re.findall(r"No such comm: ([0-9a-f-]+)", "\n".join(frames)))
+    assert not unknown & opened, unknown

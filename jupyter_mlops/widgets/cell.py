@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .live import PLOTLY_MIME, LiveView
+from .live import PLOTLY_MIME, LiveView, close_replaced_widget
 from .sweep import RunSummary, headline, sweep_figure, table_bundle
 
 # How often the live table may change (it is a whole HTML table; the chart ticks faster).
@@ -173,7 +173,7 @@ class CellRuns:
             elif table:
                 display(table, raw=True)
             if view.figure is not None:
-                view.figure.close()
+                close_replaced_widget(view.figure)
                 view.figure = None
             return
         for bundle in bundles:

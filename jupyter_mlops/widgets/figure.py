@@ -44,6 +44,19 @@ def status_line(
     return f"{name} · {status} · {elapsed:.1f}s" + (f" · {latest}{more}" if latest else "")
 
 
+# The chart is drawn by a renderer that knows nothing of JupyterLab's theme, and is saved in
+# the notebook, where a reader may use any theme: a transparent background, and text and grid
+# in greys that read on light and dark backgrounds alike, so it sits in either.
+INK = "#8a8a8a"
+GRID = "rgba(138, 138, 138, 0.25)"
+AXIS_LINE = "rgba(138, 138, 138, 0.6)"
+TRANSPARENT = "rgba(0, 0, 0, 0)"
+
+
+def axis_style(**extra: Any) -> dict[str, Any]:
+    return {"gridcolor": GRID, "zerolinecolor": AXIS_LINE, "linecolor": AXIS_LINE, **extra}
+
+
 def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     rows = len(keys) if 0 < len(keys) <= MAX_ROWS else 1
     gap = 0.06 if rows > 1 else 0.0
@@ -51,10 +64,17 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "title": {"text": title_html, "x": 0.01, "font": {"size": 13}},
         "height": height,
+        # The width of the output area, as the static figure takes it (a widget would be 700 px).
+        "autosize": True,
         "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
         "showlegend": rows == 1 and len(keys) > 1,
         "hovermode": "x unified",
-        "xaxis": {"title": {"text": "step"}},
+        "paper_bgcolor": TRANSPARENT,
+        "plot_bgcolor": TRANSPARENT,
+        "font": {"color": INK},
+        # The unified hover box takes the paper's colour by default: transparent, unreadable.
+        "hoverlabel": {"bgcolor": "#4d4d4d", "bordercolor": INK, "font": {"color": "#ffffff"}},
+        "xaxis": axis_style(title={"text": "step"}),
     }
     if not keys:  # no chart is drawn without metrics (a status line stands in for it)
         return out
@@ -67,13 +87,11 @@ def layout(keys: list[str], title_html: str) -> dict[str, Any]:
         for i, key in enumerate(keys):
             top = 1.0 - i * (span + gap)
             axis = "yaxis" if i == 0 else f"yaxis{i + 1}"
-            out[axis] = {
-                "domain": [max(top - span, 0.0), top],
-                "title": {"text": key},
-                "anchor": "x",
-            }
+            out[axis] = axis_style(
+                domain=[max(top - span, 0.0), top], title={"text": key}, anchor="x"
+            )
     elif keys:
-        out["yaxis"] = {"title": {"text": keys[0] if len(keys) == 1 else "value"}}
+        out["yaxis"] = axis_style(title={"text": keys[0] if len(keys) == 1 else "value"})
     return out
 
 

@@ -25,6 +25,8 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # update trait, and bumps its trace and layout edit ids): one update per 0.5 s keeps the front
 # end under 10 messages in any second, whatever the logging rate.
 STATUS_REFRESH_S = 1.0
+# Seconds a replaced widget keeps its comm (see close_replaced_widget).
+WIDGET_CLOSE_DELAY_S = 5.0
 
 
 class LiveView:
@@ -282,12 +284,24 @@ class LiveView:
         if self.widget and self._shown:
             update_display(bundle, raw=True, display_id=self.display_id)
             if self.figure is not None:
-                self.figure.close()
+                close_replaced_widget(self.figure)
                 self.figure = None
         elif _in_ipython():
             display(bundle, raw=True)
         else:  # a plain Python process: the summary is what a terminal can show
             print(bundle["text/plain"])
+
+
+def close_replaced_widget(widget: Any) -> None:
+    """Close the comm of a widget whose output was just replaced, once its view is gone.
+
+    Plotly's view answers each update with deltas of its own: closed at once, the comm races
+    them, and the kernel reports "No such comm" in JupyterLab's Log Console. The replaced
+    view sends nothing more, so a short wait ends the race.
+    """
+    timer = threading.Timer(WIDGET_CLOSE_DELAY_S, widget.close)
+    timer.daemon = True
+    timer.start()
 
 
 def _in_ipython() -> bool:
