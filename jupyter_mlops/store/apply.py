@@ -19,8 +19,9 @@ Operations are the NamedTuples of ``ops.py``, one per kind. They arrive here as 
 
 All rows of a kind go in one multi-row statement per chunk, so 10,000 short runs are a few
 dozen statements rather than 60,000. Within a batch: experiments, runs, params and tags,
-cells, artifacts, run updates (merged per run, in order), metric points and the latest value
-of each series, then ``last_update_time`` of every run touched.
+cells, artifacts, run updates (merged per run, in order; a run created in the same batch is
+inserted with them), metric points and the latest value of each series, then
+``last_update_time`` of every run touched.
 """
 
 from __future__ import annotations
@@ -131,6 +132,17 @@ def apply(
             conn, "git_diffs", ("digest", "diff"), last_per_key(diff_rows, 1),
             conflict=("digest",), update=(),
         )  # fmt: skip
+    if new_runs and updates:
+        # A run created and changed in the same batch (a short run ended, a sweep's capture)
+        # is inserted as it ends up: one INSERT, no UPDATE of each row after it. The op's
+        # row is not modified (a batch may be applied again, halved, after a refusal).
+        folded = []
+        for row, name in new_runs:
+            values = updates.pop(row["run_id"], None)
+            if values is not None:
+                row = {**row, **values, "last_update_time": stamp}
+            folded.append((row, name))
+        new_runs = folded
     if new_runs:
         _insert_runs(conn, new_runs, state)
     if params_rows:
@@ -308,9 +320,11 @@ def _learn_series_ids(
     ms = metric_series.c
     run_ids = sorted({run_id for run_id, _ in missing})
     for chunk in in_chunks(run_ids):
+        # .all(): one fetch, not a fetchone per row (each hands the GIL over, and waits
+        # for it again behind a busy logging thread)
         for sid, run_id, key in conn.execute(
             select(ms.series_id, ms.run_id, ms.key).where(ms.run_id.in_(chunk))
-        ):
+        ).all():
             series[(run_id, key)] = sid
 
 
