@@ -146,3 +146,62 @@ def test_diffs_stored_once_and_purged_on_postgresql(
             assert conn.execute(sa.text("SELECT COUNT(*) FROM git_diffs")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_runs_started_faster_than_captured_share_one_capture(
+    tmp_store: str, dirty_repo: Path
+) -> None:
+    """Runs queued for capture while the capture thread is busy are captured in one call
+    (one git read, one environment), each still recording its git state and environment, and
+    a package imported before the next capture appears in the runs captured after it."""
+    import importlib
+    import sys
+    import threading
+    from importlib import metadata
+
+    with mlops.start_run("first") as first:
+        pass
+    mlops.flush()
+    writer = mlops.get_store().writer
+    release = threading.Event()
+    writer.submit_call(lambda: (release.wait(30), (first.run_id, {}))[1])
+    batch = _sweep_unflushed(20)
+    release.set()
+    mlops.flush()
+    conn = _db(tmp_store)
+    rows = conn.execute(
+        "SELECT run_id, status, end_time >= start_time, git, environment, last_update_time "
+        f"FROM runs WHERE run_id IN ({','.join('?' * len(batch))})",
+        batch,
+    ).fetchall()
+    assert len(rows) == 20
+    assert {(r[1], r[2]) for r in rows} == {("FINISHED", 1)}
+    assert len({r[4] for r in rows}) == 1 and all(r[4] for r in rows)
+    assert conn.execute("SELECT COUNT(*) FROM git_diffs").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(*) FROM params").fetchone()[0] == 20
+    for run_id in batch:
+        run = mlops.get_run(run_id)
+        assert "first change" in run.git["diff"] and run.environment["packages"]
+    # a distribution this process has not imported yet
+    names = ("wcwidth", "idna", "pyparsing", "docutils", "pycparser")
+    fresh = [n for n in names if n not in sys.modules and importlib.util.find_spec(n)]
+    if not fresh:
+        pytest.skip(f"{names} imported already: cannot watch one appear")
+    (before,) = _sweep_unflushed(1)
+    mlops.flush()
+    module = importlib.import_module(fresh[0])
+    (after,) = _sweep_unflushed(1)
+    mlops.flush()
+    dist = next(iter(metadata.packages_distributions()[fresh[0]])).lower()
+    assert dist not in {k.lower() for k in mlops.get_run(before).environment["packages"]}
+    assert dist in {k.lower() for k in mlops.get_run(after).environment["packages"]}
+    assert module.__name__ == fresh[0]
+
+
+def _sweep_unflushed(count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        with mlops.start_run(f"s{i}", params={"i": i}) as run:
+            mlops.log_metric("acc", i / 10)
+        ids.append(run.run_id)
+    return ids

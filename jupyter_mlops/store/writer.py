@@ -46,7 +46,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from ..config import tunables
 from .apply import Applied, ApplyState, apply
-from .deferred import Capture, DeferredCalls
+from .deferred import BatchCapture, Capture, DeferredCalls
 from .dialect import insert_rows
 from .engine import WRITE
 from .fork import in_multiprocessing_child
@@ -199,6 +199,12 @@ class Writer:
         before; the ``(run_id, values)`` it returns is queued as a run update, and ``flush``
         waits for it."""
         self._deferred.add(fn)
+
+    def submit_batched(self, key: str, fn: BatchCapture, item: Any) -> None:
+        """Like ``submit_call``, for a capture that can serve many runs at once: ``fn`` gets
+        the items added under ``key`` since the last call started, and returns a
+        ``(run_id, values)`` for each run (``deferred.py``)."""
+        self._deferred.add_to_batch(key, fn, item)
 
     def ensure_running(self) -> None:
         thread = self._journal_thread

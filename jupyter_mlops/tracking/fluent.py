@@ -23,6 +23,7 @@ from ..exceptions import (
     StoreTimeoutError,
 )
 from ..store import DEFAULT_EXPERIMENT, Store
+from ..store.diffs import UPDATE_KEY as GIT_DIFF_KEY
 from ..store.diffs import git_columns
 from ..store.fork import in_multiprocessing_child
 from ..store.ops import RUN, RunCreated
@@ -279,7 +280,7 @@ def start_run(
     writer.active_runs.add(run.run_id)
     if capture:
         notebook = row.get("notebook_path")
-        writer.submit_call(lambda: (run.run_id, _capture_columns(notebook, writer)))
+        writer.submit_batched("capture", _capture_runs, (run.run_id, notebook, writer))
     with _lock:
         _run_stack.append(run)
         _thread_stacks.setdefault(threading.get_ident(), []).append(run)
@@ -326,6 +327,26 @@ def _capture_columns(notebook: str | None, writer: Writer) -> dict[str, Any]:
         cached = (now, modules, cwd, git, json.dumps(environment_info()))
         _capture_cache[where] = cached
     return {**git_columns(cached[3], writer.git_diffs_sent), "environment": cached[4]}
+
+
+def _capture_runs(
+    items: list[tuple[str, str | None, Writer]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The capture of every run started since the capture thread last looked: one capture
+    per notebook folder, taken now, after each of these runs started (as a capture of its
+    own would be), not a system call per run."""
+    updates = []
+    shared: dict[str | None, dict[str, Any]] = {}
+    for run_id, notebook, writer in items:
+        columns = shared.get(notebook)
+        if columns is None:
+            columns = _capture_columns(notebook, writer)
+            # The git diff's text goes with the first run only (store/diffs.py).
+            shared[notebook] = {k: v for k, v in columns.items() if k != GIT_DIFF_KEY}
+        else:
+            columns = dict(columns)
+        updates.append((run_id, columns))
+    return updates
 
 
 def _pop(run: ActiveRun) -> None:
