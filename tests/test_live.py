@@ -11,7 +11,13 @@ import pytest
 from nbclient import NotebookClient
 
 from jupyter_mlops.widgets import figure
+from jupyter_mlops.widgets.controls import SMOOTHED
 from jupyter_mlops.widgets.live import PLOTLY_MIME, WIDGET_MIME, LiveView
+
+
+def curves(spec: dict) -> list[dict]:
+    """The logged curves of a figure, without the smoothed twins a final figure adds."""
+    return [t for t in spec["data"] if t.get("meta") != SMOOTHED]
 
 
 def test_updates_are_throttled_whatever_the_logging_rate(monkeypatch) -> None:
@@ -47,7 +53,7 @@ def test_final_bundle_is_static_plotly_with_summary() -> None:
     bundle = view.static_bundle()
     assert set(bundle) == {PLOTLY_MIME, "text/plain"}
     spec = bundle[PLOTLY_MIME]
-    assert [t["name"] for t in spec["data"]] == ["loss", "nan"]
+    assert [t["name"] for t in curves(spec)] == ["loss", "nan"]
     assert len(spec["data"][0]["x"]) <= view.capacity
     assert spec["data"][1]["y"] == [None]  # NaN is a gap, JSON-safe
     assert figure.STATUS_COLORS["FAILED"] in spec["layout"]["title"]["text"]
@@ -232,7 +238,7 @@ def test_headless_sweep_of_1000_runs_outputs_one_figure_and_one_table(tmp_store)
 
     # One run in a cell keeps its own chart, as before.
     assert len(alone) == 1
-    assert [t["name"] for t in alone[0][PLOTLY_MIME]["data"]] == ["loss"]
+    assert [t["name"] for t in curves(alone[0][PLOTLY_MIME])] == ["loss"]
     assert len(alone[0][PLOTLY_MIME]["data"][0]["x"]) == 50
 
 
@@ -465,7 +471,7 @@ def test_live_metrics_notebook_outputs_one_view_per_cell(tmp_store, tmp_path) ->
     }
     track = by_source["%%track sgd --param lr=0.1 --param epochs=40"]
     assert len(track) == 1 and "FINISHED" in track[0]["text/plain"]
-    assert {t["name"] for t in track[0][PLOTLY_MIME]["data"]} == {"accuracy", "loss"}
+    assert {t["name"] for t in curves(track[0][PLOTLY_MIME])} == {"accuracy", "loss"}
     sweep = by_source["def train(lr, epochs=10):"]
     assert len(sweep) == 2  # six runs: one figure, one table
     assert len(sweep[0][PLOTLY_MIME]["data"][0]["y"]) == 6

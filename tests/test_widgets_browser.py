@@ -44,7 +44,9 @@ COUNT_JS = """() => {
   const plots = document.querySelectorAll('.jp-Notebook .js-plotly-plot');
   if (!plots.length) return null;
   const gd = plots[plots.length - 1];
-  return gd.data ? gd.data.reduce((n, t) => n + (t.x ? t.x.length : 0), 0) : null;
+  // the logged curves, not the smoothed twins a final figure adds
+  const curves = gd.data ? gd.data.filter(t => t.meta !== 'smoothed') : null;
+  return curves ? curves.reduce((n, t) => n + (t.x ? t.x.length : 0), 0) : null;
 }"""
 
 
@@ -243,11 +245,12 @@ TRACES_JS = """(index) => {
   const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
   const gd = cell.querySelector('.js-plotly-plot');
   if (!gd || !gd.data) return null;
+  const curves = gd.data.filter(t => t.meta !== 'smoothed');
   const title = gd.querySelector('.g-xtitle');
   const plots = [...gd.querySelectorAll('.cartesianlayer .subplot')];
   const lowest = Math.max(...plots.map(p => p.getBoundingClientRect().bottom));
-  return {traces: gd.data.length,
-          visible: gd.data.filter(t => t.visible !== 'legendonly').length,
+  return {traces: curves.length,
+          visible: curves.filter(t => t.visible !== 'legendonly').length,
           height: gd.getBoundingClientRect().height,
           annotations: gd.querySelectorAll('.annotation').length,
           xTitleBelowPlots: title ? title.getBoundingClientRect().top >= lowest - 1 : null};
@@ -375,6 +378,20 @@ def test_the_cell_chart_follows_a_dark_theme_keeps_its_width_and_closes_quietly(
         static_width = _drawn_width(page, STATIC_PLOT)
         static_grey = _luminance(page, STATIC_PLOT)
         screenshot(page, "cell-chart-static-dark")
+        # its controls play in the browser, no kernel needed: the log scale, then smoothing
+        static = page.locator(STATIC_PLOT).first
+        static.locator(".updatemenu-button", has_text="log").click()
+        page.wait_for_function(
+            f"() => document.querySelector({STATIC_PLOT!r})._fullLayout.yaxis.type === 'log'"
+        )
+        label = static.locator(".slider-label-group", has_text="0.9").first.bounding_box()
+        rail = static.locator(".slider-rail-rect").first.bounding_box()
+        page.mouse.click(label["x"] + label["width"] / 2, rail["y"] + rail["height"] / 2)
+        page.wait_for_function(
+            f"() => {{ const d = document.querySelector({STATIC_PLOT!r}).data;"
+            " return d[1].visible === true && d[1].y.length > 0 && d[0].opacity < 1; }"
+        )
+        screenshot(page, "cell-chart-static-dark-log-smoothed")
         # The widget's comm closes a moment after the static figure replaced it.
         time.sleep(WIDGET_CLOSE_DELAY_S + 2)
     finally:

@@ -11,10 +11,11 @@ import html
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from .controls import add_scale_controls, add_smoothing
 from .decimate import SeriesBuffer
 
 MAX_ROWS = 6
@@ -132,12 +133,20 @@ def figure_dict(
     ended: float | None,
     series: Mapping[str, SeriesBuffer],
     arrays: bool = False,
+    controls: Literal["live", "final"] | None = None,
 ) -> dict[str, Any]:
+    """The run's chart; ``controls``: the live chart's scale buttons, or the final figure's
+    (with outlier clipping and a smoothing slider)."""
     color = STATUS_COLORS.get(status, "#333")
     title = f"<span style='color:{color}'>●</span> " + status_line(
         name, status, started, ended, series
     )
-    return {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
+    spec = {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
+    if controls is not None and spec["data"]:
+        add_scale_controls(spec, clip=controls == "final")
+        if controls == "final":
+            add_smoothing(spec)
+    return spec
 
 
 def status_bundle(

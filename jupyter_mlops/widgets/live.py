@@ -158,7 +158,9 @@ class LiveView:
         import plotly.graph_objects as go
 
         with self._lock:
-            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            spec = figure_dict(
+                self.name, self.status, self.started, self.ended, self.series, controls="live"
+            )
             self._dirty = False
         self._drawn_keys = [trace["name"] for trace in spec["data"]]
         self._drawn_layout = set(spec["layout"])
@@ -200,7 +202,13 @@ class LiveView:
             if not (self._dirty or force or stale):
                 return False
             spec = figure_dict(
-                self.name, self.status, self.started, self.ended, self.series, arrays=True
+                self.name,
+                self.status,
+                self.started,
+                self.ended,
+                self.series,
+                arrays=True,
+                controls="live",
             )
             self._dirty = False
         keys = [trace["name"] for trace in spec["data"]]
@@ -260,7 +268,9 @@ class LiveView:
 
     def static_bundle(self) -> dict[str, Any]:
         with self._lock:
-            spec = figure_dict(self.name, self.status, self.started, self.ended, self.series)
+            spec = figure_dict(
+                self.name, self.status, self.started, self.ended, self.series, controls="final"
+            )
             text = summary_text(
                 self.name, self.run_id, self.status, self.started, self.ended, self.series
             )

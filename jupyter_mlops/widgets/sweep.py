@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .controls import add_scale_controls
 from .figure import MAX_ROWS, STATUS_COLORS, format_value, layout
 
 # Table rows kept in a finished cell's output: the first HEAD and the last TAIL runs.
@@ -142,7 +143,9 @@ def sweep_figure(runs: list[RunSummary]) -> dict[str, Any] | None:
                     "line": {"color": STATUS_COLORS[run.status], "width": 1, "dash": "dot"},
                 }
             )
-    return {"data": data, "layout": spec_layout}
+    spec = {"data": data, "layout": spec_layout}
+    add_scale_controls(spec, clip=True)
+    return spec
 
 
 def _json_value(value: float | None) -> float | None:
