@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
 from .store.records import RunRecord
 
 NONFINITE_NAMES = ("NaN", "Infinity", "-Infinity")
@@ -183,19 +185,18 @@ def metric_history(
     key: str, history: dict[str, Any], keep_last: int | None = None
 ) -> dict[str, Any]:
     """MetricHistory from ``Store.metric_history``'s arrays (``keep_last``: tail only)."""
-    steps = [int(s) for s in history["step"]]
-    stamps = [int(t) for t in history["timestamp"]]
-    raw = [float(v) for v in history["value"]]
+    # numpy converts whole columns to Python numbers (a compare chart sends 50,000 points)
+    step = np.asarray(history["step"], dtype=np.int64)
+    stamp = np.asarray(history["timestamp"], dtype=np.int64)
+    value = np.asarray(history["value"], dtype=np.float64)
     if keep_last is not None:
-        steps, stamps, raw = steps[-keep_last:], stamps[-keep_last:], raw[-keep_last:]
-    values: list[float | None] = []
+        step, stamp, value = step[-keep_last:], stamp[-keep_last:], value[-keep_last:]
+    steps, stamps = step.tolist(), stamp.tolist()
+    values: list[float | None] = value.tolist()
     nonfinite: dict[str, str] = {}
-    for index, value in enumerate(raw):
-        if math.isfinite(value):
-            values.append(value)
-        else:
-            values.append(None)
-            nonfinite[str(index)] = nonfinite_name(value)
+    for index in np.flatnonzero(~np.isfinite(value)).tolist():
+        nonfinite[str(index)] = nonfinite_name(float(value[index]))
+        values[index] = None
     return {
         "key": key,
         "steps": steps,

@@ -249,6 +249,8 @@ def test_real_responses_match_schemas(
         (PREFIX + "runs/{run_id}/artifacts/{path}", {"run_id": parent, "path": "%2e%2e/x"}, {}),
         (PREFIX + "compare", {}, {"run_ids": [parent, child]}),
         (PREFIX + "compare", {}, {"run_ids": [parent, "missing"]}),
+        (PREFIX + "compare/metrics", {}, {"run_ids": [parent, child], "key": "loss/train"}),
+        (PREFIX + "compare/metrics", {}, {"run_ids": [parent], "key": "x", "max_points": 0}),
     ]
 
     def run_all() -> list[int]:
@@ -261,7 +263,8 @@ def test_real_responses_match_schemas(
         return codes
 
     codes = jp_asyncio_loop.run_until_complete(asyncio.to_thread(run_all))
-    assert codes == [200, 200, 200, 200, 400, 200, 404, 200, 200, 400, 200, 200, 400, 200, 404]
+    ok, bad, missing = 200, 400, 404
+    assert codes == [ok] * 4 + [bad, ok, missing, ok, ok, bad, ok, ok, bad, ok, missing, ok, bad]
 
 
 @pytest.mark.timeout(int(os.environ.get("MLOPS_SCHEMATHESIS_TIMEOUT", "120")))

@@ -430,6 +430,34 @@ async def test_compare(raw_get: Any, seeded: dict) -> None:
     assert same["differing_params"] == []
 
 
+@on_server_loop
+async def test_compare_metrics(raw_get: Any, seeded: dict) -> None:
+    """One metric's history of several runs in one answer: each as the per-run endpoint
+    answers it (downsampling, NaN/inf), keyed by full run id in the order asked."""
+    ids = seeded["ids"]
+    sgd, adam, broken = ids["sgd"], ids["adam"], ids["broken"]
+    data = await get_json(
+        raw_get, f"compare/metrics?run_ids={adam[:20]},{sgd},{broken}&key=acc&max_points=10"
+    )
+    assert set(data) == {"key", "histories"} and data["key"] == "acc"
+    assert list(data["histories"]) == [adam, sgd, broken]
+    for run_id in (adam, sgd, broken):
+        one = await get_json(raw_get, f"runs/{run_id}/metrics/acc?max_points=10")
+        assert data["histories"][run_id] == one
+    assert data["histories"][sgd]["total_points"] == 1000
+    assert 2 <= len(data["histories"][sgd]["steps"]) <= 10
+    assert data["histories"][broken]["values"] == []  # no such metric: empty
+    # the default: 1,000 points a run; 1: the latest point; slashes and spaces in keys
+    full = await get_json(raw_get, f"compare/metrics?run_ids={sgd}&key=acc")
+    assert len(full["histories"][sgd]["steps"]) == 1000
+    latest = await get_json(raw_get, f"compare/metrics?run_ids={sgd},{sgd}&key=acc&max_points=1")
+    assert list(latest["histories"]) == [sgd] and latest["histories"][sgd]["steps"] == [999]
+    spaced = await get_json(raw_get, f"compare/metrics?run_ids={sgd}&key=val%20loss")
+    assert spaced["histories"][sgd]["nonfinite"] == {"0": "NaN", "2": "Infinity"}
+    slashed = await get_json(raw_get, f"compare/metrics?run_ids={sgd}&key=loss%2Ftrain")
+    assert slashed["histories"][sgd]["values"] == [0.5]
+
+
 # ---------------------------------------------------------------------------------------------
 # Auth, methods
 # ---------------------------------------------------------------------------------------------
@@ -442,6 +470,7 @@ ENDPOINTS = [
     "runs/{id}/artifacts",
     "runs/{id}/artifacts/model.txt",
     "compare?run_ids={id}",
+    "compare/metrics?run_ids={id}&key=acc",
     "events",
 ]
 
@@ -570,6 +599,15 @@ BAD_QUERIES = [
     ("compare?run_ids={id},,{id}", 400),
     ("compare?run_ids={id},ffffffffffffffffffffffffffffffff", 404),
     ("compare?run_ids=" + ",".join(["a"] * 101 + [str(i) for i in range(101)]), 400),
+    ("compare/metrics?key=acc", 400),
+    ("compare/metrics?run_ids={id}", 400),
+    ("compare/metrics?run_ids={id}&key=", 400),
+    ("compare/metrics?run_ids={id},,{id}&key=acc", 400),
+    ("compare/metrics?run_ids={id}&key=acc&max_points=0", 400),
+    ("compare/metrics?run_ids={id}&key=acc&max_points=100001", 400),
+    ("compare/metrics?run_ids={id}&key=acc&max_points=abc", 400),
+    ("compare/metrics?run_ids={id},ffffffffffffffffffffffffffffffff&key=acc", 404),
+    ("compare/metrics?run_ids=" + ",".join(str(i) for i in range(101)) + "&key=acc", 400),
 ]
 
 

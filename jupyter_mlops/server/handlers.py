@@ -416,8 +416,9 @@ class ArtifactHandler(MLOpsHandler):
 
 
 class CompareHandler(MLOpsHandler):
-    @web.authenticated
-    async def get(self) -> None:
+    def run_ids_arg(self) -> list[str]:
+        """``run_ids=a,b,c``: each checked as a path's run id, duplicates dropped (a 400 when
+        missing, with an empty item, or over ``rest_max_compare`` runs)."""
         raw = self.get_query_argument("run_ids", None)
         if not raw:
             raise self.bad_request("run_ids is required: run_ids=ID1,ID2,...")
@@ -429,14 +430,54 @@ class CompareHandler(MLOpsHandler):
             raise self.bad_request(f"At most {self.limits.rest_max_compare} runs can be compared.")
         for run_id in ids:
             self.run_id_arg(run_id)
+        return ids
+
+    @web.authenticated
+    async def get(self) -> None:
+        ids = self.run_ids_arg()
 
         def load(store: Store) -> list[RunRecord]:
-            # the one rule for run ids (an exact id, else a unique prefix), as in paths
-            full = list(dict.fromkeys(store.resolve_run_ids(ids)))
-            return [store.get_run(run_id) for run_id in full]
+            # the one rule for run ids (an exact id, else a unique prefix), as in paths;
+            # summaries are all a comparison sends (one batch of queries, not a get_run each)
+            return store.run_summaries(store.resolve_run_ids(ids))
 
         records = await self.call(load)
         self.finish(wire.comparison(records))
+
+
+class CompareMetricsHandler(CompareHandler):
+    """``compare/metrics?run_ids=a,b&key=loss&max_points=1000``: one metric's history of
+    several runs in one answer (a compare chart's curves: one request, not one per run)."""
+
+    DEFAULT_MAX_POINTS = 1000
+
+    @web.authenticated
+    async def get(self) -> None:
+        ids = self.run_ids_arg()
+        key = self.text_arg("key")
+        if key is None:
+            raise self.bad_request("key is required: the metric key, key=loss.")
+        max_points = self.int_arg(
+            "max_points", self.DEFAULT_MAX_POINTS, 1, self.limits.rest_max_points
+        )
+        assert max_points is not None  # a default is given
+        asked = max(2, max_points)  # as for one run: 1 means "the latest point"
+        keep_last = 1 if max_points == 1 else None
+
+        def load(store: Store) -> dict[str, dict[str, Any]]:
+            full = list(dict.fromkeys(store.resolve_run_ids(ids)))
+            return store.metric_histories(full, key, asked)
+
+        histories = await self.call(load)
+        self.finish(
+            {
+                "key": key,
+                "histories": {
+                    run_id: wire.metric_history(key, history, keep_last=keep_last)
+                    for run_id, history in histories.items()
+                },
+            }
+        )
 
 
 class NotFoundHandler(MLOpsHandler):
@@ -463,6 +504,7 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
     ("runs/([^/]+)/artifacts", ArtifactsHandler),
     ("runs/([^/]+)/artifacts/(.+)", ArtifactHandler),
     ("compare", CompareHandler),
+    ("compare/metrics", CompareMetricsHandler),
     ("events", EventsHandler),
 ]
 

@@ -521,6 +521,20 @@ class Store(RunMutations):
             )
         return found[0]
 
+    def run_summaries(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """Runs by full id, in the order given, as a runs listing holds them (params, tags,
+        latest metrics; not the captured source, git, environment, cells or artifacts that
+        ``get_run`` adds): a few queries for them all. An unknown id is a RunNotFoundError."""
+        self.flush()
+        ids = list(dict.fromkeys(run_ids))
+        with self.engine.connect() as conn:
+            records = self._records(conn, ids)
+        if len(records) != len(ids):
+            found = {r.run_id for r in records}
+            missing = next(i for i in ids if i not in found)
+            raise RunNotFoundError(f"No run with id {missing!r} in store {self.display_url}.")
+        return records
+
     def run_exists(self, run_id: str) -> bool:
         with self.engine.connect() as conn:
             return (
@@ -567,6 +581,20 @@ class Store(RunMutations):
         max_points = check_max_points(max_points)
         with self.engine.connect() as conn:
             return history.metric_history(conn, run_id, key, max_points)
+
+    def metric_histories(
+        self, run_ids: Sequence[str], key: str, max_points: int | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """``metric_history`` of one metric for several runs (full run ids), in one
+        connection and after one flush: run id -> arrays, in the order given. A run without
+        the metric gets empty arrays; an unknown run is a RunNotFoundError."""
+        self.flush()
+        max_points = check_max_points(max_points)
+        out: dict[str, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for run_id in dict.fromkeys(run_ids):
+                out[run_id] = history.metric_history(conn, run_id, key, max_points)
+        return out
 
     def metric_points_after(
         self, run_id: str, after_id: int = 0, limit: int = 50_000

@@ -26,6 +26,9 @@ export const API_PREFIX = 'jupyter-mlops/api';
 /** Server-side page size limit of `GET runs`. */
 export const MAX_PAGE_SIZE = 1000;
 
+/** Most runs in one `compare` or `compare/metrics` request (the server's default limit). */
+export const MAX_BATCH_RUNS = 100;
+
 export type QueryValue = string | number | boolean | null | undefined;
 
 /**
@@ -269,6 +272,48 @@ export class MLOpsClient {
 
   compareUrl(runIds: string[]): string {
     return compareUrl(this.baseUrl, runIds);
+  }
+
+  /** URL of one metric's history for several runs (`GET compare/metrics`). */
+  metricHistoriesUrl(runIds: string[], key: string, maxPoints?: number): string {
+    const ids = runIds.map(id => encodeURIComponent(id)).join(',');
+    return (
+      URLExt.join(this.baseUrl, API_PREFIX, 'compare', 'metrics') +
+      `?run_ids=${ids}` +
+      encodeQuery({ key, max_points: maxPoints }).replace('?', '&')
+    );
+  }
+
+  /**
+   * One metric's history for several runs: one request per `MAX_BATCH_RUNS`
+   * runs (not one per run), run id -> history. A run without the metric has
+   * an empty history.
+   */
+  async metricHistories(
+    runIds: string[],
+    key: string,
+    maxPoints?: number,
+    signal?: AbortSignal
+  ): Promise<Map<string, IMetricHistory>> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < runIds.length; i += MAX_BATCH_RUNS) {
+      chunks.push(runIds.slice(i, i + MAX_BATCH_RUNS));
+    }
+    const answers = await Promise.all(
+      chunks.map(ids =>
+        this._get<{ histories: { [runId: string]: IMetricHistory } }>(
+          this.metricHistoriesUrl(ids, key, maxPoints),
+          signal
+        )
+      )
+    );
+    const out = new Map<string, IMetricHistory>();
+    for (const answer of answers) {
+      for (const [runId, history] of Object.entries(answer.histories ?? {})) {
+        out.set(runId, history);
+      }
+    }
+    return out;
   }
 
   compare(runIds: string[], signal?: AbortSignal): Promise<IComparison> {

@@ -7,6 +7,7 @@ import {
   compareUrl,
   encodeQuery,
   eventsUrl,
+  MAX_BATCH_RUNS,
   MLOpsClient,
   MLOpsRequestError
 } from '../api';
@@ -166,6 +167,32 @@ describe('MLOpsClient', () => {
       '?limit=1000&offset=0',
       '?limit=500&offset=1000'
     ]);
+  });
+
+  it('fetches one metric of many runs in batches of MAX_BATCH_RUNS', async () => {
+    const { settings, calls } = fakeSettings(url => {
+      const u = new URL(url);
+      const ids = (u.searchParams.get('run_ids') ?? '').split(',');
+      const histories: { [id: string]: unknown } = {};
+      for (const id of ids) {
+        histories[id] = { key: 'loss/x', steps: [0], timestamps: [1], values: [Number(id.slice(1))], total_points: 1 };
+      }
+      return { body: { key: u.searchParams.get('key'), histories } };
+    });
+    const client = new MLOpsClient({ serverSettings: settings });
+    expect(client.metricHistoriesUrl(['a', 'b/c'], 'loss/x', 1000)).toBe(
+      BASE + 'jupyter-mlops/api/compare/metrics?run_ids=a,b%2Fc&key=loss%2Fx&max_points=1000'
+    );
+    const ids = Array.from({ length: MAX_BATCH_RUNS + 20 }, (_, i) => `r${i}`);
+    const byRun = await client.metricHistories(ids, 'loss/x', 500);
+    expect(calls).toHaveLength(2);
+    expect(calls[0]).toContain(`run_ids=${ids.slice(0, MAX_BATCH_RUNS).join(',')}&key=loss%2Fx&max_points=500`);
+    expect(calls[1]).toContain(`run_ids=${ids.slice(MAX_BATCH_RUNS).join(',')}&key=loss%2Fx`);
+    expect(Array.from(byRun.keys())).toEqual(ids);
+    expect(byRun.get('r105')?.values).toEqual([105]);
+    calls.length = 0;
+    expect((await client.metricHistories([], 'loss')).size).toBe(0);
+    expect(calls).toEqual([]);
   });
 
   it('turns error bodies into MLOpsRequestError', async () => {

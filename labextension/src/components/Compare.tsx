@@ -65,31 +65,38 @@ function OverlaidChart(props: {
     const runs = comparison.runs.filter(
       r => (r.metrics ?? {})[metricKey] !== undefined
     );
-    void pool(
-      runs.map(
-        r => () =>
-          controller.client.metricHistory(r.run_id, metricKey, COMPARE_MAX_POINTS)
-      ),
-      6
-    ).then(histories => {
-      if (cancelled) {
-        return;
-      }
-      const out: ISeries[] = [];
-      histories.forEach((h, i) => {
-        if (h) {
-          const runIndex = comparison.runs.indexOf(runs[i]);
-          out.push({
-            name: runs[i].name || runs[i].run_id,
-            x: h.steps,
-            y: h.values,
-            t: h.timestamps,
-            color: seriesColor(runIndex)
-          });
+    // every run's curve in one request; if that fails (a run gone meanwhile), run by run
+    const client = controller.client;
+    const ids = runs.map(r => r.run_id);
+    void client
+      .metricHistories(ids, metricKey, COMPARE_MAX_POINTS)
+      .then(
+        byRun => ids.map(id => byRun.get(id) ?? null),
+        () =>
+          pool(
+            ids.map(id => () => client.metricHistory(id, metricKey, COMPARE_MAX_POINTS)),
+            6
+          )
+      )
+      .then(histories => {
+        if (cancelled) {
+          return;
         }
+        const out: ISeries[] = [];
+        histories.forEach((h, i) => {
+          if (h) {
+            const runIndex = comparison.runs.indexOf(runs[i]);
+            out.push({
+              name: runs[i].name || runs[i].run_id,
+              x: h.steps,
+              y: h.values,
+              t: h.timestamps,
+              color: seriesColor(runIndex)
+            });
+          }
+        });
+        setSeries(out);
       });
-      setSeries(out);
-    });
     return () => {
       cancelled = true;
     };
