@@ -38,6 +38,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
+from itertools import repeat, starmap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -415,7 +416,9 @@ class Writer:
                 popleft = queue.popleft
                 while pending > 0:
                     take = min(pending, self.batch_size)
-                    chunk = [popleft() for _ in range(take)]
+                    # popleft called by starmap, in C: no Python step per operation while
+                    # this thread holds the GIL that a logging loop is waiting for.
+                    chunk = list(starmap(popleft, repeat((), take)))
                     pending -= take
                     flushes: list[Any] = []
                     if self._flush_requested:
