@@ -48,21 +48,21 @@ def test_updates_are_throttled_whatever_the_logging_rate(monkeypatch) -> None:
 
 def test_final_bundle_is_static_plotly_with_summary() -> None:
     view = LiveView("a" * 32, "final", widget=False)
-    view.feed([("loss", i, 1.0 / (i + 1)) for i in range(5000)] + [("nan", 0, float("nan"))])
+    view.feed([("loss", i, 1.0 / (i + 1)) for i in range(5000)] + [("nan", 0, float("nan"))] * 2)
     view.status = "FAILED"
     bundle = view.static_bundle()
     assert set(bundle) == {PLOTLY_MIME, "text/plain"}
     spec = bundle[PLOTLY_MIME]
     assert [t["name"] for t in curves(spec)] == ["loss", "nan"]
     assert len(spec["data"][0]["x"]) <= view.capacity
-    assert spec["data"][1]["y"] == [None]  # NaN is a gap, JSON-safe
+    assert spec["data"][1]["y"] == [None, None]  # NaN is a gap, JSON-safe
     assert figure.STATUS_COLORS["FAILED"] in spec["layout"]["title"]["text"]
     assert "loss = 0.0002" in bundle["text/plain"] and "5000 points" in bundle["text/plain"]
 
 
 def test_many_keys_share_one_axis_with_legend_selector() -> None:
     view = LiveView("b" * 32, "many", widget=False)
-    view.feed([(f"m{i:02d}", 0, float(i)) for i in range(10)])
+    view.feed([(f"m{i:02d}", step, float(i)) for i in range(10) for step in (0, 1)])
     spec = view.static_bundle()[PLOTLY_MIME]
     assert spec["layout"]["showlegend"] is True
     hidden = [t["name"] for t in spec["data"] if t["visible"] == "legendonly"]
@@ -110,7 +110,9 @@ def test_headless_execution_outputs_static_figure_not_widget(tmp_store) -> None:
     assert trace["name"] == "loss" and 0 < len(trace["x"]) <= 2000
     assert "FINISHED" in train[0]["data"]["text/plain"]
     assert "3000 points" in train[0]["data"]["text/plain"]
-    assert any(PLOTLY_MIME in o.get("data", {}) for o in outputs[2])
+    # a metric logged once is its value, not a one-dot chart
+    assert not any(PLOTLY_MIME in o.get("data", {}) for o in outputs[2])
+    assert any("acc = 0.5" in o.get("data", {}).get("text/plain", "") for o in outputs[2])
     assert not any(PLOTLY_MIME in o.get("data", {}) for o in outputs[3])
 
 
@@ -379,7 +381,7 @@ def test_step_axis_sits_under_the_lowest_row() -> None:
     from jupyter_mlops.widgets.sweep import RunSummary, sweep_figure
 
     view = LiveView("d" * 32, "rows", widget=False)
-    view.feed([(key, 0, 1.0) for key in ("a", "b", "c")])
+    view.feed([(key, step, 1.0) for key in ("a", "b", "c") for step in (0, 1)])
     spec = view.static_bundle()[PLOTLY_MIME]
     assert spec["layout"]["xaxis"]["anchor"] == "y3"  # not between the first two rows
     runs = [RunSummary(f"{i:032x}", f"r{i}", 0.0, last={"a": 1.0, "b": 2.0}) for i in range(3)]
@@ -544,3 +546,29 @@ def test_widget_code_is_preloaded_only_for_widget_front_ends(tmp_store, live: st
         kc.stop_channels()
         km.shutdown_kernel(now=True)
     assert text.strip() == ("loaded" if live == "1" else "absent")
+
+
+def test_a_metric_logged_once_is_a_value_not_a_dot() -> None:
+    view = LiveView("c" * 32, "fit", widget=False)
+    view.feed([("loss", i, 1.0 / (i + 1)) for i in range(50)] + [("test_acc", 0, 0.9375)])
+    view.status = "FINISHED"
+    bundle = view.static_bundle()
+    spec = bundle[PLOTLY_MIME]
+    assert [t["name"] for t in curves(spec)] == ["loss"]  # one row: no test_acc row
+    assert "test_acc=0.9375" in spec["layout"]["title"]["text"]
+    assert "test_acc = 0.9375  (1 points)" in bundle["text/plain"]
+
+    # only values: no chart at all, the values in the line (and the summary)
+    once = LiveView("d" * 32, "eval", widget=False)
+    once.feed([("acc", 0, 0.5), ("f1", 0, 0.25)])
+    once.status = "FINISHED"
+    bundle = once.static_bundle()
+    assert PLOTLY_MIME not in bundle
+    assert "acc=0.5, f1=0.25" in bundle["text/html"]
+    assert "f1 = 0.25" in bundle["text/plain"]
+
+    # while the run goes on, a first point is drawn: it may have company soon
+    running = LiveView("e" * 32, "fit", widget=False)
+    running.feed([("loss", 0, 1.0)])
+    live = figure.figure_dict("fit", "RUNNING", 0.0, None, running.series, controls="live")
+    assert [t["name"] for t in live["data"]] == ["loss"]

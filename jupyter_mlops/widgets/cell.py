@@ -186,7 +186,7 @@ class CellRuns:
             bundle = view.static_bundle()
             # Headless, a run without metrics outputs nothing (as before sweeps were
             # grouped); in a widget front end its status line becomes its summary line.
-            if not self.widget and PLOTLY_MIME not in bundle:
+            if not self.widget and not view.series:
                 return {}, {}
             return bundle, {}
         spec = sweep_figure(self.runs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -37,10 +37,17 @@ def format_value(value: float | None) -> str:
 
 
 def status_line(
-    name: str, status: str, started: float, ended: float | None, series: Mapping[str, SeriesBuffer]
+    name: str,
+    status: str,
+    started: float,
+    ended: float | None,
+    series: Mapping[str, SeriesBuffer],
+    first: Collection[str] = (),
 ) -> str:
+    """``name · status · elapsed · key=latest, ...``: up to 6 keys, those in ``first`` first."""
     elapsed = (ended or time.time()) - started
-    latest = ", ".join(f"{k}={format_value(b.last)}" for k, b in sorted(series.items())[:6])
+    keys = sorted(series, key=lambda k: (k not in first, k))[:6]
+    latest = ", ".join(f"{k}={format_value(series[k].last)}" for k in keys)
     more = " ..." if len(series) > 6 else ""
     return f"{name} · {status} · {elapsed:.1f}s" + (f" · {latest}{more}" if latest else "")
 
@@ -137,11 +144,15 @@ def figure_dict(
 ) -> dict[str, Any]:
     """The run's chart; ``controls``: the live chart's scale buttons, or the final figure's
     (with outlier clipping and a smoothing slider)."""
+    # A metric logged once is a value, not one dot on a chart row: the final figure names
+    # it in its title line instead (while the run goes on, a first point may have company).
+    single = {k for k, b in series.items() if b.total == 1} if controls == "final" else set()
+    drawn = {k: b for k, b in series.items() if k not in single}
     color = STATUS_COLORS.get(status, "#333")
     title = f"<span style='color:{color}'>●</span> " + status_line(
-        name, status, started, ended, series
+        name, status, started, ended, series, first=single
     )
-    spec = {"data": traces(series, arrays), "layout": layout(sorted(series), title)}
+    spec = {"data": traces(drawn, arrays), "layout": layout(sorted(drawn), title)}
     if controls is not None and spec["data"]:
         add_scale_controls(spec, clip=controls == "final")
         if controls == "final":

@@ -274,9 +274,11 @@ class LiveView:
             text = summary_text(
                 self.name, self.run_id, self.status, self.started, self.ended, self.series
             )
-        if not spec["data"]:  # no metrics: the summary line says it all, no empty chart
-            return {"text/plain": text}
-        return {PLOTLY_MIME: spec, "text/plain": text}
+        if spec["data"]:
+            return {PLOTLY_MIME: spec, "text/plain": text}
+        if self.series:  # metrics logged once each: their values, as the status line shows
+            return {**self._status_bundle(), "text/plain": text}
+        return {"text/plain": text}  # no metrics: the summary line says it all, no empty chart
 
     def finish(self, status: str, ended: float | None = None) -> None:
         """Show the final state: a static figure (kept in the saved notebook) and a summary.
