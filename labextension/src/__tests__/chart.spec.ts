@@ -1,4 +1,14 @@
-import { extent, linePath, nearestIndex, niceTicks, pointCount } from '../chart';
+import {
+  clippedExtent,
+  emaSmooth,
+  extent,
+  fixed1,
+  linePath,
+  nearestIndex,
+  niceTicks,
+  pointCount,
+  rangeInView
+} from '../chart';
 import { formatBytes, formatDuration, formatNumber } from '../format';
 import { scrollToRow, visibleWindow } from '../windowing';
 
@@ -22,6 +32,64 @@ describe('chart geometry', () => {
       'M0.0,1.0L1.0,2.0M3.0,4.0'
     );
     expect(linePath([], [], id, id)).toBe('');
+  });
+
+  it('formats coordinates as toFixed(1) does, faster', () => {
+    const values = [0, 0.04, -3.96, 9.94, 123456.76, 1e20, -7];
+    for (let i = 0; i < 2000; i++) {
+      values.push((i * 7919.123) % 1000 - 300);
+    }
+    for (const v of values) {
+      expect(fixed1(v)).toBe(v.toFixed(1));
+    }
+    // halves may round the other way (a tenth of a unit); no "-0.0"
+    for (const v of [0.05, 0.15, 1.25, -1.25, 9.95]) {
+      expect(Math.abs(Number(fixed1(v)) - Number(v.toFixed(1)))).toBeLessThan(0.11);
+    }
+    expect(fixed1(-0.04)).toBe('0.0');
+    expect(fixed1(Infinity)).toBe('Infinity');
+  });
+
+  it('finds the y range of the values in view, as extent/clippedExtent of them', () => {
+    const xs = [
+      [0, 1, 2, 3],
+      [0, 2, 4]
+    ];
+    const ys: Array<Array<number | null>> = [
+      [5, null, -1, NaN],
+      [2, Infinity, 9]
+    ];
+    expect(rangeInView(xs, ys, 0, 4, false)).toEqual({ min: -1, max: 9 });
+    expect(rangeInView(xs, ys, 0, 1, false)).toEqual({ min: 2, max: 5 });
+    expect(rangeInView(xs, ys, 3, 3, false)).toBeNull();
+    expect(rangeInView(xs, ys, 0, 0, false)).toEqual(extent([5, 2]));
+    // bands count whatever their x
+    expect(rangeInView(xs, ys, 0, 1, false, [[-10, NaN], [Infinity, 20]])).toEqual({
+      min: -10,
+      max: 20
+    });
+    const many = Array.from({ length: 40 }, (_, i) => (i === 39 ? 1e6 : i));
+    const x40 = many.map((_, i) => i);
+    expect(rangeInView([x40], [many], 0, 39, true)).toEqual(clippedExtent(many));
+    expect(rangeInView([x40], [many], 0, 39, false)).toEqual({ min: 0, max: 1e6 });
+  });
+
+  it('smooths like an exponential moving average debiased at the start', () => {
+    const y = [1, null, 3, 2, NaN, 4];
+    const w = 0.6;
+    const out = emaSmooth(y, w);
+    let last = 0;
+    let n = 0;
+    y.forEach((v, i) => {
+      if (v === null || !Number.isFinite(v)) {
+        expect(out[i]).toBeNull();
+        return;
+      }
+      last = last * w + (1 - w) * v;
+      n++;
+      expect(out[i]).toBeCloseTo(last / (1 - Math.pow(w, n)), 12);
+    });
+    expect(emaSmooth(y, 0)).toBe(y);
   });
 
   it('finds the nearest x and counts points', () => {

@@ -13,7 +13,6 @@ import * as React from 'react';
 
 import {
   bandPath,
-  clippedExtent,
   DEFAULT_CHART_OPTIONS,
   emaSmooth,
   extent,
@@ -28,6 +27,7 @@ import {
   niceTicks,
   pointCount,
   positiveOnly,
+  rangeInView,
   scale,
   seriesColor,
   XAxis,
@@ -100,6 +100,8 @@ interface IPrepared {
   /** What the line shows: smoothed, positive only on a log axis. */
   y: Array<number | null>;
   band?: { lo: number[]; hi: number[] };
+  /** Only one finite value: drawn as a dot. */
+  lone: boolean;
 }
 
 export function LineChart(props: ILineChartProps): JSX.Element {
@@ -125,52 +127,128 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   // a zoom is in x-axis units: another axis starts unzoomed
   React.useEffect(() => setZoom(null), [axis]);
 
-  const prepared: IPrepared[] = React.useMemo(
+  // What depends on the data (not the smoothing): x values, raw y, lone points.
+  const base = React.useMemo(
     () =>
       series.map((s, i) => {
         const raw = options.logY ? positiveOnly(s.y) : s.y;
+        let finite = 0;
+        for (const v of raw) {
+          if (v !== null && Number.isFinite(v)) {
+            finite++;
+          }
+        }
         return {
           name: s.name,
           color: s.color ?? seriesColor(i),
           x: xValues(s.x, s.t, axis),
           raw,
-          y: emaSmooth(raw, options.smoothing),
-          band: s.band
+          band: s.band,
+          lone: finite === 1
         };
       }),
-    [series, options.logY, options.smoothing, axis]
+    [series, options.logY, axis]
   );
-
-  const geometry = React.useMemo(() => {
-    const fullX = extent(prepared.flatMap(s => s.x));
-    if (!fullX) {
-      return null;
-    }
-    const xe = zoom ?? fullX;
-    const inView = (s: IPrepared) =>
-      s.raw.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max);
-    const values = prepared.flatMap(s => [
-      ...inView(s),
-      ...(options.smoothing > 0
-        ? s.y.filter((_, j) => s.x[j] >= xe.min && s.x[j] <= xe.max)
-        : []),
-      ...(s.band && !options.clipOutliers
-        ? [...s.band.lo, ...s.band.hi].filter(v => !options.logY || v > 0)
-        : [])
-    ]);
-    let ye = options.clipOutliers ? clippedExtent(values) : extent(values);
-    if (!ye) {
-      return null;
-    }
-    if (options.logY) {
-      // the log extent: positive values only, widened to whole-ish decades
-      ye = { min: Math.max(ye.min, Number.MIN_VALUE), max: ye.max };
-      if (ye.min === ye.max) {
-        ye = { min: ye.min / 2, max: ye.max * 2 };
+  // A smoothing step redoes only this, the line paths and (maybe) the y range.
+  const prepared: IPrepared[] = React.useMemo(
+    () => base.map(s => ({ ...s, y: emaSmooth(s.raw, options.smoothing) })),
+    [base, options.smoothing]
+  );
+  const fullX = React.useMemo(() => {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const s of base) {
+      for (const v of s.x) {
+        if (!(v < Infinity && v > -Infinity)) {
+          continue;
+        }
+        if (v < min) {
+          min = v;
+        }
+        if (v > max) {
+          max = v;
+        }
       }
     }
-    const integerX =
-      axis === 'step' && prepared.every(s => s.x.every(v => Number.isInteger(v)));
+    return extent(min <= max ? [min, max] : []);
+  }, [base]);
+  const integerX = React.useMemo(
+    () => axis === 'step' && base.every(s => s.x.every(v => Number.isInteger(v))),
+    [base, axis]
+  );
+  const xe = fullX ? (zoom ?? fullX) : null;
+  const smoothed = options.smoothing > 0;
+  // the y range: raw values in view, smoothed ones too (zoomed, they can lie
+  // outside the raw ones in view), bands (positive ones on a log axis)
+  const bandValues = React.useMemo(
+    () =>
+      options.clipOutliers
+        ? []
+        : base.flatMap(s =>
+            s.band
+              ? [s.band.lo, s.band.hi].map(v => (options.logY ? v.filter(b => b > 0) : v))
+              : []
+          ),
+    [base, options.clipOutliers, options.logY]
+  );
+  const rawRange = React.useMemo(
+    () =>
+      xe
+        ? rangeInView(
+            base.map(s => s.x),
+            base.map(s => s.raw),
+            xe.min,
+            xe.max,
+            options.clipOutliers,
+            bandValues
+          )
+        : null,
+    [base, xe?.min, xe?.max, options.clipOutliers, bandValues]
+  );
+  const smoothRange = React.useMemo(
+    () =>
+      xe && smoothed
+        ? options.clipOutliers
+          ? rangeInView(
+              [...base.map(s => s.x), ...prepared.map(s => s.x)],
+              [...base.map(s => s.raw), ...prepared.map(s => s.y)],
+              xe.min,
+              xe.max,
+              true
+            )
+          : rangeInView(
+              prepared.map(s => s.x),
+              prepared.map(s => s.y),
+              xe.min,
+              xe.max,
+              false
+            )
+        : null,
+    [base, prepared, xe?.min, xe?.max, options.clipOutliers, smoothed]
+  );
+  let yRange = rawRange;
+  if (smoothRange) {
+    yRange = options.clipOutliers
+      ? smoothRange
+      : rawRange
+        ? extent([rawRange.min, rawRange.max, smoothRange.min, smoothRange.max])
+        : smoothRange;
+  }
+  if (yRange && options.logY) {
+    // the log extent: positive values only, widened to whole-ish decades
+    yRange = { min: Math.max(yRange.min, Number.MIN_VALUE), max: yRange.max };
+    if (yRange.min === yRange.max) {
+      yRange = { min: yRange.min / 2, max: yRange.max * 2 };
+    }
+  }
+
+  // scales and ticks: the same objects while the ranges stay (then the raw
+  // paths and bands are not rebuilt)
+  const scales = React.useMemo(() => {
+    if (!xe || !yRange) {
+      return null;
+    }
+    const ye = yRange;
     const sx = scale(xe, [MARGIN.left, MARGIN.left + innerW]);
     const sy = options.logY
       ? logScale(ye, [MARGIN.top + innerH, MARGIN.top])
@@ -183,36 +261,41 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     const yTicks = options.logY
       ? logTicks(ye.min, ye.max)
       : niceTicks(ye.min, ye.max, Math.max(2, Math.floor(innerH / 40)));
-    return {
-      fullX,
-      xe,
-      ye,
-      sx,
-      sy,
-      xTicks,
-      yTicks,
-      paths: prepared.map(s => linePath(s.x, s.y, sx, sy)),
-      bands: prepared.map(s =>
-        s.band
-          ? bandPath(
-              s.x,
-              options.logY ? s.band.lo.map(v => Math.max(v, ye!.min)) : s.band.lo,
-              s.band.hi,
-              sx,
-              sy
-            )
-          : ''
-      ),
-      rawPaths:
-        options.smoothing > 0
-          ? prepared.map(s => linePath(s.x, s.raw, sx, sy))
-          : null
-    };
-  }, [prepared, zoom, innerW, innerH, options.clipOutliers, options.logY, options.smoothing, axis]);
+    return { fullX: fullX!, xe, ye, sx, sy, xTicks, yTicks };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [fullX, xe?.min, xe?.max, yRange?.min, yRange?.max, options.logY, innerW, innerH, axis, integerX]);
 
-  const points = pointCount(series);
+  const rawPaths = React.useMemo(
+    () => (scales && smoothed ? base.map(s => linePath(s.x, s.raw, scales.sx, scales.sy)) : null),
+    [base, scales, smoothed]
+  );
+  const bands = React.useMemo(
+    () =>
+      scales
+        ? base.map(s =>
+            s.band
+              ? bandPath(
+                  s.x,
+                  options.logY ? s.band.lo.map(v => Math.max(v, scales.ye.min)) : s.band.lo,
+                  s.band.hi,
+                  scales.sx,
+                  scales.sy
+                )
+              : ''
+          )
+        : [],
+    [base, scales, options.logY]
+  );
+  const paths = React.useMemo(
+    () => (scales ? prepared.map(s => linePath(s.x, s.y, scales.sx, scales.sy)) : []),
+    [prepared, scales]
+  );
+  const geometry = scales ? { ...scales, paths, bands, rawPaths } : null;
 
-  if (isSingleValue(series)) {
+  const points = React.useMemo(() => pointCount(series), [series]);
+  const single = React.useMemo(() => isSingleValue(series), [series]);
+
+  if (single) {
     return (
       <SingleValue
         series={series}
@@ -335,7 +418,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       )}
       <svg
         ref={svgRef}
-        className="jp-mlops-chart"
+        className={'jp-mlops-chart' + (series.length > LEGEND_MAX ? ' jp-mlops-chart-dense' : '')}
         data-points={points}
         data-metric={metricKey}
         data-zoomed={zoom ? 'true' : 'false'}
@@ -437,7 +520,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
               ))}
               {prepared.map((s, i) =>
                 // a lone point of a series has no segment: draw it as a dot
-                s.y.filter(v => v !== null && Number.isFinite(v)).length === 1
+                s.lone
                   ? s.x.map((x, j) =>
                       s.y[j] !== null && Number.isFinite(s.y[j] as number) ? (
                         <circle
