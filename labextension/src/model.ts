@@ -490,6 +490,9 @@ export class RunsModel {
   }
 
   setBrushed(runIds: Iterable<string> | null, label = ''): void {
+    if (runIds === null && this._brushed === null) {
+      return; // no brush, and none before: nothing changes
+    }
     this._brushed = runIds === null ? null : new Set(runIds);
     this._brushLabel = runIds === null ? '' : label;
     this._invalidate(false);

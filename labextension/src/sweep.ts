@@ -51,34 +51,84 @@ export function numericValue(v: string | number | null): number | null {
   return null;
 }
 
+/** A key's values over runs, read and parsed once (see `column`). */
+export interface IColumn {
+  /** `rawValue` of each run. */
+  raw: Array<string | number | null>;
+  /** `numericValue` of each run, NaN when none. */
+  num: Float64Array;
+  /** Every value present is a number (and one is present). */
+  numeric: boolean;
+  min: number;
+  max: number;
+}
+
+const columns = new WeakMap<IRunSummary[], Map<string, IColumn>>();
+
+/**
+ * The values of `key` over `runs`, parsed once per runs array: a sweep view
+ * of 10 000 runs reads each key for its axes, colours, scatter and
+ * importance table, and would otherwise parse every param text each time.
+ * (The runs arrays a view holds are not mutated: a change is a new array.)
+ */
+export function column(runs: IRunSummary[], key: string): IColumn {
+  let byKey = columns.get(runs);
+  if (!byKey) {
+    byKey = new Map();
+    columns.set(runs, byKey);
+  }
+  const cached = byKey.get(key);
+  if (cached && cached.raw.length === runs.length) {
+    return cached;
+  }
+  const n = runs.length;
+  const raw = new Array<string | number | null>(n);
+  const num = new Float64Array(n);
+  let numeric = true;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = rawValue(runs[i], key);
+    raw[i] = v;
+    const x = v === null ? null : numericValue(v);
+    if (x === null) {
+      num[i] = NaN;
+      if (v !== null) {
+        numeric = false;
+      }
+    } else {
+      num[i] = x;
+      if (x < min) {
+        min = x;
+      }
+      if (x > max) {
+        max = x;
+      }
+    }
+  }
+  const out = { raw, num, numeric: numeric && min <= max, min, max };
+  byKey.set(key, out);
+  return out;
+}
+
 /**
  * The dimension of `key` over `runs`: numeric when every value present is a
  * number, else categorical (by frequency, the rarest folded into "other").
  */
 export function dimension(runs: IRunSummary[], key: string): IDimension {
   const label = key.replace(/^(params|metrics|tags)\./, '');
-  let numeric = true;
-  let min = Infinity;
-  let max = -Infinity;
-  const counts = new Map<string, number>();
-  for (const run of runs) {
-    const v = rawValue(run, key);
-    if (v === null) {
-      continue;
-    }
-    const n = numericValue(v);
-    if (n === null) {
-      numeric = false;
-    } else {
-      min = Math.min(min, n);
-      max = Math.max(max, n);
-    }
-    const text = String(v);
-    counts.set(text, (counts.get(text) ?? 0) + 1);
-  }
-  if (numeric && min <= max) {
+  const col = column(runs, key);
+  if (col.numeric) {
+    const { min, max } = col;
     const log = min > 0 && max / min >= 100;
     return { key, label, kind: 'numeric', min, max, log, categories: [] };
+  }
+  const counts = new Map<string, number>();
+  for (const v of col.raw) {
+    if (v !== null) {
+      const text = String(v);
+      counts.set(text, (counts.get(text) ?? 0) + 1);
+    }
   }
   let categories = Array.from(counts.keys());
   if (categories.length > MAX_CATEGORIES) {
@@ -147,12 +197,45 @@ export interface IBrush {
  * 10 000 runs then never looks a value up twice.
  */
 export function positions(runs: IRunSummary[], dims: IDimension[]): Float64Array {
-  const out = new Float64Array(runs.length * dims.length);
-  for (let r = 0; r < runs.length; r++) {
-    for (let d = 0; d < dims.length; d++) {
-      const p = position(dims[d], rawValue(runs[r], dims[d].key));
-      out[r * dims.length + d] = p === null ? NaN : p;
+  const n = dims.length;
+  const out = new Float64Array(runs.length * n);
+  dims.forEach((dim, d) => {
+    const p = columnPositions(runs, dim);
+    for (let r = 0; r < runs.length; r++) {
+      out[r * n + d] = p[r];
     }
+  });
+  return out;
+}
+
+/** `position` of every run on one dimension (NaN for none), from its column. */
+export function columnPositions(runs: IRunSummary[], dim: IDimension): Float64Array {
+  const col = column(runs, dim.key);
+  const out = new Float64Array(runs.length);
+  if (dim.kind === 'numeric') {
+    const flat = dim.max === dim.min;
+    const l0 = dim.log ? Math.log10(dim.min) : 0;
+    const span = dim.log ? Math.log10(dim.max) - l0 : dim.max - dim.min;
+    for (let r = 0; r < out.length; r++) {
+      const x = col.num[r];
+      out[r] = Number.isNaN(x)
+        ? NaN
+        : flat
+          ? 0.5
+          : dim.log
+            ? (Math.log10(x) - l0) / span
+            : (x - dim.min) / span;
+    }
+    return out;
+  }
+  const at = new Map<string, number>();
+  dim.categories.forEach((c, i) =>
+    at.set(c, dim.categories.length === 1 ? 0.5 : i / (dim.categories.length - 1))
+  );
+  const other = at.get(OTHER);
+  for (let r = 0; r < out.length; r++) {
+    const v = col.raw[r];
+    out[r] = v === null ? NaN : (at.get(String(v)) ?? other ?? NaN);
   }
   return out;
 }
@@ -185,7 +268,7 @@ export function brushed(
   return out;
 }
 
-function pearson(xs: number[], ys: number[]): number | null {
+function pearson(xs: ArrayLike<number>, ys: ArrayLike<number>): number | null {
   const n = xs.length;
   if (n < 3) {
     return null;
@@ -214,17 +297,23 @@ function pearson(xs: number[], ys: number[]): number | null {
   return sxy / Math.sqrt(sxx * syy);
 }
 
-function ranks(values: number[]): number[] {
-  const order = values.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
-  const out = new Array<number>(values.length);
-  for (let i = 0; i < order.length; ) {
+/** Ranks from 0 (ties share their mean rank), by an index sort: no pair objects. */
+export function ranks(values: ArrayLike<number>): Float64Array {
+  const n = values.length;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+  }
+  order.sort((a, b) => values[a] - values[b] || a - b);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; ) {
     let j = i;
-    while (j + 1 < order.length && order[j + 1][0] === order[i][0]) {
+    while (j + 1 < n && values[order[j + 1]] === values[order[i]]) {
       j++;
     }
     const rank = (i + j) / 2;
     for (let k = i; k <= j; k++) {
-      out[order[k][1]] = rank;
+      out[order[k]] = rank;
     }
     i = j + 1;
   }
@@ -257,47 +346,79 @@ export function importance(
   metricKey: string
 ): IImportance[] {
   const out: IImportance[] = [];
+  const metric = column(runs, metricKey).num;
+  const n = runs.length;
+  // the metric's ranks over every run that has it: what each param with a
+  // value on all those runs (the usual sweep) pairs with, sorted once
+  let withMetric = 0;
+  for (let r = 0; r < n; r++) {
+    if (!Number.isNaN(metric[r])) {
+      withMetric++;
+    }
+  }
+  let metricRanks: Float64Array | null = null;
   for (const key of paramKeys) {
     const dim = dimension(runs, key);
-    const xs: number[] = [];
-    const ys: number[] = [];
-    const groups = new Map<string, number[]>();
-    for (const run of runs) {
-      const y = numericValue(rawValue(run, metricKey));
-      const v = rawValue(run, key);
-      if (y === null || v === null) {
+    const param = column(runs, key);
+    const xs = new Float64Array(n);
+    const ys = new Float64Array(n);
+    let paired = 0;
+    // per value of the param: its runs' count and metric sum
+    const groups = new Map<string, { n: number; sum: number }>();
+    const all = new Float64Array(n);
+    let count = 0;
+    let sum = 0;
+    for (let r = 0; r < n; r++) {
+      const y = metric[r];
+      const v = param.raw[r];
+      if (Number.isNaN(y) || v === null) {
         continue;
       }
-      const group = groups.get(String(v));
+      const text = typeof v === 'string' ? v : String(v);
+      const group = groups.get(text);
       if (group) {
-        group.push(y);
+        group.n++;
+        group.sum += y;
       } else {
-        groups.set(String(v), [y]);
+        groups.set(text, { n: 1, sum: y });
       }
-      const x = numericValue(v);
-      if (dim.kind === 'numeric' && x !== null) {
-        xs.push(dim.log ? Math.log10(x) : x);
-        ys.push(y);
+      all[count++] = y;
+      sum += y;
+      const x = param.num[r];
+      if (dim.kind === 'numeric' && !Number.isNaN(x)) {
+        xs[paired] = dim.log ? Math.log10(x) : x;
+        ys[paired] = y;
+        paired++;
       }
     }
-    const all = Array.from(groups.values()).flat();
     let explained: number | null = null;
     // eta² needs repeated values: with one run per value it "explains" everything
-    if (all.length >= 3 && groups.size >= 2 && groups.size <= all.length / 2) {
-      const mean = all.reduce((a, b) => a + b, 0) / all.length;
-      const total = all.reduce((a, b) => a + (b - mean) ** 2, 0);
+    if (count >= 3 && groups.size >= 2 && groups.size <= count / 2) {
+      const mean = sum / count;
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        total += (all[i] - mean) ** 2;
+      }
       let between = 0;
       for (const g of groups.values()) {
-        const m = g.reduce((a, b) => a + b, 0) / g.length;
-        between += g.length * (m - mean) ** 2;
+        between += g.n * (g.sum / g.n - mean) ** 2;
       }
       explained = total > 0 ? between / total : null;
     }
+    const px = xs.subarray(0, paired);
+    const py = ys.subarray(0, paired);
+    const pairedRanks = () => {
+      if (paired !== withMetric) {
+        return ranks(py);
+      }
+      metricRanks = metricRanks ?? ranks(py);
+      return metricRanks;
+    };
     out.push({
       key,
-      runs: all.length,
-      correlation: dim.kind === 'numeric' ? pearson(xs, ys) : null,
-      rank: dim.kind === 'numeric' ? pearson(ranks(xs), ranks(ys)) : null,
+      runs: count,
+      correlation: dim.kind === 'numeric' ? pearson(px, py) : null,
+      rank: dim.kind === 'numeric' ? pearson(ranks(px), pairedRanks()) : null,
       explained
     });
   }
@@ -345,6 +466,23 @@ export function metricKeys(runs: IRunSummary[]): string[] {
 
 /** A blue-to-yellow ramp readable on light and dark backgrounds (viridis-like). */
 const RAMP = ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'];
+
+/** The ramp in 1/RAMP_STEPS steps: colours by value as strings, computed once. */
+const RAMP_STEPS = 1024;
+let rampTable: string[] | null = null;
+
+/**
+ * `rampColor(t)` with t rounded to 1/1024 (no visible difference): 10 000
+ * runs coloured by a metric then share at most 1 025 colour strings, and a
+ * canvas strokes each colour's runs as one path.
+ */
+export function rampColorStep(t: number): string {
+  if (!rampTable) {
+    rampTable = Array.from({ length: RAMP_STEPS + 1 }, (_, i) => rampColor(i / RAMP_STEPS));
+  }
+  const i = Math.round(Math.min(1, Math.max(0, t)) * RAMP_STEPS);
+  return rampTable[Number.isNaN(i) ? 0 : i];
+}
 
 export function rampColor(t: number): string {
   const x = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);

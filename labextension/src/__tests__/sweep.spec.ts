@@ -4,6 +4,8 @@
  */
 import {
   brushed,
+  column,
+  columnPositions,
   dimension,
   groupCurves,
   importance,
@@ -11,6 +13,9 @@ import {
   position,
   positions,
   rampColor,
+  rampColorStep,
+  ranks,
+  rawValue,
   varyingParams
 } from '../sweep';
 import { colorRuns } from '../components/Sweep';
@@ -78,6 +83,13 @@ describe('brushing', () => {
     expect(model.brushLabel).toBe('lr 0.1');
     model.setBrushed(null);
     expect(model.matchingRuns).toHaveLength(10);
+    // lifting no brush changes nothing: no signal, the list is not recomputed
+    const kinds: string[] = [];
+    model.changed.connect((_, kind) => kinds.push(kind));
+    const visible = model.visibleRuns;
+    model.setBrushed(null);
+    expect(kinds).toEqual([]);
+    expect(model.visibleRuns).toBe(visible);
   });
 });
 
@@ -120,5 +132,73 @@ describe('grouped curves', () => {
     const std = groupCurves(curves, 'std')[1];
     expect(std.lo).toEqual([1, 3]);
     expect(std.hi).toEqual([3, 5]);
+  });
+});
+
+describe('columns (each key parsed once per runs array)', () => {
+  it('read values as rawValue/numericValue do, and positions as position does', () => {
+    const runs = [
+      ...sweep(12),
+      makeRun({ params: { lr: 'n/a', opt: 'sgd' }, metrics: { acc: NaN } }),
+      makeRun({ params: {}, metrics: {} })
+    ];
+    for (const key of ['params.lr', 'params.opt', 'params.seed', 'metrics.acc', 'params.none']) {
+      const col = column(runs, key);
+      expect(column(runs, key)).toBe(col); // cached
+      expect(col.raw).toEqual(runs.map(r => rawValue(r, key)));
+      const dim = dimension(runs, key);
+      const pos = columnPositions(runs, dim);
+      runs.forEach((r, i) => {
+        const p = position(dim, rawValue(r, key));
+        if (p === null) {
+          expect(pos[i]).toBeNaN();
+        } else {
+          expect(pos[i]).toBeCloseTo(p, 12);
+        }
+      });
+    }
+    expect(dimension(runs, 'params.lr').kind).toBe('categorical'); // 'n/a'
+    expect(dimension(runs, 'params.seed').kind).toBe('numeric');
+    expect(column(runs, 'metrics.acc').num[12]).toBeNaN();
+    // another array of the same runs is read afresh
+    expect(column([...runs].reverse(), 'params.seed').raw[0]).toBeNull();
+  });
+
+  it('rank with ties sharing their mean rank', () => {
+    expect(Array.from(ranks([30, 10, 20, 10]))).toEqual([3, 0.5, 2, 0.5]);
+    expect(Array.from(ranks([]))).toEqual([]);
+  });
+
+  it('ramp colours in steps that look the same', () => {
+    expect(rampColorStep(0)).toBe(rampColor(0));
+    expect(rampColorStep(1)).toBe(rampColor(1));
+    expect(rampColorStep(2)).toBe(rampColor(1));
+    expect(rampColorStep(0.5)).toBe(rampColor(0.5));
+    const channels = (c: string) => c.match(/\d+/g)!.map(Number);
+    for (let t = 0; t <= 1; t += 0.0137) {
+      const a = channels(rampColorStep(t));
+      const b = channels(rampColor(t));
+      a.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThanOrEqual(1));
+    }
+  });
+
+  it('importance gives the same numbers as a direct computation', () => {
+    const runs = sweep(90);
+    const rows = importance(runs, ['params.lr'], 'metrics.acc');
+    const xs = runs.map(r => Math.log10(Number(r.params.lr)));
+    const ys = runs.map(r => r.metrics.acc as number);
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    const mx = mean(xs);
+    const my = mean(ys);
+    let sxy = 0;
+    let sxx = 0;
+    let syy = 0;
+    xs.forEach((x, i) => {
+      sxy += (x - mx) * (ys[i] - my);
+      sxx += (x - mx) ** 2;
+      syy += (ys[i] - my) ** 2;
+    });
+    expect(rows[0].correlation!).toBeCloseTo(sxy / Math.sqrt(sxx * syy), 10);
+    expect(rows[0].runs).toBe(90);
   });
 });

@@ -17,6 +17,7 @@ import { formatNumber } from '../format';
 import {
   BandKind,
   brushed,
+  columnPositions,
   dimension,
   groupCurves,
   IBrush,
@@ -25,14 +26,13 @@ import {
   metricKeys,
   numericValue,
   OTHER,
-  position,
   positions,
-  rampColor,
+  rampColorStep,
   rawValue,
   valueAt,
   varyingParams
 } from '../sweep';
-import { IRunSummary } from '../tokens';
+import { IMetricHistory, IRunSummary } from '../tokens';
 import { useSignalRender } from './hooks';
 import { ChartControls, LineChart, useChartOptions } from './LineChart';
 
@@ -61,11 +61,9 @@ export interface IColoring {
 export function colorRuns(runs: IRunSummary[], key: string): IColoring {
   const dim = dimension(runs, key);
   if (dim.kind === 'numeric') {
+    const pos = columnPositions(runs, dim);
     return {
-      colors: runs.map(r => {
-        const p = position(dim, rawValue(r, key));
-        return p === null ? '#999999' : rampColor(p);
-      }),
+      colors: Array.from(pos, p => (Number.isNaN(p) ? '#999999' : rampColorStep(p))),
       legend: [],
       ramp: { min: formatNumber(dim.min), max: formatNumber(dim.max) }
     };
@@ -82,6 +80,16 @@ export function colorRuns(runs: IRunSummary[], key: string): IColoring {
     legend,
     ramp: null
   };
+}
+
+/** A brush as the sidebar names it: "lr 0.001–0.01", or the key of a categorical axis. */
+function brushLabel(brush: IBrush, dims: IDimension[]): string {
+  const dim = dims.find(d => d.key === brush.key);
+  if (!dim) {
+    return brush.key;
+  }
+  const at = (p: number) => formatNumber(Number(valueAt(dim, p).toPrecision(3)));
+  return dim.kind === 'numeric' ? `${dim.label} ${at(brush.lo)}–${at(brush.hi)}` : dim.label;
 }
 
 const PC_MARGIN = { top: 28, bottom: 22, left: 40, right: 40 };
@@ -143,7 +151,7 @@ function ParallelCoordinates(props: {
         }
       }
       ctx.strokeStyle = 'rgba(128, 128, 128, 0.15)';
-      ctx.lineWidth = 1;
+      ctx.lineWidth = 1 / ratio;
       ctx.stroke();
     }
     // the others by colour: one path per colour
@@ -160,7 +168,10 @@ function ParallelCoordinates(props: {
       }
     }
     ctx.globalAlpha = runs.length > 2000 ? 0.35 : 0.7;
-    ctx.lineWidth = 1.2;
+    // Many runs: a device pixel wide. Such a stroke is a hairline, which a
+    // browser without a GPU rasters for 10 000 runs in ~50 ms, where 1.2 px
+    // lines take over a second (and at 0.35 alpha look the same).
+    ctx.lineWidth = runs.length > 2000 ? 1 / ratio : 1.2;
     for (const [color, list] of byColor) {
       ctx.beginPath();
       for (const r of list) {
@@ -272,21 +283,21 @@ function Scatter(props: {
   const m = { top: 10, right: 12, bottom: 30, left: 52 };
   const xDim = React.useMemo(() => dimension(runs, xKey), [runs, xKey]);
   const yDim = React.useMemo(() => dimension(runs, yKey), [runs, yKey]);
-  const points = React.useMemo(
-    () =>
-      runs.map((r, i) => {
-        const px = position(xDim, rawValue(r, xKey));
-        const py = position(yDim, rawValue(r, yKey));
-        return px === null || py === null
-          ? null
-          : {
-              i,
-              x: m.left + px * (width - m.left - m.right),
-              y: m.top + (1 - py) * (height - m.top - m.bottom)
-            };
-      }),
-    [runs, xDim, yDim, xKey, yKey]
-  );
+  const points = React.useMemo(() => {
+    const pxs = columnPositions(runs, xDim);
+    const pys = columnPositions(runs, yDim);
+    return runs.map((_, i) => {
+      const px = pxs[i];
+      const py = pys[i];
+      return Number.isNaN(px) || Number.isNaN(py)
+        ? null
+        : {
+            i,
+            x: m.left + px * (width - m.left - m.right),
+            y: m.top + (1 - py) * (height - m.top - m.bottom)
+          };
+    });
+  }, [runs, xDim, yDim]);
   const drawn = points.filter(p => p !== null).length;
 
   React.useEffect(() => {
@@ -301,16 +312,42 @@ function Scatter(props: {
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const jitter = (i: number) => (xDim.kind === 'categorical' ? ((i * 7919) % 11) - 5 : 0);
-    for (const p of points) {
+    const radius = runs.length > 2000 ? 2 : 3.5;
+    // one path (one fill) per colour, the faded ones first, under the others
+    const faded: number[] = [];
+    const byColor = new Map<string, number[]>();
+    points.forEach((p, k) => {
       if (!p) {
-        continue;
+        return;
       }
-      const faded = inside !== null && !inside.has(p.i);
-      ctx.globalAlpha = faded ? 0.12 : 0.8;
-      ctx.fillStyle = faded ? '#888888' : colors[p.i];
+      if (inside !== null && !inside.has(p.i)) {
+        faded.push(k);
+        return;
+      }
+      const list = byColor.get(colors[p.i]);
+      if (list) {
+        list.push(k);
+      } else {
+        byColor.set(colors[p.i], [k]);
+      }
+    });
+    const fill = (list: number[], color: string, alpha: number) => {
+      ctx.globalAlpha = alpha;
+      ctx.fillStyle = color;
       ctx.beginPath();
-      ctx.arc(p.x + jitter(p.i), p.y, runs.length > 2000 ? 2 : 3.5, 0, 2 * Math.PI);
+      for (const k of list) {
+        const p = points[k]!;
+        const x = p.x + jitter(p.i);
+        ctx.moveTo(x + radius, p.y);
+        ctx.arc(x, p.y, radius, 0, 2 * Math.PI);
+      }
       ctx.fill();
+    };
+    if (faded.length) {
+      fill(faded, '#888888', 0.12);
+    }
+    for (const [color, list] of byColor) {
+      fill(list, color, 0.8);
     }
     ctx.globalAlpha = 1;
   }, [points, colors, inside, runs.length, xDim]);
@@ -409,31 +446,42 @@ function GroupedCurves(props: {
   React.useEffect(() => {
     let cancelled = false;
     setSeries(null);
-    void Promise.all(
-      chosen.map(r =>
-        controller.client
-          .metricHistory(r.run_id, metric, GROUP_MAX_POINTS)
-          .then(h => ({ group: String(rawValue(r, groupKey)), x: h.steps, y: h.values }))
-          .catch(() => null)
+    // the runs' curves in one request; if that fails (a run gone meanwhile), run by run
+    const client = controller.client;
+    const curveOf = (r: IRunSummary, h: IMetricHistory | undefined) =>
+      h ? { group: String(rawValue(r, groupKey)), x: h.steps, y: h.values } : null;
+    void client
+      .metricHistories(chosen.map(r => r.run_id), metric, GROUP_MAX_POINTS)
+      .then(
+        byRun => chosen.map(r => curveOf(r, byRun.get(r.run_id))),
+        () =>
+          Promise.all(
+            chosen.map(r =>
+              client
+                .metricHistory(r.run_id, metric, GROUP_MAX_POINTS)
+                .then(h => curveOf(r, h))
+                .catch(() => null)
+            )
+          )
       )
-    ).then(curves => {
-      if (cancelled) {
-        return;
-      }
-      const groups = groupCurves(
-        curves.filter((c): c is NonNullable<typeof c> => c !== null),
-        band
-      );
-      setSeries(
-        groups.slice(0, MAX_LEGEND).map((g, i) => ({
-          name: `${g.value} (${g.runs})`,
-          x: g.x,
-          y: g.mean,
-          band: { lo: g.lo, hi: g.hi },
-          color: PALETTE[i % PALETTE.length]
-        }))
-      );
-    });
+      .then(curves => {
+        if (cancelled) {
+          return;
+        }
+        const groups = groupCurves(
+          curves.filter((c): c is NonNullable<typeof c> => c !== null),
+          band
+        );
+        setSeries(
+          groups.slice(0, MAX_LEGEND).map((g, i) => ({
+            name: `${g.value} (${g.runs})`,
+            x: g.x,
+            y: g.mean,
+            band: { lo: g.lo, hi: g.hi },
+            color: PALETTE[i % PALETTE.length]
+          }))
+        );
+      });
     return () => {
       cancelled = true;
     };
@@ -490,24 +538,33 @@ export function SweepView(props: ISweepProps): JSX.Element {
   const inside = React.useMemo(() => new Set(insideList), [insideList]);
   const ranking = React.useMemo(() => (metric ? importance(runs, params, metric) : []), [runs, params, metric]);
 
-  // brushing filters the sidebar's list; closing the view (or clearing) lifts it
-  React.useEffect(() => {
-    if (!brushes.length) {
+  // Brushing filters the sidebar's list: published from the mouse-up itself,
+  // so the list updates in the same task as the axes (not a render later),
+  // and again when the runs or axes change under the brushes. Closing the
+  // view (or clearing) lifts it.
+  const published = React.useRef<{ brushes: IBrush[]; pos: Float64Array } | null>(null);
+  const publish = (next: IBrush[], list: number[]) => {
+    published.current = { brushes: next, pos };
+    if (!next.length) {
       model.setBrushed(null);
       return;
     }
-    const label = brushes
-      .map(b => {
-        const dim = dims.find(d => d.key === b.key);
-        if (!dim) {
-          return b.key;
-        }
-        return dim.kind === 'numeric'
-          ? `${dim.label} ${formatNumber(Number(valueAt(dim, b.lo).toPrecision(3)))}–${formatNumber(Number(valueAt(dim, b.hi).toPrecision(3)))}`
-          : dim.label;
-      })
-      .join(', ');
-    model.setBrushed(insideList.map(i => runs[i].run_id), label);
+    model.setBrushed(
+      list.map(i => runs[i].run_id),
+      next.map(b => brushLabel(b, dims)).join(', ')
+    );
+  };
+  const onBrushes = (next: IBrush[]) => {
+    setBrushes(next);
+    publish(next, brushed(pos, runs.length, dims, next));
+  };
+  React.useEffect(() => {
+    const last = published.current;
+    if (last && last.brushes === brushes && last.pos === pos) {
+      return; // published by onBrushes
+    }
+    publish(brushes, insideList);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [insideList, brushes]);
   React.useEffect(() => () => model.setBrushed(null), [model]);
   // the sidebar's "clear" lifts the brush: forget ours too (runs after the effect above)
@@ -553,7 +610,7 @@ export function SweepView(props: ISweepProps): JSX.Element {
             </select>
           </label>
           {brushes.length > 0 && (
-            <button className="jp-mlops-button jp-mlops-sweep-clear-brush" onClick={() => setBrushes([])}>
+            <button className="jp-mlops-button jp-mlops-sweep-clear-brush" onClick={() => onBrushes([])}>
               Clear brushes ({inside.size} of {runs.length} runs)
             </button>
           )}
@@ -565,7 +622,7 @@ export function SweepView(props: ISweepProps): JSX.Element {
         <>
           <section className="jp-mlops-section-body">
             <h3 className="jp-mlops-sweep-heading">Parallel coordinates</h3>
-            <ParallelCoordinates runs={runs} dims={dims} colors={coloring?.colors ?? []} brushes={brushes} onBrushes={setBrushes} inside={inside} />
+            <ParallelCoordinates runs={runs} dims={dims} colors={coloring?.colors ?? []} brushes={brushes} onBrushes={onBrushes} inside={inside} />
             {coloring && <Legend coloring={coloring} colorKey={color} />}
           </section>
           <div className="jp-mlops-sweep-row">
