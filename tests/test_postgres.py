@@ -93,6 +93,17 @@ def test_history_full_and_max_points(pg: str) -> None:
     assert dense["value"].iloc[0] == 0.0 and dense["value"].iloc[-1] == 499.0
     special = list(loaded.history("special")["value"])
     assert math.isnan(special[0]) and special[1] == math.inf
+    # several runs at once (one query for the whole series): as run by run
+    with mlops.start_run("hist-2") as other:
+        mlops.log_metric("loss", 1.0)
+    store = mlops.get_store()
+    ids = [run.run_id, other.run_id]
+    for max_points in (None, 50, 5000):
+        many = store.metric_histories(ids, "loss", max_points)
+        for run_id in ids:
+            one = store.metric_history(run_id, "loss", max_points)
+            assert list(many[run_id]["step"]) == list(one["step"])
+            assert list(many[run_id]["value"]) == list(one["value"])
 
 
 def test_filters_and_order(pg: str) -> None:

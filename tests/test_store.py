@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy as sa
 
@@ -351,6 +352,30 @@ def test_history_errors(store: Store) -> None:
     for bad in (1, 0, -3, 2.5, "10"):
         with pytest.raises(InvalidParameterError, match="max_points"):
             store.metric_history(run_id, "loss", max_points=bad)  # type: ignore[arg-type]
+
+
+def test_histories_of_many_runs_equal_each_run_s_history(store: Store) -> None:
+    """Store.metric_histories (two queries for the series returned whole) answers what
+    metric_history answers run by run: whole, downsampled, few steps, absent, NaN."""
+    ids = []
+    for n, per_step in ((5, 1), (300, 1), (1000, 100), (0, 1)):
+        run_id = _add_run(store, f"h{n}")
+        if n:
+            _log_points(store, run_id, "v", [i // per_step for i in range(n)])
+        ids.append(run_id)
+    store.writer.queue.append(("m", ids[0], "v", math.nan, now_ms(), 99))
+    store.flush()
+    for max_points in (None, 2, 10, 300, 5000):
+        many = store.metric_histories(ids[::-1] + ids[:1], "v", max_points)
+        assert list(many) == ids[::-1]  # the order asked, once each
+        for run_id in ids:
+            one = store.metric_history(run_id, "v", max_points)
+            for column in ("step", "timestamp", "value"):
+                assert np.array_equal(many[run_id][column], one[column], equal_nan=True)
+            assert many[run_id]["total_points"] == one["total_points"]
+    assert store.metric_histories(ids, "never", 10)[ids[1]]["total_points"] == 0
+    with pytest.raises(RunNotFoundError):
+        store.metric_histories([ids[0], "f" * 32], "v")
 
 
 def test_latest_metric_is_the_highest_step(store: Store) -> None:

@@ -8,13 +8,14 @@ straight from the driver's cursor into numpy columns.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, func, literal, select
 
 from ..exceptions import RunNotFoundError
-from .dialect import rank_sql, seek_sql
+from .dialect import in_chunks, rank_sql, seek_sql
 from .schema import metric_series, metrics, runs
 
 _POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
@@ -66,6 +67,83 @@ def metric_history(
         return _history_arrays(cursor, total)
     finally:
         cursor.close()
+
+
+_SERIES_POINT = np.dtype(
+    [("series", np.int64), ("step", np.int64), ("timestamp", np.int64), ("value", np.float64)]
+)
+
+
+def metric_histories(
+    conn: Connection, run_ids: Sequence[str], key: str, max_points: int | None
+) -> dict[str, dict[str, Any]]:
+    """``metric_history`` of one metric for several runs (distinct full ids), run id ->
+    arrays in the order given. The series come from one query, and the points of every series
+    returned whole (at most ``max_points``, or every one without it) from one more: a compare
+    chart of 50 runs is 2 queries, not 100. Longer series are downsampled one by one."""
+    found: dict[str, tuple[int, int]] = {}
+    for chunk in in_chunks(list(run_ids)):
+        rows = conn.execute(
+            select(
+                metric_series.c.run_id, metric_series.c.series_id, metric_series.c.point_count
+            ).where(metric_series.c.key == key, metric_series.c.run_id.in_(chunk))
+        )
+        for run_id, sid, total in rows:
+            found[run_id] = (sid, total)
+    absent = [r for r in run_ids if r not in found]
+    if absent:
+        known: set[str] = set()
+        for chunk in in_chunks(absent):
+            known.update(
+                r[0] for r in conn.execute(select(runs.c.run_id).where(runs.c.run_id.in_(chunk)))
+            )
+        for run_id in absent:
+            if run_id not in known:
+                raise RunNotFoundError(f"No run with id {run_id!r}.")
+    whole = {
+        sid: run_id
+        for run_id, (sid, total) in found.items()
+        if max_points is None or total <= max_points
+    }
+    out: dict[str, dict[str, Any]] = {}
+    if whole:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a connection in use has its driver connection
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        parts = []
+        for chunk in in_chunks(list(whole)):
+            cursor: Any = raw.cursor()  # the driver's cursor iterates over its rows
+            try:
+                cursor.execute(
+                    "SELECT series_id, step, timestamp, value FROM metrics WHERE series_id IN "
+                    f"({', '.join([marker] * len(chunk))}) ORDER BY series_id, step, id",
+                    tuple(chunk),
+                )
+                parts.append(np.fromiter(cursor, dtype=_SERIES_POINT))
+            finally:
+                cursor.close()
+        points = np.concatenate(parts)
+        # rows are grouped by series: split where the series id changes
+        cuts = np.flatnonzero(np.diff(points["series"])) + 1
+        for group in np.split(points, cuts) if len(points) else []:
+            run_id = whole[int(group["series"][0])]
+            out[run_id] = {
+                "step": group["step"],
+                "timestamp": group["timestamp"],
+                "value": group["value"],
+                "total_points": int(found[run_id][1]),
+            }
+    result: dict[str, dict[str, Any]] = {}
+    for run_id in run_ids:
+        if run_id in out:
+            result[run_id] = out[run_id]
+        elif run_id not in found:
+            result[run_id] = _history_arrays([], 0)
+        elif found[run_id][0] in whole:  # a series with no points (total 0)
+            result[run_id] = _history_arrays([], found[run_id][1])
+        else:
+            result[run_id] = metric_history(conn, run_id, key, max_points)
+    return result
 
 
 def metric_points_after(

@@ -590,11 +590,8 @@ class Store(RunMutations):
         the metric gets empty arrays; an unknown run is a RunNotFoundError."""
         self.flush()
         max_points = check_max_points(max_points)
-        out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
-            for run_id in dict.fromkeys(run_ids):
-                out[run_id] = history.metric_history(conn, run_id, key, max_points)
-        return out
+            return history.metric_histories(conn, list(dict.fromkeys(run_ids)), key, max_points)
 
     def metric_points_after(
         self, run_id: str, after_id: int = 0, limit: int = 50_000
