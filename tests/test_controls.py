@@ -13,11 +13,13 @@ from jupyter_mlops.widgets.controls import (
     RAW_WHEN_SMOOTHED,
     SMOOTHED_VALUES_BUDGET,
     SMOOTHING_LEVELS,
+    add_time_axes,
     clipped_extent,
     ema_smooth,
 )
 from jupyter_mlops.widgets.decimate import SeriesBuffer
 from jupyter_mlops.widgets.figure import figure_dict
+from jupyter_mlops.widgets.live import PLOTLY_MIME
 from jupyter_mlops.widgets.sweep import RunSummary, sweep_figure
 
 
@@ -117,3 +119,39 @@ def test_the_sweep_chart_clips_a_diverged_run() -> None:
     assert spec is not None
     clip = spec["layout"]["updatemenus"][0]["buttons"][2]["args"][0]
     assert clip["yaxis.range"][1] < 2
+
+
+def test_the_final_figure_offers_x_by_step_wall_time_and_relative_time(tmp_store: str) -> None:
+    import jupyter_mlops as mlops
+    from jupyter_mlops.widgets.live import LiveView
+
+    with mlops.start_run("timed", capture=False) as run:
+        for step in range(30):
+            mlops.log_metric("loss", 1 / (step + 1), step=step)
+    mlops.flush()
+    stored = mlops.get_run(run.run_id).history("loss")
+    view = LiveView(
+        run.run_id, "timed", widget=False, started=run.start_time / 1000, store=run.store
+    )
+    view.feed([("loss", step, 1 / (step + 1)) for step in range(30)])
+    view.status = "FINISHED"
+    spec = view.static_bundle()[PLOTLY_MIME]
+    (axis_menu,) = [m for m in spec["layout"]["updatemenus"] if m["buttons"][0]["label"] == "step"]
+    by_step, wall, relative = axis_menu["buttons"]
+    assert [b["label"] for b in axis_menu["buttons"]] == ["step", "wall time", "relative"]
+    assert wall["args"][1]["xaxis.type"] == "date"
+    # every point of a short run is read: each drawn point gets its own logging time
+    logged_ms = [int(t.timestamp() * 1000) for t in stored["timestamp"]]
+    assert wall["args"][0]["x"][0] == logged_ms
+    assert relative["args"][0]["x"][0] == [round((t - run.start_time) / 1000, 3) for t in logged_ms]
+    assert by_step["args"][0]["x"][0] == list(range(30))
+    # one x per trace, smoothed twins included (the buttons move them together)
+    assert len(wall["args"][0]["x"]) == len(spec["data"]) == 2
+
+
+def test_without_a_store_or_stored_times_there_are_no_time_axes() -> None:
+    spec = figure_dict("fit", "FINISHED", 0.0, 1.0, series(loss=[3.0, 2.0, 1.0]), controls="final")
+    labels = [m["buttons"][0]["label"] for m in spec["layout"]["updatemenus"]]
+    assert labels == ["linear"]  # the scale buttons only
+    add_time_axes(spec, {"other": (np.array([0]), np.array([5]))}, 0.0)
+    assert len(spec["layout"]["updatemenus"]) == 1  # a curve without times: none, not wrong

@@ -50,6 +50,15 @@ COUNT_JS = """() => {
 }"""
 
 
+def _read_saved(path: Path) -> nbformat.NotebookNode:
+    """The notebook as saved; while Lab is writing it (empty or partial), cells with no
+    outputs yet (the callers poll until outputs appear)."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except (nbformat.reader.NotJSONError, ValueError):
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell() for _ in range(10)])
+
+
 def _prompt(page, index: int) -> str:
     return page.locator(".jp-Notebook .jp-CodeCell .jp-InputPrompt").nth(index).inner_text()
 
@@ -121,7 +130,7 @@ def test_live_chart_grows_while_cell_runs(lab_page, lab_server: LabServer) -> No
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        saved = nbformat.read(lab_server.root / "live.ipynb", as_version=4)
+        saved = _read_saved(lab_server.root / "live.ipynb")
         outputs = saved.cells[1].get("outputs", [])
         if outputs:
             break
@@ -224,7 +233,7 @@ def test_sweep_in_one_cell_shows_one_chart_and_a_table(lab_page, lab_server: Lab
     outputs: list = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(outputs) < 2:
-        saved = nbformat.read(lab_server.root / "sweep.ipynb", as_version=4)
+        saved = _read_saved(lab_server.root / "sweep.ipynb")
         outputs = saved.cells[0].get("outputs", [])
         time.sleep(0.3)
     kinds = [set(o.get("data", {})) for o in outputs]
@@ -391,7 +400,11 @@ def test_the_cell_chart_follows_a_dark_theme_keeps_its_width_and_closes_quietly(
             f"() => {{ const d = document.querySelector({STATIC_PLOT!r}).data;"
             " return d[1].visible === true && d[1].y.length > 0 && d[0].opacity < 1; }"
         )
-        screenshot(page, "cell-chart-static-dark-log-smoothed")
+        static.locator(".updatemenu-button", has_text="wall time").click()
+        page.wait_for_function(
+            f"() => document.querySelector({STATIC_PLOT!r})._fullLayout.xaxis.type === 'date'"
+        )
+        screenshot(page, "cell-chart-static-dark-log-smoothed-wall-time")
         # The widget's comm closes a moment after the static figure replaced it.
         time.sleep(WIDGET_CLOSE_DELAY_S + 2)
     finally:

@@ -71,7 +71,12 @@ class CellRuns:
             view = self.view
             if view is None:
                 view = self.view = LiveView(
-                    run.run_id, label, widget=self.widget, started=started, display_id=self.chart_id
+                    run.run_id,
+                    label,
+                    widget=self.widget,
+                    started=started,
+                    display_id=self.chart_id,
+                    store=run.store,
                 )
                 self._route(run.run_id, view)
                 view.on_tick = self._tick
@@ -81,7 +86,7 @@ class CellRuns:
                 # The previous run leaves the chart: its latest values move to its summary,
                 # which takes its late points from now on (swapped atomically in _route).
                 self._route(previous.run_id, previous, view)
-                view.restart(run.run_id, label, started)
+                view.restart(run.run_id, label, started, run.store)
                 self._route(run.run_id, view)
             show_table = self.widget and not self._table_shown
             self._table_shown = self._table_shown or (self.widget and len(self.runs) > 1)

@@ -163,6 +163,7 @@ def add_smoothing(spec: dict[str, Any]) -> None:
                 "mode": "lines",
                 "name": f"{trace['name']} (smoothed)",
                 "meta": SMOOTHED,
+                "legendgroup": trace.get("legendgroup", trace["name"]),
                 "x": _json_x(x[keep]),  # fixed: the frames change only y
                 "y": [],
                 "yaxis": trace.get("yaxis", "y"),
@@ -239,3 +240,64 @@ def _json_floats(values: np.ndarray) -> list[float | None]:
 
 def _json_x(values: np.ndarray) -> list[Any]:
     return [int(v) if float(v).is_integer() else float(v) for v in values.tolist()]
+
+
+def add_time_axes(
+    spec: dict[str, Any],
+    times: dict[str, tuple[np.ndarray, np.ndarray]],
+    started_ms: float,
+) -> None:
+    """Buttons for the x axis of a final run figure (in place): by step, by wall time, or by
+    time since the run started.
+
+    ``times``: per metric (a trace's ``legendgroup``), stored steps and their logging times
+    (ms). A drawn point gets its step's time; between stored points (a long run is read
+    downsampled), the time is interpolated from its neighbours' steps.
+    """
+    if not times:
+        return
+    wall: list[list[float]] = []
+    for trace in spec["data"]:
+        steps, stamps = times.get(trace.get("legendgroup", ""), (np.empty(0), np.empty(0)))
+        x = np.asarray(trace["x"], dtype=np.float64)
+        if not len(steps) or not len(x):
+            return  # a curve with no stored times: no time axes rather than a wrong one
+        order = np.argsort(steps, kind="stable")
+        wall.append(np.interp(x, steps[order], stamps[order]).round().tolist())
+    relative = [[round((t - started_ms) / 1000.0, 3) for t in xs] for xs in wall]
+    steps_x = [trace["x"] for trace in spec["data"]]
+    layout = spec["layout"]
+    title = layout["xaxis"].get("title", {}).get("text", "step")
+
+    def button(label: str, x: list[Any], axis_type: str, axis_title: str) -> dict[str, Any]:
+        return {
+            "label": label,
+            "method": "update",
+            "args": [
+                {"x": x},
+                {"xaxis.type": axis_type, "xaxis.autorange": True, "xaxis.title.text": axis_title},
+            ],
+        }
+
+    layout.setdefault("updatemenus", []).append(
+        {
+            "type": "buttons",
+            "direction": "right",
+            "active": 0,
+            "showactive": True,
+            "buttons": [
+                button("step", steps_x, "linear", title),
+                button("wall time", wall, "date", "wall time (UTC)"),
+                button("relative", relative, "linear", "seconds since the run started"),
+            ],
+            "x": 1.0,
+            "xanchor": "right",
+            "y": 0.0,
+            "yanchor": "top",
+            "pad": {"t": 45},
+            **BUTTON_STYLE,
+        }
+    )
+    if layout["margin"].get("b", 0) < 110:  # room under the axis (the slider's, or its own)
+        layout["margin"]["b"] = 110
+        layout["height"] += 70

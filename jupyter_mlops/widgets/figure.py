@@ -121,6 +121,7 @@ def traces(series: Mapping[str, SeriesBuffer], arrays: bool = False) -> list[dic
                 "yaxis": ("y" if i == 0 else f"y{i + 1}") if rows else "y",
                 "visible": True if rows or i < MAX_ROWS else "legendonly",
                 "hovertemplate": f"{key}=%{{y:.4g}}<extra></extra>",
+                "legendgroup": key,  # the metric (its smoothed twin joins the group)
             }
         )
     return out

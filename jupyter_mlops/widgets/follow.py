@@ -29,6 +29,7 @@ def live(run: Any, *, poll_interval: float = POLL_INTERVAL_S) -> LiveView:
         record.name,
         widget=frontend_renders_widgets(),
         started=record.start_time / 1000.0,
+        store=store,
     )
     last_id = _catch_up(store, view, record.run_id, 0)
     if record.status != "RUNNING" or not view.widget:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..config import tunables
+from .controls import add_time_axes
 from .decimate import SeriesBuffer
 from .figure import figure_dict, status_bundle, summary_text
 
@@ -25,6 +26,8 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 # update trait, and bumps its trace and layout edit ids): one update per 0.5 s keeps the front
 # end under 10 messages in any second, whatever the logging rate.
 STATUS_REFRESH_S = 1.0
+# Stored points read per metric for the final figure's time axes (every point of shorter runs).
+TIME_AXIS_POINTS = 2000
 # Seconds a replaced widget keeps its comm (see close_replaced_widget).
 WIDGET_CLOSE_DELAY_S = 5.0
 
@@ -42,8 +45,11 @@ class LiveView:
         capacity: int = 2000,
         started: float | None = None,
         display_id: str | None = None,
+        store: Any = None,
     ) -> None:
         self.run_id = run_id
+        # The run's store, for the logging times of its points (the final figure's time axes).
+        self.store = store
         self.name = name
         self.widget = widget
         # Seconds between two chart updates: c.MLOps.live_update_interval (2 a second).
@@ -94,10 +100,11 @@ class LiveView:
             buffer.extend(steps, values)
             self._dirty = True
 
-    def restart(self, run_id: str, name: str, started: float) -> None:
+    def restart(self, run_id: str, name: str, started: float, store: Any = None) -> None:
         """Follow another run in the same chart (the next run of a sweep): no new widget."""
         with self._lock:
             self.run_id = run_id
+            self.store = store if store is not None else self.store
             self.name = name
             self.started = started
             self.ended = None
@@ -274,11 +281,28 @@ class LiveView:
             text = summary_text(
                 self.name, self.run_id, self.status, self.started, self.ended, self.series
             )
+            run_id, store, started = self.run_id, self.store, self.started
         if spec["data"]:
+            if store is not None:
+                self._add_time_axes(spec, store, run_id, started)
             return {PLOTLY_MIME: spec, "text/plain": text}
         if self.series:  # metrics logged once each: their values, as the status line shows
             return {**self._status_bundle(), "text/plain": text}
         return {"text/plain": text}  # no metrics: the summary line says it all, no empty chart
+
+    @staticmethod
+    def _add_time_axes(spec: dict[str, Any], store: Any, run_id: str, started: float) -> None:
+        """x by wall time and by time since the run started, from the stored points."""
+        keys = {t["legendgroup"] for t in spec["data"]}
+        try:
+            times = {}
+            for key in keys:
+                points = store.metric_history(run_id, key, max_points=TIME_AXIS_POINTS)
+                times[key] = (points["step"], points["timestamp"])
+        except Exception:  # the time axes are an extra: a store problem must not cost the chart
+            traceback.print_exc()
+            return
+        add_time_axes(spec, times, started * 1000.0)
 
     def finish(self, status: str, ended: float | None = None) -> None:
         """Show the final state: a static figure (kept in the saved notebook) and a summary.

@@ -78,7 +78,13 @@ def _on_run_started(run: ActiveRun, options: dict[str, Any]) -> None:
     if nested:
         # A nested run that asked for a view with live=True gets one of its own, final as the
         # run ends.
-        view = LiveView(run.run_id, run.name, widget=widget, started=run.start_time / 1000.0)
+        view = LiveView(
+            run.run_id,
+            run.name,
+            widget=widget,
+            started=run.start_time / 1000.0,
+            store=run.store,
+        )
         _route(run.run_id, view)
         view.show()
         run.listeners.append(_finish)
