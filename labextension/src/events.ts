@@ -3,11 +3,15 @@
  *
  * `EventSource` cannot set headers, so authentication relies on the Jupyter
  * login cookie the browser already holds; when the page knows a token
- * (PageConfig / server settings) it is appended as `?token=` too. The
- * connection is re-opened with a capped exponential back-off on error, and
- * `connectedChanged` lets the caller fall back to polling while it is down.
+ * (PageConfig / server settings) it is appended as `?token=` too. A closed
+ * connection is re-opened by a `@lumino/polling` Poll: a second after a stream
+ * that had opened, with a capped exponential back-off (jittered) while it
+ * fails to open; `connectedChanged` lets the caller fall back to polling while
+ * it is down.
  */
+import { PromiseDelegate } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { IMetricsEvent, IRunSummary } from './tokens';
@@ -30,6 +34,18 @@ export class MLOpsEvents implements IDisposable {
       options.factory ??
       ((url: string) =>
         new EventSource(url, { withCredentials: true }) as IEventSourceLike);
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._connect(),
+      frequency: {
+        interval: MLOpsEvents.RETRY_MS,
+        backoff: true, // growth 3, jittered: next in [RETRY_MS, 3 x last]
+        max: MLOpsEvents.MAX_RETRY_MS
+      },
+      name: 'jupyter-mlops:events',
+      // keep reconnecting in a hidden tab, as EventSource itself does
+      standby: 'never'
+    });
   }
 
   /** A run was created or its summary changed. */
@@ -61,16 +77,15 @@ export class MLOpsEvents implements IDisposable {
       return;
     }
     this._stopped = false;
+    // open now (not on the poll's first tick) so the stream starts at once
     this._open();
+    void this._poll.start();
   }
 
   /** Close the stream and stop reconnecting. */
   stop(): void {
     this._stopped = true;
-    if (this._retryTimer !== null) {
-      clearTimeout(this._retryTimer);
-      this._retryTimer = null;
-    }
+    void this._poll.stop();
     if (this._source) {
       this._source.close();
       this._source = null;
@@ -84,21 +99,39 @@ export class MLOpsEvents implements IDisposable {
     }
     this.stop();
     this._isDisposed = true;
+    this._poll.dispose();
     Signal.clearData(this);
   }
 
+  /**
+   * The poll's factory: (re)open the stream unless it is open. The promise
+   * settles when the stream closes: resolved when it had opened (the poll
+   * ticks again after RETRY_MS), rejected when it never did (back-off).
+   */
+  private _connect(): Promise<void> {
+    if (!this._source && !this._stopped && !this._isDisposed) {
+      this._open();
+    }
+    return this._attempt ? this._attempt.promise : Promise.resolve();
+  }
+
   private _open(): void {
+    const attempt = new PromiseDelegate<void>();
+    // settled after stop() nobody may be listening
+    attempt.promise.catch(() => undefined);
+    this._attempt = attempt;
     let source: IEventSourceLike;
     try {
       source = this._factory(this._url);
     } catch (error) {
       console.warn('jupyter-mlops: cannot open the event stream', error);
-      this._scheduleRetry();
+      attempt.reject(error);
       return;
     }
     this._source = source;
+    let opened = false;
     source.onopen = () => {
-      this._retries = 0;
+      opened = true;
       this._setConnected(true);
     };
     source.onerror = () => {
@@ -110,7 +143,11 @@ export class MLOpsEvents implements IDisposable {
         if (this._source === source) {
           this._source = null;
         }
-        this._scheduleRetry();
+        if (opened) {
+          attempt.resolve();
+        } else {
+          attempt.reject(new Error('the event stream did not open'));
+        }
       }
     };
     const onRun = (type: 'run_created' | 'run_updated') => (ev: MessageEvent) => {
@@ -129,20 +166,6 @@ export class MLOpsEvents implements IDisposable {
     });
   }
 
-  private _scheduleRetry(): void {
-    if (this._stopped || this._isDisposed || this._retryTimer !== null) {
-      return;
-    }
-    const delay = Math.min(30000, 1000 * 2 ** this._retries);
-    this._retries = Math.min(this._retries + 1, 10);
-    this._retryTimer = setTimeout(() => {
-      this._retryTimer = null;
-      if (!this._stopped && !this._isDisposed && !this._source) {
-        this._open();
-      }
-    }, delay);
-  }
-
   private _setConnected(value: boolean): void {
     if (this._connected !== value) {
       this._connected = value;
@@ -155,8 +178,8 @@ export class MLOpsEvents implements IDisposable {
   private _source: IEventSourceLike | null = null;
   private _connected = false;
   private _stopped = true;
-  private _retries = 0;
-  private _retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private _attempt: PromiseDelegate<void> | null = null;
+  private _poll: Poll;
   private _isDisposed = false;
   private _runEvent = new Signal<this, MLOpsEvents.IRunEvent>(this);
   private _metricsEvent = new Signal<this, IMetricsEvent>(this);
@@ -164,6 +187,11 @@ export class MLOpsEvents implements IDisposable {
 }
 
 export namespace MLOpsEvents {
+  /** Delay before re-opening a stream that had opened, and the least back-off. */
+  export const RETRY_MS = 1000;
+  /** Longest back-off between attempts to open the stream. */
+  export const MAX_RETRY_MS = 30000;
+
   export interface IOptions {
     /** Full URL of the event stream, token included when needed. */
     url: string;
