@@ -16,6 +16,7 @@ import {
 } from '../artifacts';
 import { formatBytes } from '../format';
 import { IArtifact } from '../tokens';
+import { useFetch } from './hooks';
 
 type Loaded =
   | { kind: 'image'; url: string }
@@ -29,22 +30,17 @@ function Preview(props: {
 }): JSX.Element {
   const { client, runId, artifact } = props;
   const kind = previewKind(artifact.path);
-  const [loaded, setLoaded] = React.useState<Loaded | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-
-  React.useEffect(() => {
-    const abort = new AbortController();
-    let objectUrl: string | null = null;
-    const load = async () => {
+  const { data: loaded, error } = useFetch(
+    async (signal: AbortSignal): Promise<Loaded> => {
       if (kind === 'image' && (artifact.size ?? 0) > MAX_IMAGE_PREVIEW) {
         throw new Error(`too large to preview (${formatBytes(artifact.size)})`);
       }
-      const blob = await client.artifactBlob(runId, artifact.path, abort.signal);
+      const blob = await client.artifactBlob(runId, artifact.path, signal);
       if (kind === 'image') {
-        objectUrl = URL.createObjectURL(
+        const url = URL.createObjectURL(
           new Blob([blob], { type: imageType(artifact.path) })
         );
-        return { kind: 'image', url: objectUrl } as Loaded;
+        return { kind: 'image', url } as Loaded;
       }
       const cut = blob.size > MAX_TEXT_PREVIEW;
       const text = await blob.slice(0, MAX_TEXT_PREVIEW).text();
@@ -64,44 +60,50 @@ function Preview(props: {
         }
       }
       return { kind: 'text', text, truncated: cut } as Loaded;
-    };
-    load()
-      .then(l => {
-        if (!abort.signal.aborted) {
-          setLoaded(l);
-        }
-      })
-      .catch(e => {
-        if (!abort.signal.aborted) {
-          setError(String(e?.message ?? e));
-        }
-      });
-    return () => {
-      abort.abort();
-      if (objectUrl) {
-        URL.revokeObjectURL(objectUrl);
+    },
+    [client, runId, artifact.path, artifact.size, kind],
+    // the image's object URL is freed with it
+    l => {
+      if (l.kind === 'image') {
+        URL.revokeObjectURL(l.url);
       }
-    };
-  }, [client, runId, artifact.path, kind]);
+    }
+  );
 
   if (error) {
-    return <div className="jp-mlops-artifact-preview jp-mlops-error">Cannot preview: {error}</div>;
+    return (
+      <div className="jp-mlops-artifact-preview jp-mlops-error">
+        Cannot preview: {error}
+      </div>
+    );
   }
   if (!loaded) {
-    return <div className="jp-mlops-artifact-preview jp-mlops-muted">Loading preview…</div>;
+    return (
+      <div className="jp-mlops-artifact-preview jp-mlops-muted">
+        Loading preview…
+      </div>
+    );
   }
   switch (loaded.kind) {
     case 'image':
       return (
         <div className="jp-mlops-artifact-preview" data-kind="image">
-          <img src={loaded.url} alt={artifact.path} className="jp-mlops-artifact-image" />
+          <img
+            src={loaded.url}
+            alt={artifact.path}
+            className="jp-mlops-artifact-image"
+          />
         </div>
       );
     case 'csv': {
       const [header, ...body] = loaded.rows;
       const shown = body.slice(0, MAX_CSV_ROWS);
       return (
-        <div className="jp-mlops-artifact-preview" data-kind="csv" data-rows={shown.length}>
+        <div
+          className="jp-mlops-artifact-preview"
+          data-kind="csv"
+          data-rows={shown.length}
+        >
           <div className="jp-mlops-artifact-table-wrap">
             <table className="jp-mlops-table jp-mlops-artifact-table">
               {header && (
@@ -117,7 +119,14 @@ function Preview(props: {
                 {shown.map((row, r) => (
                   <tr key={r}>
                     {row.map((cell, c) => (
-                      <td key={c} className={cell !== '' && Number.isFinite(Number(cell)) ? 'jp-mlops-artifact-number' : undefined}>
+                      <td
+                        key={c}
+                        className={
+                          cell !== '' && Number.isFinite(Number(cell))
+                            ? 'jp-mlops-artifact-number'
+                            : undefined
+                        }
+                      >
                         {cell}
                       </td>
                     ))}
@@ -127,7 +136,9 @@ function Preview(props: {
             </table>
           </div>
           {(loaded.truncated || body.length > MAX_CSV_ROWS) && (
-            <div className="jp-mlops-muted">First {shown.length} rows; download the file for all of them.</div>
+            <div className="jp-mlops-muted">
+              First {shown.length} rows; download the file for all of them.
+            </div>
           )}
         </div>
       );
@@ -135,10 +146,13 @@ function Preview(props: {
     default:
       return (
         <div className="jp-mlops-artifact-preview" data-kind={loaded.kind}>
-          <pre className="jp-mlops-pre jp-mlops-artifact-text">{loaded.text}</pre>
+          <pre className="jp-mlops-pre jp-mlops-artifact-text">
+            {loaded.text}
+          </pre>
           {loaded.truncated && (
             <div className="jp-mlops-muted">
-              The first {formatBytes(MAX_TEXT_PREVIEW)}; download the file for all of it.
+              The first {formatBytes(MAX_TEXT_PREVIEW)}; download the file for
+              all of it.
             </div>
           )}
         </div>
@@ -157,7 +171,11 @@ export function ArtifactItem(props: {
   // images open by default: they are what one looks for
   const [open, setOpen] = React.useState(kind === 'image');
   return (
-    <li className="jp-mlops-artifact" data-path={artifact.path} data-kind={kind}>
+    <li
+      className="jp-mlops-artifact"
+      data-path={artifact.path}
+      data-kind={kind}
+    >
       <a
         className="jp-mlops-artifact-link"
         href={client.artifactUrl(runId, artifact.path)}

@@ -66,9 +66,10 @@ export function useTicker(active: boolean, ms = 1000): number {
 }
 
 /** Size of an element, kept current with a ResizeObserver. */
-export function useElementSize(
-  ref: React.RefObject<HTMLElement>
-): { width: number; height: number } {
+export function useElementSize(ref: React.RefObject<HTMLElement>): {
+  width: number;
+  height: number;
+} {
   const [size, setSize] = React.useState({ width: 0, height: 0 });
   React.useLayoutEffect(() => {
     const el = ref.current;
@@ -91,4 +92,60 @@ export function useElementSize(
     return () => observer.disconnect();
   }, [ref]);
   return size;
+}
+
+/** What `useFetch` holds: the last value loaded and the last error. */
+export interface IFetched<T> {
+  /** The last value loaded (kept while a newer load is under way). */
+  data: T | null;
+  /** The last load's error message; null once a load succeeds. */
+  error: string | null;
+}
+
+/**
+ * Load with `load(signal)` now and whenever `deps` change. The previous load
+ * is aborted (its signal) on a change and on unmount, and what it gives after
+ * that is dropped; `release` frees a loaded value when it is replaced or
+ * unmounted (e.g. an object URL), and one that arrived after its abort.
+ */
+export function useFetch<T>(
+  load: (signal: AbortSignal) => Promise<T>,
+  deps: React.DependencyList,
+  release?: (value: T) => void
+): IFetched<T> {
+  const [state, setState] = React.useState<IFetched<T>>({
+    data: null,
+    error: null
+  });
+  React.useEffect(() => {
+    const abort = new AbortController();
+    let loaded: { value: T } | null = null;
+    load(abort.signal).then(
+      value => {
+        if (abort.signal.aborted) {
+          release?.(value);
+          return;
+        }
+        loaded = { value };
+        setState({ data: value, error: null });
+      },
+      e => {
+        if (!abort.signal.aborted) {
+          setState(prev => ({
+            data: prev.data,
+            error: String(e?.message ?? e)
+          }));
+        }
+      }
+    );
+    return () => {
+      abort.abort();
+      if (loaded && release) {
+        release(loaded.value);
+      }
+    };
+    // the caller's deps stand for what `load` reads (checked at call sites)
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  return state;
 }
