@@ -24,15 +24,23 @@ def minmax_decimate(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndar
         raise ValueError("buckets must be >= 1")
     if n <= 2 * buckets:
         return x, y
-    # Vectorized (it runs in the writer thread, holding the GIL the cell needs): sort each
-    # bucket's values once; the bucket's first sorted position is its min (or, on -y, max).
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    starts = edges[:-1][np.diff(edges) > 0]
-    bucket_of = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, n)))
-    nan = np.isnan(y)
-    # Stable sorts: ties and all-NaN buckets keep their first point.
-    lo = np.lexsort((np.where(nan, np.inf, y), bucket_of))[starts]
-    hi = np.lexsort((-np.where(nan, -np.inf, y), bucket_of))[starts]
+    # Vectorized and O(n) (it runs in the writer thread, holding the GIL the cell needs):
+    # buckets of equal size as rows of a matrix, the last one possibly shorter; argmin and
+    # argmax of each row, NaN ignored (a row of only NaN keeps its first point: ties and
+    # all-NaN rows resolve to the first index).
+    size = -(-n // buckets)  # ceil: at most `buckets` buckets
+    full = n // size
+    main = full * size
+    rows = y[:main].reshape(full, size)
+    nan = np.isnan(rows)
+    base = np.arange(full) * size
+    lo = np.where(nan, np.inf, rows).argmin(axis=1) + base
+    hi = np.where(nan, -np.inf, rows).argmax(axis=1) + base
+    if main < n:  # the shorter last bucket
+        rest = y[main:]
+        rest_nan = np.isnan(rest)
+        lo = np.append(lo, main + int(np.where(rest_nan, np.inf, rest).argmin()))
+        hi = np.append(hi, main + int(np.where(rest_nan, -np.inf, rest).argmax()))
     first, second = np.minimum(lo, hi), np.maximum(lo, hi)
     index = np.stack([first, second], axis=1).ravel()
     keep = np.ones(len(index), dtype=bool)
