@@ -57,5 +57,7 @@ export function bestValues(
   if (max === min) {
     return { best: null, worst: null };
   }
-  return lowerIsBetter(key) ? { best: min, worst: max } : { best: max, worst: min };
+  return lowerIsBetter(key)
+    ? { best: min, worst: max }
+    : { best: max, worst: min };
 }

@@ -106,7 +106,10 @@ export function toContentsPath(path: string, serverRoot = ''): string {
     return p; // outside the root: let the contents API answer
   }
   // `~` or `~/sub`: strip a home directory prefix, then the sub path
-  const home = /^(\/home\/[^/]+|\/Users\/[^/]+|\/root|[A-Za-z]:\/Users\/[^/]+)(\/|$)/.exec(p);
+  const home =
+    /^(\/home\/[^/]+|\/Users\/[^/]+|\/root|[A-Za-z]:\/Users\/[^/]+)(\/|$)/.exec(
+      p
+    );
   if (!home) {
     return p;
   }

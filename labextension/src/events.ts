@@ -150,12 +150,13 @@ export class MLOpsEvents implements IDisposable {
         }
       }
     };
-    const onRun = (type: 'run_created' | 'run_updated') => (ev: MessageEvent) => {
-      const run = parse<IRunSummary>(ev.data);
-      if (run && typeof run.run_id === 'string') {
-        this._runEvent.emit({ type, run });
-      }
-    };
+    const onRun =
+      (type: 'run_created' | 'run_updated') => (ev: MessageEvent) => {
+        const run = parse<IRunSummary>(ev.data);
+        if (run && typeof run.run_id === 'string') {
+          this._runEvent.emit({ type, run });
+        }
+      };
     source.addEventListener('run_created', onRun('run_created'));
     source.addEventListener('run_updated', onRun('run_updated'));
     source.addEventListener('metrics', (ev: MessageEvent) => {

@@ -132,8 +132,17 @@ function tokenize(expr: string): IToken[] {
       continue;
     }
     const two = expr.slice(i, i + 2);
-    if (two === '!=' || two === '<=' || two === '>=' || two === '==' || two === '<>') {
-      tokens.push({ type: 'op', text: two === '==' ? '=' : two === '<>' ? '!=' : two });
+    if (
+      two === '!=' ||
+      two === '<=' ||
+      two === '>=' ||
+      two === '==' ||
+      two === '<>'
+    ) {
+      tokens.push({
+        type: 'op',
+        text: two === '==' ? '=' : two === '<>' ? '!=' : two
+      });
       i += 2;
       continue;
     }
@@ -232,7 +241,8 @@ function literal(token: IToken | undefined): FilterValue | undefined {
 }
 
 /** A param's text as a number, when the whole text is one (`1e-3`, `-2`, `+.5`). */
-export const NUMBER_PATTERN = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+export const NUMBER_PATTERN =
+  /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 
 const TIME_UNITS_MS: { [unit: string]: number } = {
   s: 1000,
@@ -333,7 +343,10 @@ function checkClause(clause: IFilterClause, now: number): IFilterClause {
         `${key}: the IN list mixes numbers and strings ${show(clause.value)}; use one kind`
       );
     }
-    if (!numbers.length && (op === '<' || op === '<=' || op === '>' || op === '>=')) {
+    if (
+      !numbers.length &&
+      (op === '<' || op === '<=' || op === '>' || op === '>=')
+    ) {
       throw new FilterSyntaxError(
         `${key} compares as a number with ${op}: give a number, not ${show(clause.value)} ` +
           '(a quoted value compares as text, with =, !=, LIKE, ILIKE or IN)'
@@ -357,7 +370,9 @@ function checkClause(clause: IFilterClause, now: number): IFilterClause {
     }
   } else if (NUMERIC_ATTRIBUTES.includes(key)) {
     if (op === 'LIKE' || op === 'ILIKE') {
-      throw new FilterSyntaxError(`${key} is a time: compare it with ${TIME_HELP}`);
+      throw new FilterSyntaxError(
+        `${key} is a time: compare it with ${TIME_HELP}`
+      );
     }
     const times = values.map(v => {
       if (typeof v === 'number') {
@@ -380,7 +395,9 @@ function checkClause(clause: IFilterClause, now: number): IFilterClause {
     );
   }
   if (key === 'status' && (op === '=' || op === '!=' || op === 'IN')) {
-    const upper = values.map(v => (typeof v === 'string' ? v.toUpperCase() : v));
+    const upper = values.map(v =>
+      typeof v === 'string' ? v.toUpperCase() : v
+    );
     const bad = upper.find(v => !RUN_STATUS_VALUES.includes(String(v)));
     if (bad !== undefined) {
       throw new FilterSyntaxError(
@@ -419,14 +436,19 @@ export function parseFilter(
           `Expected NULL or NOT NULL after '${key.text} IS'`
         );
       }
-      clauses.push({ key: nkey, op: notNull ? 'IS NOT NULL' : 'IS NULL', value: null });
+      clauses.push({
+        key: nkey,
+        op: notNull ? 'IS NOT NULL' : 'IS NULL',
+        value: null
+      });
       i += notNull ? 3 : 2;
     } else {
       const negate = op?.type === 'word' && op.text === 'NOT';
       if (negate) {
         i++;
         op = tokens[i];
-        const ok = op?.text === 'LIKE' || op?.text === 'ILIKE' || op?.text === 'IN';
+        const ok =
+          op?.text === 'LIKE' || op?.text === 'ILIKE' || op?.text === 'IN';
         if (!ok) {
           throw new FilterSyntaxError(
             `Expected LIKE, ILIKE or IN after '${key.text} NOT'`
@@ -464,13 +486,20 @@ export function parseFilter(
         i++;
         clauses.push(
           checkClause(
-            { key: nkey, op: 'IN', value: values, ...(negate ? { negate } : {}) },
+            {
+              key: nkey,
+              op: 'IN',
+              value: values,
+              ...(negate ? { negate } : {})
+            },
             now
           )
         );
       } else {
         if (!op || op.type !== 'op') {
-          throw new FilterSyntaxError(`Expected an operator after '${key.text}'`);
+          throw new FilterSyntaxError(
+            `Expected an operator after '${key.text}'`
+          );
         }
         const value = literal(tokens[i + 1]);
         if (value === undefined) {
@@ -478,7 +507,10 @@ export function parseFilter(
             `Expected a number or a quoted string after '${key.text} ${op.text}'`
           );
         }
-        if ((op.text === 'LIKE' || op.text === 'ILIKE') && typeof value !== 'string') {
+        if (
+          (op.text === 'LIKE' || op.text === 'ILIKE') &&
+          typeof value !== 'string'
+        ) {
           throw new FilterSyntaxError(`${op.text} needs a quoted pattern`);
         }
         clauses.push(
@@ -538,7 +570,10 @@ export function runValue(
 }
 
 /** Duration of a run in ms; a RUNNING run counts up to `now`. */
-export function durationMs(run: IRunSummary, now: number = Date.now()): number | null {
+export function durationMs(
+  run: IRunSummary,
+  now: number = Date.now()
+): number | null {
   if (run.start_time === null || run.start_time === undefined) {
     return null;
   }
@@ -587,7 +622,11 @@ function toNumber(v: unknown): number | null {
 function compare(actual: unknown, value: FilterValue): number {
   const a = toNumber(actual);
   const b = toNumber(value);
-  if (a !== null && b !== null && (typeof actual === 'number' || typeof value === 'number')) {
+  if (
+    a !== null &&
+    b !== null &&
+    (typeof actual === 'number' || typeof value === 'number')
+  ) {
     return a === b ? 0 : a < b ? -1 : 1;
   }
   const sa = String(actual);
@@ -600,7 +639,10 @@ function hasKey(run: IRunSummary, key: string): boolean {
   const group = dot > 0 ? key.slice(0, dot) : '';
   if (group === 'metrics' || group === 'params' || group === 'tags') {
     const values = (run as any)[group] as { [k: string]: unknown } | undefined;
-    return !!values && Object.prototype.hasOwnProperty.call(values, key.slice(dot + 1));
+    return (
+      !!values &&
+      Object.prototype.hasOwnProperty.call(values, key.slice(dot + 1))
+    );
   }
   const v = runValue(run, key);
   return v !== null && v !== undefined;

@@ -55,8 +55,18 @@ export function formatTime(
 }
 
 const MONTHS = [
-  'Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
-  'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'
+  'Jan',
+  'Feb',
+  'Mar',
+  'Apr',
+  'May',
+  'Jun',
+  'Jul',
+  'Aug',
+  'Sep',
+  'Oct',
+  'Nov',
+  'Dec'
 ];
 
 /** For narrow columns: `HH:MM` today, `Mon D` this year, else `YYYY-MM`. */
@@ -158,7 +168,10 @@ export function nonfiniteNumber(
  * detail and compare alike.
  */
 export function metricOf(
-  run: { metrics: { [key: string]: number | null }; nonfinite_metrics?: { [key: string]: string } },
+  run: {
+    metrics: { [key: string]: number | null };
+    nonfinite_metrics?: { [key: string]: string };
+  },
   key: string
 ): number | null {
   const k = key.startsWith('metrics.') ? key.slice(8) : key;

@@ -8,4 +8,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" view
   </g>
 </svg>`;
 
-export const mlopsIcon = new LabIcon({ name: 'jupyter-mlops:runs', svgstr: svg });
+export const mlopsIcon = new LabIcon({
+  name: 'jupyter-mlops:runs',
+  svgstr: svg
+});

@@ -125,10 +125,14 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     // so do the column widths and order the user set by dragging headers
     const LAYOUT_KEY = 'jupyter-mlops:column-layout';
     try {
-      const saved = JSON.parse(window.localStorage.getItem(LAYOUT_KEY) ?? 'null');
+      const saved = JSON.parse(
+        window.localStorage.getItem(LAYOUT_KEY) ?? 'null'
+      );
       if (saved && typeof saved === 'object') {
         if (Array.isArray(saved.order)) {
-          model.columnOrder = saved.order.filter((k: unknown) => typeof k === 'string');
+          model.columnOrder = saved.order.filter(
+            (k: unknown) => typeof k === 'string'
+          );
         }
         for (const [key, width] of Object.entries(saved.widths ?? {})) {
           if (typeof width === 'number' && Number.isFinite(width)) {
@@ -146,7 +150,10 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
         } else if (kind === 'layout') {
           window.localStorage.setItem(
             LAYOUT_KEY,
-            JSON.stringify({ order: model.columnOrder, widths: model.columnWidths })
+            JSON.stringify({
+              order: model.columnOrder,
+              widths: model.columnWidths
+            })
           );
         }
       } catch {
@@ -201,6 +208,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
             if (echo >= 0) {
               // our own write coming back: keep the columns the user has now
               pendingWrites.splice(0, echo + 1);
+              // eslint-disable-next-line @typescript-eslint/no-unused-vars
               const { columns: _ignored, ...rest } = composite;
               controller.configure(rest);
             } else {
@@ -274,7 +282,9 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       pinned: boolean
     ): void => {
       widget.content.pinned = pinned;
-      widget.title.className = pinned ? 'jp-mlops-pinned-tab' : 'jp-mlops-preview-tab';
+      widget.title.className = pinned
+        ? 'jp-mlops-pinned-tab'
+        : 'jp-mlops-preview-tab';
       widget.node.dataset.pinned = String(pinned);
     };
     const openRun = async (
@@ -359,7 +369,9 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       widget.id = id;
       // titled by its runs' names; a restored tab learns them once the runs load
       const setTitle = () => {
-        const names = ids.map(rid => model.getRun(rid)?.name || rid.slice(0, 8));
+        const names = ids.map(
+          rid => model.getRun(rid)?.name || rid.slice(0, 8)
+        );
         widget.title.label =
           names.length <= 3
             ? names.join(' vs ')
@@ -466,7 +478,8 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
             runId: { type: 'string' },
             pinned: {
               type: 'boolean',
-              description: 'Open in a pinned tab of its own (default: the reused detail tab)'
+              description:
+                'Open in a pinned tab of its own (default: the reused detail tab)'
             }
           },
           required: ['runId']
@@ -517,8 +530,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       showErrorMessage(title, String((error as Error)?.message ?? error));
 
     commands.addCommand(CommandIDs.archiveRuns, {
-      label: args =>
-        short(args) ? 'Archive' : 'Archive selected MLOps runs',
+      label: args => (short(args) ? 'Archive' : 'Archive selected MLOps runs'),
       caption:
         'Archive runs and their child runs: hidden from the list, restorable',
       isVisible: () => !model.showArchived,
@@ -540,8 +552,7 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       }
     });
     commands.addCommand(CommandIDs.restoreRuns, {
-      label: args =>
-        short(args) ? 'Restore' : 'Restore selected MLOps runs',
+      label: args => (short(args) ? 'Restore' : 'Restore selected MLOps runs'),
       caption: 'Bring archived runs (and their child runs) back',
       isVisible: () => model.showArchived,
       isEnabled: args => targetRuns(args).length > 0,
@@ -559,7 +570,9 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
     });
     commands.addCommand(CommandIDs.purgeRuns, {
       label: args =>
-        short(args) ? 'Delete for good…' : 'Delete archived MLOps runs for good…',
+        short(args)
+          ? 'Delete for good…'
+          : 'Delete archived MLOps runs for good…',
       caption:
         'Delete archived runs, their metrics and artifact files (asks first)',
       isVisible: () => model.showArchived,
@@ -661,16 +674,21 @@ const plugin: JupyterFrontEndPlugin<IMLOps> = {
       }
     });
     commands.addCommand(CommandIDs.exportCsv, {
-      label: args => (short(args) ? 'Export table as CSV' : 'Export MLOps runs as CSV'),
+      label: args =>
+        short(args) ? 'Export table as CSV' : 'Export MLOps runs as CSV',
       caption: 'The runs shown in the sidebar, with its columns, as a CSV file',
       execute: () => {
-        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+        const stamp = new Date()
+          .toISOString()
+          .slice(0, 19)
+          .replace(/[:T]/g, '-');
         const name = `mlops-runs-${model.experiment ?? 'all'}-${stamp}.csv`;
         downloadText(runsToCsv(model.matchingRuns, model.extraColumns), name);
       }
     });
     commands.addCommand(CommandIDs.openSweep, {
-      label: 'Sweep views of MLOps runs (parallel coordinates, scatter, importance)',
+      label:
+        'Sweep views of MLOps runs (parallel coordinates, scatter, importance)',
       caption:
         'The selected runs, else the runs matching the sidebar filters: parallel coordinates with brushing, param vs metric, grouped curves, parameter importance',
       execute: args =>

@@ -128,7 +128,15 @@ function build(
     sticky[c.column.key] = left;
     left += c.width;
   }
-  return { columns: shown, hidden, template, minWidth, compact, statusDot, sticky };
+  return {
+    columns: shown,
+    hidden,
+    template,
+    minWidth,
+    compact,
+    statusDot,
+    sticky
+  };
 }
 
 /**

@@ -23,7 +23,7 @@ export async function openNotebookAtCell(
   );
   try {
     await docManager.services.contents.get(path, { content: false });
-  } catch (error) {
+  } catch {
     throw new Error(
       `Notebook not found: ${path || notebookPath} (recorded as ${notebookPath})`
     );

@@ -2,12 +2,37 @@ import { bestValues, lowerIsBetter } from '../best';
 
 describe('which metric values are best', () => {
   it('knows losses and errors are better low', () => {
-    for (const key of ['loss', 'val_loss', 'train/loss', 'val loss', 'error', 'err_rate',
-      'mse', 'val_rmse', 'MAE', 'perplexity', 'wer', 'latency_ms', 'fit_time', 'cost']) {
+    for (const key of [
+      'loss',
+      'val_loss',
+      'train/loss',
+      'val loss',
+      'error',
+      'err_rate',
+      'mse',
+      'val_rmse',
+      'MAE',
+      'perplexity',
+      'wer',
+      'latency_ms',
+      'fit_time',
+      'cost'
+    ]) {
       expect(lowerIsBetter(key)).toBe(true);
     }
-    for (const key of ['acc', 'accuracy', 'val_accuracy', 'f1', 'auc', 'r2', 'precision',
-      'recall', 'throughput', 'bleu', 'glossary_size_x']) {
+    for (const key of [
+      'acc',
+      'accuracy',
+      'val_accuracy',
+      'f1',
+      'auc',
+      'r2',
+      'precision',
+      'recall',
+      'throughput',
+      'bleu',
+      'glossary_size_x'
+    ]) {
       expect(lowerIsBetter(key)).toBe(false);
     }
   });

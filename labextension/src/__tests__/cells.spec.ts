@@ -21,7 +21,9 @@ describe('findCellIndex', () => {
     expect(findCellIndex(cells, { source: 'import numpy as np\n' })).toBe(1);
     expect(findCellIndex(cells, { source: 'for i in range(10):\n    log(i)' })).toBe(2);
     expect(
-      findCellIndex(cells, { source: '%%track train --param lr=0.1\r\nfor i in range(10):\r\n    log(i)' })
+      findCellIndex(cells, {
+        source: '%%track train --param lr=0.1\r\nfor i in range(10):\r\n    log(i)'
+      })
     ).toBe(2);
   });
 

@@ -151,9 +151,7 @@ describe('LineChart controls', () => {
       root.render(<LineChart title="m" series={many} />);
     });
     expect(container.querySelectorAll('.jp-mlops-chart-legend-item')).toHaveLength(12);
-    expect(container.querySelector('.jp-mlops-chart-legend-more')!.textContent).toBe(
-      '+18 more'
-    );
+    expect(container.querySelector('.jp-mlops-chart-legend-more')!.textContent).toBe('+18 more');
   });
 
   it('shares the hover between the charts of a view', () => {
@@ -169,7 +167,9 @@ describe('LineChart controls', () => {
     first.getBoundingClientRect = () =>
       ({ left: 0, top: 0, width: 420, height: 200, right: 420, bottom: 200 }) as DOMRect;
     act(() => {
-      first.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: 200, clientY: 50 }));
+      first.dispatchEvent(
+        new MouseEvent('mousemove', { bubbles: true, clientX: 200, clientY: 50 })
+      );
     });
     expect(first.querySelector('.jp-mlops-chart-tooltip')).not.toBeNull();
     expect(second.querySelector('.jp-mlops-chart-tooltip')).not.toBeNull();

@@ -48,7 +48,11 @@ describe('RunsPanel', () => {
     const opened: string[] = [];
     await act(async () => {
       root.render(
-        <RunsPanel controller={controller} onOpenRun={id => opened.push(id)} onCompare={() => void 0} />
+        <RunsPanel
+          controller={controller}
+          onOpenRun={id => opened.push(id)}
+          onCompare={() => void 0}
+        />
       );
     });
     let rows = container.querySelectorAll('.jp-mlops-run-row');
@@ -88,7 +92,11 @@ describe('RunsPanel', () => {
     const compared: string[][] = [];
     act(() => {
       root.render(
-        <RunsPanel controller={controller} onOpenRun={() => void 0} onCompare={ids => compared.push(ids)} />
+        <RunsPanel
+          controller={controller}
+          onOpenRun={() => void 0}
+          onCompare={ids => compared.push(ids)}
+        />
       );
     });
     const input = container.querySelector('.jp-mlops-filter') as HTMLInputElement;

@@ -8,16 +8,31 @@ function setup(runs: IRunSummary[], live = false) {
   const server = fakeServer(url => {
     const path = url.pathname;
     if (path.endsWith('/experiments')) {
-      return { body: { experiments: [{ experiment_id: '1', name: 'default', creation_time: 0, run_count: runs.length }] } };
+      return {
+        body: {
+          experiments: [
+            { experiment_id: '1', name: 'default', creation_time: 0, run_count: runs.length }
+          ]
+        }
+      };
     }
     if (path.endsWith('/runs')) {
       const limit = Number(url.searchParams.get('limit') ?? 100);
       const offset = Number(url.searchParams.get('offset') ?? 0);
-      return { body: { runs: runs.slice(offset, offset + limit), total: runs.length, offset, limit } };
+      return {
+        body: { runs: runs.slice(offset, offset + limit), total: runs.length, offset, limit }
+      };
     }
     if (path.endsWith('/compare')) {
       const ids = (url.searchParams.get('run_ids') ?? '').split(',');
-      return { body: { runs: runs.filter(r => ids.includes(r.run_id)), params: {}, metrics: {}, differing_params: [] } };
+      return {
+        body: {
+          runs: runs.filter(r => ids.includes(r.run_id)),
+          params: {},
+          metrics: {},
+          differing_params: []
+        }
+      };
     }
     return { status: 404, body: { message: 'nope' } };
   });
@@ -54,7 +69,10 @@ describe('MLOpsController', () => {
 
   it('filters client-side when everything is loaded', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    const { controller, model, calls } = setup([makeRun({ name: 'xyzzy' }), makeRun({ name: 'quux' })]);
+    const { controller, model, calls } = setup([
+      makeRun({ name: 'xyzzy' }),
+      makeRun({ name: 'quux' })
+    ]);
     await controller.start();
     const before = calls.length;
     model.query = 'xyz';
@@ -102,8 +120,16 @@ describe('MLOpsController', () => {
     expect(seen).toEqual(['r2']);
 
     // metrics: the server is asked for fresh summaries (compare endpoint)
-    runs[0] = { ...runs[0], metrics: { loss: 0.5 }, last_update_time: runs[0].last_update_time + 10 };
-    source.emit('metrics', { run_id: 'r1', keys: ['loss'], last_update_time: runs[0].last_update_time });
+    runs[0] = {
+      ...runs[0],
+      metrics: { loss: 0.5 },
+      last_update_time: runs[0].last_update_time + 10
+    };
+    source.emit('metrics', {
+      run_id: 'r1',
+      keys: ['loss'],
+      last_update_time: runs[0].last_update_time
+    });
     jest.advanceTimersByTime(2000);
     await flush();
     await flush();
@@ -191,14 +217,22 @@ describe('MLOpsController', () => {
       runCalls++;
       // the first load gets one page, then the store goes away
       if (down && runCalls > 1) {
-        return { status: 503, body: { message: 'The run store is unavailable', reason: 'StoreError' } };
+        return {
+          status: 503,
+          body: { message: 'The run store is unavailable', reason: 'StoreError' }
+        };
       }
       const limit = Number(url.searchParams.get('limit') ?? 100);
       const offset = Number(url.searchParams.get('offset') ?? 0);
-      return { body: { runs: runs.slice(offset, offset + limit), total: runs.length, offset, limit } };
+      return {
+        body: { runs: runs.slice(offset, offset + limit), total: runs.length, offset, limit }
+      };
     });
     const model = new RunsModel();
-    const controller = new MLOpsController({ client: new MLOpsClient({ serverSettings: settings }), model });
+    const controller = new MLOpsController({
+      client: new MLOpsClient({ serverSettings: settings }),
+      model
+    });
     controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
     await controller.start();
     expect(model.error).toContain('unavailable');
@@ -218,9 +252,15 @@ describe('MLOpsController', () => {
 
   it('does not retry a load the server refused (bad input)', async () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
-    const { settings, calls } = fakeServer(() => ({ status: 400, body: { message: 'Bad filter' } }));
+    const { settings, calls } = fakeServer(() => ({
+      status: 400,
+      body: { message: 'Bad filter' }
+    }));
     const model = new RunsModel();
-    const controller = new MLOpsController({ client: new MLOpsClient({ serverSettings: settings }), model });
+    const controller = new MLOpsController({
+      client: new MLOpsClient({ serverSettings: settings }),
+      model
+    });
     controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
     await controller.start();
     const before = calls.filter(c => c.pathname.endsWith('/runs')).length;
@@ -234,7 +274,10 @@ describe('MLOpsController', () => {
   it('reports server errors on the model', async () => {
     const { settings } = fakeServer(() => ({ status: 400, body: { message: 'Bad filter' } }));
     const model = new RunsModel();
-    const controller = new MLOpsController({ client: new MLOpsClient({ serverSettings: settings }), model });
+    const controller = new MLOpsController({
+      client: new MLOpsClient({ serverSettings: settings }),
+      model
+    });
     controller.configure({ liveUpdates: false, refreshIntervalSeconds: 0 });
     await controller.start();
     expect(model.error).toBe('Bad filter');

@@ -29,7 +29,11 @@ describe('MLOpsEvents', () => {
     const run = makeRun({ run_id: 'r1' });
     source.emit('run_created', run);
     source.emit('run_updated', { ...run, status: 'FAILED' });
-    source.emit('metrics', { run_id: 'r1', keys: ['loss', 'acc'], last_update_time: 5 });
+    source.emit('metrics', {
+      run_id: 'r1',
+      keys: ['loss', 'acc'],
+      last_update_time: 5
+    });
     source.emit('metrics', 'not json');
     source.emit('run_updated', { no: 'id' });
     expect(runs).toEqual(['run_created:r1', 'run_updated:r1']);

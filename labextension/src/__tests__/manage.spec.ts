@@ -18,9 +18,10 @@ interface ICall {
   headers: Headers;
 }
 
-function fakeServer(
-  respond: (call: ICall) => { status?: number; body?: unknown }
-): { client: MLOpsClient; calls: ICall[] } {
+function fakeServer(respond: (call: ICall) => { status?: number; body?: unknown }): {
+  client: MLOpsClient;
+  calls: ICall[];
+} {
   const calls: ICall[] = [];
   const fetchImpl = async (input: Request) => {
     const text = await input.text();
@@ -61,9 +62,21 @@ describe('REST calls of run management', () => {
     expect(await client.restoreRuns(['a'], false)).toEqual(['a', 'b']);
     expect(await client.purgeRun('a')).toEqual(['a', 'b']);
     expect(calls.map(c => [c.method, c.url, c.body])).toEqual([
-      ['PATCH', 'http://localhost:8888/jupyter-mlops/api/runs/r%2F1', { name: 'renamed', tags: { x: null } }],
-      ['POST', 'http://localhost:8888/jupyter-mlops/api/runs/archive', { run_ids: ['a'], children: true }],
-      ['POST', 'http://localhost:8888/jupyter-mlops/api/runs/restore', { run_ids: ['a'], children: false }],
+      [
+        'PATCH',
+        'http://localhost:8888/jupyter-mlops/api/runs/r%2F1',
+        { name: 'renamed', tags: { x: null } }
+      ],
+      [
+        'POST',
+        'http://localhost:8888/jupyter-mlops/api/runs/archive',
+        { run_ids: ['a'], children: true }
+      ],
+      [
+        'POST',
+        'http://localhost:8888/jupyter-mlops/api/runs/restore',
+        { run_ids: ['a'], children: false }
+      ],
       ['DELETE', 'http://localhost:8888/jupyter-mlops/api/runs/a', undefined]
     ]);
     for (const call of calls) {
@@ -115,9 +128,7 @@ describe('archived runs in the model', () => {
 
   it('"select all" selects every matching run, not only those in view', () => {
     const model = new RunsModel();
-    const runs = Array.from({ length: 300 }, (_, i) =>
-      makeRun({ params: { lr: String(i % 3) } })
-    );
+    const runs = Array.from({ length: 300 }, (_, i) => makeRun({ params: { lr: String(i % 3) } }));
     model.setRuns(runs);
     model.query = "params.lr = '1'";
     model.selectAllVisible();

@@ -20,7 +20,12 @@ describe('compareValues', () => {
 
 describe('matchesText', () => {
   it('matches like the server: name, notebook path, run id prefix', () => {
-    const r = run({ run_id: 'abcdef', name: 'SGD baseline', notebook_path: 'nbs/Train.ipynb', params: { opt: 'Adam' } });
+    const r = run({
+      run_id: 'abcdef',
+      name: 'SGD baseline',
+      notebook_path: 'nbs/Train.ipynb',
+      params: { opt: 'Adam' }
+    });
     expect(matchesText(r, 'sgd')).toBe(true);
     expect(matchesText(r, 'train.ipynb')).toBe(true);
     expect(matchesText(r, 'ABC')).toBe(true);
@@ -72,9 +77,12 @@ describe('RunsModel', () => {
     expect(m.sort.direction).toBe('asc');
     expect(m.visibleRuns.map(r => r.run_id).slice(0, 2)).toEqual([a.run_id, b.run_id]);
     // missing ones stay at the end
-    expect(m.visibleRuns.slice(2).map(r => r.run_id).sort()).toEqual(
-      [c.run_id, d.run_id].sort()
-    );
+    expect(
+      m.visibleRuns
+        .slice(2)
+        .map(r => r.run_id)
+        .sort()
+    ).toEqual([c.run_id, d.run_id].sort());
   });
 
   it('sorts text columns ascending first and params numerically', () => {
@@ -181,8 +189,12 @@ describe('RunsModel', () => {
     const a = run();
     const b = run();
     m.setRuns([a, b]);
-    expect(m.applyMetricsEvent({ run_id: 'unknown', keys: ['x'], last_update_time: 1 })).toBe(false);
-    expect(m.applyMetricsEvent({ run_id: a.run_id, keys: ['loss'], last_update_time: 1 })).toBe(true);
+    expect(m.applyMetricsEvent({ run_id: 'unknown', keys: ['x'], last_update_time: 1 })).toBe(
+      false
+    );
+    expect(m.applyMetricsEvent({ run_id: a.run_id, keys: ['loss'], last_update_time: 1 })).toBe(
+      true
+    );
     m.applyMetricsEvent({ run_id: b.run_id, keys: ['loss'], last_update_time: 1 });
     expect(m.staleRuns.sort()).toEqual([a.run_id, b.run_id].sort());
     // b is newer, so it is first in the default sort
@@ -196,7 +208,11 @@ describe('RunsModel', () => {
   it('offers columns from the loaded runs and toggles them', () => {
     const m = new RunsModel();
     m.setRuns([
-      run({ params: { lr: '0.1', batch: '32' }, metrics: { acc: 1 }, tags: { team: 'x', 'mlops.source': 'cell' } }),
+      run({
+        params: { lr: '0.1', batch: '32' },
+        metrics: { acc: 1 },
+        tags: { team: 'x', 'mlops.source': 'cell' }
+      }),
       run({ params: { lr: '0.2' }, metrics: { loss: 2 } })
     ]);
     expect(m.availableColumns).toEqual({
@@ -269,7 +285,7 @@ describe('RunsModel', () => {
         run({
           name: `run-${i}`,
           params: { lr: String((i % 10) / 10) },
-          metrics: { acc: (i * 7919) % 1000 / 1000 }
+          metrics: { acc: ((i * 7919) % 1000) / 1000 }
         })
       );
     }

@@ -2,13 +2,7 @@ import { parseCsv, prettyJson, previewKind, imageType } from '../artifacts';
 import { runsToCsv } from '../csv';
 import { formatNumber, metricOf, nonfiniteNumber } from '../format';
 import { listLayout } from '../layout';
-import {
-  columnInfo,
-  MAX_COLUMN_WIDTH,
-  MIN_COLUMN_WIDTH,
-  orderColumns,
-  RunsModel
-} from '../model';
+import { columnInfo, MAX_COLUMN_WIDTH, MIN_COLUMN_WIDTH, orderColumns, RunsModel } from '../model';
 import { makeRun } from './helpers';
 
 describe('non-finite metrics', () => {
@@ -28,8 +22,10 @@ describe('non-finite metrics', () => {
   });
 
   it('are NaN, inf and -inf in the CSV export', () => {
-    const line = runsToCsv([run], ['metrics.loss', 'metrics.grad', 'metrics.low', 'metrics.gone'])
-      .split('\r\n')[1];
+    const line = runsToCsv(
+      [run],
+      ['metrics.loss', 'metrics.grad', 'metrics.low', 'metrics.gone']
+    ).split('\r\n')[1];
     expect(line.endsWith(',NaN,inf,-inf,')).toBe(true);
   });
 });

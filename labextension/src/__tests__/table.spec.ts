@@ -101,7 +101,7 @@ describe('key completion in the filter box', () => {
     const c = completeKey('par', 3, keys)!;
     expect(c.suggestions).toEqual(['parent_run_id', 'params.lr', 'params.layers']);
     expect([c.from, c.to]).toEqual([0, 3]);
-    const after = "metrics.acc > 0.9 and params.l";
+    const after = 'metrics.acc > 0.9 and params.l';
     const d = completeKey(after, after.length, keys)!;
     expect(d.suggestions).toEqual(['params.lr', 'params.layers']);
     expect(d.from).toBe(after.length - 'params.l'.length);

@@ -23,7 +23,7 @@ export async function highlightInto(
       const spec = languages.findBest(language);
       const lang = spec ? await languages.getLanguage(spec) : null;
       parser = (lang?.support as any)?.language?.parser ?? null;
-    } catch (error) {
+    } catch {
       parser = null;
     }
   }
@@ -45,7 +45,7 @@ export async function highlightInto(
       frag.appendChild(span);
       pos = to;
     });
-  } catch (error) {
+  } catch {
     el.textContent = code;
     return;
   }
