@@ -57,7 +57,14 @@ export function summaryOf(run: IRunDetail): IRunSummary {
     metrics: run.metrics,
     tags: run.tags,
     last_update_time: run.last_update_time,
-    lifecycle_stage: run.lifecycle_stage
+    lifecycle_stage: run.lifecycle_stage,
+    cell_id: run.cell_id,
+    kind: run.kind,
+    user: run.user,
+    host: run.host,
+    ...(run.nonfinite_metrics
+      ? { nonfinite_metrics: run.nonfinite_metrics }
+      : {})
   };
 }
 

@@ -1,17 +1,23 @@
 /**
  * Public types and the DI token of the jupyter-mlops JupyterLab extension.
  *
- * The wire types mirror `jupyter_mlops/server/openapi.yaml` (the source of
- * truth for the REST contract).
+ * The wire types are the schemas of `jupyter_mlops/server/openapi.yaml` (the
+ * source of truth for the REST contract), generated into `openapi.d.ts` by
+ * `jlpm gen:types`; a jest test fails when that file is stale.
  */
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
+import type { components } from './openapi';
+
+/** The REST contract's schemas, generated from openapi.yaml (`jlpm gen:types`). */
+type Schemas = components['schemas'];
+
 /** Lifecycle stage (MLflow's vocabulary): `deleted` means archived (restorable). */
-export type LifecycleStage = 'active' | 'deleted';
+export type LifecycleStage = Schemas['LifecycleStage'];
 
 /** Run statuses (MLflow's vocabulary). */
-export type RunStatus = 'RUNNING' | 'FINISHED' | 'FAILED' | 'KILLED';
+export type RunStatus = Schemas['RunStatus'];
 
 export const RUN_STATUSES: ReadonlyArray<RunStatus> = [
   'RUNNING',
@@ -20,113 +26,33 @@ export const RUN_STATUSES: ReadonlyArray<RunStatus> = [
   'KILLED'
 ];
 
-export interface IExperiment {
-  experiment_id: string;
-  name: string;
-  creation_time: number;
-  run_count: number;
-}
+export type IExperiment = Schemas['Experiment'];
 
 /** One row of the runs list (`GET runs`, SSE `run_created`/`run_updated`). */
-export interface IRunSummary {
-  run_id: string;
-  name: string;
-  experiment: string;
-  experiment_id: string;
-  status: RunStatus;
-  start_time: number;
-  end_time: number | null;
-  parent_run_id: string | null;
-  notebook_path: string | null;
-  params: { [key: string]: string };
-  metrics: { [key: string]: number | null };
-  tags: { [key: string]: string };
-  last_update_time: number;
-  /** `deleted` once archived; absent from servers older than schema 0003. */
-  lifecycle_stage?: LifecycleStage;
-  /** Which non-finite value a `null` of `metrics` stands for (only when one is). */
-  nonfinite_metrics?: { [key: string]: 'NaN' | 'Infinity' | '-Infinity' };
-}
+export type IRunSummary = Schemas['RunSummary'];
 
-export interface ICellRecord {
-  position: number;
-  execution_count: number | null;
-  source: string;
-  start_time: number;
-  duration_ms: number | null;
-  status: string;
-  cell_id: string | null;
-  /** Traceback or error line of a failed cell. */
-  error?: string | null;
-}
+export type ICellRecord = Schemas['CellRecord'];
 
-export interface IGitInfo {
-  commit: string | null;
-  branch: string | null;
-  dirty: boolean;
-  diff: string | null;
-}
+export type IGitInfo = Schemas['GitInfo'];
 
-export interface IEnvironmentInfo {
-  python: string | null;
-  platform: string | null;
-  host: string | null;
-  user: string | null;
-  pid: number | null;
-  packages: { [name: string]: string };
-}
+export type IEnvironmentInfo = Schemas['Environment'];
 
-export interface IArtifact {
-  path: string;
-  size: number | null;
-}
+export type IArtifact = Schemas['Artifact'];
 
 /** `GET runs/{run_id}`. */
-export interface IRunDetail extends IRunSummary {
-  /** The user's Markdown note. */
-  note?: string | null;
-  source: string | null;
-  cells: ICellRecord[];
-  git: IGitInfo | null;
-  environment: IEnvironmentInfo | null;
-  artifacts: IArtifact[];
-  stdout: string | null;
-  error: string | null;
-  metric_keys: string[];
-  children: string[];
-}
+export type IRunDetail = Schemas['RunDetail'];
 
-export interface IRunList {
-  runs: IRunSummary[];
-  total: number;
-  offset: number;
-  limit: number;
-}
+/** `GET runs`. */
+export type IRunList = Schemas['RunList'];
 
 /** `GET runs/{run_id}/metrics/{key}`. */
-export interface IMetricHistory {
-  key: string;
-  steps: number[];
-  timestamps: number[];
-  values: Array<number | null>;
-  nonfinite?: { [index: string]: 'NaN' | 'Infinity' | '-Infinity' };
-  total_points: number;
-}
+export type IMetricHistory = Schemas['MetricHistory'];
 
 /** `GET compare`. */
-export interface IComparison {
-  runs: IRunSummary[];
-  params: { [key: string]: { [runId: string]: string } };
-  metrics: { [key: string]: { [runId: string]: number | null } };
-  differing_params: string[];
-}
+export type IComparison = Schemas['Comparison'];
 
 /** SSE `metrics` event payload. */
-export interface IMetricsEvent {
-  run_id: string;
-  keys: string[];
-  last_update_time: number;
-}
+export type IMetricsEvent = Schemas['MetricsEvent'];
 
 /** Query of `GET runs`. */
 export interface IRunQuery {
@@ -143,11 +69,7 @@ export interface IRunQuery {
 }
 
 /** `PATCH runs/{run_id}`: only the fields given change; a `null` tag is removed. */
-export interface IRunEdit {
-  name?: string;
-  note?: string | null;
-  tags?: { [key: string]: string | null };
-}
+export type IRunEdit = Schemas['RunEdit'];
 
 /** Settings of the `jupyter-mlops:plugin` plugin (schema/plugin.json). */
 export interface IMLOpsSettings {

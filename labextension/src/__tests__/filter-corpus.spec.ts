@@ -45,7 +45,12 @@ const runs: IRunSummary[] = corpus.runs.map((r, i) => ({
   params: r.params,
   metrics: r.metrics,
   tags: r.tags,
-  last_update_time: r.start_time
+  last_update_time: r.start_time,
+  lifecycle_stage: 'active',
+  cell_id: null,
+  kind: 'cell',
+  user: null,
+  host: null
 }));
 
 describe('the filter corpus shared with the server', () => {

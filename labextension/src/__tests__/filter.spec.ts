@@ -20,14 +20,17 @@ const base: IRunSummary = {
   params: { lr: '0.1', opt: 'sgd', 'my key': 'v' },
   metrics: { acc: 0.93, loss: 0.2, nan: null },
   tags: { team: 'vision' },
-  last_update_time: 2000
+  last_update_time: 2000,
+  lifecycle_stage: 'active',
+  cell_id: null,
+  kind: 'cell',
+  user: null,
+  host: null
 };
 
 describe('parseFilter', () => {
   it('parses a conjunction of comparisons', () => {
-    expect(
-      parseFilter("metrics.acc > 0.9 and params.lr = '0.1' AND tags.team != \"x\"")
-    ).toEqual([
+    expect(parseFilter('metrics.acc > 0.9 and params.lr = \'0.1\' AND tags.team != "x"')).toEqual([
       { key: 'metrics.acc', op: '>', value: 0.9 },
       { key: 'params.lr', op: '=', value: '0.1' },
       { key: 'tags.team', op: '!=', value: 'x' }
@@ -35,13 +38,9 @@ describe('parseFilter', () => {
   });
 
   it('accepts LIKE/ILIKE, attributes, aliases and backticks', () => {
-    expect(parseFilter("name like 'sgd%'")).toEqual([
-      { key: 'name', op: 'LIKE', value: 'sgd%' }
-    ]);
+    expect(parseFilter("name like 'sgd%'")).toEqual([{ key: 'name', op: 'LIKE', value: 'sgd%' }]);
     expect(parseFilter("attributes.status = 'FAILED'")[0].key).toBe('status');
-    expect(parseFilter('metric.acc>=0.5')).toEqual([
-      { key: 'metrics.acc', op: '>=', value: 0.5 }
-    ]);
+    expect(parseFilter('metric.acc>=0.5')).toEqual([{ key: 'metrics.acc', op: '>=', value: 0.5 }]);
     expect(parseFilter("params.`my key` = 'v'")[0].key).toBe('params.my key');
     expect(parseFilter('metrics.loss < -1e-3')[0].value).toBe(-0.001);
     expect(parseFilter('')).toEqual([]);
@@ -51,7 +50,7 @@ describe('parseFilter', () => {
     for (const bad of [
       'metrics.acc >',
       'metrics.acc 0.9',
-      "metrics.acc > 0.9 and",
+      'metrics.acc > 0.9 and',
       "metrics.acc > 0.9 or params.lr = '1'",
       "params.lr = 'unterminated",
       "unknown = 'x'",

@@ -23,17 +23,23 @@ export function makeRun(overrides: Partial<IRunSummary> = {}): IRunSummary {
     metrics: {},
     tags: {},
     last_update_time: 1_700_000_000_000 + counter * 1000 + 500,
+    lifecycle_stage: 'active',
+    cell_id: null,
+    kind: 'cell',
+    user: null,
+    host: null,
     ...overrides
   };
 }
 
 /** Server settings whose fetch answers with `respond(url)`; URLs are recorded. */
-export function fakeServer(
-  respond: (url: URL) => { status?: number; body?: unknown }
-): { settings: ServerConnection.ISettings; calls: URL[] } {
+export function fakeServer(respond: (url: URL) => { status?: number; body?: unknown }): {
+  settings: ServerConnection.ISettings;
+  calls: URL[];
+} {
   const calls: URL[] = [];
   const fetchImpl = async (input: RequestInfo | URL) => {
-    const raw = typeof input === 'string' ? input : (input as Request).url ?? String(input);
+    const raw = typeof input === 'string' ? input : ((input as Request).url ?? String(input));
     const url = new URL(raw.replace(/[?&]\d{10,}$/, ''));
     calls.push(url);
     const { status = 200, body = {} } = respond(url);
