@@ -275,7 +275,11 @@ export class MLOpsClient {
   }
 
   /** URL of one metric's history for several runs (`GET compare/metrics`). */
-  metricHistoriesUrl(runIds: string[], key: string, maxPoints?: number): string {
+  metricHistoriesUrl(
+    runIds: string[],
+    key: string,
+    maxPoints?: number
+  ): string {
     const ids = runIds.map(id => encodeURIComponent(id)).join(',');
     return (
       URLExt.join(this.baseUrl, API_PREFIX, 'compare', 'metrics') +

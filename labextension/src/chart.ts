@@ -47,7 +47,11 @@ export function bandPath(
 ): string {
   const keep: number[] = [];
   for (let i = 0; i < x.length; i++) {
-    if (Number.isFinite(x[i]) && Number.isFinite(lo[i]) && Number.isFinite(hi[i])) {
+    if (
+      Number.isFinite(x[i]) &&
+      Number.isFinite(lo[i]) &&
+      Number.isFinite(hi[i])
+    ) {
       keep.push(i);
     }
   }
@@ -258,7 +262,9 @@ export function clippedExtent(values: Iterable<number | null>): IExtent | null {
   const quantile = (q: number) => {
     const pos = q * (n - 1);
     const lo = Math.floor(pos);
-    return finite[lo] + (finite[Math.min(n - 1, lo + 1)] - finite[lo]) * (pos - lo);
+    return (
+      finite[lo] + (finite[Math.min(n - 1, lo + 1)] - finite[lo]) * (pos - lo)
+    );
   };
   const q1 = quantile(0.25);
   const q3 = quantile(0.75);
@@ -310,7 +316,13 @@ export function rangeInView(
     const y = ys[s];
     for (let j = 0; j < y.length; j++) {
       const v = y[j];
-      if (v !== null && v < Infinity && v > -Infinity && x[j] >= lo && x[j] <= hi) {
+      if (
+        v !== null &&
+        v < Infinity &&
+        v > -Infinity &&
+        x[j] >= lo &&
+        x[j] <= hi
+      ) {
         if (v < min) {
           min = v;
         }

@@ -77,13 +77,7 @@ export function orderColumns(
 }
 
 export type ChangeKind =
-  | 'runs'
-  | 'filter'
-  | 'sort'
-  | 'columns'
-  | 'layout'
-  | 'selection'
-  | 'loading';
+  'runs' | 'filter' | 'sort' | 'columns' | 'layout' | 'selection' | 'loading';
 
 export const DEFAULT_SORT: ISortSpec = { key: 'start_time', direction: 'desc' };
 
@@ -648,7 +642,9 @@ export class RunsModel {
       }
       delete this._widths[key];
     } else {
-      const w = Math.round(Math.min(MAX_COLUMN_WIDTH, Math.max(MIN_COLUMN_WIDTH, width)));
+      const w = Math.round(
+        Math.min(MAX_COLUMN_WIDTH, Math.max(MIN_COLUMN_WIDTH, width))
+      );
       if (this._widths[key] === w) {
         return;
       }
@@ -667,8 +663,13 @@ export class RunsModel {
   }
 
   set columnOrder(value: string[]) {
-    const next = Array.from(new Set(value)).filter(k => !FROZEN_COLUMNS.includes(k));
-    if (next.length === this._order.length && next.every((k, i) => k === this._order[i])) {
+    const next = Array.from(new Set(value)).filter(
+      k => !FROZEN_COLUMNS.includes(k)
+    );
+    if (
+      next.length === this._order.length &&
+      next.every((k, i) => k === this._order[i])
+    ) {
       return;
     }
     this._order = next;
@@ -714,7 +715,11 @@ export class RunsModel {
   }
 
   /** Columns the loaded runs could show, grouped and sorted. */
-  get availableColumns(): { params: string[]; metrics: string[]; tags: string[] } {
+  get availableColumns(): {
+    params: string[];
+    metrics: string[];
+    tags: string[];
+  } {
     if (!this._available) {
       const params = new Set<string>();
       const metrics = new Set<string>();
@@ -854,7 +859,7 @@ export class RunsModel {
         if (a.run.run_id === b.run.run_id) {
           return 0;
         }
-        return (a.run.run_id < b.run.run_id) === oldestFirst ? -1 : 1;
+        return a.run.run_id < b.run.run_id === oldestFirst ? -1 : 1;
       });
       this._matching = rows.map(r => r.run);
       this._visible = this._treeView

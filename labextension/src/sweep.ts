@@ -24,7 +24,10 @@ export const MAX_CATEGORIES = 24;
 export const OTHER = '(other)';
 
 /** A run's raw value of a key: a metric number, a param's text. */
-export function rawValue(run: IRunSummary, key: string): string | number | null {
+export function rawValue(
+  run: IRunSummary,
+  key: string
+): string | number | null {
   if (key.startsWith('metrics.')) {
     const v = run.metrics?.[key.slice(8)];
     return typeof v === 'number' && Number.isFinite(v) ? v : null;
@@ -145,11 +148,22 @@ export function dimension(runs: IRunSummary[], key: string): IDimension {
     }
     return na !== null && nb !== null ? na - nb : a.localeCompare(b);
   });
-  return { key, label, kind: 'categorical', min: 0, max: 0, log: false, categories };
+  return {
+    key,
+    label,
+    kind: 'categorical',
+    min: 0,
+    max: 0,
+    log: false,
+    categories
+  };
 }
 
 /** Where a run sits on a dimension, 0 (bottom) to 1 (top); null when it has no value. */
-export function position(dim: IDimension, v: string | number | null): number | null {
+export function position(
+  dim: IDimension,
+  v: string | number | null
+): number | null {
   if (v === null) {
     return null;
   }
@@ -162,7 +176,10 @@ export function position(dim: IDimension, v: string | number | null): number | n
       return 0.5;
     }
     if (dim.log) {
-      return (Math.log10(n) - Math.log10(dim.min)) / (Math.log10(dim.max) - Math.log10(dim.min));
+      return (
+        (Math.log10(n) - Math.log10(dim.min)) /
+        (Math.log10(dim.max) - Math.log10(dim.min))
+      );
     }
     return (n - dim.min) / (dim.max - dim.min);
   }
@@ -179,7 +196,10 @@ export function position(dim: IDimension, v: string | number | null): number | n
 /** The value at a position of a numeric dimension (axis labels, brush text). */
 export function valueAt(dim: IDimension, p: number): number {
   if (dim.log) {
-    return Math.pow(10, Math.log10(dim.min) + p * (Math.log10(dim.max) - Math.log10(dim.min)));
+    return Math.pow(
+      10,
+      Math.log10(dim.min) + p * (Math.log10(dim.max) - Math.log10(dim.min))
+    );
   }
   return dim.min + p * (dim.max - dim.min);
 }
@@ -196,7 +216,10 @@ export interface IBrush {
  * (`runs.length * dims.length`, NaN for missing): drawing and brushing
  * 10 000 runs then never looks a value up twice.
  */
-export function positions(runs: IRunSummary[], dims: IDimension[]): Float64Array {
+export function positions(
+  runs: IRunSummary[],
+  dims: IDimension[]
+): Float64Array {
   const n = dims.length;
   const out = new Float64Array(runs.length * n);
   dims.forEach((dim, d) => {
@@ -209,7 +232,10 @@ export function positions(runs: IRunSummary[], dims: IDimension[]): Float64Array
 }
 
 /** `position` of every run on one dimension (NaN for none), from its column. */
-export function columnPositions(runs: IRunSummary[], dim: IDimension): Float64Array {
+export function columnPositions(
+  runs: IRunSummary[],
+  dim: IDimension
+): Float64Array {
   const col = column(runs, dim.key);
   const out = new Float64Array(runs.length);
   if (dim.kind === 'numeric') {
@@ -230,7 +256,10 @@ export function columnPositions(runs: IRunSummary[], dim: IDimension): Float64Ar
   }
   const at = new Map<string, number>();
   dim.categories.forEach((c, i) =>
-    at.set(c, dim.categories.length === 1 ? 0.5 : i / (dim.categories.length - 1))
+    at.set(
+      c,
+      dim.categories.length === 1 ? 0.5 : i / (dim.categories.length - 1)
+    )
   );
   const other = at.get(OTHER);
   for (let r = 0; r < out.length; r++) {
@@ -306,7 +335,7 @@ export function ranks(values: ArrayLike<number>): Float64Array {
   }
   order.sort((a, b) => values[a] - values[b] || a - b);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && values[order[j + 1]] === values[order[i]]) {
       j++;
@@ -423,7 +452,11 @@ export function importance(
     });
   }
   const strength = (i: IImportance) =>
-    Math.max(Math.abs(i.correlation ?? 0), Math.abs(i.rank ?? 0), Math.sqrt(i.explained ?? 0));
+    Math.max(
+      Math.abs(i.correlation ?? 0),
+      Math.abs(i.rank ?? 0),
+      Math.sqrt(i.explained ?? 0)
+    );
   return out.sort((a, b) => strength(b) - strength(a));
 }
 
@@ -478,7 +511,9 @@ let rampTable: string[] | null = null;
  */
 export function rampColorStep(t: number): string {
   if (!rampTable) {
-    rampTable = Array.from({ length: RAMP_STEPS + 1 }, (_, i) => rampColor(i / RAMP_STEPS));
+    rampTable = Array.from({ length: RAMP_STEPS + 1 }, (_, i) =>
+      rampColor(i / RAMP_STEPS)
+    );
   }
   const i = Math.round(Math.min(1, Math.max(0, t)) * RAMP_STEPS);
   return rampTable[Number.isNaN(i) ? 0 : i];
@@ -542,7 +577,14 @@ export function groupCurves(
   const out: IGroupCurve[] = [];
   for (const [value, steps] of byGroup) {
     const xs = Array.from(steps.keys()).sort((a, b) => a - b);
-    const curve: IGroupCurve = { value, runs: runCounts.get(value) ?? 0, x: xs, mean: [], lo: [], hi: [] };
+    const curve: IGroupCurve = {
+      value,
+      runs: runCounts.get(value) ?? 0,
+      x: xs,
+      mean: [],
+      lo: [],
+      hi: []
+    };
     for (const x of xs) {
       const vs = steps.get(x)!;
       const mean = vs.reduce((a, b) => a + b, 0) / vs.length;
@@ -551,7 +593,9 @@ export function groupCurves(
         curve.lo.push(Math.min(...vs));
         curve.hi.push(Math.max(...vs));
       } else {
-        const sd = Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / vs.length);
+        const sd = Math.sqrt(
+          vs.reduce((a, b) => a + (b - mean) ** 2, 0) / vs.length
+        );
         curve.lo.push(mean - sd);
         curve.hi.push(mean + sd);
       }
@@ -561,6 +605,8 @@ export function groupCurves(
   return out.sort((a, b) => {
     const na = numericValue(a.value);
     const nb = numericValue(b.value);
-    return na !== null && nb !== null ? na - nb : a.value.localeCompare(b.value);
+    return na !== null && nb !== null
+      ? na - nb
+      : a.value.localeCompare(b.value);
   });
 }

@@ -14,12 +14,13 @@ import {
 
 const BASE = 'http://localhost:8888/lab-base/';
 
-function fakeSettings(
-  respond: (url: string) => { status?: number; body?: unknown }
-): { settings: ServerConnection.ISettings; calls: string[] } {
+function fakeSettings(respond: (url: string) => { status?: number; body?: unknown }): {
+  settings: ServerConnection.ISettings;
+  calls: string[];
+} {
   const calls: string[] = [];
   const fetchImpl = async (input: RequestInfo | URL) => {
-    const url = typeof input === 'string' ? input : (input as Request).url ?? String(input);
+    const url = typeof input === 'string' ? input : ((input as Request).url ?? String(input));
     // ServerConnection appends a cache-busting timestamp (`cache: 'no-store'`)
     calls.push(url.replace(/[?&]\d{10,}$/, ''));
     const { status = 200, body = {} } = respond(url);
@@ -56,7 +57,7 @@ describe('URL building', () => {
     expect(encodeQuery({})).toBe('');
     expect(encodeQuery({ a: undefined, b: null, c: '' })).toBe('');
     expect(encodeQuery({ filter: "metrics.acc > 0.9 and params.lr = '0.1'", limit: 100 })).toBe(
-      '?filter=metrics.acc%20%3E%200.9%20and%20params.lr%20%3D%20\'0.1\'&limit=100'
+      "?filter=metrics.acc%20%3E%200.9%20and%20params.lr%20%3D%20'0.1'&limit=100"
     );
     expect(encodeQuery({ offset: 0 })).toBe('?offset=0');
   });
@@ -77,9 +78,7 @@ describe('URL building', () => {
     expect(eventsUrl(BASE, 'abc')).toBe(
       'http://localhost:8888/lab-base/jupyter-mlops/api/events?token=abc'
     );
-    expect(compareUrl('/', ['a', 'b,c', 'd'])).toBe(
-      '/jupyter-mlops/api/compare?run_ids=a,b%2Cc,d'
-    );
+    expect(compareUrl('/', ['a', 'b,c', 'd'])).toBe('/jupyter-mlops/api/compare?run_ids=a,b%2Cc,d');
   });
 });
 
@@ -175,7 +174,13 @@ describe('MLOpsClient', () => {
       const ids = (u.searchParams.get('run_ids') ?? '').split(',');
       const histories: { [id: string]: unknown } = {};
       for (const id of ids) {
-        histories[id] = { key: 'loss/x', steps: [0], timestamps: [1], values: [Number(id.slice(1))], total_points: 1 };
+        histories[id] = {
+          key: 'loss/x',
+          steps: [0],
+          timestamps: [1],
+          values: [Number(id.slice(1))],
+          total_points: 1
+        };
       }
       return { body: { key: u.searchParams.get('key'), histories } };
     });
@@ -186,7 +191,9 @@ describe('MLOpsClient', () => {
     const ids = Array.from({ length: MAX_BATCH_RUNS + 20 }, (_, i) => `r${i}`);
     const byRun = await client.metricHistories(ids, 'loss/x', 500);
     expect(calls).toHaveLength(2);
-    expect(calls[0]).toContain(`run_ids=${ids.slice(0, MAX_BATCH_RUNS).join(',')}&key=loss%2Fx&max_points=500`);
+    expect(calls[0]).toContain(
+      `run_ids=${ids.slice(0, MAX_BATCH_RUNS).join(',')}&key=loss%2Fx&max_points=500`
+    );
     expect(calls[1]).toContain(`run_ids=${ids.slice(MAX_BATCH_RUNS).join(',')}&key=loss%2Fx`);
     expect(Array.from(byRun.keys())).toEqual(ids);
     expect(byRun.get('r105')?.values).toEqual([105]);

@@ -28,16 +28,14 @@ describe('chart geometry', () => {
 
   it('breaks lines at missing values', () => {
     const id = (v: number) => v;
-    expect(linePath([0, 1, 2, 3], [1, 2, null, 4], id, id)).toBe(
-      'M0.0,1.0L1.0,2.0M3.0,4.0'
-    );
+    expect(linePath([0, 1, 2, 3], [1, 2, null, 4], id, id)).toBe('M0.0,1.0L1.0,2.0M3.0,4.0');
     expect(linePath([], [], id, id)).toBe('');
   });
 
   it('formats coordinates as toFixed(1) does, faster', () => {
     const values = [0, 0.04, -3.96, 9.94, 123456.76, 1e20, -7];
     for (let i = 0; i < 2000; i++) {
-      values.push((i * 7919.123) % 1000 - 300);
+      values.push(((i * 7919.123) % 1000) - 300);
     }
     for (const v of values) {
       expect(fixed1(v)).toBe(v.toFixed(1));
@@ -64,7 +62,12 @@ describe('chart geometry', () => {
     expect(rangeInView(xs, ys, 3, 3, false)).toBeNull();
     expect(rangeInView(xs, ys, 0, 0, false)).toEqual(extent([5, 2]));
     // bands count whatever their x
-    expect(rangeInView(xs, ys, 0, 1, false, [[-10, NaN], [Infinity, 20]])).toEqual({
+    expect(
+      rangeInView(xs, ys, 0, 1, false, [
+        [-10, NaN],
+        [Infinity, 20]
+      ])
+    ).toEqual({
       min: -10,
       max: 20
     });
@@ -97,7 +100,12 @@ describe('chart geometry', () => {
     expect(nearestIndex([0, 10, 20], 16)).toBe(2);
     expect(nearestIndex([0, 10, 20], -5)).toBe(0);
     expect(nearestIndex([], 1)).toBe(-1);
-    expect(pointCount([{ name: 'a', x: [1, 2], y: [1, 2] }, { name: 'b', x: [1], y: [null] }])).toBe(3);
+    expect(
+      pointCount([
+        { name: 'a', x: [1, 2], y: [1, 2] },
+        { name: 'b', x: [1], y: [null] }
+      ])
+    ).toBe(3);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   LineChart,
   useChartOptions
 } from './LineChart';
+import { useFetch } from './hooks';
 import { StatusBadge } from './StatusBadge';
 
 export interface ICompareProps {
@@ -74,7 +75,10 @@ function OverlaidChart(props: {
         byRun => ids.map(id => byRun.get(id) ?? null),
         () =>
           pool(
-            ids.map(id => () => client.metricHistory(id, metricKey, COMPARE_MAX_POINTS)),
+            ids.map(
+              id => () =>
+                client.metricHistory(id, metricKey, COMPARE_MAX_POINTS)
+            ),
             6
           )
       )
@@ -120,27 +124,13 @@ function OverlaidChart(props: {
 
 export function CompareView(props: ICompareProps): JSX.Element {
   const { runIds, controller } = props;
-  const [comparison, setComparison] = React.useState<IComparison | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
+  const { data: comparison, error } = useFetch(
+    signal => controller.client.compare(runIds, signal),
+    [controller, runIds.join(',')]
+  );
   const [onlyDiff, setOnlyDiff] = React.useState(false);
   const [showAllCharts, setShowAllCharts] = React.useState(false);
   const [chartOptions, setChartOptions] = useChartOptions();
-
-  React.useEffect(() => {
-    const abort = new AbortController();
-    controller.client
-      .compare(runIds, abort.signal)
-      .then(c => {
-        setComparison(c);
-        setError(null);
-      })
-      .catch(e => {
-        if (!abort.signal.aborted) {
-          setError(String(e?.message ?? e));
-        }
-      });
-    return () => abort.abort();
-  }, [controller, runIds.join(',')]);
 
   if (error) {
     return (
@@ -164,7 +154,9 @@ export function CompareView(props: ICompareProps): JSX.Element {
     return new Set(vals.map(v => String(v))).size > 1;
   };
   const shownMetricRows = metricKeys.filter(k => !onlyDiff || metricDiffers(k));
-  const charts = showAllCharts ? metricKeys : metricKeys.slice(0, INITIAL_CHARTS);
+  const charts = showAllCharts
+    ? metricKeys
+    : metricKeys.slice(0, INITIAL_CHARTS);
 
   return (
     <div
@@ -220,7 +212,10 @@ export function CompareView(props: ICompareProps): JSX.Element {
                 {runs.map(r => {
                   const v = comparison.params[k]?.[r.run_id];
                   return (
-                    <td key={r.run_id} className={v === undefined ? 'jp-mlops-muted' : ''}>
+                    <td
+                      key={r.run_id}
+                      className={v === undefined ? 'jp-mlops-muted' : ''}
+                    >
                       {v === undefined ? '—' : v}
                     </td>
                   );
@@ -286,7 +281,10 @@ export function CompareView(props: ICompareProps): JSX.Element {
         </div>
       </ChartSync>
       {!showAllCharts && metricKeys.length > INITIAL_CHARTS && (
-        <button className="jp-mlops-button" onClick={() => setShowAllCharts(true)}>
+        <button
+          className="jp-mlops-button"
+          onClick={() => setShowAllCharts(true)}
+        >
           Show all {metricKeys.length} charts
         </button>
       )}

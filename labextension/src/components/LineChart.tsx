@@ -173,7 +173,8 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     return extent(min <= max ? [min, max] : []);
   }, [base]);
   const integerX = React.useMemo(
-    () => axis === 'step' && base.every(s => s.x.every(v => Number.isInteger(v))),
+    () =>
+      axis === 'step' && base.every(s => s.x.every(v => Number.isInteger(v))),
     [base, axis]
   );
   const xe = fullX ? (zoom ?? fullX) : null;
@@ -186,7 +187,9 @@ export function LineChart(props: ILineChartProps): JSX.Element {
         ? []
         : base.flatMap(s =>
             s.band
-              ? [s.band.lo, s.band.hi].map(v => (options.logY ? v.filter(b => b > 0) : v))
+              ? [s.band.lo, s.band.hi].map(v =>
+                  options.logY ? v.filter(b => b > 0) : v
+                )
               : []
           ),
     [base, options.clipOutliers, options.logY]
@@ -263,10 +266,24 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       : niceTicks(ye.min, ye.max, Math.max(2, Math.floor(innerH / 40)));
     return { fullX: fullX!, xe, ye, sx, sy, xTicks, yTicks };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [fullX, xe?.min, xe?.max, yRange?.min, yRange?.max, options.logY, innerW, innerH, axis, integerX]);
+  }, [
+    fullX,
+    xe?.min,
+    xe?.max,
+    yRange?.min,
+    yRange?.max,
+    options.logY,
+    innerW,
+    innerH,
+    axis,
+    integerX
+  ]);
 
   const rawPaths = React.useMemo(
-    () => (scales && smoothed ? base.map(s => linePath(s.x, s.raw, scales.sx, scales.sy)) : null),
+    () =>
+      scales && smoothed
+        ? base.map(s => linePath(s.x, s.raw, scales.sx, scales.sy))
+        : null,
     [base, scales, smoothed]
   );
   const bands = React.useMemo(
@@ -276,7 +293,9 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             s.band
               ? bandPath(
                   s.x,
-                  options.logY ? s.band.lo.map(v => Math.max(v, scales.ye.min)) : s.band.lo,
+                  options.logY
+                    ? s.band.lo.map(v => Math.max(v, scales.ye.min))
+                    : s.band.lo,
                   s.band.hi,
                   scales.sx,
                   scales.sy
@@ -287,7 +306,8 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     [base, scales, options.logY]
   );
   const paths = React.useMemo(
-    () => (scales ? prepared.map(s => linePath(s.x, s.y, scales.sx, scales.sy)) : []),
+    () =>
+      scales ? prepared.map(s => linePath(s.x, s.y, scales.sx, scales.sy)) : [],
     [prepared, scales]
   );
   const geometry = scales ? { ...scales, paths, bands, rawPaths } : null;
@@ -340,8 +360,14 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   };
 
   let tooltip: JSX.Element | null = null;
-  if (geometry && hover !== null && hover >= geometry.xe.min && hover <= geometry.xe.max) {
-    const rows: Array<{ name: string; color: string; x: number; y: number }> = [];
+  if (
+    geometry &&
+    hover !== null &&
+    hover >= geometry.xe.min &&
+    hover <= geometry.xe.max
+  ) {
+    const rows: Array<{ name: string; color: string; x: number; y: number }> =
+      [];
     prepared.forEach(s => {
       const idx = nearestIndex(s.x, hover);
       const v = idx >= 0 ? s.y[idx] : null;
@@ -353,7 +379,8 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       const cx = geometry.sx(rows[0].x);
       const shown = rows.slice(0, 8);
       const boxW = 160;
-      const boxH = 16 + shown.length * 14 + (rows.length > shown.length ? 14 : 0);
+      const boxH =
+        16 + shown.length * 14 + (rows.length > shown.length ? 14 : 0);
       const left = cx + boxW + 8 > width ? cx - boxW - 8 : cx + 8;
       tooltip = (
         <g className="jp-mlops-chart-tooltip" pointerEvents="none">
@@ -385,7 +412,12 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             {X_LABEL[axis]} {formatX(rows[0].x, axis)}
           </text>
           {shown.map((r, i) => (
-            <text key={i} x={left + 6} y={MARGIN.top + 26 + i * 14} fill={r.color}>
+            <text
+              key={i}
+              x={left + 6}
+              y={MARGIN.top + 26 + i * 14}
+              fill={r.color}
+            >
               {truncate(r.name, 14)}: {formatNumber(r.y)}
             </text>
           ))}
@@ -418,7 +450,10 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       )}
       <svg
         ref={svgRef}
-        className={'jp-mlops-chart' + (series.length > LEGEND_MAX ? ' jp-mlops-chart-dense' : '')}
+        className={
+          'jp-mlops-chart' +
+          (series.length > LEGEND_MAX ? ' jp-mlops-chart-dense' : '')
+        }
         data-points={points}
         data-metric={metricKey}
         data-zoomed={zoom ? 'true' : 'false'}
@@ -446,7 +481,12 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       >
         <defs>
           <clipPath id={clipId}>
-            <rect x={MARGIN.left} y={MARGIN.top} width={innerW} height={innerH} />
+            <rect
+              x={MARGIN.left}
+              y={MARGIN.top}
+              width={innerW}
+              height={innerH}
+            />
           </clipPath>
         </defs>
         <rect
@@ -467,7 +507,11 @@ export function LineChart(props: ILineChartProps): JSX.Element {
                   y2={geometry.sy(t)}
                   className="jp-mlops-chart-grid"
                 />
-                <text x={MARGIN.left - 4} y={geometry.sy(t) + 3} textAnchor="end">
+                <text
+                  x={MARGIN.left - 4}
+                  y={geometry.sy(t) + 3}
+                  textAnchor="end"
+                >
                   {formatNumber(t)}
                 </text>
               </g>
@@ -565,14 +609,19 @@ export function LineChart(props: ILineChartProps): JSX.Element {
 /** The legend, bounded: past 12 series it says how many more there are. */
 const LEGEND_MAX = 12;
 
-function Legend(props: { series: Array<{ name: string; color: string }> }): JSX.Element {
+function Legend(props: {
+  series: Array<{ name: string; color: string }>;
+}): JSX.Element {
   const { series } = props;
   const shown = series.slice(0, LEGEND_MAX);
   return (
     <div className="jp-mlops-chart-legend">
       {shown.map((s, i) => (
         <span key={i} className="jp-mlops-chart-legend-item" title={s.name}>
-          <span className="jp-mlops-chart-swatch" style={{ background: s.color }} />
+          <span
+            className="jp-mlops-chart-swatch"
+            style={{ background: s.color }}
+          />
           {truncate(s.name, 24)}
         </span>
       ))}
@@ -613,7 +662,10 @@ function SingleValue(props: {
     >
       {props.title && <div className="jp-mlops-chart-title">{props.title}</div>}
       {values.length === 1 ? (
-        <div className="jp-mlops-single-value-number" title={`step ${values[0].step}`}>
+        <div
+          className="jp-mlops-single-value-number"
+          title={`step ${values[0].step}`}
+        >
           {formatNumber(values[0].value)}
         </div>
       ) : (
@@ -622,10 +674,15 @@ function SingleValue(props: {
             {values.map((v, i) => (
               <tr key={i}>
                 <th>
-                  <span className="jp-mlops-chart-swatch" style={{ background: v.color }} />
+                  <span
+                    className="jp-mlops-chart-swatch"
+                    style={{ background: v.color }}
+                  />
                   {v.name}
                 </th>
-                <td className="jp-mlops-single-value-cell">{formatNumber(v.value)}</td>
+                <td className="jp-mlops-single-value-cell">
+                  {formatNumber(v.value)}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -644,10 +701,18 @@ export function ChartControls(props: {
   times?: boolean;
 }): JSX.Element {
   const { options, onChange } = props;
-  const set = (patch: Partial<IChartOptions>) => onChange({ ...options, ...patch });
+  const set = (patch: Partial<IChartOptions>) =>
+    onChange({ ...options, ...patch });
   return (
-    <div className="jp-mlops-chart-controls" role="toolbar" aria-label="Chart controls">
-      <label className="jp-mlops-chart-control" title="Exponential moving average, as TensorBoard's; the raw curve stays, faint">
+    <div
+      className="jp-mlops-chart-controls"
+      role="toolbar"
+      aria-label="Chart controls"
+    >
+      <label
+        className="jp-mlops-chart-control"
+        title="Exponential moving average, as TensorBoard's; the raw curve stays, faint"
+      >
         Smoothing
         <input
           type="range"
@@ -658,7 +723,9 @@ export function ChartControls(props: {
           value={options.smoothing}
           onChange={ev => set({ smoothing: Number(ev.target.value) })}
         />
-        <span className="jp-mlops-smoothing-value">{options.smoothing.toFixed(2)}</span>
+        <span className="jp-mlops-smoothing-value">
+          {options.smoothing.toFixed(2)}
+        </span>
       </label>
       <label className="jp-mlops-chart-control">
         <input
@@ -707,7 +774,9 @@ export function useChartOptions(): [IChartOptions, (o: IChartOptions) => void] {
       const saved = JSON.parse(
         window.sessionStorage.getItem('jupyter-mlops:chart-options') ?? 'null'
       );
-      return saved ? { ...DEFAULT_CHART_OPTIONS, ...saved } : DEFAULT_CHART_OPTIONS;
+      return saved
+        ? { ...DEFAULT_CHART_OPTIONS, ...saved }
+        : DEFAULT_CHART_OPTIONS;
     } catch {
       return DEFAULT_CHART_OPTIONS;
     }
@@ -715,7 +784,10 @@ export function useChartOptions(): [IChartOptions, (o: IChartOptions) => void] {
   const update = React.useCallback((next: IChartOptions) => {
     setOptions(next);
     try {
-      window.sessionStorage.setItem('jupyter-mlops:chart-options', JSON.stringify(next));
+      window.sessionStorage.setItem(
+        'jupyter-mlops:chart-options',
+        JSON.stringify(next)
+      );
     } catch {
       // no storage: the options hold for this view only
     }

@@ -63,13 +63,17 @@ export function colorRuns(runs: IRunSummary[], key: string): IColoring {
   if (dim.kind === 'numeric') {
     const pos = columnPositions(runs, dim);
     return {
-      colors: Array.from(pos, p => (Number.isNaN(p) ? '#999999' : rampColorStep(p))),
+      colors: Array.from(pos, p =>
+        Number.isNaN(p) ? '#999999' : rampColorStep(p)
+      ),
       legend: [],
       ramp: { min: formatNumber(dim.min), max: formatNumber(dim.max) }
     };
   }
   const shown = dim.categories.filter(c => c !== OTHER).slice(0, MAX_LEGEND);
-  const colorOf = new Map(shown.map((c, i) => [c, PALETTE[i % PALETTE.length]]));
+  const colorOf = new Map(
+    shown.map((c, i) => [c, PALETTE[i % PALETTE.length]])
+  );
   const legend = shown.map(c => ({ label: c, color: colorOf.get(c)! }));
   const rest = dim.categories.length - shown.length;
   if (rest > 0) {
@@ -88,8 +92,11 @@ function brushLabel(brush: IBrush, dims: IDimension[]): string {
   if (!dim) {
     return brush.key;
   }
-  const at = (p: number) => formatNumber(Number(valueAt(dim, p).toPrecision(3)));
-  return dim.kind === 'numeric' ? `${dim.label} ${at(brush.lo)}–${at(brush.hi)}` : dim.label;
+  const at = (p: number) =>
+    formatNumber(Number(valueAt(dim, p).toPrecision(3)));
+  return dim.kind === 'numeric'
+    ? `${dim.label} ${at(brush.lo)}–${at(brush.hi)}`
+    : dim.label;
 }
 
 const PC_MARGIN = { top: 28, bottom: 22, left: 40, right: 40 };
@@ -107,11 +114,18 @@ function ParallelCoordinates(props: {
   const width = 900;
   const height = 320;
   const innerH = height - PC_MARGIN.top - PC_MARGIN.bottom;
-  const step = dims.length > 1 ? (width - PC_MARGIN.left - PC_MARGIN.right) / (dims.length - 1) : 0;
+  const step =
+    dims.length > 1
+      ? (width - PC_MARGIN.left - PC_MARGIN.right) / (dims.length - 1)
+      : 0;
   const axisX = (d: number) => PC_MARGIN.left + d * step;
   const yOf = (p: number) => PC_MARGIN.top + (1 - p) * innerH;
   const pos = React.useMemo(() => positions(runs, dims), [runs, dims]);
-  const [drag, setDrag] = React.useState<{ key: string; from: number; to: number } | null>(null);
+  const [drag, setDrag] = React.useState<{
+    key: string;
+    from: number;
+    to: number;
+  } | null>(null);
 
   React.useEffect(() => {
     const canvas = canvasRef.current;
@@ -186,15 +200,24 @@ function ParallelCoordinates(props: {
   }, [pos, runs, dims, colors, inside, brushes.length]);
 
   const toP = (ev: React.MouseEvent<SVGElement>) => {
-    const svg = (ev.currentTarget as SVGElement).ownerSVGElement ?? (ev.currentTarget as SVGSVGElement);
+    const svg =
+      (ev.currentTarget as SVGElement).ownerSVGElement ??
+      (ev.currentTarget as SVGSVGElement);
     const rect = svg.getBoundingClientRect();
     const y = ((ev.clientY - rect.top) / (rect.height || 1)) * height;
     return Math.min(1, Math.max(0, 1 - (y - PC_MARGIN.top) / innerH));
   };
 
   return (
-    <div className="jp-mlops-parcoords" data-runs={runs.length} data-brushed={inside.size}>
-      <canvas ref={canvasRef} style={{ width: '100%', aspectRatio: `${width} / ${height}` }} />
+    <div
+      className="jp-mlops-parcoords"
+      data-runs={runs.length}
+      data-brushed={inside.size}
+    >
+      <canvas
+        ref={canvasRef}
+        style={{ width: '100%', aspectRatio: `${width} / ${height}` }}
+      />
       <svg
         viewBox={`0 0 ${width} ${height}`}
         className="jp-mlops-parcoords-axes"
@@ -205,7 +228,9 @@ function ParallelCoordinates(props: {
             const hi = Math.max(drag.from, drag.to);
             const rest = brushes.filter(b => b.key !== drag.key);
             // a click (no drag) on an axis clears its brush
-            props.onBrushes(hi - lo > 0.01 ? [...rest, { key: drag.key, lo, hi }] : rest);
+            props.onBrushes(
+              hi - lo > 0.01 ? [...rest, { key: drag.key, lo, hi }] : rest
+            );
           }
           setDrag(null);
         }}
@@ -214,32 +239,66 @@ function ParallelCoordinates(props: {
         {dims.map((dim, d) => {
           const brush =
             drag?.key === dim.key
-              ? { lo: Math.min(drag.from, drag.to), hi: Math.max(drag.from, drag.to) }
+              ? {
+                  lo: Math.min(drag.from, drag.to),
+                  hi: Math.max(drag.from, drag.to)
+                }
               : brushes.find(b => b.key === dim.key);
           const ticks =
             dim.kind === 'numeric'
-              ? [0, 0.5, 1].map(p => ({ p, label: formatNumber(Number(valueAt(dim, p).toPrecision(3))) }))
-              : dim.categories.map((c, i) => ({
-                  p: dim.categories.length === 1 ? 0.5 : i / (dim.categories.length - 1),
-                  label: c
-                })).filter((_, i, all) => all.length <= 12 || i % Math.ceil(all.length / 12) === 0);
+              ? [0, 0.5, 1].map(p => ({
+                  p,
+                  label: formatNumber(Number(valueAt(dim, p).toPrecision(3)))
+                }))
+              : dim.categories
+                  .map((c, i) => ({
+                    p:
+                      dim.categories.length === 1
+                        ? 0.5
+                        : i / (dim.categories.length - 1),
+                    label: c
+                  }))
+                  .filter(
+                    (_, i, all) =>
+                      all.length <= 12 || i % Math.ceil(all.length / 12) === 0
+                  );
           return (
             <g key={dim.key} className="jp-mlops-pc-axis" data-key={dim.key}>
-              <line x1={axisX(d)} x2={axisX(d)} y1={PC_MARGIN.top} y2={PC_MARGIN.top + innerH} className="jp-mlops-chart-axis" />
-              <text x={axisX(d)} y={PC_MARGIN.top - 12} textAnchor="middle" className="jp-mlops-pc-label">
+              <line
+                x1={axisX(d)}
+                x2={axisX(d)}
+                y1={PC_MARGIN.top}
+                y2={PC_MARGIN.top + innerH}
+                className="jp-mlops-chart-axis"
+              />
+              <text
+                x={axisX(d)}
+                y={PC_MARGIN.top - 12}
+                textAnchor="middle"
+                className="jp-mlops-pc-label"
+              >
                 {dim.label}
                 {dim.log ? ' (log)' : ''}
               </text>
               {ticks.map(t => (
-                <text key={t.p} x={axisX(d) + 4} y={yOf(t.p) + 3} className="jp-mlops-pc-tick">
+                <text
+                  key={t.p}
+                  x={axisX(d) + 4}
+                  y={yOf(t.p) + 3}
+                  className="jp-mlops-pc-tick"
+                >
                   {t.label.length > 10 ? `${t.label.slice(0, 9)}…` : t.label}
                 </text>
               ))}
               {brush && (
                 <rect
                   className="jp-mlops-pc-brush"
-                  data-lo={dim.kind === 'numeric' ? valueAt(dim, brush.lo) : undefined}
-                  data-hi={dim.kind === 'numeric' ? valueAt(dim, brush.hi) : undefined}
+                  data-lo={
+                    dim.kind === 'numeric' ? valueAt(dim, brush.lo) : undefined
+                  }
+                  data-hi={
+                    dim.kind === 'numeric' ? valueAt(dim, brush.hi) : undefined
+                  }
                   x={axisX(d) - 7}
                   y={yOf(brush.hi)}
                   width={14}
@@ -258,7 +317,10 @@ function ParallelCoordinates(props: {
                   ev.preventDefault();
                 }}
               >
-                <title>Drag along the axis to keep the runs in that range; click to clear</title>
+                <title>
+                  Drag along the axis to keep the runs in that range; click to
+                  clear
+                </title>
               </rect>
             </g>
           );
@@ -311,7 +373,8 @@ function Scatter(props: {
     canvas.height = height * ratio;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
-    const jitter = (i: number) => (xDim.kind === 'categorical' ? ((i * 7919) % 11) - 5 : 0);
+    const jitter = (i: number) =>
+      xDim.kind === 'categorical' ? ((i * 7919) % 11) - 5 : 0;
     const radius = runs.length > 2000 ? 2 : 3.5;
     // one path (one fill) per colour, the faded ones first, under the others
     const faded: number[] = [];
@@ -354,20 +417,42 @@ function Scatter(props: {
 
   const ticks = (dim: IDimension) =>
     dim.kind === 'numeric'
-      ? [0, 0.25, 0.5, 0.75, 1].map(p => ({ p, label: formatNumber(Number(valueAt(dim, p).toPrecision(3))) }))
+      ? [0, 0.25, 0.5, 0.75, 1].map(p => ({
+          p,
+          label: formatNumber(Number(valueAt(dim, p).toPrecision(3)))
+        }))
       : dim.categories
-          .map((c, i) => ({ p: dim.categories.length === 1 ? 0.5 : i / (dim.categories.length - 1), label: c }))
-          .filter((_, i, all) => all.length <= 8 || i % Math.ceil(all.length / 8) === 0);
+          .map((c, i) => ({
+            p:
+              dim.categories.length === 1
+                ? 0.5
+                : i / (dim.categories.length - 1),
+            label: c
+          }))
+          .filter(
+            (_, i, all) =>
+              all.length <= 8 || i % Math.ceil(all.length / 8) === 0
+          );
 
   return (
-    <div className="jp-mlops-scatter" data-points={drawn} data-x={xKey} data-y={yKey}>
-      <canvas ref={canvasRef} style={{ width: '100%', aspectRatio: `${width} / ${height}` }} />
+    <div
+      className="jp-mlops-scatter"
+      data-points={drawn}
+      data-x={xKey}
+      data-y={yKey}
+    >
+      <canvas
+        ref={canvasRef}
+        style={{ width: '100%', aspectRatio: `${width} / ${height}` }}
+      />
       <svg
         viewBox={`0 0 ${width} ${height}`}
         className="jp-mlops-scatter-axes"
         onClick={ev => {
           // open the run nearest the click
-          const rect = (ev.currentTarget as SVGSVGElement).getBoundingClientRect();
+          const rect = (
+            ev.currentTarget as SVGSVGElement
+          ).getBoundingClientRect();
           const cx = ((ev.clientX - rect.left) / (rect.width || 1)) * width;
           const cy = ((ev.clientY - rect.top) / (rect.height || 1)) * height;
           let best: { i: number; d: number } | null = null;
@@ -385,18 +470,47 @@ function Scatter(props: {
         }}
       >
         {ticks(yDim).map(t => (
-          <text key={`y${t.p}`} x={m.left - 4} y={m.top + (1 - t.p) * (height - m.top - m.bottom) + 3} textAnchor="end" className="jp-mlops-pc-tick">
+          <text
+            key={`y${t.p}`}
+            x={m.left - 4}
+            y={m.top + (1 - t.p) * (height - m.top - m.bottom) + 3}
+            textAnchor="end"
+            className="jp-mlops-pc-tick"
+          >
             {t.label}
           </text>
         ))}
         {ticks(xDim).map(t => (
-          <text key={`x${t.p}`} x={m.left + t.p * (width - m.left - m.right)} y={height - m.bottom + 14} textAnchor="middle" className="jp-mlops-pc-tick">
+          <text
+            key={`x${t.p}`}
+            x={m.left + t.p * (width - m.left - m.right)}
+            y={height - m.bottom + 14}
+            textAnchor="middle"
+            className="jp-mlops-pc-tick"
+          >
             {t.label.length > 10 ? `${t.label.slice(0, 9)}…` : t.label}
           </text>
         ))}
-        <line x1={m.left} x2={width - m.right} y1={height - m.bottom} y2={height - m.bottom} className="jp-mlops-chart-axis" />
-        <line x1={m.left} x2={m.left} y1={m.top} y2={height - m.bottom} className="jp-mlops-chart-axis" />
-        <text x={(width + m.left) / 2} y={height - 2} textAnchor="middle" className="jp-mlops-pc-label">
+        <line
+          x1={m.left}
+          x2={width - m.right}
+          y1={height - m.bottom}
+          y2={height - m.bottom}
+          className="jp-mlops-chart-axis"
+        />
+        <line
+          x1={m.left}
+          x2={m.left}
+          y1={m.top}
+          y2={height - m.bottom}
+          className="jp-mlops-chart-axis"
+        />
+        <text
+          x={(width + m.left) / 2}
+          y={height - 2}
+          textAnchor="middle"
+          className="jp-mlops-pc-label"
+        >
           {xDim.label}
           {xDim.log ? ' (log)' : ''}
         </text>
@@ -409,7 +523,9 @@ function Legend(props: { coloring: IColoring; colorKey: string }): JSX.Element {
   const { coloring, colorKey } = props;
   return (
     <div className="jp-mlops-sweep-legend" data-color-by={colorKey}>
-      <span className="jp-mlops-muted">{colorKey.replace(/^(params|metrics)\./, '')}:</span>
+      <span className="jp-mlops-muted">
+        {colorKey.replace(/^(params|metrics)\./, '')}:
+      </span>
       {coloring.ramp ? (
         <>
           <span>{coloring.ramp.min}</span>
@@ -419,7 +535,10 @@ function Legend(props: { coloring: IColoring; colorKey: string }): JSX.Element {
       ) : (
         coloring.legend.map(item => (
           <span key={item.label} className="jp-mlops-chart-legend-item">
-            <span className="jp-mlops-chart-swatch" style={{ background: item.color }} />
+            <span
+              className="jp-mlops-chart-swatch"
+              style={{ background: item.color }}
+            />
             {item.label}
           </span>
         ))
@@ -440,7 +559,13 @@ function GroupedCurves(props: {
   const [options, setOptions] = useChartOptions();
   const metric = metricKey.slice('metrics.'.length);
   const chosen = React.useMemo(
-    () => runs.filter(r => rawValue(r, groupKey) !== null && r.metrics?.[metric] !== undefined).slice(0, GROUP_MAX_RUNS),
+    () =>
+      runs
+        .filter(
+          r =>
+            rawValue(r, groupKey) !== null && r.metrics?.[metric] !== undefined
+        )
+        .slice(0, GROUP_MAX_RUNS),
     [runs, groupKey, metric]
   );
   React.useEffect(() => {
@@ -449,9 +574,15 @@ function GroupedCurves(props: {
     // the runs' curves in one request; if that fails (a run gone meanwhile), run by run
     const client = controller.client;
     const curveOf = (r: IRunSummary, h: IMetricHistory | undefined) =>
-      h ? { group: String(rawValue(r, groupKey)), x: h.steps, y: h.values } : null;
+      h
+        ? { group: String(rawValue(r, groupKey)), x: h.steps, y: h.values }
+        : null;
     void client
-      .metricHistories(chosen.map(r => r.run_id), metric, GROUP_MAX_POINTS)
+      .metricHistories(
+        chosen.map(r => r.run_id),
+        metric,
+        GROUP_MAX_POINTS
+      )
       .then(
         byRun => chosen.map(r => curveOf(r, byRun.get(r.run_id))),
         () =>
@@ -487,7 +618,11 @@ function GroupedCurves(props: {
     };
   }, [controller, chosen, groupKey, metric, band]);
   return (
-    <div className="jp-mlops-sweep-groups" data-group-by={groupKey} data-groups={series?.length ?? 0}>
+    <div
+      className="jp-mlops-sweep-groups"
+      data-group-by={groupKey}
+      data-groups={series?.length ?? 0}
+    >
       <ChartControls options={options} onChange={setOptions} />
       {series ? (
         <LineChart
@@ -497,7 +632,11 @@ function GroupedCurves(props: {
           options={options}
           width={640}
           height={260}
-          note={runs.length > chosen.length ? `(${chosen.length} of ${runs.length} runs)` : undefined}
+          note={
+            runs.length > chosen.length
+              ? `(${chosen.length} of ${runs.length} runs)`
+              : undefined
+          }
         />
       ) : (
         <div className="jp-mlops-muted">Loading {chosen.length} curves…</div>
@@ -510,7 +649,9 @@ export function SweepView(props: ISweepProps): JSX.Element {
   const { controller, runIds, onOpenRun } = props;
   const model = controller.model;
   useSignalRender(model.changed, kind => kind === 'runs');
-  const pool = runIds ? runIds.map(id => model.getRun(id)).filter((r): r is IRunSummary => !!r) : model.sweepRuns;
+  const pool = runIds
+    ? runIds.map(id => model.getRun(id)).filter((r): r is IRunSummary => !!r)
+    : model.sweepRuns;
   const poolKey = pool.map(r => r.run_id + r.last_update_time).join();
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const runs = React.useMemo(() => pool, [poolKey]);
@@ -529,20 +670,35 @@ export function SweepView(props: ISweepProps): JSX.Element {
   const group = params.includes(groupKey) ? groupKey : '';
 
   const dims = React.useMemo(
-    () => [...params.slice(0, MAX_PARAM_AXES), ...(metric ? [metric] : [])].map(k => dimension(runs, k)),
+    () =>
+      [...params.slice(0, MAX_PARAM_AXES), ...(metric ? [metric] : [])].map(k =>
+        dimension(runs, k)
+      ),
     [runs, params, metric]
   );
-  const coloring = React.useMemo(() => (color ? colorRuns(runs, color) : null), [runs, color]);
+  const coloring = React.useMemo(
+    () => (color ? colorRuns(runs, color) : null),
+    [runs, color]
+  );
   const pos = React.useMemo(() => positions(runs, dims), [runs, dims]);
-  const insideList = React.useMemo(() => brushed(pos, runs.length, dims, brushes), [pos, runs.length, dims, brushes]);
+  const insideList = React.useMemo(
+    () => brushed(pos, runs.length, dims, brushes),
+    [pos, runs.length, dims, brushes]
+  );
   const inside = React.useMemo(() => new Set(insideList), [insideList]);
-  const ranking = React.useMemo(() => (metric ? importance(runs, params, metric) : []), [runs, params, metric]);
+  const ranking = React.useMemo(
+    () => (metric ? importance(runs, params, metric) : []),
+    [runs, params, metric]
+  );
 
   // Brushing filters the sidebar's list: published from the mouse-up itself,
   // so the list updates in the same task as the axes (not a render later),
   // and again when the runs or axes change under the brushes. Closing the
   // view (or clearing) lifts it.
-  const published = React.useRef<{ brushes: IBrush[]; pos: Float64Array } | null>(null);
+  const published = React.useRef<{
+    brushes: IBrush[];
+    pos: Float64Array;
+  } | null>(null);
   const publish = (next: IBrush[], list: number[]) => {
     published.current = { brushes: next, pos };
     if (!next.length) {
@@ -577,7 +733,8 @@ export function SweepView(props: ISweepProps): JSX.Element {
   if (runs.length < 2) {
     return (
       <div className="jp-mlops-sweep jp-mlops-muted">
-        A sweep view needs two runs or more: select them in the MLOps runs sidebar, or filter it.
+        A sweep view needs two runs or more: select them in the MLOps runs
+        sidebar, or filter it.
       </div>
     );
   }
@@ -594,56 +751,96 @@ export function SweepView(props: ISweepProps): JSX.Element {
       <header className="jp-mlops-detail-header">
         <h2 className="jp-mlops-detail-title">
           Sweep of {runs.length} runs
-          <span className="jp-mlops-muted"> ({runIds ? 'selected' : 'matching the sidebar filters'})</span>
+          <span className="jp-mlops-muted">
+            {' '}
+            ({runIds ? 'selected' : 'matching the sidebar filters'})
+          </span>
         </h2>
         <div className="jp-mlops-sweep-controls">
           <label>
             Metric{' '}
-            <select className="jp-mlops-select jp-mlops-sweep-metric" value={metric} onChange={ev => setMetricKey(ev.target.value)}>
+            <select
+              className="jp-mlops-select jp-mlops-sweep-metric"
+              value={metric}
+              onChange={ev => setMetricKey(ev.target.value)}
+            >
               {keyOptions(metrics)}
             </select>
           </label>
           <label>
             Colour by{' '}
-            <select className="jp-mlops-select jp-mlops-sweep-color" value={color} onChange={ev => setColorKey(ev.target.value)}>
+            <select
+              className="jp-mlops-select jp-mlops-sweep-color"
+              value={color}
+              onChange={ev => setColorKey(ev.target.value)}
+            >
               {keyOptions([...metrics, ...params])}
             </select>
           </label>
           {brushes.length > 0 && (
-            <button className="jp-mlops-button jp-mlops-sweep-clear-brush" onClick={() => onBrushes([])}>
+            <button
+              className="jp-mlops-button jp-mlops-sweep-clear-brush"
+              onClick={() => onBrushes([])}
+            >
               Clear brushes ({inside.size} of {runs.length} runs)
             </button>
           )}
         </div>
       </header>
       {params.length === 0 ? (
-        <div className="jp-mlops-muted">These runs share every param value: nothing to compare across.</div>
+        <div className="jp-mlops-muted">
+          These runs share every param value: nothing to compare across.
+        </div>
       ) : (
         <>
           <section className="jp-mlops-section-body">
             <h3 className="jp-mlops-sweep-heading">Parallel coordinates</h3>
-            <ParallelCoordinates runs={runs} dims={dims} colors={coloring?.colors ?? []} brushes={brushes} onBrushes={onBrushes} inside={inside} />
+            <ParallelCoordinates
+              runs={runs}
+              dims={dims}
+              colors={coloring?.colors ?? []}
+              brushes={brushes}
+              onBrushes={onBrushes}
+              inside={inside}
+            />
             {coloring && <Legend coloring={coloring} colorKey={color} />}
           </section>
           <div className="jp-mlops-sweep-row">
             <section className="jp-mlops-section-body">
               <h3 className="jp-mlops-sweep-heading">
-                <select className="jp-mlops-select jp-mlops-sweep-scatter-x" value={scatterX} onChange={ev => setScatterKey(ev.target.value)}>
+                <select
+                  className="jp-mlops-select jp-mlops-sweep-scatter-x"
+                  value={scatterX}
+                  onChange={ev => setScatterKey(ev.target.value)}
+                >
                   {keyOptions(params)}
                 </select>{' '}
                 vs {metric.replace(/^metrics\./, '')}
               </h3>
-              <Scatter runs={runs} xKey={scatterX} yKey={metric} colors={coloring?.colors ?? []} inside={brushes.length ? inside : null} onOpenRun={onOpenRun} />
+              <Scatter
+                runs={runs}
+                xKey={scatterX}
+                yKey={metric}
+                colors={coloring?.colors ?? []}
+                inside={brushes.length ? inside : null}
+                onOpenRun={onOpenRun}
+              />
             </section>
             <section className="jp-mlops-section-body">
-              <h3 className="jp-mlops-sweep-heading">Parameter importance for {metric.replace(/^metrics\./, '')}</h3>
+              <h3 className="jp-mlops-sweep-heading">
+                Parameter importance for {metric.replace(/^metrics\./, '')}
+              </h3>
               <table className="jp-mlops-importance">
                 <thead>
                   <tr>
                     <th>param</th>
-                    <th title="Pearson correlation with the metric (of log10 for log-scaled params)">correlation</th>
+                    <th title="Pearson correlation with the metric (of log10 for log-scaled params)">
+                      correlation
+                    </th>
                     <th title="Spearman rank correlation">rank corr.</th>
-                    <th title="Share of the metric's variance the param's values explain (eta squared)">explains</th>
+                    <th title="Share of the metric's variance the param's values explain (eta squared)">
+                      explains
+                    </th>
                     <th>runs</th>
                   </tr>
                 </thead>
@@ -651,14 +848,25 @@ export function SweepView(props: ISweepProps): JSX.Element {
                   {ranking.map(row => (
                     <tr key={row.key} data-key={row.key}>
                       <th>{row.key.replace(/^params\./, '')}</th>
-                      <td className="jp-mlops-importance-corr">{row.correlation === null ? '–' : row.correlation.toFixed(2)}</td>
+                      <td className="jp-mlops-importance-corr">
+                        {row.correlation === null
+                          ? '–'
+                          : row.correlation.toFixed(2)}
+                      </td>
                       <td>{row.rank === null ? '–' : row.rank.toFixed(2)}</td>
                       <td>
                         {row.explained === null ? (
                           '–'
                         ) : (
-                          <span className="jp-mlops-importance-bar" title={`${Math.round(row.explained * 100)} %`}>
-                            <span style={{ width: `${Math.round(row.explained * 100)}%` }} />
+                          <span
+                            className="jp-mlops-importance-bar"
+                            title={`${Math.round(row.explained * 100)} %`}
+                          >
+                            <span
+                              style={{
+                                width: `${Math.round(row.explained * 100)}%`
+                              }}
+                            />
                           </span>
                         )}
                       </td>
@@ -672,16 +880,32 @@ export function SweepView(props: ISweepProps): JSX.Element {
           <section className="jp-mlops-section-body">
             <h3 className="jp-mlops-sweep-heading">
               Curves grouped by{' '}
-              <select className="jp-mlops-select jp-mlops-sweep-group" value={group} onChange={ev => setGroupKey(ev.target.value)}>
+              <select
+                className="jp-mlops-select jp-mlops-sweep-group"
+                value={group}
+                onChange={ev => setGroupKey(ev.target.value)}
+              >
                 <option value="">(choose a param)</option>
                 {keyOptions(params)}
               </select>{' '}
-              <select className="jp-mlops-select jp-mlops-sweep-band" value={band} onChange={ev => setBand(ev.target.value as BandKind)}>
+              <select
+                className="jp-mlops-select jp-mlops-sweep-band"
+                value={band}
+                onChange={ev => setBand(ev.target.value as BandKind)}
+              >
                 <option value="minmax">min-max band</option>
                 <option value="std">± 1 std band</option>
               </select>
             </h3>
-            {group && metric && <GroupedCurves controller={controller} runs={brushes.length ? insideList.map(i => runs[i]) : runs} groupKey={group} metricKey={metric} band={band} />}
+            {group && metric && (
+              <GroupedCurves
+                controller={controller}
+                runs={brushes.length ? insideList.map(i => runs[i]) : runs}
+                groupKey={group}
+                metricKey={metric}
+                band={band}
+              />
+            )}
           </section>
         </>
       )}
