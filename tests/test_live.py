@@ -572,3 +572,25 @@ def test_a_metric_logged_once_is_a_value_not_a_dot() -> None:
     running.feed([("loss", 0, 1.0)])
     live = figure.figure_dict("fit", "RUNNING", 0.0, None, running.series, controls="live")
     assert [t["name"] for t in live["data"]] == ["loss"]
+
+
+def test_late_deltas_of_a_replaced_widget_are_not_reported_but_other_comms_are(caplog) -> None:
+    import logging
+
+    from jupyter_mlops.widgets.live import close_replaced_widget
+
+    class Widget:
+        model_id = "f" * 32
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    widget = Widget()
+    close_replaced_widget(widget)
+    assert widget.closed  # at once: a later close would land in another cell's execution
+    comm_log = logging.getLogger("Comm")
+    with caplog.at_level(logging.WARNING, logger="Comm"):
+        comm_log.warning("No such comm: %s", widget.model_id)  # what ipykernel logs
+        comm_log.warning("No such comm: %s", "0" * 32)
+    assert [r.getMessage() for r in caplog.records] == [f"No such comm: {'0' * 32}"]

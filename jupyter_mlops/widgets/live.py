@@ -9,9 +9,11 @@ static Plotly figure and a text summary, which stay readable in the saved notebo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,8 +30,6 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 STATUS_REFRESH_S = 1.0
 # Stored points read per metric for the final figure's time axes (every point of shorter runs).
 TIME_AXIS_POINTS = 2000
-# Seconds a replaced widget keeps its comm (see close_replaced_widget).
-WIDGET_CLOSE_DELAY_S = 5.0
 
 
 class LiveView:
@@ -329,15 +329,37 @@ class LiveView:
 
 
 def close_replaced_widget(widget: Any) -> None:
-    """Close the comm of a widget whose output was just replaced, once its view is gone.
+    """Close the comm of a widget whose output was just replaced by static output.
 
-    Plotly's view answers each update with deltas of its own: closed at once, the comm races
-    them, and the kernel reports "No such comm" in JupyterLab's Log Console. The replaced
-    view sends nothing more, so a short wait ends the race.
+    Plotly's view answers each update with deltas of its own, so a few may still be on their
+    way when the comm closes; the kernel would report each as "No such comm" in JupyterLab's
+    Log Console. They concern a view that is gone, so those messages, for the comms closed
+    here only, are dropped; any other comm's are still reported. (Closing later instead would
+    send the close during another cell's execution.)
     """
-    timer = threading.Timer(WIDGET_CLOSE_DELAY_S, widget.close)
-    timer.daemon = True
-    timer.start()
+    _LATE_DELTAS.comm_ids.append(getattr(widget, "model_id", None))
+    if not _LATE_DELTAS.installed:
+        logging.getLogger("Comm").addFilter(_LATE_DELTAS)
+        _LATE_DELTAS.installed = True
+    widget.close()
+
+
+class _LateDeltasFilter(logging.Filter):
+    """Drops "No such comm" for the comms of replaced widgets (see close_replaced_widget)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.comm_ids: deque[str | None] = deque(maxlen=1000)
+        self.installed = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.msg != "No such comm: %s" or not isinstance(args, tuple) or not args:
+            return True
+        return args[0] not in self.comm_ids
+
+
+_LATE_DELTAS = _LateDeltasFilter()
 
 
 def _in_ipython() -> bool:
