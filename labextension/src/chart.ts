@@ -332,20 +332,34 @@ export function rangeInView(
       }
     }
   }
+  const bounds: [number, number] = [min, max];
   for (const e of extra) {
-    for (const v of e) {
-      if (!(v < Infinity && v > -Infinity)) {
-        continue;
-      }
-      if (v < min) {
-        min = v;
-      }
-      if (v > max) {
-        max = v;
-      }
+    widenToFinite(bounds, e);
+  }
+  return extent(bounds[0] <= bounds[1] ? bounds : []);
+}
+
+/**
+ * Widens `bounds` ([min, max], in place) to the finite values of `values`:
+ * an indexed loop, no iterator or intermediate array (charts call it per
+ * redraw on thousands of points).
+ */
+export function widenToFinite(
+  bounds: [number, number],
+  values: ArrayLike<number | null>
+): void {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || !(v < Infinity && v > -Infinity)) {
+      continue;
+    }
+    if (v < bounds[0]) {
+      bounds[0] = v;
+    }
+    if (v > bounds[1]) {
+      bounds[1] = v;
     }
   }
-  return extent(min <= max ? [min, max] : []);
 }
 
 /** A log10 scale of a positive domain. */

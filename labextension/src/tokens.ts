@@ -8,7 +8,7 @@
 import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
-import type { components } from './openapi';
+import type { components, operations } from './openapi';
 
 /** The REST contract's schemas, generated from openapi.yaml (`jlpm gen:types`). */
 type Schemas = components['schemas'];
@@ -54,19 +54,10 @@ export type IComparison = Schemas['Comparison'];
 /** SSE `metrics` event payload. */
 export type IMetricsEvent = Schemas['MetricsEvent'];
 
-/** Query of `GET runs`. */
-export interface IRunQuery {
-  experiment?: string;
-  status?: RunStatus;
-  filter?: string;
-  search?: string;
-  order_by?: string;
-  limit?: number;
-  offset?: number;
-  parent?: string;
-  /** Lifecycle stage to list (default `active`: archived runs are hidden). */
-  lifecycle?: LifecycleStage | 'all';
-}
+/** Query of `GET runs` (its parameters in openapi.yaml). */
+export type IRunQuery = NonNullable<
+  operations['listRuns']['parameters']['query']
+>;
 
 /** `PATCH runs/{run_id}`: only the fields given change; a `null` tag is removed. */
 export type IRunEdit = Schemas['RunEdit'];

@@ -31,6 +31,7 @@ import {
   scale,
   seriesColor,
   XAxis,
+  widenToFinite,
   xValues
 } from '../chart';
 import { formatDuration, formatNumber } from '../format';
@@ -155,22 +156,11 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     [base, options.smoothing]
   );
   const fullX = React.useMemo(() => {
-    let min = Infinity;
-    let max = -Infinity;
+    const bounds: [number, number] = [Infinity, -Infinity];
     for (const s of base) {
-      for (const v of s.x) {
-        if (!(v < Infinity && v > -Infinity)) {
-          continue;
-        }
-        if (v < min) {
-          min = v;
-        }
-        if (v > max) {
-          max = v;
-        }
-      }
+      widenToFinite(bounds, s.x);
     }
-    return extent(min <= max ? [min, max] : []);
+    return extent(bounds[0] <= bounds[1] ? bounds : []);
   }, [base]);
   const integerX = React.useMemo(
     () =>

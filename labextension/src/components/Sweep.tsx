@@ -99,6 +99,30 @@ function brushLabel(brush: IBrush, dims: IDimension[]): string {
     : dim.label;
 }
 
+/**
+ * Ticks of an axis at positions 0..1: a numeric axis at `stops`, a category
+ * axis at its categories (every k-th one past `maxLabels`).
+ */
+function axisTicks(
+  dim: IDimension,
+  stops: number[],
+  maxLabels: number
+): Array<{ p: number; label: string }> {
+  if (dim.kind === 'numeric') {
+    return stops.map(p => ({
+      p,
+      label: formatNumber(Number(valueAt(dim, p).toPrecision(3)))
+    }));
+  }
+  const n = dim.categories.length;
+  return dim.categories
+    .map((c, i) => ({ p: n === 1 ? 0.5 : i / (n - 1), label: c }))
+    .filter(
+      (_, i, all) =>
+        all.length <= maxLabels || i % Math.ceil(all.length / maxLabels) === 0
+    );
+}
+
 const PC_MARGIN = { top: 28, bottom: 22, left: 40, right: 40 };
 
 function ParallelCoordinates(props: {
@@ -244,24 +268,7 @@ function ParallelCoordinates(props: {
                   hi: Math.max(drag.from, drag.to)
                 }
               : brushes.find(b => b.key === dim.key);
-          const ticks =
-            dim.kind === 'numeric'
-              ? [0, 0.5, 1].map(p => ({
-                  p,
-                  label: formatNumber(Number(valueAt(dim, p).toPrecision(3)))
-                }))
-              : dim.categories
-                  .map((c, i) => ({
-                    p:
-                      dim.categories.length === 1
-                        ? 0.5
-                        : i / (dim.categories.length - 1),
-                    label: c
-                  }))
-                  .filter(
-                    (_, i, all) =>
-                      all.length <= 12 || i % Math.ceil(all.length / 12) === 0
-                  );
+          const ticks = axisTicks(dim, [0, 0.5, 1], 12);
           return (
             <g key={dim.key} className="jp-mlops-pc-axis" data-key={dim.key}>
               <line
@@ -415,24 +422,7 @@ function Scatter(props: {
     ctx.globalAlpha = 1;
   }, [points, colors, inside, runs.length, xDim]);
 
-  const ticks = (dim: IDimension) =>
-    dim.kind === 'numeric'
-      ? [0, 0.25, 0.5, 0.75, 1].map(p => ({
-          p,
-          label: formatNumber(Number(valueAt(dim, p).toPrecision(3)))
-        }))
-      : dim.categories
-          .map((c, i) => ({
-            p:
-              dim.categories.length === 1
-                ? 0.5
-                : i / (dim.categories.length - 1),
-            label: c
-          }))
-          .filter(
-            (_, i, all) =>
-              all.length <= 8 || i % Math.ceil(all.length / 8) === 0
-          );
+  const ticks = (dim: IDimension) => axisTicks(dim, [0, 0.25, 0.5, 0.75, 1], 8);
 
   return (
     <div
