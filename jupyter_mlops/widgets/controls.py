@@ -92,6 +92,12 @@ def scale_buttons(axes: Sequence[str], values: Sequence[np.ndarray] | None) -> d
             else:
                 clipped[f"{axis}.range"] = _padded(extent)
         buttons.append({"label": "clip outliers", "method": "relayout", "args": [clipped]})
+    return button_row(buttons, above=True)
+
+
+def button_row(buttons: list[dict[str, Any]], above: bool) -> dict[str, Any]:
+    """An updatemenu of ``buttons`` in a row at the right, above the plot or below its axis;
+    the first is active."""
     return {
         "type": "buttons",
         "direction": "right",
@@ -100,9 +106,9 @@ def scale_buttons(axes: Sequence[str], values: Sequence[np.ndarray] | None) -> d
         "buttons": buttons,
         "x": 1.0,
         "xanchor": "right",
-        "y": 1.0,
-        "yanchor": "bottom",
-        "pad": {"b": 4},
+        "y": 1.0 if above else 0.0,
+        "yanchor": "bottom" if above else "top",
+        "pad": {"b": 4} if above else {"t": 45},
         **BUTTON_STYLE,
     }
 
@@ -279,25 +285,12 @@ def add_time_axes(
             ],
         }
 
-    layout.setdefault("updatemenus", []).append(
-        {
-            "type": "buttons",
-            "direction": "right",
-            "active": 0,
-            "showactive": True,
-            "buttons": [
-                button("step", steps_x, "linear", title),
-                button("wall time", wall, "date", "wall time (UTC)"),
-                button("relative", relative, "linear", "seconds since the run started"),
-            ],
-            "x": 1.0,
-            "xanchor": "right",
-            "y": 0.0,
-            "yanchor": "top",
-            "pad": {"t": 45},
-            **BUTTON_STYLE,
-        }
-    )
+    buttons = [
+        button("step", steps_x, "linear", title),
+        button("wall time", wall, "date", "wall time (UTC)"),
+        button("relative", relative, "linear", "seconds since the run started"),
+    ]
+    layout.setdefault("updatemenus", []).append(button_row(buttons, above=False))
     if layout["margin"].get("b", 0) < 110:  # room under the axis (the slider's, or its own)
         layout["margin"]["b"] = 110
         layout["height"] += 70
