@@ -458,6 +458,31 @@ async def test_compare_metrics(raw_get: Any, seeded: dict) -> None:
     assert slashed["histories"][sgd]["values"] == [0.5]
 
 
+def test_json_bytes_reads_back_as_json_wrote_it() -> None:
+    """The metric endpoints' encoder (orjson): every float back bit for bit, ints past 2**53,
+    ``</`` escaped as Tornado escapes it, the non-finite markers as the wire writes them."""
+    from jupyter_mlops import wire
+
+    values = [0.1, 1 / 3, -2.5e-300, 1.7976931348623157e308, 5e-324, -0.0, 1e16, 123456789.125]
+    history = wire.metric_history(
+        "a</script>",
+        {
+            "step": [0, 2**53 + 1, -(2**62), 3, 4, 5, 6, 7, 8],
+            "timestamp": [1764680000123] * 9,
+            "value": [*values, math.nan],
+            "total_points": 9,
+        },
+    )
+    body = wire.json_bytes({"key": "x", "histories": {"r": history}})
+    assert b"</" not in body
+    back = json.loads(body)
+    assert back == json.loads(json.dumps({"key": "x", "histories": {"r": history}}))
+    got = back["histories"]["r"]
+    assert got["values"][:-1] == values and got["values"][-1] is None
+    assert math.copysign(1, got["values"][5]) == -1  # -0.0 stays negative
+    assert got["steps"][1] == 2**53 + 1 and got["nonfinite"] == {"8": "NaN"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Auth, methods
 # ---------------------------------------------------------------------------------------------

@@ -355,8 +355,9 @@ def test_history_errors(store: Store) -> None:
 
 
 def test_histories_of_many_runs_equal_each_run_s_history(store: Store) -> None:
-    """Store.metric_histories (two queries for the series returned whole) answers what
-    metric_history answers run by run: whole, downsampled, few steps, absent, NaN."""
+    """Store.metric_histories answers what metric_history answers run by run: whole,
+    downsampled, few steps, absent, NaN (test_postgres covers its one query for every series
+    returned whole, which SQLite reads series by series)."""
     ids = []
     for n, per_step in ((5, 1), (300, 1), (1000, 100), (0, 1)):
         run_id = _add_run(store, f"h{n}")

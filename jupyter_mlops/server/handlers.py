@@ -94,6 +94,12 @@ class MLOpsHandler(BaseHandler):
         except MLOpsError as exc:  # the Store turned driver errors into these already
             raise http_error(exc) from None
 
+    def finish_json(self, body: bytes) -> None:
+        """Answer with JSON encoded by ``wire.json_bytes`` (in the worker thread, for the
+        large answers: the event loop stays free while 2 MB of points are encoded)."""
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
+
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         # Tornado uses an HTTPError's message as a %-format string; ours quote user input.
         message = error_message(value)
@@ -332,9 +338,13 @@ class MetricHistoryHandler(MLOpsHandler):
         max_points = self.int_arg("max_points", None, 1, self.limits.rest_max_points)
         # The store keeps first and last points, so it needs 2; 1 means "the latest point".
         asked = None if max_points is None else max(2, max_points)
-        history = await self.call(lambda store: store.metric_history(run_id, key, asked))
         keep_last = 1 if max_points == 1 else None
-        self.finish(wire.metric_history(key, history, keep_last=keep_last))
+
+        def load(store: Store) -> bytes:
+            history = store.metric_history(run_id, key, asked)
+            return wire.json_bytes(wire.metric_history(key, history, keep_last=keep_last))
+
+        self.finish_json(await self.call(load))
 
 
 class ArtifactsHandler(MLOpsHandler):
@@ -464,20 +474,20 @@ class CompareMetricsHandler(CompareHandler):
         asked = max(2, max_points)  # as for one run: 1 means "the latest point"
         keep_last = 1 if max_points == 1 else None
 
-        def load(store: Store) -> dict[str, dict[str, Any]]:
+        def load(store: Store) -> bytes:
             full = list(dict.fromkeys(store.resolve_run_ids(ids)))
-            return store.metric_histories(full, key, asked)
+            histories = store.metric_histories(full, key, asked)
+            return wire.json_bytes(
+                {
+                    "key": key,
+                    "histories": {
+                        run_id: wire.metric_history(key, history, keep_last=keep_last)
+                        for run_id, history in histories.items()
+                    },
+                }
+            )
 
-        histories = await self.call(load)
-        self.finish(
-            {
-                "key": key,
-                "histories": {
-                    run_id: wire.metric_history(key, history, keep_last=keep_last)
-                    for run_id, history in histories.items()
-                },
-            }
-        )
+        self.finish_json(await self.call(load))
 
 
 class NotFoundHandler(MLOpsHandler):

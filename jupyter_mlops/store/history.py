@@ -37,18 +37,12 @@ def metric_history(
             raise RunNotFoundError(f"No run with id {run_id!r}.")
         return _history_arrays([], 0)
     sid, total = series
+    if max_points is None or total <= max_points:
+        return _series_points(conn, sid, total)
     raw = conn.connection.dbapi_connection
     assert raw is not None  # a connection in use has its driver connection
     cursor = raw.cursor()
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     try:
-        if max_points is None or total <= max_points:
-            cursor.execute(
-                "SELECT step, timestamp, value FROM metrics "
-                f"WHERE series_id = {marker} ORDER BY step, id",
-                (sid,),
-            )
-            return _history_arrays(cursor, total)
         # Two scalar subqueries: SQLite answers a lone min() or max() with one index
         # lookup, but min() and max() together in one SELECT scan the whole index.
         of_series = metrics.c.series_id == sid
@@ -69,6 +63,23 @@ def metric_history(
         cursor.close()
 
 
+def _series_points(conn: Connection, sid: int, total: int) -> dict[str, Any]:
+    """Every point of series ``sid`` (``total`` of them), by step."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None  # a connection in use has its driver connection
+    cursor = raw.cursor()
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    try:
+        cursor.execute(
+            "SELECT step, timestamp, value FROM metrics "
+            f"WHERE series_id = {marker} ORDER BY step, id",
+            (sid,),
+        )
+        return _history_arrays(cursor, total)
+    finally:
+        cursor.close()
+
+
 _SERIES_POINT = np.dtype(
     [("series", np.int64), ("step", np.int64), ("timestamp", np.int64), ("value", np.float64)]
 )
@@ -79,8 +90,9 @@ def metric_histories(
 ) -> dict[str, dict[str, Any]]:
     """``metric_history`` of one metric for several runs (distinct full ids), run id ->
     arrays in the order given. The series come from one query, and the points of every series
-    returned whole (at most ``max_points``, or every one without it) from one more: a compare
-    chart of 50 runs is 2 queries, not 100. Longer series are downsampled one by one."""
+    returned whole (at most ``max_points``, or every one without it) from one more over a
+    network (a compare chart of 50 runs is 2 round trips, not 100), from one per series on
+    SQLite. Longer series are downsampled one by one."""
     found: dict[str, tuple[int, int]] = {}
     for chunk in in_chunks(list(run_ids)):
         rows = conn.execute(
@@ -106,7 +118,12 @@ def metric_histories(
         if max_points is None or total <= max_points
     }
     out: dict[str, dict[str, Any]] = {}
-    if whole:
+    if whole and conn.dialect.name == "sqlite":
+        # In process, a query per series costs no round trip, and rows without the series id
+        # convert faster: 50 series of 1,000 points in ~27 ms rather than ~32 ms.
+        for sid, run_id in whole.items():
+            out[run_id] = _series_points(conn, sid, found[run_id][1])
+    elif whole:
         raw = conn.connection.dbapi_connection
         assert raw is not None  # a connection in use has its driver connection
         marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
