@@ -1,6 +1,10 @@
 """Notebook pipelines, side by side with plain papermill (and Ploomber where it installs).
 
     python benchmarks/pipeline.py [--repeats 3] [--output FILE] [--check]
+    python benchmarks/pipeline.py --only parallel [--only five] --output /tmp/x.json
+
+``--only`` runs some of the benchmarks and prints their raw numbers (no table: the table
+needs all of them).
 
 Every command is timed as a user runs it: a fresh process, wall clock from start to exit,
 the median of ``--repeats``. Each side runs in its own temporary folder and store. Rows:
@@ -366,21 +370,41 @@ def ploomber_note(results: dict[str, Any]) -> str:
     return f"Ploomber {plo['version']} ran from {plo.get('python') or sys.executable}."
 
 
+# --only NAME: the method of Bench that runs it, in the order of a full run
+BENCHMARKS = {
+    "five": "five_steps",
+    "parallel": "parallel",
+    "handover": "handover",
+    "ploomber": "ploomber",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--output", help="write the numbers as JSON here")
     parser.add_argument("--check", action="store_true", help="exit 2 when a target is missed")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="run only this benchmark (repeatable); prints raw numbers, no table",
+    )
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="mlops-pipeline-bench-") as tmp:
         bench = Bench(Path(tmp), args.repeats)
-        bench.five_steps()
-        bench.parallel()
-        bench.handover()
-        bench.ploomber()
+        for name in BENCHMARKS:
+            if not args.only or name in args.only:
+                getattr(bench, BENCHMARKS[name])()
     results = bench.results
     results.pop("ploomber_workload", None)
+    if args.only:
+        results["load_average"] = {"before": load_before, "after": os.getloadavg()}
+        print(json.dumps(results, indent=2))
+        if args.output:
+            Path(args.output).write_text(json.dumps(results, indent=2))
+        return 0
     results["load_average"] = {"before": load_before, "after": os.getloadavg()}
     results["cpus"] = os.cpu_count()
     results["rows"] = rows(results)

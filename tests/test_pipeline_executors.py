@@ -3,6 +3,9 @@ error before anything runs; warm kernels are reused with a clean namespace."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -93,3 +96,75 @@ def test_kernel_pool_reuses_and_replaces_kernels(tmp_path):
     finally:
         pool.shutdown()
     assert not fresh.is_alive()
+
+
+def test_kernel_lookup_does_not_import_ipython(tmp_path):
+    """Starting a step kernel must not import IPython in this process (0.25 s before the
+    kernel's process exists); IPython's own kernel folder is still searched."""
+    spec = tmp_path / "ipdir" / "kernels" / "mine"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(
+        '{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],'
+        ' "display_name": "Mine", "language": "python"}'
+    )
+    code = (
+        "import sys\n"
+        "from jupyter_mlops.pipeline import executors\n"
+        "specs = executors._kernel_spec_manager()\n"
+        "print(sorted(specs.find_kernel_specs()))\n"
+        "specs.get_kernel_spec('python3')\n"
+        "print('IPython' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "IPYTHONDIR": str(tmp_path / "ipdir")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names, imported = done.stdout.splitlines()
+    assert "mine" in names and "python3" in names
+    assert imported == "False"
+
+
+class _FakeKernel:
+    def __init__(self, name: str, calls: list[str], exits: bool = True) -> None:
+        self.name, self.calls, self.exits = name, calls, exits
+
+    def request_shutdown(self) -> None:
+        self.calls.append(f"ask {self.name}")
+
+    def finish_shutdown(self, pollinterval: float = 0.1) -> None:
+        self.calls.append(f"wait {self.name} {pollinterval}")
+        if not self.exits:
+            raise RuntimeError("no exit")
+
+    def cleanup_resources(self) -> None:
+        self.calls.append(f"clean {self.name}")
+
+    def shutdown_kernel(self, now: bool = False) -> None:
+        self.calls.append(f"kill {self.name}" if now else f"shutdown {self.name}")
+
+
+def test_pool_shutdown_asks_every_kernel_before_waiting():
+    """Kernels exit together: every kernel gets its shutdown request before the pool waits for
+    any of them (one after the other cost 0.2 s a kernel); a kernel that fails to stop is
+    killed; ``now`` kills without asking."""
+    calls: list[str] = []
+    pool = KernelPool()
+    pool._all = [_FakeKernel("a", calls), _FakeKernel("b", calls, exits=False)]
+    pool.shutdown()
+    assert calls == [
+        "ask a",
+        "ask b",
+        "wait a 0.01",
+        "clean a",
+        "wait b 0.01",
+        "kill b",
+    ]
+    assert pool._all == []
+    calls.clear()
+    pool = KernelPool()
+    pool._all = [_FakeKernel("a", calls)]
+    pool.shutdown(now=True)
+    assert calls == ["kill a"]
