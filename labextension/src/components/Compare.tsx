@@ -53,7 +53,7 @@ async function pool<T>(
   return results;
 }
 
-function OverlaidChart(props: {
+function OverlaidChartView(props: {
   controller: MLOpsController;
   comparison: IComparison;
   metricKey: string;
@@ -122,6 +122,129 @@ function OverlaidChart(props: {
   );
 }
 
+/** One metric's chart of every run: memoised (the table's controls leave it be). */
+const OverlaidChart = React.memo(OverlaidChartView);
+
+function CompareTableView(props: {
+  comparison: IComparison;
+  onlyDiff: boolean;
+  onOpenRun: (runId: string) => void;
+}): JSX.Element {
+  const { comparison, onlyDiff } = props;
+  const runs = comparison.runs;
+  const differing = new Set(comparison.differing_params);
+  const paramKeys = Object.keys(comparison.params)
+    .filter(k => !onlyDiff || differing.has(k))
+    .sort();
+  const metricKeys = Object.keys(comparison.metrics).sort();
+  const metricDiffers = (k: string) => {
+    const vals = runs.map(r => comparison.metrics[k]?.[r.run_id]);
+    return new Set(vals.map(v => String(v))).size > 1;
+  };
+  const shownMetricRows = metricKeys.filter(k => !onlyDiff || metricDiffers(k));
+  return (
+    <div className="jp-mlops-compare-table-wrap">
+      <table className="jp-mlops-compare-table">
+        <thead>
+          <tr>
+            <th />
+            {runs.map((r, i) => (
+              <th key={r.run_id} data-run-id={r.run_id}>
+                <span
+                  className="jp-mlops-chart-swatch"
+                  style={{ background: seriesColor(i) }}
+                />
+                <button
+                  className="jp-mlops-link-button"
+                  onClick={() => props.onOpenRun(r.run_id)}
+                  title={r.run_id}
+                >
+                  {r.name || r.run_id}
+                </button>
+                <div>
+                  <StatusBadge status={r.status} />
+                </div>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          <tr className="jp-mlops-compare-group">
+            <th colSpan={runs.length + 1}>Parameters</th>
+          </tr>
+          {paramKeys.map(k => (
+            <tr
+              key={`p-${k}`}
+              data-key={`params.${k}`}
+              className={differing.has(k) ? 'jp-mlops-diff' : ''}
+            >
+              <th scope="row">{k}</th>
+              {runs.map(r => {
+                const v = comparison.params[k]?.[r.run_id];
+                return (
+                  <td
+                    key={r.run_id}
+                    className={v === undefined ? 'jp-mlops-muted' : ''}
+                  >
+                    {v === undefined ? '—' : v}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+          <tr className="jp-mlops-compare-group">
+            <th colSpan={runs.length + 1}>Metrics (latest)</th>
+          </tr>
+          {shownMetricRows.map(k => {
+            const vals = runs.map(r => comparison.metrics[k]?.[r.run_id]);
+            const { best, worst } = bestValues(k, vals);
+            return (
+              <tr
+                key={`m-${k}`}
+                data-key={`metrics.${k}`}
+                className={metricDiffers(k) ? 'jp-mlops-diff' : ''}
+              >
+                <th scope="row">{k}</th>
+                {vals.map((v, i) => (
+                  <td
+                    key={runs[i].run_id}
+                    className={
+                      v === undefined
+                        ? 'jp-mlops-muted'
+                        : v === best
+                          ? 'jp-mlops-best'
+                          : v === worst
+                            ? 'jp-mlops-worst'
+                            : ''
+                    }
+                    title={
+                      v === best
+                        ? `best ${k} (${lowerIsBetter(k) ? 'lowest' : 'highest'})`
+                        : undefined
+                    }
+                  >
+                    {v === undefined
+                      ? '—'
+                      : v === null
+                        ? formatNumber(metricOf(runs[i], k)) || 'non-finite'
+                        : formatNumber(v)}
+                  </td>
+                ))}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+/**
+ * The params / metrics table, memoised: a chart control (a smoothing step
+ * redraws 150 curves) does not re-render its runs x keys cells too.
+ */
+const CompareTable = React.memo(CompareTableView);
+
 export function CompareView(props: ICompareProps): JSX.Element {
   const { runIds, controller } = props;
   const { data: comparison, error } = useFetch(
@@ -144,16 +267,7 @@ export function CompareView(props: ICompareProps): JSX.Element {
   }
 
   const runs = comparison.runs;
-  const differing = new Set(comparison.differing_params);
-  const paramKeys = Object.keys(comparison.params)
-    .filter(k => !onlyDiff || differing.has(k))
-    .sort();
   const metricKeys = Object.keys(comparison.metrics).sort();
-  const metricDiffers = (k: string) => {
-    const vals = runs.map(r => comparison.metrics[k]?.[r.run_id]);
-    return new Set(vals.map(v => String(v))).size > 1;
-  };
-  const shownMetricRows = metricKeys.filter(k => !onlyDiff || metricDiffers(k));
   const charts = showAllCharts
     ? metricKeys
     : metricKeys.slice(0, INITIAL_CHARTS);
@@ -173,99 +287,11 @@ export function CompareView(props: ICompareProps): JSX.Element {
         />
         Only differences
       </label>
-      <div className="jp-mlops-compare-table-wrap">
-        <table className="jp-mlops-compare-table">
-          <thead>
-            <tr>
-              <th />
-              {runs.map((r, i) => (
-                <th key={r.run_id} data-run-id={r.run_id}>
-                  <span
-                    className="jp-mlops-chart-swatch"
-                    style={{ background: seriesColor(i) }}
-                  />
-                  <button
-                    className="jp-mlops-link-button"
-                    onClick={() => props.onOpenRun(r.run_id)}
-                    title={r.run_id}
-                  >
-                    {r.name || r.run_id}
-                  </button>
-                  <div>
-                    <StatusBadge status={r.status} />
-                  </div>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            <tr className="jp-mlops-compare-group">
-              <th colSpan={runs.length + 1}>Parameters</th>
-            </tr>
-            {paramKeys.map(k => (
-              <tr
-                key={`p-${k}`}
-                data-key={`params.${k}`}
-                className={differing.has(k) ? 'jp-mlops-diff' : ''}
-              >
-                <th scope="row">{k}</th>
-                {runs.map(r => {
-                  const v = comparison.params[k]?.[r.run_id];
-                  return (
-                    <td
-                      key={r.run_id}
-                      className={v === undefined ? 'jp-mlops-muted' : ''}
-                    >
-                      {v === undefined ? '—' : v}
-                    </td>
-                  );
-                })}
-              </tr>
-            ))}
-            <tr className="jp-mlops-compare-group">
-              <th colSpan={runs.length + 1}>Metrics (latest)</th>
-            </tr>
-            {shownMetricRows.map(k => {
-              const vals = runs.map(r => comparison.metrics[k]?.[r.run_id]);
-              const { best, worst } = bestValues(k, vals);
-              return (
-                <tr
-                  key={`m-${k}`}
-                  data-key={`metrics.${k}`}
-                  className={metricDiffers(k) ? 'jp-mlops-diff' : ''}
-                >
-                  <th scope="row">{k}</th>
-                  {vals.map((v, i) => (
-                    <td
-                      key={runs[i].run_id}
-                      className={
-                        v === undefined
-                          ? 'jp-mlops-muted'
-                          : v === best
-                            ? 'jp-mlops-best'
-                            : v === worst
-                              ? 'jp-mlops-worst'
-                              : ''
-                      }
-                      title={
-                        v === best
-                          ? `best ${k} (${lowerIsBetter(k) ? 'lowest' : 'highest'})`
-                          : undefined
-                      }
-                    >
-                      {v === undefined
-                        ? '—'
-                        : v === null
-                          ? formatNumber(metricOf(runs[i], k)) || 'non-finite'
-                          : formatNumber(v)}
-                    </td>
-                  ))}
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      </div>
+      <CompareTable
+        comparison={comparison}
+        onlyDiff={onlyDiff}
+        onOpenRun={props.onOpenRun}
+      />
       <ChartControls options={chartOptions} onChange={setChartOptions} />
       <ChartSync axis={chartOptions.xAxis}>
         <div className="jp-mlops-charts">
