@@ -458,6 +458,59 @@ async def test_compare_metrics(raw_get: Any, seeded: dict) -> None:
     assert slashed["histories"][sgd]["values"] == [0.5]
 
 
+@on_server_loop
+async def test_metric_reads_take_turns(
+    raw_get: Any, seeded: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Metric-history reads run one at a time (StoreProvider.point_reads): concurrent ones
+    hand the GIL back and forth at every row. Other endpoints do not wait for them."""
+    import threading
+    import time
+
+    from jupyter_mlops.store import Store
+
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def tracked(method: Any) -> Any:
+        def read(self: Store, *args: Any) -> Any:
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.05)  # long enough for the others to start, if they could
+            try:
+                return method(self, *args)
+            finally:
+                with lock:
+                    inside[0] -= 1
+
+        return read
+
+    monkeypatch.setattr(Store, "metric_histories", tracked(Store.metric_histories))
+    monkeypatch.setattr(Store, "metric_history", tracked(Store.metric_history))
+    sgd, adam = seeded["ids"]["sgd"], seeded["ids"]["adam"]
+    paths = [f"compare/metrics?run_ids={sgd},{adam}&key={key}" for key in ("acc", "loss/train")]
+    paths += [f"runs/{sgd}/metrics/acc", "experiments"]
+    answers = await asyncio.gather(*(raw_get(path) for path in paths))
+    assert [a.code for a in answers] == [200] * 4
+    assert most[0] == 1
+    assert len(json.loads(answers[0].body)["histories"][sgd]["steps"]) == 1000
+
+
+def test_point_reads_lock_is_per_event_loop() -> None:
+    """An asyncio lock belongs to the loop it first waited on: a provider that outlives its
+    loop (tests, a restarted loop) gets a new lock on the next one."""
+    from jupyter_mlops.server import StoreProvider
+
+    provider = StoreProvider("sqlite://")
+
+    async def locks() -> tuple[asyncio.Lock, asyncio.Lock]:
+        return provider.point_reads(), provider.point_reads()
+
+    first, again = asyncio.run(locks())
+    later, _ = asyncio.run(locks())
+    assert first is again and later is not first
+
+
 def test_json_bytes_reads_back_as_json_wrote_it() -> None:
     """The metric endpoints' encoder (orjson): every float back bit for bit, ints past 2**53,
     ``</`` escaped as Tornado escapes it, the non-finite markers as the wire writes them."""

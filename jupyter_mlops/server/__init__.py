@@ -43,6 +43,7 @@ class StoreProvider:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self.error: str | None = None
+        self._point_reads: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
     def store(self) -> Store | None:
@@ -73,6 +74,17 @@ class StoreProvider:
         if self._store is not None:
             return self._store
         return await asyncio.to_thread(self.open)
+
+    def point_reads(self) -> asyncio.Lock:
+        """The lock that makes metric-history reads take turns. The sqlite3 driver lets go of
+        the GIL at every row it steps to, so threads reading thousands of rows each hand it
+        back and forth row by row: the 3 charts of a compare view (50 runs x 1,000 points
+        each) were answered in ~300 ms together, against ~60 ms each one after another. One
+        lock per event loop (an asyncio lock belongs to the loop it first waited on)."""
+        loop = asyncio.get_running_loop()
+        if self._point_reads is None or self._point_reads[0] is not loop:
+            self._point_reads = (loop, asyncio.Lock())
+        return self._point_reads[1]
 
     def close(self) -> None:
         store, self._store = self._store, None

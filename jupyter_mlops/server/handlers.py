@@ -94,6 +94,12 @@ class MLOpsHandler(BaseHandler):
         except MLOpsError as exc:  # the Store turned driver errors into these already
             raise http_error(exc) from None
 
+    async def call_in_turn(self, func: Callable[..., T], *args: object) -> T:
+        """``call``, one at a time with the other metric-history reads
+        (``StoreProvider.point_reads``)."""
+        async with self.provider.point_reads():
+            return await self.call(func, *args)
+
     def finish_json(self, body: bytes) -> None:
         """Answer with JSON encoded by ``wire.json_bytes`` (in the worker thread, for the
         large answers: the event loop stays free while 2 MB of points are encoded)."""
@@ -344,7 +350,7 @@ class MetricHistoryHandler(MLOpsHandler):
             history = store.metric_history(run_id, key, asked)
             return wire.json_bytes(wire.metric_history(key, history, keep_last=keep_last))
 
-        self.finish_json(await self.call(load))
+        self.finish_json(await self.call_in_turn(load))
 
 
 class ArtifactsHandler(MLOpsHandler):
@@ -487,7 +493,7 @@ class CompareMetricsHandler(CompareHandler):
                 }
             )
 
-        self.finish_json(await self.call(load))
+        self.finish_json(await self.call_in_turn(load))
 
 
 class NotFoundHandler(MLOpsHandler):
