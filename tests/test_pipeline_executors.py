@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -168,3 +169,44 @@ def test_pool_shutdown_asks_every_kernel_before_waiting():
     pool._all = [_FakeKernel("a", calls)]
     pool.shutdown(now=True)
     assert calls == ["kill a"]
+
+
+@pytest.mark.slow
+def test_a_step_writes_its_executed_notebook_once(tmp_store, tmp_path, monkeypatch):
+    """papermill wrote a step's notebook at every cell's start and end (9 writes for 3 cells);
+    once is enough, and it is still the executed notebook."""
+    from papermill.iorw import papermill_io
+
+    written: list[str] = []
+    original = papermill_io.write
+
+    def counting(buf: str, path: str, extensions: tuple[str, ...] = (".ipynb", ".json")) -> None:
+        written.append(path)
+        original(buf, path, extensions)
+
+    monkeypatch.setattr(papermill_io, "write", counting)
+    nb = write(
+        tmp_path / "two.ipynb",
+        ("a = 1\nprint('first says', a)", ["step:first"]),
+        ("b = a + 1", ["step:second"]),
+    )
+    summary = run(nb, jobs=1, cache_dir=tmp_path / "cache")
+    assert summary.ok
+    assert sorted(p.rsplit("/", 1)[-1] for p in written) == ["executed.ipynb"] * 2
+    executed = Path(summary.step("first").notebook).read_text()
+    assert "first says 1" in executed and '"papermill"' in executed
+
+
+@pytest.mark.slow
+def test_a_timed_out_step_keeps_its_executed_notebook(tmp_store, tmp_path):
+    """A step that fails outside its cells (a timeout) is written with the cells that ran,
+    as when papermill wrote it at every cell."""
+    nb = write(
+        tmp_path / "slow.ipynb",
+        ("import time\nprint('before the sleep')\ntime.sleep(60)", ["step:slow"]),
+    )
+    summary = run(nb, jobs=1, cache_dir=tmp_path / "cache", timeout=2)
+    slow = summary.step("slow")
+    assert slow.status == "failed" and "Timeout" in (slow.error or "")
+    executed = Path(slow.notebook).read_text()
+    assert "before the sleep" in executed

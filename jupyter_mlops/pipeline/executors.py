@@ -82,6 +82,7 @@ def _preload() -> None:
 def _register_engine() -> None:
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import Engine, papermill_engines
+    from papermill.iorw import write_ipynb
     from papermill.utils import merge_kwargs, remove_args
 
     if ENGINE_NAME in papermill_engines._engines:
@@ -89,6 +90,25 @@ def _register_engine() -> None:
 
     class WarmKernelEngine(Engine):
         """papermill's nbclient engine, on a kernel that is already running (``km``)."""
+
+        @classmethod
+        def execute_notebook(
+            cls, nb: Any, kernel_name: str, output_path: str | None = None, **kwargs: Any
+        ) -> Any:
+            """The executed notebook is written once. papermill's engine writes it when the
+            notebook starts and at every cell's start and end (for someone watching the
+            file), then execute_notebook writes it again when it ends; nobody watches a
+            step's staging file. It is written here only when the engine fails (a timeout,
+            a dead kernel), with the cells that ran, where papermill's last write would have
+            left it; otherwise execute_notebook's final write (or its error write) is the one.
+            """
+            try:
+                return super().execute_notebook(nb, kernel_name, output_path=None, **kwargs)
+            except BaseException:
+                if output_path:
+                    with contextlib.suppress(Exception):
+                        write_ipynb(nb, output_path)
+                raise
 
         @classmethod
         def execute_managed_notebook(
