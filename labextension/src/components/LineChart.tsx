@@ -302,6 +302,112 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   );
   const geometry = scales ? { ...scales, paths, bands, rawPaths } : null;
 
+  // The SVG children, each group memoised on what it draws: a smoothing step
+  // re-renders only the lines, a hover (every chart of the view, per mouse
+  // move) only the tooltip. React then compares a handful of elements, not
+  // every run's paths and every tick.
+  const axes = React.useMemo(
+    () =>
+      scales ? (
+        <>
+          {scales.yTicks.map(t => (
+            <g key={`y${t}`} className="jp-mlops-chart-tick">
+              <line
+                x1={MARGIN.left}
+                x2={MARGIN.left + innerW}
+                y1={scales.sy(t)}
+                y2={scales.sy(t)}
+                className="jp-mlops-chart-grid"
+              />
+              <text x={MARGIN.left - 4} y={scales.sy(t) + 3} textAnchor="end">
+                {formatNumber(t)}
+              </text>
+            </g>
+          ))}
+          {scales.xTicks.map(t => (
+            <g key={`x${t}`} className="jp-mlops-chart-tick">
+              <line
+                x1={scales.sx(t)}
+                x2={scales.sx(t)}
+                y1={MARGIN.top + innerH}
+                y2={MARGIN.top + innerH + 4}
+                className="jp-mlops-chart-axis"
+              />
+              <text
+                x={scales.sx(t)}
+                y={MARGIN.top + innerH + 15}
+                textAnchor="middle"
+              >
+                {formatX(t, axis)}
+              </text>
+            </g>
+          ))}
+        </>
+      ) : null,
+    [scales, innerW, innerH, axis]
+  );
+  const bandShapes = React.useMemo(
+    () =>
+      bands.map((d, i) =>
+        d ? (
+          <path
+            key={`band${i}`}
+            d={d}
+            className="jp-mlops-chart-band"
+            fill={base[i].color}
+          />
+        ) : null
+      ),
+    [bands, base]
+  );
+  const rawLines = React.useMemo(
+    () =>
+      rawPaths?.map((d, i) => (
+        <path
+          key={`raw${i}`}
+          d={d}
+          className="jp-mlops-chart-raw"
+          stroke={base[i].color}
+        />
+      )),
+    [rawPaths, base]
+  );
+  const lines = React.useMemo(
+    () =>
+      paths.map((d, i) => (
+        <path
+          key={i}
+          d={d}
+          className="jp-mlops-chart-line"
+          stroke={base[i].color}
+          data-series={base[i].name}
+        />
+      )),
+    [paths, base]
+  );
+  const dots = React.useMemo(
+    () =>
+      scales
+        ? prepared.map((s, i) =>
+            // a lone point of a series has no segment: draw it as a dot
+            s.lone
+              ? s.x.map((x, j) =>
+                  s.y[j] !== null && Number.isFinite(s.y[j] as number) ? (
+                    <circle
+                      key={`${i}-${j}`}
+                      cx={scales.sx(x)}
+                      cy={scales.sy(s.y[j] as number)}
+                      r={3}
+                      fill={s.color}
+                    />
+                  ) : null
+                )
+              : null
+          )
+        : null,
+    [prepared, scales]
+  );
+
   const points = React.useMemo(() => pointCount(series), [series]);
   const single = React.useMemo(() => isSingleValue(series), [series]);
 
@@ -488,86 +594,12 @@ export function LineChart(props: ILineChartProps): JSX.Element {
         />
         {geometry ? (
           <>
-            {geometry.yTicks.map(t => (
-              <g key={`y${t}`} className="jp-mlops-chart-tick">
-                <line
-                  x1={MARGIN.left}
-                  x2={MARGIN.left + innerW}
-                  y1={geometry.sy(t)}
-                  y2={geometry.sy(t)}
-                  className="jp-mlops-chart-grid"
-                />
-                <text
-                  x={MARGIN.left - 4}
-                  y={geometry.sy(t) + 3}
-                  textAnchor="end"
-                >
-                  {formatNumber(t)}
-                </text>
-              </g>
-            ))}
-            {geometry.xTicks.map(t => (
-              <g key={`x${t}`} className="jp-mlops-chart-tick">
-                <line
-                  x1={geometry.sx(t)}
-                  x2={geometry.sx(t)}
-                  y1={MARGIN.top + innerH}
-                  y2={MARGIN.top + innerH + 4}
-                  className="jp-mlops-chart-axis"
-                />
-                <text
-                  x={geometry.sx(t)}
-                  y={MARGIN.top + innerH + 15}
-                  textAnchor="middle"
-                >
-                  {formatX(t, axis)}
-                </text>
-              </g>
-            ))}
+            {axes}
             <g clipPath={`url(#${clipId})`}>
-              {geometry.bands.map((d, i) =>
-                d ? (
-                  <path
-                    key={`band${i}`}
-                    d={d}
-                    className="jp-mlops-chart-band"
-                    fill={prepared[i].color}
-                  />
-                ) : null
-              )}
-              {geometry.rawPaths?.map((d, i) => (
-                <path
-                  key={`raw${i}`}
-                  d={d}
-                  className="jp-mlops-chart-raw"
-                  stroke={prepared[i].color}
-                />
-              ))}
-              {geometry.paths.map((d, i) => (
-                <path
-                  key={i}
-                  d={d}
-                  className="jp-mlops-chart-line"
-                  stroke={prepared[i].color}
-                  data-series={prepared[i].name}
-                />
-              ))}
-              {prepared.map((s, i) =>
-                // a lone point of a series has no segment: draw it as a dot
-                s.lone
-                  ? s.x.map((x, j) =>
-                      s.y[j] !== null && Number.isFinite(s.y[j] as number) ? (
-                        <circle
-                          key={`${i}-${j}`}
-                          cx={geometry.sx(x)}
-                          cy={geometry.sy(s.y[j] as number)}
-                          r={3}
-                          fill={s.color}
-                        />
-                      ) : null
-                    )
-                  : null
-              )}
+              {bandShapes}
+              {rawLines}
+              {lines}
+              {dots}
             </g>
             {drag && Math.abs(drag.to - drag.from) > 0 && (
               <rect
@@ -591,7 +623,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
           </text>
         )}
       </svg>
-      {series.length > 1 && <Legend series={prepared} />}
+      {series.length > 1 && <Legend series={base} />}
     </div>
   );
 }
@@ -599,7 +631,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
 /** The legend, bounded: past 12 series it says how many more there are. */
 const LEGEND_MAX = 12;
 
-function Legend(props: {
+function LegendView(props: {
   series: Array<{ name: string; color: string }>;
 }): JSX.Element {
   const { series } = props;
@@ -623,6 +655,9 @@ function Legend(props: {
     </div>
   );
 }
+
+/** Memoised: the series' names and colours (not their points) change it. */
+const Legend = React.memo(LegendView);
 
 /** A metric logged once: its value, large, instead of a dot on an empty axis. */
 function SingleValue(props: {
