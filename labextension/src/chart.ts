@@ -232,7 +232,27 @@ export function scale(
   return (v: number) => r0 + ((v - domain.min) / d) * (r1 - r0);
 }
 
-/** SVG path data; `null` (and non-finite) values break the line. */
+/**
+ * How far (in SVG units) a point left out of a line may lie from it: half the
+ * 0.1-unit step coordinates are rounded to, so dropping it moves the curve no
+ * more than the rounding already does (a tenth of a pixel, at most).
+ */
+export const LINE_TOLERANCE = 0.05;
+
+/**
+ * SVG path data; `null` (and non-finite) values break the line. Points that
+ * lie on the line between their neighbours (within `LINE_TOLERANCE`,
+ * vertically) are left out: a smooth curve (a decaying learning rate, a
+ * strongly smoothed loss) draws with a fraction of its points, which the
+ * browser then parses and lays out at every smoothing step; a noisy one
+ * keeps them all.
+ *
+ * One pass: from the last point drawn (the anchor), the slopes that pass
+ * within the tolerance of every point skipped since narrow to [lo, hi]; the
+ * next point extends the segment while its slope stays in them, else the
+ * last one seen is drawn and becomes the anchor. Only while x increases (a
+ * step or time axis); x going back draws every point.
+ */
 export function linePath(
   x: number[],
   y: Array<number | null>,
@@ -240,9 +260,17 @@ export function linePath(
   sy: (v: number) => number
 ): string {
   const out = pathWriter();
-  let pen = false;
   const n = Math.min(x.length, y.length);
+  const eps = LINE_TOLERANCE;
   out.begin(n);
+  let pen = false; // a point of the current run is drawn (the anchor)
+  let ax = 0;
+  let ay = 0;
+  let pending = false; // (qx, qy): the last point seen, not drawn yet
+  let qx = 0;
+  let qy = 0;
+  let lo = -Infinity;
+  let hi = Infinity;
   for (let i = 0; i < n; i++) {
     const v = y[i];
     const xi = x[i];
@@ -251,11 +279,56 @@ export function linePath(
       !(v < Infinity && v > -Infinity) ||
       !(xi < Infinity && xi > -Infinity)
     ) {
+      if (pending) {
+        out.point('L', qx, qy);
+        pending = false;
+      }
       pen = false;
       continue;
     }
-    out.point(pen ? 'L' : 'M', sx(xi), sy(v));
-    pen = true;
+    const px = sx(xi);
+    const py = sy(v);
+    if (!pen) {
+      out.point('M', px, py);
+      pen = true;
+      ax = px;
+      ay = py;
+      lo = -Infinity;
+      hi = Infinity;
+      continue;
+    }
+    if (pending) {
+      // skipping q: the segment from the anchor must pass within eps of it
+      const dq = qx - ax;
+      const qlo = Math.max(lo, (qy - ay - eps) / dq);
+      const qhi = Math.min(hi, (qy - ay + eps) / dq);
+      const slope = (py - ay) / (px - ax);
+      if (px > qx && slope >= qlo && slope <= qhi) {
+        lo = qlo;
+        hi = qhi;
+        qx = px;
+        qy = py;
+        continue;
+      }
+      out.point('L', qx, qy);
+      pending = false;
+      ax = qx;
+      ay = qy;
+      lo = -Infinity;
+      hi = Infinity;
+    }
+    if (px > ax) {
+      pending = true;
+      qx = px;
+      qy = py;
+    } else {
+      out.point('L', px, py);
+      ax = px;
+      ay = py;
+    }
+  }
+  if (pending) {
+    out.point('L', qx, qy);
   }
   return out.text();
 }

@@ -4,6 +4,7 @@ import {
   emaSmooth,
   extent,
   fixed1,
+  LINE_TOLERANCE,
   linePath,
   nearestIndex,
   niceTicks,
@@ -53,7 +54,9 @@ describe('chart geometry', () => {
     const x: number[] = [];
     const y: Array<number | null> = [];
     for (let i = 0; i < 5000; i++) {
-      x.push(i % 977 === 0 ? NaN : ((i * 7919.123) % 1000) - 300);
+      // x goes back and forth: no point lies between neighbours to be left out
+      const back = i % 2 ? -1 : 1;
+      x.push(i % 977 === 0 ? NaN : back * (((i * 7919.123) % 1000) + 1));
       y.push(i % 13 === 0 ? null : i % 101 === 0 ? Infinity : special[i % special.length] * 1.1);
     }
     y.push(-Infinity, NaN, -123456.789);
@@ -86,6 +89,63 @@ describe('chart geometry', () => {
     }
     expect(fixed1(-0.04)).toBe('0.0');
     expect(fixed1(Infinity)).toBe('Infinity');
+  });
+
+  it('leaves out the points a line passes within LINE_TOLERANCE of, and only those', () => {
+    const id = (v: number) => v;
+    const parse = (d: string) =>
+      d.split(/(?=[ML])/).map(c => ({
+        move: c[0] === 'M',
+        x: Number(c.slice(1).split(',')[0]),
+        y: Number(c.slice(1).split(',')[1])
+      }));
+    // every input point lies within the tolerance (plus the rounding) of the drawn polyline
+    const within = (d: string, x: number[], y: Array<number | null>) => {
+      const drawn = parse(d);
+      for (let i = 0; i < x.length; i++) {
+        const v = y[i];
+        if (v === null || !Number.isFinite(v)) {
+          continue;
+        }
+        let best = Infinity;
+        for (let k = 0; k < drawn.length; k++) {
+          const a = drawn[k];
+          const b = drawn[k + 1];
+          if (b && !b.move && a.x <= x[i] && x[i] <= b.x) {
+            const t = b.x === a.x ? 0 : (x[i] - a.x) / (b.x - a.x);
+            best = Math.min(best, Math.abs(a.y + t * (b.y - a.y) - v));
+          } else if (a.x === x[i]) {
+            best = Math.min(best, Math.abs(a.y - v));
+          }
+        }
+        expect(best).toBeLessThanOrEqual(LINE_TOLERANCE + 0.05 + 1e-9);
+      }
+    };
+    // x at whole tenths (drawn unrounded), y rounded to them: 0.05 more at most
+    const steps = Array.from({ length: 1000 }, (_, i) => i / 2);
+    // a straight line: its two ends
+    const straight = steps.map(v => 2 * v + 1);
+    expect(linePath(steps, straight, id, id)).toBe('M0.0,1.0L499.5,1000.0');
+    // a smooth decay: a fraction of its points, none further than the tolerance
+    const decay = steps.map(v => 150 * Math.exp(-v / 90));
+    const decayPath = linePath(steps, decay, id, id);
+    expect(parse(decayPath).length).toBeLessThan(250);
+    within(decayPath, steps, decay);
+    // noise: every point
+    const noisy = steps.map((_, i) => ((Math.sin(i * 12.9898) * 43758.5453) % 1) * 10);
+    const noisyPath = linePath(steps, noisy, id, id);
+    expect(parse(noisyPath).length).toBeGreaterThan(900);
+    within(noisyPath, steps, noisy);
+    // a break keeps the last point before it and the first after it
+    expect(linePath([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, null, 4, 5, 6], id, id)).toBe(
+      'M0.0,0.0L2.0,2.0M4.0,4.0L6.0,6.0'
+    );
+    // a lone point, a point on the turn, x going back: drawn
+    expect(linePath([0, 1, 2, 3], [0, 1, 2, 0], id, id)).toBe('M0.0,0.0L2.0,2.0L3.0,0.0');
+    expect(linePath([0, 1, 2, 1, 0], [0, 1, 2, 3, 4], id, id)).toBe(
+      'M0.0,0.0L2.0,2.0L1.0,3.0L0.0,4.0'
+    );
+    expect(linePath([0, 1, 2], [null, 5, null], id, id)).toBe('M1.0,5.0');
   });
 
   it('finds the y range of the values in view, as extent/clippedExtent of them', () => {
