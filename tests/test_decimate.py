@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from jupyter_mlops.widgets.decimate import SeriesBuffer, minmax_decimate
+from jupyter_mlops.store.ops import POINT
+from jupyter_mlops.widgets.decimate import POINT_DTYPE, SeriesBuffer, minmax_decimate, point_columns
 
 
 def test_minmax_keeps_every_extreme_and_order() -> None:
@@ -51,3 +54,23 @@ def test_buffer_stays_bounded_for_a_million_points() -> None:
 def test_buffer_rejects_bad_sizes() -> None:
     with pytest.raises(ValueError):
         SeriesBuffer(capacity=100, tail=100)
+
+
+def test_point_columns_reads_the_writers_packed_points() -> None:
+    data = POINT.pack(-(2**63), math.nan, 1) + POINT.pack(2**63 - 1, -math.inf, 2)
+    points = point_columns(data)
+    assert POINT_DTYPE.itemsize == POINT.size
+    assert list(points["step"]) == [-(2**63), 2**63 - 1]
+    assert math.isnan(points["value"][0]) and points["value"][1] == -math.inf
+    assert list(points["timestamp"]) == [1, 2]
+
+
+def test_series_buffer_takes_numpy_columns_and_lists_alike() -> None:
+    buffer = SeriesBuffer(capacity=100, tail=20)
+    points = point_columns(b"".join(POINT.pack(i, i / 2, 0) for i in range(150)))
+    buffer.extend(points["step"], points["value"])
+    buffer.extend([150, 151], [75.0, 75.5])
+    buffer.extend([], [])
+    x, y = buffer.points()
+    assert buffer.total == 152 and buffer.last == 75.5 and len(buffer) == len(x) <= 100
+    assert x[0] == 0 and x[-1] == 151 and list(y[-3:]) == [74.5, 75.0, 75.5]

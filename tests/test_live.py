@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from jupyter_mlops.store.ops import POINT
 from jupyter_mlops.widgets import figure
 from jupyter_mlops.widgets.controls import SMOOTHED
 from jupyter_mlops.widgets.live import PLOTLY_MIME, WIDGET_MIME, LiveView
@@ -449,7 +450,7 @@ def test_sweep_table_shows_points_that_arrive_after_a_run_left_the_chart(monkeyp
     assert shown[-1][0] == group.table_id and "0.125" not in shown[-1][1]["text/plain"]
     # The writer commits run 1's points now: they reach its summary, and the next tick
     # shows them (runs neither started nor ended in between).
-    manager._on_points({("1" * 32, "loss"): ([0, 1], [0.5, 0.125])})
+    manager._on_points({("1" * 32, "loss"): POINT.pack(0, 0.5, 1) + POINT.pack(1, 0.125, 2)})
     group._tick()
     assert shown[-1][0] == group.table_id and "0.125" in shown[-1][1]["text/plain"]
     second.end()

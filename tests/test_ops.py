@@ -20,6 +20,8 @@ from jupyter_mlops.store.ops import (
     KINDS,
     METRIC,
     PARAMS,
+    POINT,
+    POINTS,
     RUN,
     TAGS,
     UPDATE,
@@ -27,12 +29,16 @@ from jupyter_mlops.store.ops import (
     Cell,
     MetricPoint,
     Params,
+    Points,
     RunCreated,
     RunUpdate,
     Tags,
     describe,
     op_run_id,
+    ops_weight,
+    readable,
     typed,
+    unpack_points,
 )
 from jupyter_mlops.tracking import fluent
 
@@ -92,15 +98,35 @@ def test_operations_are_queued_and_journaled_as_plain_tuples(tmp_store: str) -> 
         store.close()
 
 
-def test_log_metric_queues_a_metric_point_layout(tmp_store: str) -> None:
+def test_log_metric_queues_points_of_its_series_before_the_runs_next_operation(
+    tmp_store: str,
+) -> None:
     mlops.set_store(tmp_store)
     with mlops.start_run("points", capture=False, live=False) as run:
         queue = fluent.get_store().writer.queue
         mlops.log_metric("loss", 0.25, step=4)
-        point = typed(queue[-1])
-        assert isinstance(point, MetricPoint) and type(queue[-1]) is tuple
-        assert (point.run_id, point.key, point.value, point.step) == (run.run_id, "loss", 0.25, 4)
-        assert abs(point.timestamp - run.start_time) < 60_000
+        mlops.log_metric("loss", math.nan, step=-(2**63))
+        mlops.log_metric("acc", 1, step=2**63 - 1)
+        mlops.set_tag("after", "points")  # the points logged before it are queued first
+        kinds = [op[0] for op in queue]
+        assert kinds[-3:] == [POINTS, POINTS, TAGS] and type(queue[-3]) is tuple
+        loss = typed(queue[-3])
+        assert isinstance(loss, Points) and (loss.run_id, loss.key) == (run.run_id, "loss")
+        (step, value, stamp), (step2, value2, _) = unpack_points(loss.data)
+        assert (step, value, step2, math.isnan(value2)) == (4, 0.25, -(2**63), True)
+        assert abs(stamp - run.start_time) < 60_000
+        assert unpack_points(typed(queue[-2]).data)[0][:2] == (2**63 - 1, 1.0)
+    stored = mlops.get_run(run.run_id)
+    assert stored.metrics == {"acc": 1.0, "loss": 0.25}  # the latest: the highest step
+    assert list(stored.history("loss")["step"]) == [-(2**63), 4]
+
+
+def test_describe_and_readable_name_the_calls_of_a_points_operation() -> None:
+    data = POINT.pack(3, 0.5, 10) + POINT.pack(7, math.inf, 11)
+    op = (POINTS, RUN_ID, "loss", data)
+    assert describe(op) == f"2 log_metric('loss', ...) calls, step 3 to 7, in run {RUN_ID}"
+    assert readable(op) == (POINTS, RUN_ID, "loss", [(3, 0.5, 10), (7, math.inf, 11)])
+    assert ops_weight([op, (TAGS, RUN_ID, [])]) == 3
 
 
 def test_describe_names_the_call_and_survives_malformed_operations() -> None:

@@ -25,6 +25,7 @@ from jupyter_mlops.exceptions import (
 )
 from jupyter_mlops.store import Store
 from jupyter_mlops.store.ids import now_ms
+from jupyter_mlops.store.ops import ops_weight
 from jupyter_mlops.store.writer import Writer
 from jupyter_mlops.tracking import fluent
 
@@ -53,7 +54,7 @@ def test_metrics_are_batched(tmp_store: str) -> None:
     with mlops.start_run("batched") as run:
         writer = run.store.writer
         writer.flush()
-        writer.listeners.append(lambda work: batches.append(len(work)))
+        writer.listeners.append(lambda work: batches.append(ops_weight(work)))
         for i in range(5000):
             mlops.log_metric("loss", 1.0 / (i + 1))
         mlops.flush()
@@ -702,3 +703,44 @@ def test_a_worker_ending_a_run_while_the_store_refuses_writes_returns_once_journ
         assert record.status == "FINISHED" and record.metrics == {"x": 1.0}
     finally:
         store.close()
+
+
+def test_points_logged_while_the_writer_seals_are_stored_exactly_once(tmp_store: str) -> None:
+    """log_metric appends to a series buffer without a lock while the journal thread (and
+    here the test, as fast as it can) cuts the buffer into operations."""
+    import threading
+
+    per_thread, threads = 20_000, 3
+    with mlops.start_run("racing", capture=False, live=False) as run:
+        writer = run.store.writer
+        done = threading.Event()
+
+        def log(offset: int) -> None:
+            for i in range(per_thread):
+                run.log_metric("shared", float(offset + i), step=offset + i)
+
+        def seal() -> None:
+            while not done.is_set():
+                writer.seal_points()
+
+        sealer = threading.Thread(target=seal)
+        sealer.start()
+        loggers = [threading.Thread(target=log, args=(k * per_thread,)) for k in range(threads)]
+        for thread in loggers:
+            thread.start()
+        for thread in loggers:
+            thread.join()
+        done.set()
+        sealer.join()
+    history = run.store.metric_history(run.run_id, "shared")
+    assert sorted(history["step"]) == list(range(per_thread * threads))
+    assert list(history["value"]) == [float(s) for s in history["step"]]
+
+
+def test_points_logged_after_the_run_ended_are_not_lost(tmp_store: str) -> None:
+    with mlops.start_run("late", capture=False, live=False) as run:
+        run.log_metric("x", 1.0)
+    for _ in range(5):  # the ended run's buffers are retired over a few journal passes
+        run.store.writer.flush()
+    run.log_metric("x", 2.0)
+    assert list(run.store.metric_history(run.run_id, "x")["value"]) == [1.0, 2.0]

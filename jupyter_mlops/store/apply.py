@@ -13,7 +13,9 @@ Operations are the NamedTuples of ``ops.py``, one per kind. They arrive here as 
                                            ``diffs.py``)
   ("params", run_id, [(k, v)])             insert/replace params
   ("tags", run_id, [(k, v)])               insert/replace tags
-  ("m", run_id, key, value, ts, step)      one metric point
+  ("points", run_id, key, data)            metric points of one series (``ops.POINT``
+                                           records: step, value, ts)
+  ("m", run_id, key, value, ts, step)      one metric point (journal format version 1)
   ("cell", run_id, row)                    one executed cell of a run
   ("artifact", run_id, path, size, ts)     one stored artifact file
 
@@ -26,19 +28,18 @@ inserted with them), metric points and the latest value of each series, then
 
 from __future__ import annotations
 
+import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import groupby, repeat
 from math import isnan
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .dialect import in_chunks, insert_rows, last_per_key, update_rows
+from .dialect import in_chunks, insert_flat, insert_rows, last_per_key, update_rows
 from .diffs import UPDATE_KEY as GIT_DIFF
-from .ops import ARTIFACT, CELL, METRIC, PARAMS, RUN, TAGS, UPDATE, MetricPoint
+from .ops import ARTIFACT, CELL, METRIC, PARAMS, POINT, POINTS, RUN, TAGS, UPDATE, MetricPoint
 from .schema import experiments, metric_series
 
 _CELL_COLUMNS = (
@@ -60,8 +61,8 @@ class ApplyState:
 
     series: dict[tuple[str, str], int] = field(default_factory=dict)
     experiments: dict[str, str] = field(default_factory=dict)
-    # Runs whose points are returned by ``apply`` as columns {(run_id, key): (steps, values)}
-    # for live charts, gathered in the loop that already walks every point.
+    # Runs whose points ``apply`` returns for live charts: {(run_id, key): data}, ``data``
+    # being ``ops.POINT`` records (a Points operation's bytes, joined: no object per point).
     watched: set[str] = field(default_factory=set)
 
     def forget(self) -> None:
@@ -75,7 +76,7 @@ class Applied:
     """What one applied batch changed: the runs it touched and the points of watched runs."""
 
     runs: set[str]
-    points: dict[tuple[str, str], tuple[list[int], list[float]]]
+    points: dict[tuple[str, str], bytes]
 
 
 def apply(
@@ -94,10 +95,10 @@ def apply(
     # PostgreSQL refuses NUL in text: captured output or source holding one (a binary print)
     # would fail the operation and lose it. Keys and names are refused up front.
     no_nul = conn.dialect.name == "postgresql"
-    points = [op for op in ops if op[0] == METRIC]
+    points = [op for op in ops if op[0] in (POINTS, METRIC)]
     for op in ops if len(points) < len(ops) else ():
         kind = op[0]
-        if kind == METRIC:
+        if kind in (POINTS, METRIC):
             continue
         if no_nul:
             op = without_nul(op)
@@ -162,7 +163,7 @@ def apply(
             conn, "artifacts", ("run_id", "path", "size", "logged_time"),
             last_per_key(artifact_rows, 2), conflict=("run_id", "path"),
         )  # fmt: skip
-    captured: dict[tuple[str, str], tuple[list[int], list[float]]] = {}
+    captured: dict[tuple[str, str], bytes] = {}
     if points:
         touched.update(_write_points(conn, points, state, captured))
     inserted = {row["run_id"] for row, _ in new_runs}
@@ -230,41 +231,53 @@ def _update_runs(conn: Connection, updates: dict[str, dict[str, Any]], stamp: in
 
 def _write_points(
     conn: Connection,
-    points: list[tuple[Any, ...]],
+    ops: list[tuple[Any, ...]],
     state: ApplyState,
-    captured: dict[tuple[str, str], tuple[list[int], list[float]]],
+    captured: dict[tuple[str, str], bytes],
 ) -> set[str]:
     """Points in multi-row INSERTs; each series' count and latest value in one upsert for
     all series of the batch (new ones created by it).
 
-    The per-point work is done by C-level builtins (sort, groupby, zip, map): this runs in the
-    writer thread while a cell may log in a tight loop, and every Python-level step per point
-    is time taken from that cell (they share the GIL).
+    The per-point work is done in C (memoryview casts, list slicing and slice assignment,
+    max, sum), with no tuple per point: this runs in the writer thread while a cell may log
+    in a tight loop, and every Python-level step per point is time taken from that cell
+    (they share the GIL).
     """
-    # A stable sort: points of one series stay in logging order (ties keep the last one).
-    points.sort(key=_SERIES_OF)
-    groups = [(series_key, list(group)) for series_key, group in groupby(points, _SERIES_OF)]
-    summary = []
+    # Each series' packed points (ops.POINT records), in logging order.
+    chunks: dict[tuple[str, str], list[bytes]] = {}
+    for op in ops:
+        series_key = (op[1], op[2])
+        found = chunks.get(series_key)
+        if found is None:
+            found = chunks[series_key] = []
+        if op[0] == POINTS:
+            found.append(op[3])
+        else:  # one MetricPoint
+            found.append(POINT.pack(op[_STEP_AT], op[_VALUE_AT], op[_TIME_AT]))
     watched = state.watched
-    for (run_id, key), group in groups:
-        last = max(reversed(group), key=_STEP_AND_TIME)  # the last of equal (step, time)
-        value = last[_VALUE_AT]
+    summary = []
+    columns: dict[tuple[str, str], tuple[list[int], list[int], list[float]]] = {}
+    # Series in one order in every process: concurrent upserts of PostgreSQL then take
+    # their row locks in the same order, and cannot deadlock.
+    for series_key in sorted(chunks):
+        run_id, key = series_key
+        data = b"".join(chunks[series_key])
+        if watched and run_id in watched:
+            captured[series_key] = data
+        steps, stamps, values = point_columns(data)
+        latest = _latest(steps, stamps)
+        value = values[latest]
         summary.append(
             (
                 run_id,
                 key,
                 None if value != value else value,
-                last[_STEP_AT],
-                last[_TIME_AT],
-                len(group),
+                steps[latest],
+                stamps[latest],
+                len(steps),
             )
         )
-        if watched and run_id in watched:
-            column = captured.get((run_id, key))
-            if column is None:
-                column = captured[(run_id, key)] = ([], [])
-            column[0].extend(map(_STEP, group))
-            column[1].extend(map(_VALUE, group))
+        columns[series_key] = (steps, stamps, values)
     insert_rows(
         conn,
         "metric_series",
@@ -274,26 +287,44 @@ def _write_points(
         update_sql=_MERGE_SERIES,
     )
     series = state.series
-    missing = [series_key for series_key, _ in groups if series_key not in series]
+    missing = [series_key for series_key in columns if series_key not in series]
     if missing:
         _learn_series_ids(conn, missing, series)
-    rows: list[tuple[Any, ...]] = []
-    for series_key, group in groups:
-        values: Iterable[Any] = map(_VALUE, group)
-        if any(map(isnan, map(_VALUE, group))):  # NaN -> NULL (SQLite has no NaN)
-            values = [None if v != v else v for v in map(_VALUE, group)]
-        rows.extend(zip(repeat(series[series_key]), map(_STEP, group), map(_TIME, group), values))
-    insert_rows(conn, "metrics", ("series_id", "step", "timestamp", "value"), rows)
-    return {run_id for (run_id, _), _ in groups}
+    flat: list[Any] = []
+    for series_key, (steps, stamps, floats) in columns.items():
+        rows: list[Any] = [series[series_key]] * (4 * len(steps))
+        rows[1::4], rows[2::4], rows[3::4] = steps, stamps, floats
+        total = sum(floats)  # NaN when a value is NaN (or both infinities are there)
+        if total != total and any(map(isnan, floats)):
+            rows[3::4] = [None if v != v else v for v in floats]  # NaN -> NULL, as in SQLite
+        flat += rows
+    insert_flat(conn, "metrics", ("series_id", "step", "timestamp", "value"), flat)
+    return {run_id for run_id, _ in columns}
 
 
-# Fields of a metric point (a plain tuple in MetricPoint's layout), read by C-level getters.
-_RUN_ID, _KEY, _VALUE_AT, _TIME_AT, _STEP_AT = map(
-    MetricPoint._fields.index, ("run_id", "key", "value", "timestamp", "step")
-)
-_SERIES_OF = itemgetter(_RUN_ID, _KEY)
-_STEP_AND_TIME = itemgetter(_STEP_AT, _TIME_AT)
-_STEP, _TIME, _VALUE = itemgetter(_STEP_AT), itemgetter(_TIME_AT), itemgetter(_VALUE_AT)
+def point_columns(data: bytes) -> tuple[list[int], list[int], list[float]]:
+    """The steps, timestamps and values of packed points (``ops.POINT`` records)."""
+    if _LITTLE_ENDIAN:  # the records' byte order: read them as the machine's int64/float64
+        view = memoryview(data)
+        ints: list[int] = view.cast("q").tolist()
+        floats: list[Any] = view.cast("d").tolist()
+        return ints[0::3], ints[2::3], floats[1::3]
+    unpacked = list(POINT.iter_unpack(data))
+    return [p[0] for p in unpacked], [p[2] for p in unpacked], [p[1] for p in unpacked]
+
+
+def _latest(steps: list[int], stamps: list[int]) -> int:
+    """The index of a series' latest point: the highest step, then the latest timestamp,
+    then the last logged (what the series upsert also keeps)."""
+    top = max(steps)
+    if steps.count(top) == 1:  # the common case, in C
+        return steps.index(top)
+    return max(zip(steps, stamps, range(len(steps)), strict=True))[2]
+
+
+# Fields of a MetricPoint operation (one point, a plain tuple in its layout).
+_VALUE_AT, _TIME_AT, _STEP_AT = map(MetricPoint._fields.index, ("value", "timestamp", "step"))
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 # An existing series takes the batch's points: the count adds up, and the latest point is

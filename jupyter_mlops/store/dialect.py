@@ -47,9 +47,31 @@ def insert_rows(
     as SQLAlchemy's (OperationalError for a busy or dropped database, which the writer
     retries; IntegrityError/DataError for a bad row, which it isolates).
     """
-    if not rows:
-        return
+    if rows:
+        insert_flat(
+            conn, table, columns, list(chain.from_iterable(rows)),
+            conflict=conflict, update=update, update_sql=update_sql,
+        )  # fmt: skip
+
+
+def insert_flat(
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    values: list[Any],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] | None = None,
+    update_sql: str | None = None,
+) -> None:
+    """``insert_rows`` for rows given one after the other in one flat list of values (what
+    the statements bind): metric points are laid out so by slice assignment, in C, without
+    a tuple per row."""
     width = len(columns)
+    if not values:
+        return
+    if len(values) % width:
+        raise ValueError(f"{len(values)} values do not make rows of {width} columns")
     per_statement = max(1, min(2_000, MAX_PARAMS // width))
     marker = _marker(conn)
     quoted = ", ".join(f'"{c}"' for c in columns)
@@ -66,15 +88,17 @@ def insert_rows(
     else:
         tail = ""
     row_sql = "(" + ", ".join([marker] * width) + ")"
-    for start in range(0, len(rows), per_statement):
-        part = rows[start : start + per_statement]
-        key = (table, quoted, tail, marker, str(len(part)))
+    step = per_statement * width
+    for start in range(0, len(values), step):
+        part = tuple(values[start : start + step])
+        count = len(part) // width
+        key = (table, quoted, tail, marker, str(count))
         sql = _sql_cache.get(key)
         if sql is None:
-            sql = f'INSERT INTO "{table}" ({quoted}) VALUES ' + ", ".join([row_sql] * len(part))
+            sql = f'INSERT INTO "{table}" ({quoted}) VALUES ' + ", ".join([row_sql] * count)
             sql += tail
             _sql_cache[key] = sql
-        conn.exec_driver_sql(sql, tuple(chain.from_iterable(part)))
+        conn.exec_driver_sql(sql, part)
 
 
 def in_chunks(items: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:

@@ -12,10 +12,10 @@ and how many operations of that record are already applied). So a journal can be
 by its owner after an outage, by any process opening the store after the owner died, or by
 ``jupyter mlops sync``, and every operation is applied exactly once.
 
-Segment file format (version 1), all integers little-endian:
+Segment file format (version 2), all integers little-endian:
 
   header   8 bytes  b"MLOPSJNL"
-           2 bytes  format version (1)
+           2 bytes  format version (2; version 1 is read too: it had no ``points`` operation)
            4 bytes  length N of the JSON header
            N bytes  JSON: {"journal_id", "segment", "pid", "host", "python", "store",
                            "created"} (store: the URL without its password)
@@ -56,8 +56,9 @@ from sqlalchemy.engine import make_url
 from ..config import JOURNAL_ENV, env
 from ..exceptions import StoreError
 from .ids import now_ms
+from .ops import ops_weight
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAGIC = b"MLOPSJNL"
 _HEADER = struct.Struct("<8sHI")
 _RECORD = struct.Struct("<II")
@@ -89,6 +90,14 @@ class Record:
     end: int  # offset of the next record in the same segment
     ops: list[tuple[Any, ...]] | None  # None: not kept in memory, read it back from the file
     first: int = 0  # operations of the record already applied before ``ops`` (a resume)
+    weight: int = -1  # ``ops_weight`` of ``ops``; -1: not counted yet
+
+    def size(self) -> int:
+        """How much writing the record is (``ops_weight``): what batches and the memory
+        bound count. 0 when its operations are not in memory and were never counted."""
+        if self.weight < 0:
+            self.weight = ops_weight(self.ops) if self.ops is not None else 0
+        return self.weight
 
     def position_after(self, count: int) -> Position:
         """The position once the first ``count`` operations of ``ops`` are applied."""
@@ -299,7 +308,7 @@ def read_records(
             offset, skip = max(first, start.offset), start.done
         for record in _segment_records(number, path, offset, damage):
             if skip and record.ops is not None:
-                record.ops, record.first = record.ops[skip:], skip
+                record.ops, record.first, record.weight = record.ops[skip:], skip, -1
                 skip = 0
             yield record
 

@@ -1,7 +1,10 @@
 """The background writer: every tracking write goes through one queue, a journal and a thread.
 
 Callers append operations (``ops.py``, as plain tuples) to a ``deque`` (atomic, lock-free
-under the GIL) and return at once. Two threads take it from there:
+under the GIL) and return at once; ``log_metric`` packs its points onto a ``bytearray`` per
+series (``PointSeries``), which the writer cuts into ``Points`` operations whenever it writes
+the journal, and before any other operation of the same run is queued. Two threads take it
+from there:
 
 - the journal thread wakes every ``interval`` (``c.MLOps.writer_interval``, 0.1 s), or on
   ``flush``, and appends
@@ -62,7 +65,7 @@ from .journal import (
     record_rejected,
 )
 from .journal import segments as journal_segments
-from .ops import RUN, Op, QueuedOp, describe, op_run_id
+from .ops import POINT, POINTS, RUN, Op, QueuedOp, describe, op_run_id, ops_weight, readable
 from .schema import journal_progress, runs
 from .store_file import StoreFile, StoreFileGone, StoreReplaced
 
@@ -90,6 +93,22 @@ MAX_IN_MEMORY_OPS = 1_000_000
 # At interpreter exit, how long to wait for a store that is accepting writes.
 CLOSE_WAIT_S = 60.0
 _FLUSH = "flush"
+# A run's series buffers are dropped this many journal passes after the run ended: a thread
+# that was inside log_metric when the run ended has appended its point by then.
+_RETIRED_PASSES = 3
+
+
+class PointSeries:
+    """The metric points of one run not yet queued: ``buffers[key]`` holds ``ops.POINT``
+    records that ``ActiveRun.log_metric`` appends (``+=`` on a bytearray is atomic under the
+    GIL, so it takes no lock); ``Writer.seal_points`` moves them to the queue."""
+
+    __slots__ = ("buffers", "retired", "run_id")
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.buffers: dict[str, bytearray] = {}
+        self.retired = 0  # journal passes left before it is dropped; 0: in use
 
 
 def _notify(message: str) -> None:
@@ -129,10 +148,10 @@ class Writer:
         self.active_runs: set[str] = set()
         self.state = ApplyState()
         self.listeners: list[Callable[[list[QueuedOp]], None]] = []
-        # Runs whose points are handed, after commit, to ``point_listeners`` as columns
-        # {(run_id, key): ([steps], [values])}: what live charts need.
+        # Runs whose points are handed, after commit, to ``point_listeners`` as
+        # {(run_id, key): bytes of ops.POINT records}: what live charts need.
         self.watched_runs = self.state.watched
-        self.point_listeners: list[Callable[[dict[tuple[str, str], Any]], None]] = []
+        self.point_listeners: list[Callable[[dict[tuple[str, str], bytes]], None]] = []
         # True in a forked or multiprocessing child. Such children often end without
         # interpreter exit (atexit): multiprocessing's workers leave through os._exit, or are
         # SIGTERMed by Pool.terminate. Ended runs are then committed before end_run returns.
@@ -142,6 +161,8 @@ class Writer:
         self._on_store_replaced = on_store_replaced
         # Digests of the git diffs this process has sent to the store (store/diffs.py).
         self.git_diffs_sent: set[str] = set()
+        self._points: dict[str, list[PointSeries]] = {}
+        self._points_lock = threading.Lock()
         self._init_threads()
 
     def _init_threads(self) -> None:
@@ -191,9 +212,75 @@ class Writer:
     # -- producer side -------------------------------------------------------------------
     def submit(self, op: Op | QueuedOp) -> None:
         """Queue an operation (a NamedTuple of ``ops.py``, or a tuple in its layout). It is
-        queued as a plain tuple: the journal's ``marshal`` takes exact tuples only."""
+        queued as a plain tuple: the journal's ``marshal`` takes exact tuples only. The
+        run's metric points logged before it are queued ahead of it."""
+        if self._points and op_run_id(op) in self._points:
+            self.seal_points(op_run_id(op))
         self.queue.append(op if type(op) is tuple else tuple(op))
         self.ensure_running()
+
+    # -- metric points -------------------------------------------------------------------
+    def point_series(self, run_id: str) -> PointSeries:
+        """A new, empty set of series buffers for ``run_id``, sealed from now on."""
+        series = PointSeries(run_id)
+        with self._points_lock:
+            self._points.setdefault(run_id, []).append(series)
+        return series
+
+    def add_series(self, series: PointSeries, key: str) -> bytearray:
+        """The buffer of ``key`` in ``series`` (created under the lock that sealing takes)."""
+        with self._points_lock:
+            return series.buffers.setdefault(key, bytearray())
+
+    def retire(self, series: PointSeries) -> None:
+        """The run of ``series`` ended: seal it for a few more passes, then drop it."""
+        self.seal_points(series.run_id)
+        series.retired = _RETIRED_PASSES
+
+    def seal_points(self, run_id: str | None = None) -> None:
+        """Queue the points buffered so far, of ``run_id`` or of every run, as ``Points``
+        operations (at most ``batch_size`` points each), ahead of what is queued after."""
+        if not self._points:
+            return
+        piece = self.batch_size * POINT.size
+        append = self.queue.append
+        with self._points_lock:
+            if run_id is None:
+                groups = list(self._points.values())
+            else:
+                groups = [self._points.get(run_id, [])]
+            for group in groups:
+                for series in group:
+                    for key, buffer in series.buffers.items():
+                        if not buffer:
+                            continue
+                        data = bytes(buffer)
+                        # A point appended meanwhile by another thread is after these ones,
+                        # and stays for the next call.
+                        del buffer[: len(data)]
+                        for start in range(0, len(data), piece):
+                            append((POINTS, series.run_id, key, data[start : start + piece]))
+            if run_id is None:
+                self._drop_retired()
+
+    def _drop_retired(self) -> None:
+        for run_id, group in list(self._points.items()):
+            for series in list(group):
+                if series.retired:
+                    series.retired -= 1
+                    if not series.retired:
+                        group.remove(series)
+            if not group:
+                del self._points[run_id]
+
+    def _buffered_points(self) -> int:
+        with self._points_lock:
+            return sum(
+                len(buffer) // POINT.size
+                for group in self._points.values()
+                for series in group
+                for buffer in series.buffers.values()
+            )
 
     def submit_call(self, fn: Capture) -> None:
         """Run ``fn`` (slow capture) off the caller's thread, after the calls submitted
@@ -244,6 +331,7 @@ class Writer:
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._deferred.wait(timeout):
             return False
+        self.seal_points()
         current = threading.current_thread()
         if current is self._journal_thread or current is self._apply_thread:
             return True  # a listener flushing from inside the writer: it is written already
@@ -276,14 +364,15 @@ class Writer:
     def pending(self) -> int:
         """Operations queued or journaled and not yet committed (an estimate)."""
         with self._cond:
-            held = sum(len(r.ops) if r.ops is not None else 0 for r, _ in self._records)
-        return len(self.queue) + held + self._offline_ops
+            held = sum(r.size() for r, _ in self._records)
+        return len(self.queue) + held + self._offline_ops + self._buffered_points()
 
     def close(self, wait: float = CLOSE_WAIT_S) -> None:
         """Journal what is queued, give the store up to ``wait`` seconds to take it, and stop.
         What is not committed stays in the journal, which is released for the next process
         opening the store (or ``jupyter mlops sync``) to apply."""
         self._deferred.wait(timeout=30)
+        self.seal_points()
         if self.queue:
             self.ensure_running()
         deadline = time.monotonic() + wait
@@ -368,6 +457,12 @@ class Writer:
         """The child inherits the queue but not the threads; pooled connections and the
         journal are the parent's."""
         self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
+        # The parent's buffered points are the parent's; the child may log to the same runs.
+        self._points_lock = threading.Lock()
+        for group in self._points.values():
+            for series in group:
+                for buffer in series.buffers.values():
+                    del buffer[:]
         if self._journal is not None:
             self._journal.forget_after_fork()
         self.active_runs = set()
@@ -406,6 +501,7 @@ class Writer:
         self.journal_due = time.time() + self._due_s
 
     def _journal_once(self) -> None:
+        self.seal_points()
         queue = self.queue
         if not queue:
             return
@@ -432,6 +528,7 @@ class Writer:
 
     def _journal_chunk(self, ops: list[QueuedOp], flushes: list[Any]) -> None:
         record = None
+        weight = ops_weight(ops)
         if ops:
             journal = self._open_journal()
             if journal is not None:
@@ -442,19 +539,20 @@ class Writer:
                     _notify(self._journal_failed + "; keeping operations in memory only.")
             if record is None:
                 record = Record(0, 0, 0, ops)  # no journal: memory only, as before journals
+            record.weight = weight
         if self.offline:
-            self._offline_ops += len(ops)
+            self._offline_ops += weight
             for event in flushes:
                 event.set()
             return
         with self._cond:
             if record is not None:
-                if self._in_memory + len(ops) > MAX_IN_MEMORY_OPS and record.segment > 0:
+                if self._in_memory + weight > MAX_IN_MEMORY_OPS and record.segment > 0:
                     # Read back from the journal when its turn comes.
-                    kept = Record(record.segment, record.offset, record.end, None)
+                    kept = Record(record.segment, record.offset, record.end, None, weight=weight)
                     self._records.append((kept, []))
                 else:
-                    self._in_memory += len(ops)
+                    self._in_memory += weight
                     self._records.append((record, []))
                 self._journaled += 1
             # A flush is answered once everything journaled before it is committed.
@@ -507,7 +605,7 @@ class Writer:
         batch: list[Record] = []
         total = 0
         for record, _ in self._records:
-            size = len(record.ops) if record.ops is not None else self.batch_size
+            size = record.size() or self.batch_size
             if batch and total + size > self.batch_size:
                 break
             batch.append(record)
@@ -532,7 +630,7 @@ class Writer:
             for record in batch:
                 self._records.popleft()
                 if record.ops is not None:
-                    self._in_memory -= len(record.ops)
+                    self._in_memory -= record.size()
             self._committed += len(batch)
             self._position = end
             self._cond.notify_all()
@@ -683,7 +781,7 @@ class Writer:
                 "journal": self._journal.journal_id if self._journal else None,
                 "call": describe(op),
                 "error": reason,
-                "operation": op,
+                "operation": readable(op),
             }
             for op in ops
         ]
@@ -716,7 +814,7 @@ class Writer:
             size = 0
             for record in records:
                 pending.append(record)
-                size += len(record.ops or ())
+                size += record.size()
                 if size >= self.batch_size:
                     applied += self._replay_batch(pending)
                     pending, size = [], 0
@@ -731,14 +829,14 @@ class Writer:
     def _replay_batch(self, records: list[Record]) -> int:
         with self._cond:
             self._records.extend((record, []) for record in records)
-            self._in_memory += sum(len(r.ops or ()) for r in records)
+            self._in_memory += sum(r.size() for r in records)
         while True:
             with self._cond:
                 if not self._records:
                     break
                 batch = self._take_batch()
             self._apply_batch(batch)
-        return sum(len(r.ops or ()) for r in records)
+        return sum(r.size() for r in records)
 
     # -- store trouble -------------------------------------------------------------------
     def _unavailable(self, exc: BaseException) -> None:

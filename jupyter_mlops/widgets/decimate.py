@@ -13,6 +13,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# ``store.ops.POINT`` (the writer's packed metric points) as a numpy dtype.
+POINT_DTYPE = np.dtype([("step", "<i8"), ("value", "<f8"), ("timestamp", "<i8")])
+
+
+def point_columns(data: bytes) -> np.ndarray:
+    """Packed points (``ops.POINT`` records) as a structured array, without a copy."""
+    return np.frombuffer(data, dtype=POINT_DTYPE)
+
 
 def minmax_decimate(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """Reduce to at most ``2 * buckets`` points: the min and max of each bucket, in x order.
@@ -59,27 +67,33 @@ class SeriesBuffer:
         self.tail = tail
         self._x = np.empty(0, dtype=np.float64)
         self._y = np.empty(0, dtype=np.float64)
-        self._new_x: list[float] = []
-        self._new_y: list[float] = []
+        # Points not merged yet, as arrays: the writer hands over numpy columns (no Python
+        # object per point), merged with one concatenate when the chart needs them.
+        self._new_x: list[np.ndarray] = []
+        self._new_y: list[np.ndarray] = []
+        self._new_count = 0
         self.total = 0  # points ever added
         self.last: float | None = None
         self.version = 0  # bumps on every change, so views know when to redraw
 
-    def extend(self, xs: Sequence[float], ys: Sequence[float]) -> None:
-        self._new_x.extend(xs)
-        self._new_y.extend(ys)
-        self.total += len(xs)
-        if ys:
-            self.last = ys[-1]
-            self.version += 1
-        if len(self._new_x) > self.capacity:
+    def extend(self, xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray) -> None:
+        count = len(ys)
+        if not count:
+            return
+        self._new_x.append(np.asarray(xs, dtype=np.float64))
+        self._new_y.append(np.asarray(ys, dtype=np.float64))
+        self._new_count += count
+        self.total += count
+        self.last = float(ys[-1])
+        self.version += 1
+        if self._new_count > self.capacity:
             self._compact()
 
     def _merge(self) -> None:
         if self._new_x:
-            self._x = np.concatenate([self._x, np.asarray(self._new_x, dtype=np.float64)])
-            self._y = np.concatenate([self._y, np.asarray(self._new_y, dtype=np.float64)])
-            self._new_x, self._new_y = [], []
+            self._x = np.concatenate([self._x, *self._new_x])
+            self._y = np.concatenate([self._y, *self._new_y])
+            self._new_x, self._new_y, self._new_count = [], [], 0
 
     def _compact(self) -> None:
         self._merge()
@@ -99,4 +113,4 @@ class SeriesBuffer:
         return self._x, self._y
 
     def __len__(self) -> int:
-        return len(self._x) + len(self._new_x)
+        return len(self._x) + self._new_count

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..config import tunables
@@ -91,7 +91,7 @@ class LiveView:
                 buffer.extend(xs, ys)
             self._dirty = True
 
-    def feed_columns(self, key: str, steps: list[int], values: list[float]) -> None:
+    def feed_columns(self, key: str, steps: Sequence[float], values: Sequence[float]) -> None:
         """Points of one key as columns (the writer's fast path)."""
         with self._lock:
             buffer = self.series.get(key)

@@ -11,6 +11,7 @@ from ..tracking import fluent
 from ..tracking.capture import current_cell_id
 from ..tracking.run import ActiveRun
 from .cell import CellRuns
+from .decimate import point_columns
 from .live import LiveView
 
 # Where the writer delivers each watched run's points: its chart (LiveView) or, for a run of
@@ -149,12 +150,13 @@ def _finish(run: ActiveRun) -> None:
         view.finish(run.status)
 
 
-def _on_points(captured: dict[tuple[str, str], tuple[list[int], list[float]]]) -> None:
+def _on_points(captured: dict[tuple[str, str], bytes]) -> None:
     with _route_lock:
-        for (run_id, key), (steps, values) in captured.items():
+        for (run_id, key), data in captured.items():
             target = _views.get(run_id)
             if target is not None:
-                target.feed_columns(key, steps, values)
+                points = point_columns(data)
+                target.feed_columns(key, points["step"], points["value"])
 
 
 def _listen(writer: Any) -> None:

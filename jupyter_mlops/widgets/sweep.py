@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,9 +49,9 @@ class RunSummary:
     last: dict[str, float] = field(default_factory=dict)
     points: dict[str, int] = field(default_factory=dict)
 
-    def feed_columns(self, key: str, steps: list[int], values: list[float]) -> None:
-        if values:
-            self.last[key] = values[-1]
+    def feed_columns(self, key: str, steps: Sequence[float], values: Sequence[float]) -> None:
+        if len(values):
+            self.last[key] = float(values[-1])
             self.points[key] = self.points.get(key, 0) + len(values)
 
     def take(self, latest: dict[str, tuple[float | None, int]]) -> None:
