@@ -11,7 +11,9 @@ at the top; ``jupyter_mlops`` itself is imported only when the step uses the tra
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import os
 import sys
 from pathlib import Path
@@ -45,6 +47,11 @@ def begin(config: dict[str, Any]) -> None:
             "path": list(sys.path),
             "cwd": os.getcwd(),
         }
+        # Run first at the kernel's exit (atexit is last in, first out): the interpreter's
+        # shutdown then skips its cycle collections over every object of the kernel (IPython,
+        # the steps' libraries), which made a step kernel take 0.12-0.17 s to exit after the
+        # pipeline asked it to, instead of 0.03 s. Garbage at exit needs no collecting.
+        atexit.register(gc.freeze)
     else:
         _reset(config.get("project_roots", []))
     steps_run += 1
