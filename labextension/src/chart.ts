@@ -43,6 +43,9 @@ export function fixed1(v: number): string {
  * number and no concatenation. A smoothing step redraws 150 paths of 1,000
  * points; built by concatenation they took ~27 ms in Chromium, ~10 ms so.
  */
+/** The largest buffer a `PathWriter` keeps between paths (bytes). */
+const MAX_KEPT_BUFFER = 1 << 22;
+
 class PathWriter {
   private _buf = new Uint8Array(1 << 16);
   private _pos = 0;
@@ -70,7 +73,12 @@ class PathWriter {
   }
 
   text(): string {
-    return this._decoder.decode(this._buf.subarray(0, this._pos));
+    const text = this._decoder.decode(this._buf.subarray(0, this._pos));
+    if (this._buf.length > MAX_KEPT_BUFFER) {
+      // a huge history's buffer is not kept for the small paths that follow
+      this._buf = new Uint8Array(1 << 16);
+    }
+    return text;
   }
 
   private _reserve(n: number): void {

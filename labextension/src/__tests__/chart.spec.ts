@@ -68,7 +68,13 @@ describe('chart geometry', () => {
     expect(linePath([0.04, -7.96, 2e21], [-0.04, 3, 1], id, id)).toBe(
       'M0.0,0.0L-8.0,3.0L2e+21,1.0'
     );
-    // the writer is shared: a short path after a long one is only itself
+    // the writer is shared: a short path after a long one is only itself, also after a
+    // path too long for the buffer to be kept
+    const zigzagX = Array.from({ length: 120000 }, (_, i) => i);
+    const zigzagY = zigzagX.map(i => (i % 2 ? 1 : -1) * i);
+    const zigzag = linePath(zigzagX, zigzagY, id, id);
+    expect(zigzag.slice(-28)).toBe('L119998.0,-119998.0L119999.0,119999.0'.slice(-28));
+    expect(zigzag.split('L')).toHaveLength(120000);
     expect(linePath([1], [2], id, id)).toBe('M1.0,2.0');
     expect(bandPath([0, 1, NaN, 2], [0, -1.25, 0, 1], [1, 2, 3, 4], id, id)).toBe(
       'M0.0,1.0L1.0,2.0L2.0,4.0L2.0,1.0L1.0,-1.2L0.0,0.0Z'
