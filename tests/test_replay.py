@@ -213,3 +213,35 @@ def test_a_damaged_tail_is_applied_up_to_the_last_whole_record(
     assert steps and steps == list(range(len(steps))) and len(steps) < 2000
     kept = list(db.parent.glob(f"{db.name}.journals/*.damaged"))
     assert kept, "the damaged segment is kept for inspection"
+
+
+def test_a_version_1_journal_left_by_an_older_release_is_applied(tmp_store: str) -> None:
+    """Version 1 held one ("m", ...) operation per metric point; version 2 packs them."""
+    import struct
+
+    from jupyter_mlops.store.journal import JournalWriter, read_records
+
+    store = Store(tmp_store)
+    row = store.new_run_row(name="old", experiment_id=store.experiment_id("e"), kind="api")
+    root = store.journal_root
+    store.close()
+    run_id = row["run_id"]
+    points = [("m", run_id, "loss", 1.0 / (i + 1), 1_700_000_000_000 + i, i) for i in range(50)]
+    journal = JournalWriter(root, tmp_store)
+    journal.append([("run", row, [("lr", "0.1")], [])])
+    journal.append([*points, ("update", run_id, {"status": "FINISHED", "end_time": 1})])
+    journal.close()  # as a process that died: the next store opening applies it
+    segment = journal.path / "000001.mlj"
+    data = bytearray(segment.read_bytes())
+    struct.pack_into("<H", data, 8, 1)  # written by a version-1 release
+    segment.write_bytes(bytes(data))
+    assert len(list(read_records(journal.path, None))) == 2
+    reopened = Store(tmp_store)
+    try:
+        run = reopened.get_run(run_id)
+        assert (run.status, run.params, run.metrics) == ("FINISHED", {"lr": "0.1"}, {"loss": 0.02})
+        history = reopened.metric_history(run_id, "loss")
+        assert list(history["step"]) == list(range(50))
+        assert not journal.path.exists()
+    finally:
+        reopened.close()
