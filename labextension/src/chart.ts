@@ -108,6 +108,25 @@ class PathWriter {
       buf[this._pos++] = 45; // -
       u = -u;
     }
+    if (u < 100000) {
+      // below 10,000 (every coordinate of a chart): small-integer arithmetic
+      let pos = this._pos;
+      const whole = (u / 10) | 0;
+      if (whole >= 1000) {
+        buf[pos++] = 48 + ((whole / 1000) | 0);
+      }
+      if (whole >= 100) {
+        buf[pos++] = 48 + (((whole / 100) | 0) % 10);
+      }
+      if (whole >= 10) {
+        buf[pos++] = 48 + (((whole / 10) | 0) % 10);
+      }
+      buf[pos++] = 48 + (whole % 10);
+      buf[pos++] = 46; // .
+      buf[pos++] = 48 + u - whole * 10;
+      this._pos = pos;
+      return;
+    }
     const tenth = u % 10;
     u = (u - tenth) / 10;
     const digits = this._digits;

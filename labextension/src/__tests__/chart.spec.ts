@@ -68,6 +68,12 @@ describe('chart geometry', () => {
     expect(linePath([0.04, -7.96, 2e21], [-0.04, 3, 1], id, id)).toBe(
       'M0.0,0.0L-8.0,3.0L2e+21,1.0'
     );
+    // around the small-number fast path's bounds (below 10,000)
+    const edges = [9999.94, -9999.96, 1234.56, 999.95, 100.04, 10.05, 9.96];
+    expect(linePath([0, -1, 0, -1, 0, -1, 0], edges, id, id)).toBe(
+      reference([0, -1, 0, -1, 0, -1, 0], edges)
+    );
+    expect(linePath([0, -1], [9999.94, -9999.96], id, id)).toBe('M0.0,9999.9L-1.0,-10000.0');
     // the writer is shared: a short path after a long one is only itself, also after a
     // path too long for the buffer to be kept
     const zigzagX = Array.from({ length: 120000 }, (_, i) => i);
