@@ -471,3 +471,21 @@ def test_bad_parameter_options_are_clear_errors(
     code, _, err = cli(capsys, "run", str(good), *argv)
     assert code == 2 and message in err and "Traceback" not in err
     assert mlops.runs().empty
+
+
+def test_the_program_freezes_the_gc_a_caller_keeps_it():
+    """Run as the program (no argv given), the CLI freezes its objects for the cycle collector
+    (its imports and its shutdown skip them); called with arguments, as a library or a test
+    does, it leaves the caller's garbage collection alone."""
+    code = (
+        "import gc, sys\n"
+        "from jupyter_mlops.cli.main import main\n"
+        "main(['--version'])\n"
+        "print(gc.get_freeze_count())\n"
+        "sys.argv = ['jupyter-mlops', '--version']\n"
+        "main()\n"
+        "print(gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    version, called, again, program = done.stdout.split()
+    assert called == "0" and program == "True" and version == again
