@@ -172,12 +172,12 @@ def _ready_client_class() -> Any:
     """jupyter_client's async client, with a shorter readiness check.
 
     It retries connecting to a kernel that is still starting every 10 ms instead of 100 ms
-    (``_context_default``). A new client checks the kernel answers on the shell channel and that its IOPub
-    subscription is live (some message arrives), as jupyter_client does; then it flushes
-    IOPub until 10 ms pass without a message instead of 200 ms. That quiet period was most of
-    the cost of running a step on a warm kernel (each step connects a new client: clients
-    belong to the event loop of the thread that runs the step). Late messages are harmless:
-    nbclient ignores messages that answer other requests.
+    (``_context_default``). A new client checks the kernel answers on the shell channel and
+    that its IOPub subscription is live (some message arrives), as jupyter_client does; then
+    it flushes IOPub until 10 ms pass without a message instead of 200 ms. That quiet period
+    was most of the cost of running a step on a warm kernel (each step connects a new client:
+    clients belong to the event loop of the thread that runs the step). Late messages are
+    harmless: nbclient ignores messages that answer other requests.
     """
     global _READY_CLIENT
     if _READY_CLIENT is not None:
