@@ -351,6 +351,7 @@ def test_the_writer_uses_the_configured_batch_size(
 ) -> None:
     from jupyter_mlops.store import Store
     from jupyter_mlops.store.journal import read_records
+    from jupyter_mlops.store.ops import POINT, POINTS
 
     monkeypatch.setenv("JUPYTER_MLOPS_WRITER_BATCH_SIZE", "7")
     monkeypatch.setenv("JUPYTER_MLOPS_WRITER_INTERVAL", "0.05")
@@ -363,8 +364,12 @@ def test_the_writer_uses_the_configured_batch_size(
                 mlops.log_metric("x", float(step), step=step)
             writer = fluent.get_store().writer
             writer._journal_once()  # the queue into the journal now (records of <= 7)
-            sizes = [len(r.ops) for r in read_records(writer.journal_path, None)]
-        assert sizes and max(sizes) <= 7 and sum(sizes) >= 30, sizes
+            records = list(read_records(writer.journal_path, None))
+        # 30 points cut into operations of at most 7, records of at most 7 points/operations
+        pieces = [len(op[3]) // POINT.size for r in records for op in r.ops if op[0] == POINTS]
+        assert pieces and max(pieces) <= 7 and sum(pieces) == 30, pieces
+        sizes = [r.size() for r in records]
+        assert max(sizes) <= 7 and sum(sizes) >= 31, sizes
         assert list(mlops.get_run(run.run_id).history("x")["value"]) == [
             float(s) for s in range(30)
         ]

@@ -37,6 +37,7 @@ from jupyter_mlops.store.ops import (
     op_run_id,
     ops_weight,
     readable,
+    split_by_weight,
     typed,
     unpack_points,
 )
@@ -145,3 +146,13 @@ def test_describe_names_the_call_and_survives_malformed_operations() -> None:
     assert describe((METRIC, RUN_ID)) == f"('m', '{RUN_ID}')"
     assert op_run_id((RUN, row, [], [])) == RUN_ID
     assert op_run_id((TAGS, RUN_ID, [])) == RUN_ID
+
+
+def test_split_by_weight_cuts_in_order_and_keeps_a_heavy_operation_whole() -> None:
+    points = (POINTS, RUN_ID, "x", POINT.pack(0, 0.0, 0) * 5)
+    tag = (TAGS, RUN_ID, [])
+    ops = [tag, points, tag, tag, points, tag]
+    parts = split_by_weight(ops, 3)
+    assert [op for part in parts for op in part] == ops
+    assert [ops_weight(part) for part in parts] == [1, 5, 2, 5, 1]
+    assert split_by_weight([tag] * 4, 10) == [[tag] * 4]

@@ -121,6 +121,22 @@ def ops_weight(ops: list[QueuedOp]) -> int:
     return len(ops) + sum(len(op[3]) // size - 1 for op in ops if op[0] == POINTS)
 
 
+def split_by_weight(ops: list[QueuedOp], limit: int) -> list[list[QueuedOp]]:
+    """``ops`` in order, cut into runs of at most ``limit`` weight (an operation heavier than
+    that alone): the records, and so the transactions, of the writer's batch size."""
+    parts: list[list[QueuedOp]] = []
+    start = weight = 0
+    size = POINT.size
+    for index, op in enumerate(ops):
+        heavy = len(op[3]) // size if op[0] == POINTS else 1
+        if weight and weight + heavy > limit:
+            parts.append(ops[start:index])
+            start, weight = index, 0
+        weight += heavy
+    parts.append(ops[start:])
+    return parts
+
+
 class Cell(NamedTuple):
     """One executed cell of a run: ``row`` holds position, execution_count, cell_id,
     source, start_time, duration_ms, status and error."""

@@ -65,7 +65,18 @@ from .journal import (
     record_rejected,
 )
 from .journal import segments as journal_segments
-from .ops import POINT, POINTS, RUN, Op, QueuedOp, describe, op_run_id, ops_weight, readable
+from .ops import (
+    POINT,
+    POINTS,
+    RUN,
+    Op,
+    QueuedOp,
+    describe,
+    op_run_id,
+    ops_weight,
+    readable,
+    split_by_weight,
+)
 from .schema import journal_progress, runs
 from .store_file import StoreFile, StoreFileGone, StoreReplaced
 
@@ -521,14 +532,20 @@ class Writer:
                         flushes = [op[1] for op in chunk if op[0] == _FLUSH]
                         if flushes:
                             chunk = [op for op in chunk if op[0] != _FLUSH]
-                    self._journal_chunk(chunk, flushes)
+                    weight = ops_weight(chunk)
+                    if weight <= self.batch_size:
+                        self._journal_chunk(chunk, flushes, weight)
+                    else:  # points of many passes (a starved journal thread) or many series
+                        *parts, last = split_by_weight(chunk, self.batch_size)
+                        for part in parts:
+                            self._journal_chunk(part, [], ops_weight(part))
+                        self._journal_chunk(last, flushes, ops_weight(last))
                 self._flush_requested = bool(queue) and self._flush_requested
             finally:
                 self._journal_busy = False
 
-    def _journal_chunk(self, ops: list[QueuedOp], flushes: list[Any]) -> None:
+    def _journal_chunk(self, ops: list[QueuedOp], flushes: list[Any], weight: int) -> None:
         record = None
-        weight = ops_weight(ops)
         if ops:
             journal = self._open_journal()
             if journal is not None:
