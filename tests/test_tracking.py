@@ -639,3 +639,19 @@ def test_an_equal_value_logged_again_is_not_a_change(tmp_store: str) -> None:
         with pytest.raises(InvalidParameterError, match="immutable"):
             mlops.log_param("l1_ratio", True)
     assert mlops.get_run(run.run_id).params == {"l1_ratio": "1", "tags": "[1, 2]"}
+
+
+@pytest.mark.parametrize("stamp", ["2026-12-01", 1.5, True, None, 2**63, [1]])
+def test_a_bad_metric_timestamp_is_refused_naming_the_key_and_nothing_is_logged(
+    tmp_store: str, stamp: object
+) -> None:
+    with mlops.start_run("stamps", capture=False, live=False) as run:
+        if stamp is None:  # None means "now"
+            run.log_metric("t", 1.0, step=0, timestamp=stamp)
+        else:
+            with pytest.raises(InvalidParameterError, match="Metric 't' timestamp must be an"):
+                run.log_metric("t", 1.0, step=0, timestamp=stamp)
+        run.log_metric("t", 2.0, step=1, timestamp=1_700_000_000_000.0)  # a whole float is fine
+    history = mlops.get_run(run.run_id).history("t")
+    assert list(history["value"]) == ([1.0, 2.0] if stamp is None else [2.0])
+    assert history["timestamp"].iloc[-1].value // 1_000_000 == 1_700_000_000_000

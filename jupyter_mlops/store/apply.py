@@ -39,7 +39,19 @@ from sqlalchemy import Connection, select
 
 from .dialect import in_chunks, insert_flat, insert_rows, last_per_key, update_rows
 from .diffs import UPDATE_KEY as GIT_DIFF
-from .ops import ARTIFACT, CELL, METRIC, PARAMS, POINT, POINTS, RUN, TAGS, UPDATE, MetricPoint
+from .ops import (
+    ARTIFACT,
+    CELL,
+    METRIC,
+    PARAMS,
+    POINT,
+    POINTS,
+    RUN,
+    TAGS,
+    UPDATE,
+    MetricPoint,
+    unpack_points,
+)
 from .schema import experiments, metric_series
 
 _CELL_COLUMNS = (
@@ -309,7 +321,7 @@ def point_columns(data: bytes) -> tuple[list[int], list[int], list[float]]:
         ints: list[int] = view.cast("q").tolist()
         floats: list[Any] = view.cast("d").tolist()
         return ints[0::3], ints[2::3], floats[1::3]
-    unpacked = list(POINT.iter_unpack(data))
+    unpacked = unpack_points(data)
     return [p[0] for p in unpacked], [p[2] for p in unpacked], [p[1] for p in unpacked]
 
 

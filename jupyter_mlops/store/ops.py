@@ -1,7 +1,7 @@
 """The operations the writer queues, journals and applies: one NamedTuple per kind.
 
 Each operation is a tuple whose first element names its kind; its layout is the journal's
-format (docs/journal.md, version 1), so a field is never reordered or removed. They are made
+format (docs/journal.md, version 2), so a field is never reordered or removed. They are made
 by the tracking API (``tracking/run.py``, ``tracking/fluent.py``), appended to the writer's
 queue (``writer.py``), written to the journal (``journal.py``) and applied (``apply.py``).
 

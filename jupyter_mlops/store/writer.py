@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat, starmap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -225,8 +225,10 @@ class Writer:
         """Queue an operation (a NamedTuple of ``ops.py``, or a tuple in its layout). It is
         queued as a plain tuple: the journal's ``marshal`` takes exact tuples only. The
         run's metric points logged before it are queued ahead of it."""
-        if self._points and op_run_id(op) in self._points:
-            self.seal_points(op_run_id(op))
+        if self._points:
+            run_id = op_run_id(op)
+            if run_id in self._points:
+                self.seal_points(run_id)
         self.queue.append(op if type(op) is tuple else tuple(op))
         self.ensure_running()
 
@@ -256,23 +258,25 @@ class Writer:
         piece = self.batch_size * POINT.size
         append = self.queue.append
         with self._points_lock:
-            if run_id is None:
-                groups = list(self._points.values())
-            else:
-                groups = [self._points.get(run_id, [])]
-            for group in groups:
-                for series in group:
-                    for key, buffer in series.buffers.items():
-                        if not buffer:
-                            continue
-                        data = bytes(buffer)
-                        # A point appended meanwhile by another thread is after these ones,
-                        # and stays for the next call.
-                        del buffer[: len(data)]
-                        for start in range(0, len(data), piece):
-                            append((POINTS, series.run_id, key, data[start : start + piece]))
+            for series, key, buffer in self._buffers(run_id):
+                if not buffer:
+                    continue
+                data = bytes(buffer)
+                # A point appended meanwhile by another thread is after these ones, and stays
+                # for the next call.
+                del buffer[: len(data)]
+                for start in range(0, len(data), piece):
+                    append((POINTS, series.run_id, key, data[start : start + piece]))
             if run_id is None:
                 self._drop_retired()
+
+    def _buffers(self, run_id: str | None = None) -> Iterator[tuple[PointSeries, str, bytearray]]:
+        """Every series buffer (of ``run_id``, or of every run); the caller holds the lock."""
+        groups = self._points.values() if run_id is None else [self._points.get(run_id, [])]
+        for group in list(groups):
+            for series in group:
+                for key, buffer in series.buffers.items():
+                    yield series, key, buffer
 
     def _drop_retired(self) -> None:
         for run_id, group in list(self._points.items()):
@@ -286,12 +290,7 @@ class Writer:
 
     def _buffered_points(self) -> int:
         with self._points_lock:
-            return sum(
-                len(buffer) // POINT.size
-                for group in self._points.values()
-                for series in group
-                for buffer in series.buffers.values()
-            )
+            return sum(len(buffer) for _, _, buffer in self._buffers()) // POINT.size
 
     def submit_call(self, fn: Capture) -> None:
         """Run ``fn`` (slow capture) off the caller's thread, after the calls submitted
@@ -467,13 +466,11 @@ class Writer:
     def after_fork_in_child(self) -> None:
         """The child inherits the queue but not the threads; pooled connections and the
         journal are the parent's."""
-        self.queue.clear()  # in place: ActiveRun objects hold ``queue.append``
+        self.queue.clear()  # in place: the same deque for whoever holds it
         # The parent's buffered points are the parent's; the child may log to the same runs.
         self._points_lock = threading.Lock()
-        for group in self._points.values():
-            for series in group:
-                for buffer in series.buffers.values():
-                    del buffer[:]
+        for _, _, buffer in self._buffers():
+            del buffer[:]
         if self._journal is not None:
             self._journal.forget_after_fork()
         self.active_runs = set()

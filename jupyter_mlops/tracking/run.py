@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import operator
 import os
@@ -162,12 +161,7 @@ def metric_value(key: str, value: Any) -> float:
 
 def metric_timestamp(key: str, timestamp: Any) -> int:
     """A point's timestamp in ms since the epoch, as an int (64 bits)."""
-    number = None
-    if isinstance(timestamp, float) and timestamp.is_integer():
-        number = int(timestamp)
-    elif not isinstance(timestamp, bool):
-        with contextlib.suppress(TypeError):
-            number = operator.index(timestamp)
+    number = _whole_number(timestamp)
     if number is None or not STEP_MIN <= number <= STEP_MAX:
         raise InvalidParameterError(
             f"Metric {key!r} timestamp must be an integer of ms since the epoch, got {timestamp!r}."
@@ -182,20 +176,7 @@ STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1
 def metric_step(key: str, step: Any) -> int:
     """An int step: ints, integer-valued floats and numpy integers (``np.arange`` loops) are
     accepted; bools, strings and out-of-range values are refused, naming the key."""
-    if isinstance(step, bool) or step is None:
-        number = None
-    elif isinstance(step, float):
-        number = int(step) if step.is_integer() else None
-    else:
-        try:
-            number = operator.index(step)  # int and numpy integer types
-        except TypeError:
-            number = None
-        if number is None and hasattr(step, "is_integer"):  # numpy floats
-            try:
-                number = int(step) if step.is_integer() else None
-            except (TypeError, ValueError, OverflowError):
-                number = None
+    number = _whole_number(step)
     if number is None:
         raise InvalidParameterError(f"Metric {key!r} step must be an integer, got {step!r}.")
     if not STEP_MIN <= number <= STEP_MAX:
@@ -203,6 +184,25 @@ def metric_step(key: str, step: Any) -> int:
             f"Metric {key!r} step {number} is out of range; steps are 64-bit integers."
         )
     return number
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number: an int, a numpy integer, an integer-valued
+    float (numpy's too); None for anything else, bools included."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    try:
+        return operator.index(value)  # int and numpy integer types
+    except TypeError:
+        pass
+    if hasattr(value, "is_integer"):  # numpy floats
+        try:
+            return int(value) if value.is_integer() else None
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return None
 
 
 class StoredPaths(list):

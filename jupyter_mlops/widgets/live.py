@@ -85,20 +85,20 @@ class LiveView:
             return
         with self._lock:
             for key, (xs, ys) in grouped.items():
-                buffer = self.series.get(key)
-                if buffer is None:
-                    buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
-                buffer.extend(xs, ys)
-            self._dirty = True
+                self._extend(key, xs, ys)
 
     def feed_columns(self, key: str, steps: Sequence[float], values: Sequence[float]) -> None:
         """Points of one key as columns (the writer's fast path)."""
         with self._lock:
-            buffer = self.series.get(key)
-            if buffer is None:
-                buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
-            buffer.extend(steps, values)
-            self._dirty = True
+            self._extend(key, steps, values)
+
+    def _extend(self, key: str, steps: Sequence[float], values: Sequence[float]) -> None:
+        """Add points to ``key``'s buffer (made at its first points); under ``_lock``."""
+        buffer = self.series.get(key)
+        if buffer is None:
+            buffer = self.series[key] = SeriesBuffer(self.capacity, self.capacity // 4)
+        buffer.extend(steps, values)
+        self._dirty = True
 
     def restart(self, run_id: str, name: str, started: float, store: Any = None) -> None:
         """Follow another run in the same chart (the next run of a sweep): no new widget."""

@@ -298,6 +298,13 @@ export function linePath(
   let qy = 0;
   let lo = -Infinity;
   let hi = Infinity;
+  // A point drawn becomes the anchor; no skipped point narrows the slopes yet.
+  const anchorAt = (px: number, py: number): void => {
+    ax = px;
+    ay = py;
+    lo = -Infinity;
+    hi = Infinity;
+  };
   for (let i = 0; i < n; i++) {
     const v = y[i];
     const xi = x[i];
@@ -318,10 +325,7 @@ export function linePath(
     if (!pen) {
       out.point('M', px, py);
       pen = true;
-      ax = px;
-      ay = py;
-      lo = -Infinity;
-      hi = Infinity;
+      anchorAt(px, py);
       continue;
     }
     if (pending) {
@@ -339,10 +343,7 @@ export function linePath(
       }
       out.point('L', qx, qy);
       pending = false;
-      ax = qx;
-      ay = qy;
-      lo = -Infinity;
-      hi = Infinity;
+      anchorAt(qx, qy);
     }
     if (px > ax) {
       pending = true;
@@ -350,8 +351,7 @@ export function linePath(
       qy = py;
     } else {
       out.point('L', px, py);
-      ax = px;
-      ay = py;
+      anchorAt(px, py);
     }
   }
   if (pending) {
