@@ -255,6 +255,7 @@ export class MLOpsController implements IDisposable {
   async archive(runIds: string[]): Promise<string[]> {
     const changed = await this.client.archiveRuns(runIds);
     this._setLifecycle(changed, 'deleted');
+    this._reloadIfLoading();
     return changed;
   }
 
@@ -262,6 +263,7 @@ export class MLOpsController implements IDisposable {
   async restore(runIds: string[]): Promise<string[]> {
     const changed = await this.client.restoreRuns(runIds);
     this._setLifecycle(changed, 'active');
+    this._reloadIfLoading();
     return changed;
   }
 
@@ -274,7 +276,19 @@ export class MLOpsController implements IDisposable {
       }
     }
     this.model.removeRuns(deleted);
+    this._reloadIfLoading();
     return deleted;
+  }
+
+  /**
+   * A load under way when runs changed was answered before the change: its
+   * pages would bring the old state back (a purged run in the list for good),
+   * so it starts again.
+   */
+  private _reloadIfLoading(): void {
+    if (this._abort !== null) {
+      void this.reload();
+    }
   }
 
   /** Rename a run, edit its note or tags; the list shows the result at once. */

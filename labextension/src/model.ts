@@ -233,6 +233,7 @@ export class RunsModel {
     this._runs.clear();
     for (const run of runs) {
       this._runs.set(run.run_id, run);
+      this._removed.delete(run.run_id); // a full load says it exists (again)
     }
     this._total = total ?? runs.length;
     this._staleMetrics.clear();
@@ -252,6 +253,9 @@ export class RunsModel {
     for (const run of runs) {
       if (!run || typeof run.run_id !== 'string') {
         continue;
+      }
+      if (this._removed.has(run.run_id)) {
+        continue; // news of a run deleted since: an event or page sent before
       }
       const old = this._runs.get(run.run_id);
       if (old && (old.last_update_time ?? 0) > (run.last_update_time ?? 0)) {
@@ -281,10 +285,15 @@ export class RunsModel {
     return this.mergeRuns([run]) > 0;
   }
 
-  /** Forget runs (e.g. deleted). */
+  /**
+   * Forget runs deleted for good. A merge (a live event, a poll or a page of
+   * a load sent before the deletion) no longer brings them back; a later
+   * full load (`setRuns`) does, if the server lists them again.
+   */
   removeRuns(runIds: string[]): void {
     let changed = false;
     for (const id of runIds) {
+      this._removed.add(id);
       if (this._runs.delete(id)) {
         changed = true;
         this._total = Math.max(0, this._total - 1);
@@ -966,6 +975,8 @@ export class RunsModel {
 
   private _now: () => number;
   private _runs = new Map<string, IRunSummary>();
+  /** Runs deleted for good in this session (see `removeRuns`). */
+  private _removed = new Set<string>();
   private _total = 0;
   private _loading = false;
   private _error: string | null = null;

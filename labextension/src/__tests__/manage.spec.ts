@@ -18,7 +18,9 @@ interface ICall {
   headers: Headers;
 }
 
-function fakeServer(respond: (call: ICall) => { status?: number; body?: unknown }): {
+type Answer = { status?: number; body?: unknown };
+
+function fakeServer(respond: (call: ICall) => Answer | Promise<Answer>): {
   client: MLOpsClient;
   calls: ICall[];
 } {
@@ -32,7 +34,7 @@ function fakeServer(respond: (call: ICall) => { status?: number; body?: unknown 
       headers: input.headers
     };
     calls.push(call);
-    const { status = 200, body = {} } = respond(call);
+    const { status = 200, body = {} } = await respond(call);
     return new Response(JSON.stringify(body), {
       status,
       headers: { 'Content-Type': 'application/json' }
@@ -172,6 +174,50 @@ describe('controller bookkeeping', () => {
     expect('source' in held).toBe(false); // the list keeps summaries only
     await controller.purge([a.run_id, b.run_id]);
     expect(model.size).toBe(0);
+    controller.dispose();
+  });
+
+  it('keeps a purged run out when news sent before the deletion arrives after it', async () => {
+    const a = makeRun({ name: 'a', lifecycle_stage: 'deleted' });
+    const keep = makeRun({ name: 'keep', lifecycle_stage: 'deleted' });
+    let answerList: (() => void) | null = null;
+    let lists = 0;
+    const { client, calls } = fakeServer(call => {
+      if (call.method === 'DELETE') {
+        return { body: { run_ids: [a.run_id] } };
+      }
+      if (/\/runs\?/.test(call.url)) {
+        lists++;
+        // the first load is answered (with `a`) only after the purge
+        const body = { runs: lists === 1 ? [a, keep] : [keep], total: lists === 1 ? 2 : 1 };
+        return lists === 1
+          ? new Promise<Answer>(resolve => (answerList = () => resolve({ body })))
+          : { body };
+      }
+      return { body: { experiments: [] } };
+    });
+    const model = new RunsModel();
+    model.showArchived = true;
+    const controller = new MLOpsController({ client, model });
+    model.setRuns([a, keep]);
+    const loading = controller.reload();
+    await new Promise(resolve => setTimeout(resolve, 10));
+    expect(answerList).not.toBeNull(); // the load is under way
+    controller.handleRunEvent({ ...a, last_update_time: a.last_update_time + 1 });
+    await controller.purge([a.run_id]);
+    answerList!();
+    await loading;
+    await new Promise(resolve => setTimeout(resolve, 400)); // events flushed, reload done
+    expect(model.getRun(a.run_id)).toBeUndefined();
+    expect(model.visibleRuns.map(r => r.name)).toEqual(['keep']);
+    expect(lists).toBe(2); // the load answered before the purge was started again
+    // a poll's page from before the deletion cannot bring it back either
+    model.mergeRuns([a]);
+    expect(model.getRun(a.run_id)).toBeUndefined();
+    // a full load that lists it again (a journal replayed it) does
+    model.setRuns([a, keep]);
+    expect(model.getRun(a.run_id)).toBeDefined();
+    expect(calls.filter(c => c.method === 'DELETE')).toHaveLength(1);
     controller.dispose();
   });
 });

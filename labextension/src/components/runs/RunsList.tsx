@@ -232,7 +232,13 @@ function RunsListView(props: IRunsListProps): JSX.Element {
       return;
     }
     let idx = activeRun ? runs.findIndex(r => r.run_id === activeRun) : -1;
-    const page = Math.max(1, Math.floor(rowsViewport / ROW_HEIGHT) - 1);
+    const el = viewportRef.current;
+    // measured now: the size observer reports a resize (the toolbar above
+    // wrapping once a selection adds counts to its buttons) a frame later
+    const rowsHeight = el
+      ? Math.max(0, el.clientHeight - HEADER_HEIGHT)
+      : rowsViewport;
+    const page = Math.max(1, Math.floor(rowsHeight / ROW_HEIGHT) - 1);
     const moves: { [key: string]: () => number } = {
       ArrowDown: () => idx + 1,
       ArrowUp: () => Math.max(0, idx - 1),
@@ -250,9 +256,8 @@ function RunsListView(props: IRunsListProps): JSX.Element {
     if (ev.key in moves) {
       idx = Math.max(0, Math.min(runs.length - 1, moves[ev.key]()));
       setActiveRun(runs[idx].run_id);
-      const el = viewportRef.current;
       if (el) {
-        el.scrollTop = scrollToRow(idx, el.scrollTop, rowsViewport, ROW_HEIGHT);
+        el.scrollTop = scrollToRow(idx, el.scrollTop, rowsHeight, ROW_HEIGHT);
       }
       ev.preventDefault();
     } else if (ev.key === 'Enter' && idx >= 0) {
