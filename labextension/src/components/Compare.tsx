@@ -247,9 +247,12 @@ const CompareTable = React.memo(CompareTableView);
 
 export function CompareView(props: ICompareProps): JSX.Element {
   const { runIds, controller } = props;
+  // the ids' text, not the array: an equal list from a re-render refetches nothing
+  const idsKey = runIds.join(',');
   const { data: comparison, error } = useFetch(
-    signal => controller.client.compare(runIds, signal),
-    [controller, runIds.join(',')]
+    signal =>
+      controller.client.compare(idsKey ? idsKey.split(',') : [], signal),
+    [controller, idsKey]
   );
   const [onlyDiff, setOnlyDiff] = React.useState(false);
   const [showAllCharts, setShowAllCharts] = React.useState(false);

@@ -168,6 +168,9 @@ export function LineChart(props: ILineChartProps): JSX.Element {
     [base, axis]
   );
   const xe = fullX ? (zoom ?? fullX) : null;
+  // the extent's ends, not the object: a new but equal extent keeps the memos
+  const xMin = xe?.min;
+  const xMax = xe?.max;
   const smoothed = options.smoothing > 0;
   // the y range: raw values in view, smoothed ones too (zoomed, they can lie
   // outside the raw ones in view), bands (positive ones on a log axis)
@@ -186,38 +189,38 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   );
   const rawRange = React.useMemo(
     () =>
-      xe
+      xMin !== undefined && xMax !== undefined
         ? rangeInView(
             base.map(s => s.x),
             base.map(s => s.raw),
-            xe.min,
-            xe.max,
+            xMin,
+            xMax,
             options.clipOutliers,
             bandValues
           )
         : null,
-    [base, xe?.min, xe?.max, options.clipOutliers, bandValues]
+    [base, xMin, xMax, options.clipOutliers, bandValues]
   );
   const smoothRange = React.useMemo(
     () =>
-      xe && smoothed
+      xMin !== undefined && xMax !== undefined && smoothed
         ? options.clipOutliers
           ? rangeInView(
               [...base.map(s => s.x), ...prepared.map(s => s.x)],
               [...base.map(s => s.raw), ...prepared.map(s => s.y)],
-              xe.min,
-              xe.max,
+              xMin,
+              xMax,
               true
             )
           : rangeInView(
               prepared.map(s => s.x),
               prepared.map(s => s.y),
-              xe.min,
-              xe.max,
+              xMin,
+              xMax,
               false
             )
         : null,
-    [base, prepared, xe?.min, xe?.max, options.clipOutliers, smoothed]
+    [base, prepared, xMin, xMax, options.clipOutliers, smoothed]
   );
   let yRange = rawRange;
   if (smoothRange) {

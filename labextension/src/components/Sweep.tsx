@@ -142,8 +142,14 @@ function ParallelCoordinates(props: {
     dims.length > 1
       ? (width - PC_MARGIN.left - PC_MARGIN.right) / (dims.length - 1)
       : 0;
-  const axisX = (d: number) => PC_MARGIN.left + d * step;
-  const yOf = (p: number) => PC_MARGIN.top + (1 - p) * innerH;
+  const axisX = React.useCallback(
+    (d: number) => PC_MARGIN.left + d * step,
+    [step]
+  );
+  const yOf = React.useCallback(
+    (p: number) => PC_MARGIN.top + (1 - p) * innerH,
+    [innerH]
+  );
   const pos = React.useMemo(() => positions(runs, dims), [runs, dims]);
   const [drag, setDrag] = React.useState<{
     key: string;
@@ -221,7 +227,7 @@ function ParallelCoordinates(props: {
     ctx.globalAlpha = 1;
     // drawn: the runs on the canvas (tests and the benchmark wait for it)
     canvas.dataset.drawn = String(runs.length);
-  }, [pos, runs, dims, colors, inside, brushes.length]);
+  }, [pos, runs, dims, colors, inside, brushes.length, axisX, yOf]);
 
   const toP = (ev: React.MouseEvent<SVGElement>) => {
     const svg =
@@ -337,6 +343,17 @@ function ParallelCoordinates(props: {
   );
 }
 
+const SCATTER_WIDTH = 440;
+const SCATTER_HEIGHT = 280;
+const SCATTER_MARGIN = { top: 10, right: 12, bottom: 30, left: 52 };
+/** Where a position in 0..1 of the x (y) dimension falls on the scatter. */
+const scatterX = (p: number) =>
+  SCATTER_MARGIN.left +
+  p * (SCATTER_WIDTH - SCATTER_MARGIN.left - SCATTER_MARGIN.right);
+const scatterY = (p: number) =>
+  SCATTER_MARGIN.top +
+  (1 - p) * (SCATTER_HEIGHT - SCATTER_MARGIN.top - SCATTER_MARGIN.bottom);
+
 function Scatter(props: {
   runs: IRunSummary[];
   xKey: string;
@@ -347,9 +364,7 @@ function Scatter(props: {
 }): JSX.Element {
   const { runs, xKey, yKey, colors, inside } = props;
   const canvasRef = React.useRef<HTMLCanvasElement>(null);
-  const width = 440;
-  const height = 280;
-  const m = { top: 10, right: 12, bottom: 30, left: 52 };
+  const m = SCATTER_MARGIN;
   const xDim = React.useMemo(() => dimension(runs, xKey), [runs, xKey]);
   const yDim = React.useMemo(() => dimension(runs, yKey), [runs, yKey]);
   const points = React.useMemo(() => {
@@ -362,8 +377,8 @@ function Scatter(props: {
         ? null
         : {
             i,
-            x: m.left + px * (width - m.left - m.right),
-            y: m.top + (1 - py) * (height - m.top - m.bottom)
+            x: scatterX(px),
+            y: scatterY(py)
           };
     });
   }, [runs, xDim, yDim]);
@@ -376,10 +391,10 @@ function Scatter(props: {
       return;
     }
     const ratio = window.devicePixelRatio || 1;
-    canvas.width = width * ratio;
-    canvas.height = height * ratio;
+    canvas.width = SCATTER_WIDTH * ratio;
+    canvas.height = SCATTER_HEIGHT * ratio;
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
+    ctx.clearRect(0, 0, SCATTER_WIDTH, SCATTER_HEIGHT);
     const jitter = (i: number) =>
       xDim.kind === 'categorical' ? ((i * 7919) % 11) - 5 : 0;
     const radius = runs.length > 2000 ? 2 : 3.5;
@@ -433,18 +448,23 @@ function Scatter(props: {
     >
       <canvas
         ref={canvasRef}
-        style={{ width: '100%', aspectRatio: `${width} / ${height}` }}
+        style={{
+          width: '100%',
+          aspectRatio: `${SCATTER_WIDTH} / ${SCATTER_HEIGHT}`
+        }}
       />
       <svg
-        viewBox={`0 0 ${width} ${height}`}
+        viewBox={`0 0 ${SCATTER_WIDTH} ${SCATTER_HEIGHT}`}
         className="jp-mlops-scatter-axes"
         onClick={ev => {
           // open the run nearest the click
           const rect = (
             ev.currentTarget as SVGSVGElement
           ).getBoundingClientRect();
-          const cx = ((ev.clientX - rect.left) / (rect.width || 1)) * width;
-          const cy = ((ev.clientY - rect.top) / (rect.height || 1)) * height;
+          const cx =
+            ((ev.clientX - rect.left) / (rect.width || 1)) * SCATTER_WIDTH;
+          const cy =
+            ((ev.clientY - rect.top) / (rect.height || 1)) * SCATTER_HEIGHT;
           let best: { i: number; d: number } | null = null;
           for (const p of points) {
             if (p) {
@@ -463,7 +483,7 @@ function Scatter(props: {
           <text
             key={`y${t.p}`}
             x={m.left - 4}
-            y={m.top + (1 - t.p) * (height - m.top - m.bottom) + 3}
+            y={scatterY(t.p) + 3}
             textAnchor="end"
             className="jp-mlops-pc-tick"
           >
@@ -473,8 +493,8 @@ function Scatter(props: {
         {ticks(xDim).map(t => (
           <text
             key={`x${t.p}`}
-            x={m.left + t.p * (width - m.left - m.right)}
-            y={height - m.bottom + 14}
+            x={scatterX(t.p)}
+            y={SCATTER_HEIGHT - m.bottom + 14}
             textAnchor="middle"
             className="jp-mlops-pc-tick"
           >
@@ -483,21 +503,21 @@ function Scatter(props: {
         ))}
         <line
           x1={m.left}
-          x2={width - m.right}
-          y1={height - m.bottom}
-          y2={height - m.bottom}
+          x2={SCATTER_WIDTH - m.right}
+          y1={SCATTER_HEIGHT - m.bottom}
+          y2={SCATTER_HEIGHT - m.bottom}
           className="jp-mlops-chart-axis"
         />
         <line
           x1={m.left}
           x2={m.left}
           y1={m.top}
-          y2={height - m.bottom}
+          y2={SCATTER_HEIGHT - m.bottom}
           className="jp-mlops-chart-axis"
         />
         <text
-          x={(width + m.left) / 2}
-          y={height - 2}
+          x={(SCATTER_WIDTH + m.left) / 2}
+          y={SCATTER_HEIGHT - 2}
           textAnchor="middle"
           className="jp-mlops-pc-label"
         >
@@ -718,7 +738,7 @@ export function SweepView(props: ISweepProps): JSX.Element {
     if (brushes.length && model.brushedIds === null) {
       setBrushes([]);
     }
-  });
+  }, [brushes.length, model.brushedIds]);
 
   if (runs.length < 2) {
     return (
