@@ -165,6 +165,12 @@ def _kernel_spec_manager() -> Any:
     return _SPECS
 
 
+def _kill(km: Any) -> None:
+    """Kill a kernel now; one that is dead already is no error."""
+    with contextlib.suppress(Exception):
+        km.shutdown_kernel(now=True)
+
+
 _READY_CLIENT: Any = None
 
 
@@ -328,34 +334,30 @@ class KernelPool:
                 self._idle.setdefault(kernel_name, []).append(km)
                 self._cond.notify_all()
             return
-        self._stop(km)
+        self._stop([km])
 
     def _drop(self, km: Any) -> None:
         if km in self._all:
             self._all.remove(km)
 
-    def _stop(self, km: Any, now: bool = False) -> None:
-        self._stop_all([km], now)
-
-    def _stop_all(self, kernels: list[Any], now: bool = False) -> None:
+    def _stop(self, kernels: list[Any], now: bool = False) -> None:
         """Stop kernels together: ask them all to shut down, then wait for each, checking
         every 10 ms. (``shutdown_kernel`` interrupts the kernel first and checks every 100 ms:
         0.2 s for a kernel that exits 0.1 s after the request, one kernel after the other.)
-        A kernel that does not exit is terminated, then killed, as ``shutdown_kernel`` does."""
+        A kernel that does not exit is terminated, then killed, as ``shutdown_kernel`` does;
+        ``now``: killed at once."""
         with self._cond:
             for km in kernels:
                 self._drop(km)
         asked = []
         for km in kernels:
             if now:
-                with contextlib.suppress(Exception):  # already dead
-                    km.shutdown_kernel(now=True)
+                _kill(km)
                 continue
             try:
                 km.request_shutdown()
             except Exception:  # noqa: BLE001 - already dead, or its socket is gone
-                with contextlib.suppress(Exception):
-                    km.shutdown_kernel(now=True)
+                _kill(km)
             else:
                 asked.append(km)
         for km in asked:
@@ -363,8 +365,7 @@ class KernelPool:
                 km.finish_shutdown(pollinterval=0.01)
                 km.cleanup_resources()
             except Exception:  # noqa: BLE001
-                with contextlib.suppress(Exception):
-                    km.shutdown_kernel(now=True)
+                _kill(km)
 
     def shutdown(self, now: bool = False) -> None:
         """Stop every kernel (waiting for the ones still starting); ``now``: kill them, busy or
@@ -375,7 +376,7 @@ class KernelPool:
                 self._cond.wait(timeout=60)
             kernels = list(self._all)
             self._idle.clear()
-        self._stop_all(kernels, now)
+        self._stop(kernels, now)
         if self._sockets is not None:
             shutil.rmtree(self._sockets, ignore_errors=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import chain
 from typing import Any
 
@@ -22,8 +23,22 @@ MAX_PARAMS = 999 if sqlite3.sqlite_version_info < (3, 32, 0) else 30_000
 _sql_cache: dict[tuple[str, ...], str] = {}
 
 
-def _marker(conn: Connection) -> str:
+def placeholder(conn: Connection) -> str:
+    """The driver's placeholder for a bound parameter (``?`` or ``%s``)."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+@contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """A cursor of the connection's driver (rows as plain tuples, no SQLAlchemy per row),
+    closed afterwards. SQL run on it takes ``placeholder`` markers."""
+    raw = conn.connection.dbapi_connection
+    assert raw is not None  # a connection in use has its driver connection
+    cursor = raw.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def insert_rows(
@@ -73,7 +88,7 @@ def insert_flat(
     if len(values) % width:
         raise ValueError(f"{len(values)} values do not make rows of {width} columns")
     per_statement = max(1, min(2_000, MAX_PARAMS // width))
-    marker = _marker(conn)
+    marker = placeholder(conn)
     quoted = ", ".join(f'"{c}"' for c in columns)
     if conflict:
         targets = ", ".join(f'"{c}"' for c in conflict)
@@ -157,12 +172,12 @@ SELECT step, timestamp, value FROM (
 def seek_sql(conn: Connection) -> str:
     """The evenly-spaced-steps query for this connection's driver."""
     target = _SEEK_TARGET.get(conn.dialect.name, _SEEK_TARGET["postgresql"])
-    return driver_sql(_SEEK_SQL.format(target=target), _marker(conn))
+    return driver_sql(_SEEK_SQL.format(target=target), placeholder(conn))
 
 
 def rank_sql(conn: Connection) -> str:
     """The every-n-th-point query (few distinct steps) for this connection's driver."""
-    return driver_sql(_RANK_SQL, _marker(conn))
+    return driver_sql(_RANK_SQL, placeholder(conn))
 
 
 def driver_sql(sql: str, marker: str) -> str:
@@ -183,7 +198,7 @@ def update_rows(
     key), as one driver-level executemany: no per-row work in SQLAlchemy."""
     if not rows:
         return
-    marker = _marker(conn)
+    marker = placeholder(conn)
     sets = ", ".join(f'"{c}" = {marker}' for c in columns)
     conn.exec_driver_sql(
         f'UPDATE "{table}" SET {sets} WHERE "{key}" = {marker}', [tuple(r) for r in rows]

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import Connection, func, literal, select
 
 from ..exceptions import RunNotFoundError
-from .dialect import in_chunks, rank_sql, seek_sql
+from .dialect import driver_cursor, in_chunks, placeholder, rank_sql, seek_sql
 from .schema import metric_series, metrics, runs
 
 _POINT = np.dtype([("step", np.int64), ("timestamp", np.int64), ("value", np.float64)])
@@ -39,10 +39,7 @@ def metric_history(
     sid, total = series
     if max_points is None or total <= max_points:
         return _series_points(conn, sid, total)
-    raw = conn.connection.dbapi_connection
-    assert raw is not None  # a connection in use has its driver connection
-    cursor = raw.cursor()
-    try:
+    with driver_cursor(conn) as cursor:
         # Two scalar subqueries: SQLite answers a lone min() or max() with one index
         # lookup, but min() and max() together in one SELECT scan the whole index.
         of_series = metrics.c.series_id == sid
@@ -59,25 +56,17 @@ def metric_history(
             stride = math.ceil((total - 1) / (max_points - 1))
             cursor.execute(rank_sql(conn), (sid, stride, total))
         return _history_arrays(cursor, total)
-    finally:
-        cursor.close()
 
 
 def _series_points(conn: Connection, sid: int, total: int) -> dict[str, Any]:
     """Every point of series ``sid`` (``total`` of them), by step."""
-    raw = conn.connection.dbapi_connection
-    assert raw is not None  # a connection in use has its driver connection
-    cursor = raw.cursor()
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    try:
+    with driver_cursor(conn) as cursor:
         cursor.execute(
             "SELECT step, timestamp, value FROM metrics "
-            f"WHERE series_id = {marker} ORDER BY step, id",
+            f"WHERE series_id = {placeholder(conn)} ORDER BY step, id",
             (sid,),
         )
         return _history_arrays(cursor, total)
-    finally:
-        cursor.close()
 
 
 _SERIES_POINT = np.dtype(
@@ -124,21 +113,16 @@ def metric_histories(
         for sid, run_id in whole.items():
             out[run_id] = _series_points(conn, sid, found[run_id][1])
     elif whole:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None  # a connection in use has its driver connection
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        marker = placeholder(conn)
         parts = []
         for chunk in in_chunks(list(whole)):
-            cursor: Any = raw.cursor()  # the driver's cursor iterates over its rows
-            try:
+            with driver_cursor(conn) as cursor:  # the driver's cursor iterates over its rows
                 cursor.execute(
                     "SELECT series_id, step, timestamp, value FROM metrics WHERE series_id IN "
                     f"({', '.join([marker] * len(chunk))}) ORDER BY series_id, step, id",
                     tuple(chunk),
                 )
                 parts.append(np.fromiter(cursor, dtype=_SERIES_POINT))
-            finally:
-                cursor.close()
         points = np.concatenate(parts)
         # rows are grouped by series: split where the series id changes
         cuts = np.flatnonzero(np.diff(points["series"])) + 1

@@ -21,8 +21,9 @@ const TENTHS = ['.0', '.1', '.2', '.3', '.4', '.5', '.6', '.7', '.8', '.9'];
 /**
  * `v.toFixed(1)`, about twice as fast: integer arithmetic, then one small
  * integer's string. The same text, except at exact halves (which may round
- * the other way: a tenth of a unit) and `-0.0` (which reads `0.0`). The text
- * of every coordinate of a path (`linePath`, `bandPath`).
+ * the other way: a tenth of a unit) and `-0.0` (which reads `0.0`). What
+ * `PathWriter` writes, as bytes, for every coordinate of a path: the
+ * definition of that text, which the tests hold the paths to.
  */
 export function fixed1(v: number): string {
   const r = Math.round(v * 10);
@@ -37,15 +38,15 @@ export function fixed1(v: number): string {
   return '-' + i + TENTHS[-r - i * 10];
 }
 
+/** The largest buffer a `PathWriter` keeps between paths (bytes). */
+const MAX_KEPT_BUFFER = 1 << 22;
+
 /**
  * SVG path data written as ASCII bytes into one growing buffer and decoded
  * once, each coordinate as `fixed1` writes it (the same text): no string per
  * number and no concatenation. A smoothing step redraws 150 paths of 1,000
  * points; built by concatenation they took ~27 ms in Chromium, ~10 ms so.
  */
-/** The largest buffer a `PathWriter` keeps between paths (bytes). */
-const MAX_KEPT_BUFFER = 1 << 22;
-
 class PathWriter {
   private _buf = new Uint8Array(1 << 16);
   private _pos = 0;

@@ -303,7 +303,6 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       scales ? prepared.map(s => linePath(s.x, s.y, scales.sx, scales.sy)) : [],
     [prepared, scales]
   );
-  const geometry = scales ? { ...scales, paths, bands, rawPaths } : null;
 
   // The SVG children, each group memoised on what it draws: a smoothing step
   // re-renders only the lines, a hover (every chart of the view, per mouse
@@ -426,12 +425,12 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   }
 
   const toX = (ev: React.MouseEvent<SVGSVGElement>): number | null => {
-    if (!geometry || !svgRef.current) {
+    if (!scales || !svgRef.current) {
       return null;
     }
     const rect = svgRef.current.getBoundingClientRect();
     const px = ((ev.clientX - rect.left) / (rect.width || 1)) * width;
-    const { xe } = geometry;
+    const { xe } = scales;
     return xe.min + ((px - MARGIN.left) / (innerW || 1)) * (xe.max - xe.min);
   };
 
@@ -447,10 +446,10 @@ export function LineChart(props: ILineChartProps): JSX.Element {
   };
 
   const onUp = () => {
-    if (drag && geometry) {
+    if (drag && scales) {
       const lo = Math.min(drag.from, drag.to);
       const hi = Math.max(drag.from, drag.to);
-      const span = geometry.xe.max - geometry.xe.min;
+      const span = scales.xe.max - scales.xe.min;
       if (hi - lo > span * 0.01) {
         setZoom({ min: lo, max: hi });
       }
@@ -460,10 +459,10 @@ export function LineChart(props: ILineChartProps): JSX.Element {
 
   let tooltip: JSX.Element | null = null;
   if (
-    geometry &&
+    scales &&
     hover !== null &&
-    hover >= geometry.xe.min &&
-    hover <= geometry.xe.max
+    hover >= scales.xe.min &&
+    hover <= scales.xe.max
   ) {
     const rows: Array<{ name: string; color: string; x: number; y: number }> =
       [];
@@ -475,7 +474,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
       }
     });
     if (rows.length) {
-      const cx = geometry.sx(rows[0].x);
+      const cx = scales.sx(rows[0].x);
       const shown = rows.slice(0, 8);
       const boxW = 160;
       const boxH =
@@ -493,8 +492,8 @@ export function LineChart(props: ILineChartProps): JSX.Element {
           {shown.map((r, i) => (
             <circle
               key={i}
-              cx={geometry.sx(r.x)}
-              cy={geometry.sy(r.y)}
+              cx={scales.sx(r.x)}
+              cy={scales.sy(r.y)}
               r={3}
               fill={r.color}
             />
@@ -595,7 +594,7 @@ export function LineChart(props: ILineChartProps): JSX.Element {
           height={innerH}
           className="jp-mlops-chart-plot"
         />
-        {geometry ? (
+        {scales ? (
           <>
             {axes}
             <g clipPath={`url(#${clipId})`}>
@@ -607,9 +606,9 @@ export function LineChart(props: ILineChartProps): JSX.Element {
             {drag && Math.abs(drag.to - drag.from) > 0 && (
               <rect
                 className="jp-mlops-chart-brush"
-                x={geometry.sx(Math.min(drag.from, drag.to))}
+                x={scales.sx(Math.min(drag.from, drag.to))}
                 y={MARGIN.top}
-                width={Math.abs(geometry.sx(drag.to) - geometry.sx(drag.from))}
+                width={Math.abs(scales.sx(drag.to) - scales.sx(drag.from))}
                 height={innerH}
               />
             )}
