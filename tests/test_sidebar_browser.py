@@ -138,6 +138,27 @@ def _points(page, scope: str, metric: str | None = None) -> int:
     return int(page.locator(chart).first.get_attribute("data-points"))
 
 
+def _wait_points(page, scope: str, metric: str, expected: int) -> None:
+    """Wait until ``metric``'s chart in ``scope`` draws ``expected`` points. A live detail view
+    gathers new points for up to a second before it fetches them again, so a run that has just
+    finished may be drawn a batch short for that long."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    chart = f'{scope} svg.jp-mlops-chart[data-metric="{metric}"]'
+    try:
+        page.wait_for_function(
+            """([sel, n]) => { const el = document.querySelector(sel);
+                               return !!el && Number(el.dataset.points) === n; }""",
+            arg=[chart, expected],
+            timeout=WAIT_MS,
+        )
+    except PlaywrightTimeoutError:
+        drawn = page.locator(chart).first.get_attribute("data-points")
+        raise AssertionError(
+            f"{metric}: the chart draws {drawn} points, the store has {expected}"
+        ) from None
+
+
 def _open_run(page, name: str) -> str:
     """Click the run's row in the sidebar; wait for its detail view. Returns the run id."""
     row = _row(page, name)
@@ -429,7 +450,7 @@ def test_open_notebook_at_this_cell(page, lab_server: LabServer) -> None:
     notebook_file = nbformat.read(lab_server.root / LIVE_NOTEBOOK, as_version=4)
     assert record.cell_id is not None and record.cell_id == notebook_file.cells[1].id
     assert stored_points >= 40
-    assert _points(page, detail, "live_loss") == stored_points
+    _wait_points(page, detail, "live_loss", stored_points)
     page.locator(f"{detail} .jp-mlops-open-notebook").click()
 
     notebook = page.locator(".jp-NotebookPanel:visible")

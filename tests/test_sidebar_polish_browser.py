@@ -2,8 +2,9 @@
 dragging (kept across a reload, the name frozen first), NaN and +-inf read the same in the
 list, the detail and compare, artifact previews (image, CSV as a table, JSON, text) and links
 that look like links, one reused detail tab unless pinned, the "live" badge off while the
-event stream is down, the current row highlighted, Space ticking its compare box and Home/End
-scrolling. Screenshots in light and dark themes: ``test-artifacts/polish-*.png``.
+event stream is down and an open run's charts kept current by polling meanwhile, the current
+row highlighted, Space ticking its compare box and Home/End scrolling. Screenshots in light
+and dark themes: ``test-artifacts/polish-*.png``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import struct
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -439,3 +441,77 @@ def test_live_badge_is_off_while_the_stream_is_down(browser, lab, runs) -> None:
         assert badge.inner_text().replace("●", "").strip() == "live"
     finally:
         context.close()
+
+
+# Logs until the stop file appears (bounded at 3,000 steps): a condition, not a time window.
+POLLED_RUN = """
+import os, sys, time
+import jupyter_mlops as mlops
+stop = sys.argv[1]
+mlops.set_experiment("polish")
+with mlops.start_run("polled-run"):
+    step = 0
+    while step < 40 or (not os.path.exists(stop) and step < 3000):
+        mlops.log_metrics({"loss": 1 / (step + 1), "constant": 1.0}, step=step)
+        step += 1
+        time.sleep(0.05)
+"""
+
+
+def test_detail_charts_follow_a_run_while_the_stream_is_down(
+    browser, lab: LabServer, runs, tmp_path
+) -> None:
+    """Without the event stream the sidebar polls (here every second): an open run's charts
+    grow from the polls, and once the run ends they draw every point it logged, the chart of a
+    metric whose latest value never changed included."""
+    import subprocess
+    import sys
+
+    from jupyter_mlops.store import Store
+    from tests.test_sidebar_browser import _points, _wait_points
+
+    settings = Path(lab.env["JUPYTERLAB_SETTINGS_DIR"]) / "jupyter-mlops"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "plugin.jupyterlab-settings").write_text('{"refreshIntervalSeconds": 1}')
+    stop = tmp_path / "stop"
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.route(EVENTS, lambda route: route.abort())
+    logger = subprocess.Popen(
+        [sys.executable, "-c", POLLED_RUN, str(stop)], env=lab.env, stdin=subprocess.DEVNULL
+    )
+    try:
+        _open(page, lab, "polish-polling")
+        running = page.locator(f'{ROW}[data-status="RUNNING"]', has_text="polled-run")
+        running.wait_for()
+        run_id = running.get_attribute("data-run-id")
+        running.locator('[data-column="name"]').click()
+        detail = f'.jp-mlops-run-detail[data-run-id="{run_id}"]'
+        page.wait_for_selector(f"{detail}:visible")
+        first = _points(page, detail, "loss")
+        page.wait_for_function(
+            """([sel, n]) => { const el = document.querySelector(sel);
+                               return !!el && Number(el.dataset.points) > n; }""",
+            arg=[f'{detail} svg.jp-mlops-chart[data-metric="loss"]', first],
+        )
+        stop.touch()
+        assert logger.wait(timeout=60) == 0
+        page.locator(f'{ROW}[data-run-id="{run_id}"][data-status="FINISHED"]').wait_for()
+        store = Store(lab.store_url, reap=False)
+        try:
+            stored = {
+                key: store.metric_history(run_id, key)["total_points"]
+                for key in ("loss", "constant")
+            }
+        finally:
+            store.close()
+        assert stored["loss"] == stored["constant"] >= 40
+        for key, points in stored.items():
+            _wait_points(page, detail, key, points)
+    finally:
+        stop.touch()
+        if logger.poll() is None:
+            logger.kill()
+        context.close()
+        (settings / "plugin.jupyterlab-settings").unlink()

@@ -57,6 +57,38 @@ export function useRunDetail(
     [fetched.data]
   );
 
+  // Keys whose charts a metrics event has told since the last load: a load
+  // that shows them changed needs no second fetch.
+  const toldKeys = React.useRef(new Set<string>());
+  const lastLoaded = React.useRef<IRunDetail | null>(null);
+  // Without a metrics event (the list polls instead of streaming, or the
+  // stream was down), a reload is what shows that points were logged: a new
+  // latest value, a new key, or the run's end (its last points).
+  React.useEffect(() => {
+    const previous = lastLoaded.current;
+    const loaded = fetched.data;
+    if (!loaded) {
+      return;
+    }
+    lastLoaded.current = loaded;
+    const told = toldKeys.current;
+    toldKeys.current = new Set();
+    if (!previous || previous.run_id !== loaded.run_id) {
+      return;
+    }
+    const ended = previous.status !== loaded.status;
+    const stale = Object.keys(loaded.metrics ?? {}).filter(
+      k =>
+        !told.has(k) &&
+        (ended ||
+          !(k in (previous.metrics ?? {})) ||
+          previous.metrics[k] !== loaded.metrics[k])
+    );
+    if (stale.length) {
+      setMetricVersions(v => bump(v, stale));
+    }
+  }, [fetched.data]);
+
   // live: summary changes and new metric points for this run
   React.useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | null = null;
@@ -71,13 +103,10 @@ export function useRunDetail(
       if (pendingKeys.size) {
         const keys = Array.from(pendingKeys);
         pendingKeys.clear();
-        setMetricVersions(v => {
-          const next = { ...v };
-          for (const k of keys) {
-            next[k] = (next[k] ?? 0) + 1;
-          }
-          return next;
-        });
+        for (const k of keys) {
+          toldKeys.current.add(k);
+        }
+        setMetricVersions(v => bump(v, keys));
       }
     };
     const schedule = () => {
@@ -112,4 +141,15 @@ export function useRunDetail(
   }, [controller, runId]);
 
   return { run, error: fetched.error, metricVersions, setRun };
+}
+
+function bump(
+  versions: { [key: string]: number },
+  keys: string[]
+): { [key: string]: number } {
+  const next = { ...versions };
+  for (const k of keys) {
+    next[k] = (next[k] ?? 0) + 1;
+  }
+  return next;
 }
